@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what building and testing τaos needs. Idempotent: skips what is there.
+#   apt: C++ compiler and GoogleTest;  pip: build backend, pybind11, cmake, ninja, test tools.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+need_apt=()
+command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
+[ -f /usr/include/gtest/gtest.h ] || need_apt+=(libgtest-dev)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+
+python3 -m pip install --quiet --disable-pip-version-check \
+  "scikit-build-core>=0.10" "pybind11>=3.0" "cmake>=3.20" "ninja" "numpy>=1.24" "pytest>=8" "hypothesis>=6.100"

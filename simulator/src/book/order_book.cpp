@@ -1,0 +1,253 @@
+#include "taosim/book/order_book.hpp"
+
+#include <algorithm>
+
+namespace taosim {
+
+// ----------------------------------------------------------------- OrderBook
+
+std::size_t OrderBook::rung_position(Side s, Ticks p) const {
+  const auto& v = side_levels(s);
+  const std::size_t n = v.size();
+  if (n == 0) return 0;
+  const bool bid = s == Side::Buy;
+  // Prices are distinct integers, so at most |best - p| + 1 rungs lie between
+  // the best price and p: the position is at least n - that many. Near the touch
+  // the ladder is dense and the first guess is the answer.
+  const Ticks best = v[n - 1].price_ticks;
+  const Ticks dist = bid ? best - p : p - best;
+  if (dist < 0) return n;  // better than the best price
+  std::size_t i = static_cast<std::uint64_t>(dist) + 1 >= n ? 0 : n - 1 - static_cast<std::size_t>(dist);
+  auto worse = [bid, p](const Rung& r) { return bid ? r.price_ticks < p : r.price_ticks > p; };
+  for (int k = 0; k < 8; ++k, ++i) {
+    if (i == n || !worse(v[i])) return i;
+  }
+  return static_cast<std::size_t>(
+      std::partition_point(v.begin() + static_cast<std::ptrdiff_t>(i), v.end(), worse) - v.begin());
+}
+
+OrderId OrderBook::assign_id() {
+  OrderHandle h;
+  if (!free_.empty()) {
+    h = free_.back();
+    free_.pop_back();
+  } else {
+    if (orders_.size() >= kMaxLiveOrders) return kNoOrder;
+    h = static_cast<OrderHandle>(orders_.size());
+    orders_.push_back(RestingOrder{});
+  }
+  orders_[h].id = kNoOrder;  // reserved, not resting yet
+  return (next_seq_++ << kHandleBits) | h;
+}
+
+void OrderBook::discard(OrderId id) { free_.push_back(handle_of(id)); }
+
+void OrderBook::free_order(OrderHandle h) {
+  orders_[h].id = kNoOrder;
+  free_.push_back(h);
+  --live_orders_;
+}
+
+LevelHandle OrderBook::allocate_level(Ticks price) {
+  const PriceLevel lvl{price, 0, kNullHandle, kNullHandle, 0};
+  if (!free_levels_.empty()) {
+    const LevelHandle h = free_levels_.back();
+    free_levels_.pop_back();
+    levels_[h] = lvl;
+    return h;
+  }
+  levels_.push_back(lvl);
+  return static_cast<LevelHandle>(levels_.size() - 1);
+}
+
+void OrderBook::unlink(PriceLevel& lvl, OrderHandle h) {
+  RestingOrder& o = orders_[h];
+  if (o.prev != kNullHandle) orders_[o.prev].next = o.next; else lvl.head = o.next;
+  if (o.next != kNullHandle) orders_[o.next].prev = o.prev; else lvl.tail = o.prev;
+  --lvl.count;
+}
+
+void OrderBook::drop_level(Side s, LevelHandle lh) {
+  auto& ladder = side_levels(s);
+  if (ladder.back().level == lh) {
+    ladder.pop_back();
+  } else {
+    const std::size_t i = rung_position(s, levels_[lh].price_ticks);
+    ladder.erase(ladder.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  free_levels_.push_back(lh);
+}
+
+void OrderBook::rest(OrderId id, AgentId agent, Side side, Ticks price_ticks, Lots qty_lots) {
+  auto& ladder = side_levels(side);
+  const std::size_t i = rung_position(side, price_ticks);
+  LevelHandle lh;
+  if (i < ladder.size() && ladder[i].price_ticks == price_ticks) {
+    lh = ladder[i].level;
+  } else {
+    lh = allocate_level(price_ticks);
+    ladder.insert(ladder.begin() + static_cast<std::ptrdiff_t>(i), Rung{price_ticks, lh});
+  }
+  const OrderHandle h = handle_of(id);
+  PriceLevel& lvl = levels_[lh];
+  orders_[h] = RestingOrder{id, price_ticks, qty_lots, agent, lvl.tail, kNullHandle, lh, side};
+  ++live_orders_;
+  if (lvl.tail != kNullHandle) orders_[lvl.tail].next = h; else lvl.head = h;
+  lvl.tail = h;
+  ++lvl.count;
+  lvl.qty_lots += qty_lots;
+}
+
+void OrderBook::cancel_resting(OrderHandle h, Lots qty, CancelReason reason, EventLog& log) {
+  RestingOrder& o = orders_[h];
+  PriceLevel& lvl = levels_[o.level];
+  o.qty_lots -= qty;
+  lvl.qty_lots -= qty;
+  Event& e = log.emplace(EventKind::OrderCancelled);
+  e.order_id = o.id;
+  e.agent = o.agent;
+  e.side = static_cast<std::uint8_t>(o.side);
+  e.price_ticks = o.price_ticks;
+  e.qty_lots = qty;
+  e.remaining_lots = o.qty_lots;
+  e.reason = static_cast<std::uint8_t>(reason);
+  if (o.qty_lots == 0) {
+    const Side side = o.side;
+    const LevelHandle lh = o.level;
+    unlink(lvl, h);
+    free_order(h);
+    if (lvl.count == 0) drop_level(side, lh);
+  }
+}
+
+Lots OrderBook::reduce(OrderId id, Lots qty_lots, CancelReason reason, EventLog& log) {
+  if (!find(id)) return 0;
+  const OrderHandle h = handle_of(id);
+  const Lots q = std::min(qty_lots, orders_[h].qty_lots);
+  if (q <= 0) return 0;
+  cancel_resting(h, q, reason, log);
+  return q;
+}
+
+bool OrderBook::crosses(Side side, Ticks limit_ticks) const {
+  const auto& opp = side_levels(opposite(side));
+  if (opp.empty()) return false;
+  const Ticks p = opp.back().price_ticks;
+  return side == Side::Buy ? p <= limit_ticks : p >= limit_ticks;
+}
+
+bool OrderBook::can_fill(Side side, Ticks limit_ticks, Lots qty_lots, AgentId agent, Stp stp) const {
+  const auto& opp = side_levels(opposite(side));
+  Lots available = 0;
+  for (std::size_t i = opp.size(); i-- > 0;) {
+    const PriceLevel& lvl = levels_[opp[i].level];
+    if (side == Side::Buy ? lvl.price_ticks > limit_ticks : lvl.price_ticks < limit_ticks) break;
+    for (OrderHandle h = lvl.head; h != kNullHandle; h = orders_[h].next) {
+      const RestingOrder& o = orders_[h];
+      if (o.agent == agent && stp != Stp::None) {
+        if (stp == Stp::CancelOldest) continue;  // it would be cancelled, not traded
+        return false;                            // the aggressor would be cut short
+      }
+      available += o.qty_lots;
+      if (available >= qty_lots) return true;
+    }
+  }
+  return false;
+}
+
+MatchResult OrderBook::match(Aggressor& a, EventLog& log) {
+  MatchResult r;
+  auto& ladder = side_levels(opposite(a.side));
+  const bool buy = a.side == Side::Buy;
+  const bool budgeted = a.budget_quote < kMaxNotional;
+  while (a.qty_lots > 0) {
+    if (ladder.empty()) return r;  // Liquidity
+    const Ticks p = ladder.back().price_ticks;
+    PriceLevel& lvl = levels_[ladder.back().level];
+    if (!a.is_market && (buy ? p > a.limit_ticks : p < a.limit_ticks)) return r;  // Liquidity
+    Lots cap = a.qty_lots;
+    if (budgeted && static_cast<__int128>(p) * cap > a.budget_quote) {
+      cap = a.budget_quote / p;  // divide only when the budget binds
+      if (cap == 0) {
+        r.stop = MatchStop::Budget;
+        return r;
+      }
+    }
+    const OrderHandle h = lvl.head;
+    RestingOrder& m = orders_[h];
+
+    if (m.agent == a.agent && a.stp != Stp::None) {
+      Event e{};
+      e.kind = static_cast<std::uint8_t>(EventKind::OrderCancelled);
+      e.order_id = a.id;
+      e.agent = a.agent;
+      e.side = static_cast<std::uint8_t>(a.side);
+      e.price_ticks = a.is_market ? 0 : a.limit_ticks;
+      e.reason = static_cast<std::uint8_t>(CancelReason::Stp);
+      switch (a.stp) {
+        case Stp::CancelOldest:
+          cancel_resting(h, m.qty_lots, CancelReason::Stp, log);
+          continue;
+        case Stp::CancelBoth:
+          cancel_resting(h, m.qty_lots, CancelReason::Stp, log);
+          [[fallthrough]];
+        case Stp::CancelNewest:
+          e.qty_lots = a.qty_lots;
+          e.remaining_lots = 0;
+          a.qty_lots = 0;
+          log.push(e);
+          r.stop = MatchStop::SelfTrade;
+          return r;
+        case Stp::DecrementAndCancel:
+        default: {
+          const Lots d = std::min(a.qty_lots, m.qty_lots);
+          cancel_resting(h, d, CancelReason::Stp, log);
+          a.qty_lots -= d;
+          e.qty_lots = d;
+          e.remaining_lots = a.qty_lots;
+          log.push(e);
+          if (a.qty_lots == 0) {
+            r.stop = MatchStop::SelfTrade;
+            return r;
+          }
+          continue;
+        }
+      }
+    }
+
+    const Lots q = std::min(cap, m.qty_lots);
+    const Quote notional = p * q;
+    m.qty_lots -= q;
+    lvl.qty_lots -= q;
+    a.qty_lots -= q;
+    if (budgeted) a.budget_quote -= notional;
+    r.filled_lots += q;
+    r.filled_notional += notional;
+
+    Event& e = log.emplace(EventKind::Trade);
+    e.order_id = a.id;
+    e.other_order_id = m.id;
+    e.agent = a.agent;
+    e.other_agent = m.agent;
+    e.side = static_cast<std::uint8_t>(a.side);
+    e.price_ticks = p;
+    e.qty_lots = q;
+    e.remaining_lots = m.qty_lots;
+    e.notional_quote = notional;
+
+    if (m.qty_lots == 0) {
+      lvl.head = m.next;
+      if (m.next != kNullHandle) orders_[m.next].prev = kNullHandle; else lvl.tail = kNullHandle;
+      --lvl.count;
+      free_order(h);
+      if (lvl.count == 0) {
+        free_levels_.push_back(ladder.back().level);
+        ladder.pop_back();
+      }
+    }
+  }
+  r.stop = MatchStop::Filled;
+  return r;
+}
+
+}  // namespace taosim

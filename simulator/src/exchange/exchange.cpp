@@ -1,0 +1,531 @@
+#include "taosim/exchange/exchange.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace taosim {
+
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+bool valid_side(Side s) { return s == Side::Buy || s == Side::Sell; }
+bool valid_tif(TimeInForce t) { return t >= TimeInForce::GTC && t <= TimeInForce::FOK; }
+bool valid_stp(Stp s) { return static_cast<std::uint8_t>(s) <= static_cast<std::uint8_t>(Stp::DecrementAndCancel); }
+bool valid_currency(Currency c) { return c == Currency::Base || c == Currency::Quote; }
+std::uint8_t u8(auto e) { return static_cast<std::uint8_t>(e); }
+
+// Supply per book is kept below this so no balance or sum of balances can overflow.
+constexpr std::int64_t kMaxSupply = std::int64_t{1} << 62;
+
+}  // namespace
+
+std::vector<FeeTier> default_miner_fee_tiers(Quote quote_units_per_currency) {
+  if (quote_units_per_currency <= 0) throw std::invalid_argument("quote_units_per_currency must be positive");
+  // volume in quote currency, maker %, taker % expressed in ppb (1 % = 1e7 ppb)
+  const struct {
+    std::int64_t volume;
+    RatePpb maker, taker;
+  } table[] = {{0, 5'000'000, 5'000'000},          {200'000, 2'500'000, 3'000'000},
+               {400'000, 1'250'000, 1'800'000},    {800'000, 630'000, 1'080'000},
+               {1'600'000, 310'000, 640'000},      {3'200'000, 160'000, 380'000}};
+  std::vector<FeeTier> tiers;
+  for (const auto& t : table) tiers.push_back(FeeTier{t.volume * quote_units_per_currency, t.maker, t.taker});
+  return tiers;
+}
+
+Exchange::Exchange(ExchangeConfig config) : config_(std::move(config)) {
+  if (config_.books < 1 || config_.books > 1'000'000)
+    throw std::invalid_argument("books must be in [1, 1000000], got " + std::to_string(config_.books));
+  if (config_.agent_classes.empty()) throw std::invalid_argument("agent_classes must not be empty");
+  if (config_.volume_window_buckets < 1 || config_.volume_window_buckets > 100'000)
+    throw std::invalid_argument("volume_window_buckets must be in [1, 100000]");
+  if (config_.volume_bucket_ns <= 0) throw std::invalid_argument("volume_bucket_ns must be positive");
+  for (const auto& c : config_.agent_classes) reserve_rates_.push_back(c.fees.reserve_rate());
+  books_.reserve(config_.books);
+  for (std::uint32_t b = 0; b < config_.books; ++b) books_.emplace_back(b);
+}
+
+void Exchange::open_account(BookId book, AgentId agent, std::uint32_t agent_class, Lots base_lots, Quote quote) {
+  if (book >= books_.size()) throw std::invalid_argument("open_account: unknown book " + std::to_string(book));
+  if (agent >= kMaxAgents) throw std::invalid_argument("open_account: agent id must be < 2^24");
+  if (agent_class >= config_.agent_classes.size())
+    throw std::invalid_argument("open_account: unknown agent class " + std::to_string(agent_class));
+  if (base_lots < 0 || quote < 0) throw std::invalid_argument("open_account: balances must be >= 0");
+  BookState& bs = books_[book];
+  if (base_lots > kMaxSupply - bs.supply_base || quote > kMaxSupply - bs.supply_quote)
+    throw std::invalid_argument("open_account: the book's total balances would exceed 2^62");
+  if (agent >= bs.accounts.size()) bs.accounts.resize(agent + 1);
+  Account& acc = bs.accounts[agent];
+  if (acc.open)
+    throw std::invalid_argument("open_account: agent " + std::to_string(agent) + " already has an account on book " +
+                                std::to_string(book));
+  acc = Account{};
+  acc.open = true;
+  acc.agent_class = agent_class;
+  acc.base.free = acc.start_base_lots = base_lots;
+  acc.quote.free = acc.start_quote = quote;
+  acc.volume = VolumeWindow(config_.volume_window_buckets);
+  bs.supply_base += base_lots;
+  bs.supply_quote += quote;
+}
+
+const Account* Exchange::account(BookId b, AgentId agent) const {
+  if (b >= books_.size()) return nullptr;
+  const auto& accs = books_[b].accounts;
+  return agent < accs.size() && accs[agent].open ? &accs[agent] : nullptr;
+}
+
+Account* Exchange::find_account(BookState& bs, AgentId agent) {
+  return agent < bs.accounts.size() && bs.accounts[agent].open ? &bs.accounts[agent] : nullptr;
+}
+
+std::size_t Exchange::fee_tier(BookId b, AgentId agent) {
+  const Account* acc = account(b, agent);
+  if (!acc) throw std::invalid_argument("fee_tier: no such account");
+  return fee_schedule(acc->agent_class).tier_for(window_volume(b, agent));
+}
+
+Quote Exchange::window_volume(BookId b, AgentId agent) {
+  if (!account(b, agent)) throw std::invalid_argument("window_volume: no such account");
+  BookState& bs = books_[b];
+  return bs.accounts[agent].volume.total(bs.bucket);
+}
+
+// ------------------------------------------------------------------ submit
+
+void Exchange::submit(const Instruction& instruction, TimeNs now) {
+  std::visit(Overloaded{[&](const PlaceLimit& o) { place_limit(o, now); },
+                        [&](const PlaceMarket& o) { place_market(o, now); },
+                        [&](const Cancel& c) { cancel(c, now); },
+                        [&](const ResetAgent& r) { reset_agent(r.agent, now); }},
+             instruction);
+}
+
+void Exchange::submit(const InstructionRecord& r) {
+  switch (static_cast<InstructionKind>(r.kind)) {
+    case InstructionKind::PlaceLimit:
+      place_limit(PlaceLimit{r.book, r.agent, static_cast<Side>(r.side), r.price_ticks, r.qty_lots,
+                             static_cast<TimeInForce>(r.tif), r.post_only != 0, static_cast<Stp>(r.stp), r.expiry_ns,
+                             r.client_order_id},
+                  r.ts_ns);
+      return;
+    case InstructionKind::PlaceMarket:
+      place_market(PlaceMarket{r.book, r.agent, static_cast<Side>(r.side), static_cast<Currency>(r.currency),
+                               r.qty_lots, r.notional_quote, static_cast<Stp>(r.stp), r.client_order_id},
+                   r.ts_ns);
+      return;
+    case InstructionKind::Cancel:
+      cancel(Cancel{r.book, r.agent, r.order_id, r.qty_lots, r.client_order_id}, r.ts_ns);
+      return;
+    case InstructionKind::ResetAgent:
+      reset_agent(r.agent, r.ts_ns);
+      return;
+  }
+  EventLog* log = &unrouted_;
+  if (r.book < books_.size()) {
+    advance_book(books_[r.book], r.ts_ns);
+    log = &books_[r.book].log;
+  } else {
+    unrouted_.set_time(std::max(unrouted_.time(), r.ts_ns));
+  }
+  reject_order(*log, r.agent, static_cast<Side>(r.side), r.price_ticks, r.qty_lots, r.notional_quote, r.tif,
+               r.client_order_id, RejectReason::InvalidInstruction);
+}
+
+void Exchange::submit_batch(const InstructionRecord* records, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) submit(records[i]);
+}
+
+void Exchange::advance_to(TimeNs now) {
+  for (auto& bs : books_) advance_book(bs, now);
+}
+
+void Exchange::advance_book(BookState& bs, TimeNs now) {
+  while (!bs.expiries.empty() && bs.expiries.top().at <= now) {
+    const Expiry x = bs.expiries.top();
+    bs.expiries.pop();
+    if (!bs.book.find(x.id)) continue;  // filled or cancelled meanwhile
+    set_clock(bs, x.at);
+    const std::size_t from = bs.log.size();
+    bs.book.reduce(x.id, kMaxQtyLots, CancelReason::Expired, bs.log);
+    settle(bs, from, nullptr);
+  }
+  set_clock(bs, now);
+}
+
+void Exchange::set_clock(BookState& bs, TimeNs t) {
+  if (t <= bs.log.time()) return;
+  bs.log.set_time(t);
+  if (t >= bs.next_bucket_ns || t < bs.next_bucket_ns - config_.volume_bucket_ns) {
+    bs.bucket = t / config_.volume_bucket_ns;  // only when a bucket boundary is crossed
+    bs.next_bucket_ns = (bs.bucket + 1) * config_.volume_bucket_ns;
+  }
+}
+
+// ------------------------------------------------------------------ events
+
+void Exchange::reject_order(EventLog& log, AgentId agent, Side side, Ticks price, Lots qty, Quote notional,
+                            std::uint8_t tif, std::uint64_t client_order_id, RejectReason reason) {
+  Event e{};
+  e.kind = u8(EventKind::OrderRejected);
+  e.agent = agent;
+  e.side = u8(side);
+  e.price_ticks = price;
+  e.qty_lots = qty;
+  e.notional_quote = notional;
+  e.tif = tif;
+  e.client_order_id = client_order_id;
+  e.reason = u8(reason);
+  log.push(e);
+}
+
+void Exchange::reject_cancel(EventLog& log, AgentId agent, OrderId order, Lots qty, std::uint64_t client_order_id,
+                             RejectReason reason) {
+  Event e{};
+  e.kind = u8(EventKind::CancelRejected);
+  e.agent = agent;
+  e.order_id = order;
+  e.qty_lots = qty;
+  e.client_order_id = client_order_id;
+  e.reason = u8(reason);
+  log.push(e);
+}
+
+void Exchange::emit_placed(BookState& bs, OrderId id, AgentId agent, Side side, Ticks price, Lots qty, Quote notional,
+                           std::uint8_t tif, std::uint64_t client_order_id) {
+  Event& e = bs.log.emplace(EventKind::OrderPlaced);
+  e.order_id = id;
+  e.agent = agent;
+  e.side = u8(side);
+  e.price_ticks = price;
+  e.qty_lots = qty;
+  e.remaining_lots = qty;
+  e.notional_quote = notional;
+  e.tif = tif;
+  e.client_order_id = client_order_id;
+}
+
+// -------------------------------------------------------------- settlement
+
+void Exchange::settle(BookState& bs, std::size_t from, Taker* taker) {
+  for (std::size_t i = from; i < bs.log.size(); ++i) {
+    Event& e = bs.log[i];
+    if (e.kind == u8(EventKind::Trade)) {
+      settle_trade(bs, e, taker);
+    } else if (e.kind == u8(EventKind::OrderCancelled)) {
+      settle_cancel(bs, e, taker);
+    }
+  }
+}
+
+void Exchange::settle_trade(BookState& bs, Event& e, Taker* taker) {
+  Account& mk = bs.accounts[e.other_agent];
+  Account& tk = bs.accounts[e.agent];
+  const std::int64_t bucket = bs.bucket;
+  const Quote n = e.notional_quote;
+  const Lots q = e.qty_lots;
+  const FeeSchedule& mfs = config_.agent_classes[mk.agent_class].fees;
+  const FeeSchedule& tfs = config_.agent_classes[tk.agent_class].fees;
+  const Quote fm = fee_for(n, mfs.tier(mfs.tier_for(mk.volume.total(bucket))).maker_ppb);
+  const Quote ft = fee_for(n, tfs.tier(tfs.tier_for(tk.volume.total(bucket))).taker_ppb);
+
+  // maker: rests on the opposite side, fills at its own price
+  if (taker->side == Side::Buy) {
+    mk.base.reserved -= q;
+    mk.quote.free += n - fm;
+  } else {
+    const Lots after = e.remaining_lots;
+    const Quote released =
+        buy_reservation(e.price_ticks, after + q, reserve_rate(mk)) - buy_reservation(e.price_ticks, after, reserve_rate(mk));
+    mk.quote.reserved -= released;
+    mk.quote.free += released - n - fm;
+    mk.base.free += q;
+  }
+  if (e.remaining_lots == 0) --mk.open_orders;
+
+  // taker
+  if (taker->side == Side::Buy) {
+    tk.base.free += q;
+    if (taker->is_market) {
+      tk.quote.free -= n + ft;
+    } else {
+      const Lots before = taker->remaining;
+      const Quote released = buy_reservation(taker->limit_ticks, before, reserve_rate(tk)) -
+                             buy_reservation(taker->limit_ticks, before - q, reserve_rate(tk));
+      tk.quote.reserved -= released;
+      tk.quote.free += released - n - ft;
+    }
+  } else {
+    if (taker->is_market) tk.base.free -= q; else tk.base.reserved -= q;
+    tk.quote.free += n - ft;
+  }
+  taker->remaining -= q;
+
+  mk.volume.add(bucket, n);
+  tk.volume.add(bucket, n);
+  mk.traded_quote += n;
+  tk.traded_quote += n;
+  mk.fees_paid += fm;
+  tk.fees_paid += ft;
+  bs.fees_collected += fm + ft;
+  e.maker_fee = fm;
+  e.taker_fee = ft;
+}
+
+void Exchange::settle_cancel(BookState& bs, const Event& e, Taker* taker) {
+  Account& acc = bs.accounts[e.agent];
+  const Lots q = e.qty_lots;
+  const Lots after = e.remaining_lots;
+  const bool is_taker = taker && e.order_id == taker->id;
+  if (is_taker && taker->is_market) return;  // nothing was reserved
+  const Ticks price = is_taker ? taker->limit_ticks : e.price_ticks;
+  if (static_cast<Side>(e.side) == Side::Buy) {
+    const Quote released =
+        buy_reservation(price, after + q, reserve_rate(acc)) - buy_reservation(price, after, reserve_rate(acc));
+    acc.quote.reserved -= released;
+    acc.quote.free += released;
+  } else {
+    acc.base.reserved -= q;
+    acc.base.free += q;
+  }
+  if (is_taker) {
+    taker->remaining = after;
+  } else if (after == 0) {
+    --acc.open_orders;
+  }
+}
+
+// ------------------------------------------------------------ instructions
+
+void Exchange::place_limit(const PlaceLimit& o, TimeNs now) {
+  const std::uint8_t tif = u8(o.tif);
+  if (o.book >= books_.size()) {
+    unrouted_.set_time(std::max(unrouted_.time(), now));
+    reject_order(unrouted_, o.agent, o.side, o.price_ticks, o.qty_lots, 0, tif, o.client_order_id,
+                 RejectReason::UnknownBook);
+    return;
+  }
+  BookState& bs = books_[o.book];
+  advance_book(bs, now);
+  auto reject = [&](RejectReason r) {
+    reject_order(bs.log, o.agent, o.side, o.price_ticks, o.qty_lots, 0, tif, o.client_order_id, r);
+  };
+  Account* acc = find_account(bs, o.agent);
+  if (!acc) return reject(RejectReason::UnknownAgent);
+  if (!valid_side(o.side)) return reject(RejectReason::InvalidSide);
+  if (!valid_tif(o.tif)) return reject(RejectReason::InvalidTimeInForce);
+  if (o.price_ticks < 1 || o.price_ticks > kMaxPriceTicks) return reject(RejectReason::InvalidPrice);
+  if (o.qty_lots < 1 || o.qty_lots > kMaxQtyLots) return reject(RejectReason::InvalidQuantity);
+  if (static_cast<__int128>(o.qty_lots) * o.price_ticks > kMaxNotional) return reject(RejectReason::NotionalTooLarge);
+  if (!valid_stp(o.stp) || (o.stp == Stp::None && !config_.agent_classes[acc->agent_class].may_self_trade))
+    return reject(RejectReason::InvalidStp);
+  if (o.post_only && (o.tif == TimeInForce::IOC || o.tif == TimeInForce::FOK))
+    return reject(RejectReason::PostOnlyNotAllowed);
+  if (o.tif == TimeInForce::GTT && o.expiry_ns <= bs.log.time()) return reject(RejectReason::InvalidExpiry);
+
+  const bool buy = o.side == Side::Buy;
+  const Quote reservation = buy ? buy_reservation(o.price_ticks, o.qty_lots, reserve_rate(*acc)) : 0;
+  if (buy ? acc->quote.free < reservation : acc->base.free < o.qty_lots)
+    return reject(buy ? RejectReason::InsufficientQuote : RejectReason::InsufficientBase);
+  const bool crosses = bs.book.crosses(o.side, o.price_ticks);
+  if (o.post_only && crosses) return reject(RejectReason::WouldTakeLiquidity);
+  if (o.tif == TimeInForce::IOC && !crosses) return reject(RejectReason::NoLiquidity);
+  if (o.tif == TimeInForce::FOK && !bs.book.can_fill(o.side, o.price_ticks, o.qty_lots, o.agent, o.stp))
+    return reject(RejectReason::FokNotFillable);
+
+  const OrderId id = bs.book.assign_id();
+  if (id == kNoOrder) return reject(RejectReason::BookFull);
+  emit_placed(bs, id, o.agent, o.side, o.price_ticks, o.qty_lots, 0, tif, o.client_order_id);
+  if (buy) {
+    acc->quote.free -= reservation;
+    acc->quote.reserved += reservation;
+  } else {
+    acc->base.free -= o.qty_lots;
+    acc->base.reserved += o.qty_lots;
+  }
+
+  Aggressor a{id, o.agent, o.side, o.price_ticks, false, o.qty_lots, kMaxNotional, o.stp};
+  Taker taker{id, o.side, false, o.price_ticks, o.qty_lots};
+  if (crosses) {
+    const std::size_t from = bs.log.size();
+    bs.book.match(a, bs.log);
+    settle(bs, from, &taker);
+  }
+  if (a.qty_lots == 0) return bs.book.discard(id);
+  if (o.tif == TimeInForce::GTC || o.tif == TimeInForce::GTT) {
+    bs.book.rest(id, o.agent, o.side, o.price_ticks, a.qty_lots);
+    ++acc->open_orders;
+    if (o.tif == TimeInForce::GTT) bs.expiries.push(Expiry{o.expiry_ns, id});
+    return;
+  }
+  // IOC (or a FOK cut short, which can_fill rules out): discard the rest.
+  bs.book.discard(id);
+  Event e{};
+  e.kind = u8(EventKind::OrderCancelled);
+  e.order_id = id;
+  e.agent = o.agent;
+  e.side = u8(o.side);
+  e.price_ticks = o.price_ticks;
+  e.qty_lots = a.qty_lots;
+  e.remaining_lots = 0;
+  e.reason = u8(CancelReason::IocRest);
+  const std::size_t from = bs.log.size();
+  bs.log.push(e);
+  settle(bs, from, &taker);
+}
+
+void Exchange::place_market(const PlaceMarket& o, TimeNs now) {
+  const bool by_quote = o.currency == Currency::Quote;
+  const Lots req_qty = by_quote ? 0 : o.qty_lots;
+  const Quote req_notional = by_quote ? o.notional_quote : 0;
+  if (o.book >= books_.size()) {
+    unrouted_.set_time(std::max(unrouted_.time(), now));
+    reject_order(unrouted_, o.agent, o.side, 0, o.qty_lots, o.notional_quote, 0, o.client_order_id,
+                 RejectReason::UnknownBook);
+    return;
+  }
+  BookState& bs = books_[o.book];
+  advance_book(bs, now);
+  auto reject = [&](RejectReason r) {
+    reject_order(bs.log, o.agent, o.side, 0, o.qty_lots, o.notional_quote, 0, o.client_order_id, r);
+  };
+  Account* acc = find_account(bs, o.agent);
+  if (!acc) return reject(RejectReason::UnknownAgent);
+  if (!valid_side(o.side)) return reject(RejectReason::InvalidSide);
+  if (!valid_currency(o.currency)) return reject(RejectReason::InvalidCurrency);
+  if (by_quote ? (o.notional_quote < 1 || o.notional_quote > kMaxNotional)
+               : (o.qty_lots < 1 || o.qty_lots > kMaxQtyLots))
+    return reject(RejectReason::InvalidQuantity);
+  if (!valid_stp(o.stp) || (o.stp == Stp::None && !config_.agent_classes[acc->agent_class].may_self_trade) ||
+      (by_quote && o.stp == Stp::DecrementAndCancel))
+    return reject(RejectReason::InvalidStp);
+  if (bs.book.empty(opposite(o.side))) return reject(RejectReason::NoLiquidity);
+
+  const bool buy = o.side == Side::Buy;
+  const RatePpb rate = reserve_rate(*acc);
+  Lots qty = req_qty;
+  Quote budget = kMaxNotional;
+  if (buy && !by_quote) {
+    // the largest notional n with n + fee(n, rate) <= free quote
+    const auto n = static_cast<Quote>((static_cast<__int128>(acc->quote.free) * kRateScale) / (kRateScale + rate));
+    budget = std::min<Quote>(n, kMaxNotional - 1);
+    if (budget < bs.book.best(Side::Sell)) return reject(RejectReason::InsufficientQuote);
+  } else if (buy) {
+    if (acc->quote.free < o.notional_quote + fee_for(o.notional_quote, rate))
+      return reject(RejectReason::InsufficientQuote);
+    qty = kMaxQtyLots;
+    budget = o.notional_quote;
+  } else if (!by_quote) {
+    if (acc->base.free < o.qty_lots) return reject(RejectReason::InsufficientBase);
+  } else {
+    if (acc->base.free < 1) return reject(RejectReason::InsufficientBase);
+    qty = acc->base.free;
+    budget = o.notional_quote;
+  }
+
+  const OrderId id = bs.book.assign_id();
+  if (id == kNoOrder) return reject(RejectReason::BookFull);
+  emit_placed(bs, id, o.agent, o.side, 0, req_qty, req_notional, 0, o.client_order_id);
+  Aggressor a{id, o.agent, o.side, 0, true, qty, budget, o.stp};
+  Taker taker{id, o.side, true, 0, qty};
+  const std::size_t from = bs.log.size();
+  const MatchResult r = bs.book.match(a, bs.log);
+  settle(bs, from, &taker);
+  bs.book.discard(id);
+
+  // A market order never rests; say why it stopped short, if it did.
+  Event e{};
+  e.kind = u8(EventKind::OrderCancelled);
+  e.order_id = id;
+  e.agent = o.agent;
+  e.side = u8(o.side);
+  if (!by_quote) {
+    if (a.qty_lots == 0 || r.stop == MatchStop::SelfTrade) return;
+    e.qty_lots = a.qty_lots;
+    e.reason = u8(r.stop == MatchStop::Budget ? CancelReason::InsufficientFunds : CancelReason::MarketRest);
+  } else {
+    if (r.stop == MatchStop::Budget || r.stop == MatchStop::SelfTrade) return;
+    e.notional_quote = o.notional_quote - r.filled_notional;
+    e.reason = u8(r.stop == MatchStop::Liquidity ? CancelReason::MarketRest : CancelReason::InsufficientFunds);
+  }
+  bs.log.push(e);
+}
+
+void Exchange::cancel(const Cancel& c, TimeNs now) {
+  if (c.book >= books_.size()) {
+    unrouted_.set_time(std::max(unrouted_.time(), now));
+    reject_cancel(unrouted_, c.agent, c.order_id, c.qty_lots, c.client_order_id, RejectReason::UnknownBook);
+    return;
+  }
+  BookState& bs = books_[c.book];
+  advance_book(bs, now);
+  auto reject = [&](RejectReason r) { reject_cancel(bs.log, c.agent, c.order_id, c.qty_lots, c.client_order_id, r); };
+  if (!find_account(bs, c.agent)) return reject(RejectReason::UnknownAgent);
+  if (c.qty_lots < 0) return reject(RejectReason::InvalidQuantity);
+  const RestingOrder* o = bs.book.find(c.order_id);
+  if (!o) return reject(RejectReason::UnknownOrder);
+  if (o->agent != c.agent) return reject(RejectReason::NotOwner);
+  const Lots q = (c.qty_lots == 0 || c.qty_lots >= o->qty_lots) ? o->qty_lots : c.qty_lots;
+  const std::size_t from = bs.log.size();
+  bs.book.reduce(c.order_id, q, CancelReason::Requested, bs.log);
+  settle(bs, from, nullptr);
+}
+
+std::size_t Exchange::reset_agent(AgentId agent, TimeNs now) {
+  std::size_t books_reset = 0;
+  std::vector<OrderId> ids;
+  for (auto& bs : books_) {
+    advance_book(bs, now);
+    Account* acc = find_account(bs, agent);
+    if (!acc) continue;
+    ++books_reset;
+    ids.clear();
+    bs.book.for_each_order([&](const RestingOrder& o) {
+      if (o.agent == agent) ids.push_back(o.id);
+    });
+    std::sort(ids.begin(), ids.end());
+    const std::size_t from = bs.log.size();
+    for (OrderId id : ids) bs.book.reduce(id, kMaxQtyLots, CancelReason::Reset, bs.log);
+    settle(bs, from, nullptr);
+    bs.supply_base += acc->start_base_lots - acc->base.total();
+    bs.supply_quote += acc->start_quote - acc->quote.total();
+    acc->base = Balance{acc->start_base_lots, 0};
+    acc->quote = Balance{acc->start_quote, 0};
+    acc->open_orders = 0;
+    acc->fees_paid = 0;
+    acc->traded_quote = 0;
+    acc->volume.clear();
+    Event e{};
+    e.kind = u8(EventKind::AccountReset);
+    e.agent = agent;
+    bs.log.push(e);
+  }
+  return books_reset;
+}
+
+std::vector<Event> Exchange::take_events() {
+  std::vector<EventLog*> logs;
+  for (auto& bs : books_)
+    if (bs.log.size()) logs.push_back(&bs.log);
+  if (unrouted_.size()) logs.push_back(&unrouted_);
+  if (logs.empty()) return {};
+  if (logs.size() == 1) return logs.front()->take();  // no copy
+  std::size_t total = 0;
+  for (const EventLog* l : logs) total += l->size();
+  std::vector<Event> out;
+  out.reserve(total);
+  for (EventLog* l : logs) {
+    out.insert(out.end(), l->events().begin(), l->events().end());
+    l->clear();
+  }
+  return out;
+}
+
+}  // namespace taosim

@@ -1,0 +1,98 @@
+"""The exchange engine, through the private compiled module ``taos._simulator``.
+
+Everything is in integer units: prices in ticks, quantities in lots, quote
+amounts in tick x lot units, time in nanoseconds, fee rates in parts per billion.
+Conversion to decimals happens at the protocol edge, not here.
+
+Typical use::
+
+    from taos.simulator import Exchange, AgentClass, Side
+    ex = Exchange(books=2, agent_classes=[AgentClass("miner")])
+    ex.open_account(book=0, agent=7, agent_class=0, base_lots=10_000, quote=10**9)
+    ex.submit_limit(book=0, agent=7, side=Side.SELL, price_ticks=30_000, qty_lots=5)
+    events = ex.take_events()          # numpy array of EVENT_DTYPE
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    from taos import _simulator  # noqa: F401
+except ImportError as exc:  # a miner-only install (TAOS_NO_SIMULATOR=1) has no extension
+    raise ImportError(
+        "taos.simulator needs the compiled extension taos._simulator; "
+        "install the package without TAOS_NO_SIMULATOR=1 to build it"
+    ) from exc
+
+from taos._simulator import (
+    ACCOUNT_DTYPE,
+    EVENT_DTYPE,
+    INSTRUCTION_DTYPE,
+    LEVEL_DTYPE,
+    MAX_NOTIONAL,
+    MAX_PRICE_TICKS,
+    MAX_QTY_LOTS,
+    ORDER_DTYPE,
+    RATE_SCALE,
+    AgentClass,
+    CancelReason,
+    Currency,
+    EventKind,
+    Exchange,
+    FeeTier,
+    InstructionKind,
+    RejectReason,
+    Side,
+    Stp,
+    TimeInForce,
+    default_miner_fee_tiers,
+)
+from taos._simulator.testing import random_instruction_stream
+
+__all__ = [
+    "ACCOUNT_DTYPE",
+    "EVENT_DTYPE",
+    "INSTRUCTION_DTYPE",
+    "LEVEL_DTYPE",
+    "MAX_NOTIONAL",
+    "MAX_PRICE_TICKS",
+    "MAX_QTY_LOTS",
+    "ORDER_DTYPE",
+    "RATE_SCALE",
+    "AgentClass",
+    "CancelReason",
+    "Currency",
+    "EventKind",
+    "Exchange",
+    "FeeTier",
+    "InstructionKind",
+    "RejectReason",
+    "Side",
+    "Stp",
+    "TimeInForce",
+    "default_miner_fee_tiers",
+    "instruction_array",
+    "random_instruction_stream",
+    "rate_to_ppb",
+]
+
+
+def instruction_array(n: int) -> np.ndarray:
+    """A zeroed array of ``n`` instruction records, ready for ``Exchange.submit_batch``.
+
+    A zeroed record is invalid on purpose (kind 0, side 0): every field must be set.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    return np.zeros(n, dtype=INSTRUCTION_DTYPE)
+
+
+def rate_to_ppb(rate: float) -> int:
+    """A fee rate given as a fraction (0.0005 = 0.05 %) in parts per billion, rounded
+    to the nearest integer. Rates must lie in (-1, 1)."""
+    if not -1.0 < rate < 1.0:
+        raise ValueError(f"fee rate must be in (-1, 1), got {rate}")
+    return round(rate * RATE_SCALE)
+
+
