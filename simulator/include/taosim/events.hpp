@@ -62,12 +62,13 @@ class EventLog {
   TimeNs time() const { return now_; }
   BookId book() const { return book_; }
 
+  // Appends an event, stamping its sequence number, time and book.
   Event& push(const Event& e) {
     Event& out = events_.emplace_back(e);
     stamp(out);
     return out;
   }
-  // Appends a zeroed, stamped event for the caller to fill in.
+  // Appends a zeroed, stamped event of this kind for the caller to fill in.
   Event& emplace(EventKind kind) {
     Event& out = events_.emplace_back();
     stamp(out);

@@ -1,6 +1,7 @@
 #include "taosim/exchange/exchange.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -147,25 +148,15 @@ void Exchange::advance_to(TimeNs now) {
   for (auto& bs : books_) advance_book(bs, now);
 }
 
-void Exchange::advance_book(BookState& bs, TimeNs now) {
+void Exchange::expire_due(BookState& bs, TimeNs now) {
   while (!bs.expiries.empty() && bs.expiries.top().at <= now) {
     const Expiry x = bs.expiries.top();
     bs.expiries.pop();
     if (!bs.book.find(x.id)) continue;  // filled or cancelled meanwhile
-    set_clock(bs, x.at);
+    if (x.at > bs.log.time()) set_clock(bs, x.at);
     const std::size_t from = bs.log.size();
     bs.book.reduce(x.id, kMaxQtyLots, CancelReason::Expired, bs.log);
     settle(bs, from, nullptr);
-  }
-  set_clock(bs, now);
-}
-
-void Exchange::set_clock(BookState& bs, TimeNs t) {
-  if (t <= bs.log.time()) return;
-  bs.log.set_time(t);
-  if (t >= bs.next_bucket_ns || t < bs.next_bucket_ns - config_.volume_bucket_ns) {
-    bs.bucket = t / config_.volume_bucket_ns;  // only when a bucket boundary is crossed
-    bs.next_bucket_ns = (bs.bucket + 1) * config_.volume_bucket_ns;
   }
 }
 
@@ -214,6 +205,15 @@ void Exchange::emit_placed(BookState& bs, OrderId id, AgentId agent, Side side, 
 
 // -------------------------------------------------------------- settlement
 
+void Exchange::refresh_tier(Account& acc, std::int64_t bucket) const {
+  const FeeSchedule& fs = config_.agent_classes[acc.agent_class].fees;
+  const std::size_t t = fs.tier_for(acc.volume.total(bucket));
+  const FeeTier& tier = fs.tier(t);
+  acc.tier = TierCache{bucket,
+                       t + 1 < fs.tiers().size() ? fs.tier(t + 1).volume_quote : std::numeric_limits<Quote>::max(),
+                       tier.maker_ppb, tier.taker_ppb};
+}
+
 void Exchange::settle(BookState& bs, std::size_t from, Taker* taker) {
   for (std::size_t i = from; i < bs.log.size(); ++i) {
     Event& e = bs.log[i];
@@ -231,10 +231,8 @@ void Exchange::settle_trade(BookState& bs, Event& e, Taker* taker) {
   const std::int64_t bucket = bs.bucket;
   const Quote n = e.notional_quote;
   const Lots q = e.qty_lots;
-  const FeeSchedule& mfs = config_.agent_classes[mk.agent_class].fees;
-  const FeeSchedule& tfs = config_.agent_classes[tk.agent_class].fees;
-  const Quote fm = fee_for(n, mfs.tier(mfs.tier_for(mk.volume.total(bucket))).maker_ppb);
-  const Quote ft = fee_for(n, tfs.tier(tfs.tier_for(tk.volume.total(bucket))).taker_ppb);
+  const Quote fm = fee_for(n, tier_rates(mk, bucket).maker_ppb);
+  const Quote ft = fee_for(n, tier_rates(tk, bucket).taker_ppb);
 
   // maker: rests on the opposite side, fills at its own price
   if (taker->side == Side::Buy) {
@@ -502,6 +500,7 @@ std::size_t Exchange::reset_agent(AgentId agent, TimeNs now) {
     acc->fees_paid = 0;
     acc->traded_quote = 0;
     acc->volume.clear();
+    acc->tier = TierCache{};
     Event e{};
     e.kind = u8(EventKind::AccountReset);
     e.agent = agent;

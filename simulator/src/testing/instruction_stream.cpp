@@ -49,15 +49,21 @@ std::vector<InstructionRecord> random_instruction_stream(const StreamConfig& c) 
     const bool buy = rng.below(2) == 0;
     r.side = static_cast<std::uint8_t>(buy ? Side::Buy : Side::Sell);
 
+    // Cancels go to stale quotes: of a few live orders drawn at random, the one
+    // farthest from the mid (agents requote what the market has left behind).
     const RestingOrder* target = nullptr;
     if (u >= c.limit_share && u < c.limit_share + c.cancel_share) {
-      while (!resting.empty() && !target) {
+      for (int draws = 0; draws < 4 && !resting.empty();) {
         const std::size_t k = rng.below(resting.size());
-        target = book.find(resting[k]);
-        if (!target) {
+        const RestingOrder* o = book.find(resting[k]);
+        if (!o) {  // filled meanwhile: forget it
           resting[k] = resting.back();
           resting.pop_back();
+          continue;
         }
+        ++draws;
+        const auto dist = [mid](const RestingOrder* x) { return x->price_ticks > mid ? x->price_ticks - mid : mid - x->price_ticks; };
+        if (!target || dist(o) > dist(target)) target = o;
       }
     }
 

@@ -19,6 +19,15 @@ struct Balance {
   std::int64_t total() const { return free + reserved; }
 };
 
+// The fee rates of an account's current tier, valid while the clock stays in
+// `bucket` and the window volume stays below `next_volume`.
+struct TierCache {
+  std::int64_t bucket = -1;
+  Quote next_volume = 0;
+  RatePpb maker_ppb = 0;
+  RatePpb taker_ppb = 0;
+};
+
 struct Account {
   bool open = false;
   std::uint32_t agent_class = 0;
@@ -30,6 +39,7 @@ struct Account {
   Quote fees_paid = 0;       // since open or the last reset; negative = net rebates
   Quote traded_quote = 0;    // all-time traded notional since open or the last reset
   VolumeWindow volume;       // rolling window for fee tiers
+  TierCache tier;
 };
 
 }  // namespace taosim

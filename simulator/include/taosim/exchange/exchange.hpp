@@ -141,8 +141,18 @@ class Exchange {
   void cancel(const Cancel& c, TimeNs now);
 
   // Sets the book clock to max(clock, now) after expiring what is due.
-  void advance_book(BookState& bs, TimeNs now);
-  void set_clock(BookState& bs, TimeNs t);
+  void advance_book(BookState& bs, TimeNs now) {
+    if (!bs.expiries.empty() && bs.expiries.top().at <= now) expire_due(bs, now);
+    if (now > bs.log.time()) set_clock(bs, now);
+  }
+  void expire_due(BookState& bs, TimeNs now);
+  void set_clock(BookState& bs, TimeNs t) {
+    bs.log.set_time(t);
+    if (t >= bs.next_bucket_ns) {  // a bucket boundary was crossed: one division
+      bs.bucket = t / config_.volume_bucket_ns;
+      bs.next_bucket_ns = (bs.bucket + 1) * config_.volume_bucket_ns;
+    }
+  }
   Account* find_account(BookState& bs, AgentId agent);
   void reject_order(EventLog& log, AgentId agent, Side side, Ticks price, Lots qty, Quote notional, std::uint8_t tif,
                     std::uint64_t client_order_id, RejectReason reason);
@@ -154,6 +164,12 @@ class Exchange {
   void emit_placed(BookState& bs, OrderId id, AgentId agent, Side side, Ticks price, Lots qty, Quote notional,
                             std::uint8_t tif, std::uint64_t client_order_id);
   RatePpb reserve_rate(const Account& acc) const { return reserve_rates_[acc.agent_class]; }
+  // The account's current tier rates (cached until the bucket or the tier changes).
+  const TierCache& tier_rates(Account& acc, std::int64_t bucket) const {
+    if (acc.tier.bucket != bucket || acc.volume.last_total() >= acc.tier.next_volume) refresh_tier(acc, bucket);
+    return acc.tier;
+  }
+  void refresh_tier(Account& acc, std::int64_t bucket) const;
 
   ExchangeConfig config_;
   std::vector<RatePpb> reserve_rates_;  // per agent class

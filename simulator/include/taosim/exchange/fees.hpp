@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -29,9 +30,14 @@ inline Quote fee_for(Quote notional, RatePpb rate_ppb) {
   if (rate_ppb == 0) return 0;
   const bool negative = rate_ppb < 0;
   const std::int64_t r = negative ? -rate_ppb : rate_ppb;
-  const std::int64_t hi = notional / kRateScale;
-  const std::int64_t lo = notional % kRateScale;
-  const Quote fee = hi * r + (lo * r) / kRateScale;
+  Quote fee;
+  if (notional <= std::numeric_limits<std::int64_t>::max() / kRateScale) {
+    fee = notional * r / kRateScale;  // the product fits: one division by a constant
+  } else {
+    const std::int64_t hi = notional / kRateScale;
+    const std::int64_t lo = notional % kRateScale;
+    fee = hi * r + (lo * r) / kRateScale;
+  }
   return negative ? -fee : fee;
 }
 
@@ -102,6 +108,8 @@ class VolumeWindow {
     std::fill(slots_.begin(), slots_.end(), 0);
     sum_ = 0;
   }
+  // The window volume as of the last total() or add().
+  Quote last_total() const { return sum_; }
 
  private:
   void roll(std::int64_t b) {
