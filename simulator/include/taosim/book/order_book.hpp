@@ -96,13 +96,6 @@ class OrderBook {
     return (id != kNoOrder && h < orders_.size() && orders_[h].id == id) ? &orders_[h] : nullptr;
   }
 
-  // Hints the memory of an order (if the id could be one) into the cache, for
-  // batch callers that know which orders upcoming instructions will touch.
-  void prefetch(OrderId id) const {
-    const OrderHandle h = handle_of(id);
-    if (h < orders_.size()) __builtin_prefetch(&orders_[h]);
-  }
-
   // True when an aggressor on `side` limited at `limit` would match at once.
   bool crosses(Side side, Ticks limit_ticks) const;
   // True when a FOK aggressor could be filled completely, honouring its STP mode.
