@@ -30,24 +30,24 @@ namespace taosim {
 
 #pragma pack(push, 1)
 struct Event {
-  std::uint64_t seq;  // per book, 1, 2, 3, ...
-  std::int64_t ts_ns;
-  std::uint64_t order_id;
-  std::uint64_t other_order_id;
-  std::uint64_t client_order_id;
-  std::int64_t price_ticks;
-  std::int64_t qty_lots;
-  std::int64_t remaining_lots;
-  std::int64_t notional_quote;
-  std::int64_t maker_fee;  // quote units; negative = rebate
-  std::int64_t taker_fee;
-  std::uint32_t book;
-  std::uint32_t agent;
-  std::uint32_t other_agent;
-  std::uint8_t kind;    // EventKind
-  std::uint8_t side;    // Side
-  std::uint8_t reason;  // RejectReason or CancelReason, by kind
-  std::uint8_t tif;     // TimeInForce, 0 when not applicable
+  std::uint64_t seq = 0;  // per book, 1, 2, 3, ...
+  std::int64_t ts_ns = 0;
+  std::uint64_t order_id = 0;
+  std::uint64_t other_order_id = 0;
+  std::uint64_t client_order_id = 0;
+  std::int64_t price_ticks = 0;
+  std::int64_t qty_lots = 0;
+  std::int64_t remaining_lots = 0;
+  std::int64_t notional_quote = 0;
+  std::int64_t maker_fee = 0;  // quote units; negative = rebate
+  std::int64_t taker_fee = 0;
+  std::uint32_t book = 0;
+  std::uint32_t agent = 0;
+  std::uint32_t other_agent = 0;
+  std::uint8_t kind = 0;    // EventKind
+  std::uint8_t side = 0;    // Side
+  std::uint8_t reason = 0;  // RejectReason or CancelReason, by kind
+  std::uint8_t tif = 0;     // TimeInForce, 0 when not applicable
 };
 #pragma pack(pop)
 static_assert(sizeof(Event) == 104);
@@ -66,13 +66,6 @@ class EventLog {
   Event& push(const Event& e) {
     Event& out = events_.emplace_back(e);
     stamp(out);
-    return out;
-  }
-  // Appends a zeroed, stamped event of this kind for the caller to fill in.
-  Event& emplace(EventKind kind) {
-    Event& out = events_.emplace_back();
-    stamp(out);
-    out.kind = static_cast<std::uint8_t>(kind);
     return out;
   }
 

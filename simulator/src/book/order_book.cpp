@@ -103,14 +103,14 @@ void OrderBook::cancel_resting(OrderHandle h, Lots qty, CancelReason reason, Eve
   PriceLevel& lvl = levels_[o.level];
   o.qty_lots -= qty;
   lvl.qty_lots -= qty;
-  Event& e = log.emplace(EventKind::OrderCancelled);
-  e.order_id = o.id;
-  e.agent = o.agent;
-  e.side = static_cast<std::uint8_t>(o.side);
-  e.price_ticks = o.price_ticks;
-  e.qty_lots = qty;
-  e.remaining_lots = o.qty_lots;
-  e.reason = static_cast<std::uint8_t>(reason);
+  log.push(Event{.order_id = o.id,
+                 .price_ticks = o.price_ticks,
+                 .qty_lots = qty,
+                 .remaining_lots = o.qty_lots,
+                 .agent = o.agent,
+                 .kind = static_cast<std::uint8_t>(EventKind::OrderCancelled),
+                 .side = static_cast<std::uint8_t>(o.side),
+                 .reason = static_cast<std::uint8_t>(reason)});
   if (o.qty_lots == 0) {
     const Side side = o.side;
     const LevelHandle lh = o.level;
@@ -224,16 +224,16 @@ MatchResult OrderBook::match(Aggressor& a, EventLog& log) {
     r.filled_lots += q;
     r.filled_notional += notional;
 
-    Event& e = log.emplace(EventKind::Trade);
-    e.order_id = a.id;
-    e.other_order_id = m.id;
-    e.agent = a.agent;
-    e.other_agent = m.agent;
-    e.side = static_cast<std::uint8_t>(a.side);
-    e.price_ticks = p;
-    e.qty_lots = q;
-    e.remaining_lots = m.qty_lots;
-    e.notional_quote = notional;
+    log.push(Event{.order_id = a.id,
+                   .other_order_id = m.id,
+                   .price_ticks = p,
+                   .qty_lots = q,
+                   .remaining_lots = m.qty_lots,
+                   .notional_quote = notional,
+                   .agent = a.agent,
+                   .other_agent = m.agent,
+                   .kind = static_cast<std::uint8_t>(EventKind::Trade),
+                   .side = static_cast<std::uint8_t>(a.side)});
 
     if (m.qty_lots == 0) {
       lvl.head = m.next;

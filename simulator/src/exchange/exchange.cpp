@@ -191,16 +191,16 @@ void Exchange::reject_cancel(EventLog& log, AgentId agent, OrderId order, Lots q
 
 void Exchange::emit_placed(BookState& bs, OrderId id, AgentId agent, Side side, Ticks price, Lots qty, Quote notional,
                            std::uint8_t tif, std::uint64_t client_order_id) {
-  Event& e = bs.log.emplace(EventKind::OrderPlaced);
-  e.order_id = id;
-  e.agent = agent;
-  e.side = u8(side);
-  e.price_ticks = price;
-  e.qty_lots = qty;
-  e.remaining_lots = qty;
-  e.notional_quote = notional;
-  e.tif = tif;
-  e.client_order_id = client_order_id;
+  bs.log.push(Event{.order_id = id,
+                    .client_order_id = client_order_id,
+                    .price_ticks = price,
+                    .qty_lots = qty,
+                    .remaining_lots = qty,
+                    .notional_quote = notional,
+                    .agent = agent,
+                    .kind = u8(EventKind::OrderPlaced),
+                    .side = u8(side),
+                    .tif = tif});
 }
 
 // -------------------------------------------------------------- settlement
@@ -214,18 +214,18 @@ void Exchange::refresh_tier(Account& acc, std::int64_t bucket) const {
                        tier.maker_ppb, tier.taker_ppb};
 }
 
-void Exchange::settle(BookState& bs, std::size_t from, Taker* taker) {
+void Exchange::settle(BookState& bs, std::size_t from, TakerFills* taker) {
   for (std::size_t i = from; i < bs.log.size(); ++i) {
     Event& e = bs.log[i];
     if (e.kind == u8(EventKind::Trade)) {
-      settle_trade(bs, e, taker);
-    } else if (e.kind == u8(EventKind::OrderCancelled)) {
-      settle_cancel(bs, e, taker);
+      settle_trade(bs, e, *taker);
+    } else if (e.kind == u8(EventKind::OrderCancelled) && !(taker && e.order_id == taker->id)) {
+      release_resting(bs.accounts[e.agent], e);
     }
   }
 }
 
-void Exchange::settle_trade(BookState& bs, Event& e, Taker* taker) {
+void Exchange::settle_trade(BookState& bs, Event& e, TakerFills& taker) {
   Account& mk = bs.accounts[e.other_agent];
   Account& tk = bs.accounts[e.agent];
   const std::int64_t bucket = bs.bucket;
@@ -234,8 +234,8 @@ void Exchange::settle_trade(BookState& bs, Event& e, Taker* taker) {
   const Quote fm = fee_for(n, tier_rates(mk, bucket).maker_ppb);
   const Quote ft = fee_for(n, tier_rates(tk, bucket).taker_ppb);
 
-  // maker: rests on the opposite side, fills at its own price
-  if (taker->side == Side::Buy) {
+  // The maker rests on the opposite side and fills at its own price.
+  if (e.side == u8(Side::Buy)) {
     mk.base.reserved -= q;
     mk.quote.free += n - fm;
   } else {
@@ -247,24 +247,10 @@ void Exchange::settle_trade(BookState& bs, Event& e, Taker* taker) {
     mk.base.free += q;
   }
   if (e.remaining_lots == 0) --mk.open_orders;
-
-  // taker
-  if (taker->side == Side::Buy) {
-    tk.base.free += q;
-    if (taker->is_market) {
-      tk.quote.free -= n + ft;
-    } else {
-      const Lots before = taker->remaining;
-      const Quote released = buy_reservation(taker->limit_ticks, before, reserve_rate(tk)) -
-                             buy_reservation(taker->limit_ticks, before - q, reserve_rate(tk));
-      tk.quote.reserved -= released;
-      tk.quote.free += released - n - ft;
-    }
-  } else {
-    if (taker->is_market) tk.base.free -= q; else tk.base.reserved -= q;
-    tk.quote.free += n - ft;
-  }
-  taker->remaining -= q;
+  // The taker's balances are settled once, after matching (settle_taker).
+  taker.lots += q;
+  taker.notional += n;
+  taker.fees += ft;
 
   mk.volume.add(bucket, n);
   tk.volume.add(bucket, n);
@@ -277,26 +263,31 @@ void Exchange::settle_trade(BookState& bs, Event& e, Taker* taker) {
   e.taker_fee = ft;
 }
 
-void Exchange::settle_cancel(BookState& bs, const Event& e, Taker* taker) {
-  Account& acc = bs.accounts[e.agent];
+void Exchange::release_resting(Account& acc, const Event& e) {
   const Lots q = e.qty_lots;
   const Lots after = e.remaining_lots;
-  const bool is_taker = taker && e.order_id == taker->id;
-  if (is_taker && taker->is_market) return;  // nothing was reserved
-  const Ticks price = is_taker ? taker->limit_ticks : e.price_ticks;
-  if (static_cast<Side>(e.side) == Side::Buy) {
+  if (e.side == u8(Side::Buy)) {
     const Quote released =
-        buy_reservation(price, after + q, reserve_rate(acc)) - buy_reservation(price, after, reserve_rate(acc));
+        buy_reservation(e.price_ticks, after + q, reserve_rate(acc)) - buy_reservation(e.price_ticks, after, reserve_rate(acc));
     acc.quote.reserved -= released;
     acc.quote.free += released;
   } else {
     acc.base.reserved -= q;
     acc.base.free += q;
   }
-  if (is_taker) {
-    taker->remaining = after;
-  } else if (after == 0) {
-    --acc.open_orders;
+  if (after == 0) --acc.open_orders;
+}
+
+void Exchange::settle_taker(Account& acc, Side side, const TakerFills& f, Quote reserved_before, Quote reserved_after) {
+  if (side == Side::Buy) {
+    const Quote released = reserved_before - reserved_after;
+    acc.quote.reserved -= released;
+    acc.quote.free += released - f.notional - f.fees;
+    acc.base.free += f.lots;
+  } else {
+    acc.base.reserved -= reserved_before - reserved_after;
+    acc.base.free += reserved_before - reserved_after - f.lots;
+    acc.quote.free += f.notional - f.fees;
   }
 }
 
@@ -349,34 +340,38 @@ void Exchange::place_limit(const PlaceLimit& o, TimeNs now) {
     acc->base.reserved += o.qty_lots;
   }
 
-  Aggressor a{id, o.agent, o.side, o.price_ticks, false, o.qty_lots, kMaxNotional, o.stp};
-  Taker taker{id, o.side, false, o.price_ticks, o.qty_lots};
-  if (crosses) {
-    const std::size_t from = bs.log.size();
-    bs.book.match(a, bs.log);
-    settle(bs, from, &taker);
-  }
-  if (a.qty_lots == 0) return bs.book.discard(id);
-  if (o.tif == TimeInForce::GTC || o.tif == TimeInForce::GTT) {
-    bs.book.rest(id, o.agent, o.side, o.price_ticks, a.qty_lots);
-    ++acc->open_orders;
-    if (o.tif == TimeInForce::GTT) bs.expiries.push(Expiry{o.expiry_ns, id});
+  const bool can_rest = o.tif == TimeInForce::GTC || o.tif == TimeInForce::GTT;
+  if (!crosses) {  // (IOC and FOK that do not cross were rejected above)
+    rest(bs, *acc, o, id, o.qty_lots);
     return;
   }
-  // IOC (or a FOK cut short, which can_fill rules out): discard the rest.
-  bs.book.discard(id);
-  Event e{};
-  e.kind = u8(EventKind::OrderCancelled);
-  e.order_id = id;
-  e.agent = o.agent;
-  e.side = u8(o.side);
-  e.price_ticks = o.price_ticks;
-  e.qty_lots = a.qty_lots;
-  e.remaining_lots = 0;
-  e.reason = u8(CancelReason::IocRest);
+  Aggressor a{id, o.agent, o.side, o.price_ticks, false, o.qty_lots, kMaxNotional, o.stp};
+  TakerFills fills{id};
   const std::size_t from = bs.log.size();
-  bs.log.push(e);
-  settle(bs, from, &taker);
+  bs.book.match(a, bs.log);
+  settle(bs, from, &fills);
+  const bool rests = a.qty_lots > 0 && can_rest;
+  if (a.qty_lots > 0 && !rests) {
+    // IOC (or a FOK cut short, which can_fill rules out): the rest is cancelled.
+    bs.log.push(Event{.order_id = id,
+                      .price_ticks = o.price_ticks,
+                      .qty_lots = a.qty_lots,
+                      .agent = o.agent,
+                      .kind = u8(EventKind::OrderCancelled),
+                      .side = u8(o.side),
+                      .reason = u8(CancelReason::IocRest)});
+  }
+  const Lots resting = rests ? a.qty_lots : 0;
+  // Events may have grown the log, but accounts never move: acc is still valid.
+  settle_taker(*acc, o.side, fills, buy ? reservation : o.qty_lots,
+               buy ? buy_reservation(o.price_ticks, resting, reserve_rate(*acc)) : resting);
+  if (rests) rest(bs, *acc, o, id, resting); else bs.book.discard(id);
+}
+
+void Exchange::rest(BookState& bs, Account& acc, const PlaceLimit& o, OrderId id, Lots qty) {
+  bs.book.rest(id, o.agent, o.side, o.price_ticks, qty);
+  ++acc.open_orders;
+  if (o.tif == TimeInForce::GTT) bs.expiries.push(Expiry{o.expiry_ns, id});
 }
 
 void Exchange::place_market(const PlaceMarket& o, TimeNs now) {
@@ -432,11 +427,19 @@ void Exchange::place_market(const PlaceMarket& o, TimeNs now) {
   if (id == kNoOrder) return reject(RejectReason::BookFull);
   emit_placed(bs, id, o.agent, o.side, 0, req_qty, req_notional, 0, o.client_order_id);
   Aggressor a{id, o.agent, o.side, 0, true, qty, budget, o.stp};
-  Taker taker{id, o.side, true, 0, qty};
+  TakerFills fills{id};
   const std::size_t from = bs.log.size();
   const MatchResult r = bs.book.match(a, bs.log);
-  settle(bs, from, &taker);
+  settle(bs, from, &fills);
   bs.book.discard(id);
+  // Nothing was reserved: the fills are paid from (or paid into) free balances.
+  if (buy) {
+    acc->quote.free -= fills.notional + fills.fees;
+    acc->base.free += fills.lots;
+  } else {
+    acc->base.free -= fills.lots;
+    acc->quote.free += fills.notional - fills.fees;
+  }
 
   // A market order never rests; say why it stopped short, if it did.
   Event e{};

@@ -127,16 +127,17 @@ class Exchange {
     Lots supply_base = 0;
     Quote supply_quote = 0;
   };
-  // What settlement needs to know about the aggressor of the events it settles.
-  struct Taker {
+  // The aggressor's fills, summed while its trades are settled; its balances
+  // are then updated once (settle_taker).
+  struct TakerFills {
     OrderId id = kNoOrder;
-    Side side = Side::Buy;
-    bool is_market = true;
-    Ticks limit_ticks = 0;
-    Lots remaining = 0;  // tracked for a limit buy's reservation
+    Lots lots = 0;
+    Quote notional = 0;
+    Quote fees = 0;
   };
 
   void place_limit(const PlaceLimit& o, TimeNs now);
+  void rest(BookState& bs, Account& acc, const PlaceLimit& o, OrderId id, Lots qty);
   void place_market(const PlaceMarket& o, TimeNs now);
   void cancel(const Cancel& c, TimeNs now);
 
@@ -158,9 +159,16 @@ class Exchange {
                     std::uint64_t client_order_id, RejectReason reason);
   void reject_cancel(EventLog& log, AgentId agent, OrderId order, Lots qty, std::uint64_t client_order_id,
                      RejectReason reason);
-  void settle(BookState& bs, std::size_t from, Taker* taker);
-  void settle_trade(BookState& bs, Event& e, Taker* taker);
-  void settle_cancel(BookState& bs, const Event& e, Taker* taker);
+  // Settles the events from index `from`: trades (maker side now, taker side
+  // summed into `taker`) and cancellations of resting orders. Events about the
+  // aggressor itself are left to settle_taker.
+  void settle(BookState& bs, std::size_t from, TakerFills* taker);
+  void settle_trade(BookState& bs, Event& e, TakerFills& taker);
+  void release_resting(Account& acc, const Event& e);
+  // Moves the aggressor's balances: its reservation shrinks from
+  // `reserved_before` to `reserved_after` (what its resting rest needs) and
+  // pays for / is paid for its fills.
+  void settle_taker(Account& acc, Side side, const TakerFills& f, Quote reserved_before, Quote reserved_after);
   void emit_placed(BookState& bs, OrderId id, AgentId agent, Side side, Ticks price, Lots qty, Quote notional,
                             std::uint8_t tif, std::uint64_t client_order_id);
   RatePpb reserve_rate(const Account& acc) const { return reserve_rates_[acc.agent_class]; }
