@@ -215,8 +215,10 @@ void Exchange::refresh_tier(Account& acc, std::int64_t bucket) const {
 }
 
 void Exchange::settle(BookState& bs, std::size_t from, TakerFills* taker) {
-  for (std::size_t i = from; i < bs.log.size(); ++i) {
-    Event& e = bs.log[i];
+  // Settling appends nothing, so the range is fixed.
+  Event* const end = bs.log.events().data() + bs.log.size();
+  for (Event* it = bs.log.events().data() + from; it != end; ++it) {
+    Event& e = *it;
     if (e.kind == u8(EventKind::Trade)) {
       settle_trade(bs, e, *taker);
     } else if (e.kind == u8(EventKind::OrderCancelled) && !(taker && e.order_id == taker->id)) {
