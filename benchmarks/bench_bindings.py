@@ -17,6 +17,7 @@ import statistics
 import time
 
 from taos._simulator import testing
+
 from taos.simulator import random_instruction_stream
 
 
@@ -46,8 +47,10 @@ def main() -> None:
             ap.error(f"--{name} must be positive")
 
     stream = random_instruction_stream(args.seed, args.count, agents=args.agents)
-    print(f"stream: {len(stream)} instructions (seed {args.seed}, {args.agents} agents, one book), "
-          f"batches of {args.batch}; {platform.python_implementation()} {platform.python_version()}")
+    print(
+        f"stream: {len(stream)} instructions (seed {args.seed}, {args.agents} agents, one book), "
+        f"batches of {args.batch}; {platform.python_implementation()} {platform.python_version()}"
+    )
     cpp, py = [], []
     for _ in range(args.repeat):
         seconds, cpp_events, cpp_trades = testing.replay_in_cpp(stream, args.agents, args.batch)
@@ -57,10 +60,17 @@ def main() -> None:
     if (cpp_events, cpp_trades) != (py_events, py_trades):
         raise SystemExit(f"the two paths disagree: {(cpp_events, cpp_trades)} vs {(py_events, py_trades)}")
     n = len(stream)
-    print(f"{'path':<10} {'best ns/instr':>14} {'median ns/instr':>16} {'best instr/s':>14} {'events':>12} {'trades':>10}")
-    for name, runs, events, trades in (("c++", cpp, cpp_events, cpp_trades), ("bindings", py, py_events, py_trades)):
+    print(
+        f"{'path':<10} {'best ns/instr':>14} {'median ns/instr':>16} {'best instr/s':>14} {'events':>12} {'trades':>10}"
+    )
+    for name, runs, events, trades in (
+        ("c++", cpp, cpp_events, cpp_trades),
+        ("bindings", py, py_events, py_trades),
+    ):
         best, med = min(runs), statistics.median(runs)
-        print(f"{name:<10} {best * 1e9 / n:>14.1f} {med * 1e9 / n:>16.1f} {n / best:>14.0f} {events:>12} {trades:>10}")
+        print(
+            f"{name:<10} {best * 1e9 / n:>14.1f} {med * 1e9 / n:>16.1f} {n / best:>14.0f} {events:>12} {trades:>10}"
+        )
     print(
         f"bindings/c++ throughput ratio: {min(cpp) / min(py):.3f} (best runs), "
         f"{statistics.median(cpp) / statistics.median(py):.3f} (median runs); {args.repeat} runs each"

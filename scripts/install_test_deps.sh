@@ -15,4 +15,4 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 python3 -m pip install --quiet --disable-pip-version-check \
-  "scikit-build-core>=0.10" "pybind11>=3.0" "cmake>=3.20" "ninja" "numpy>=1.24" "pytest>=8" "hypothesis>=6.100"
+  "scikit-build-core>=0.10" "pybind11>=3.0" "cmake>=3.20" "ninja" "numpy>=1.24" "pytest>=8" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.10"

@@ -43,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     for book in range(args.books):
         for agent in range(agents):
             ex.open_account(book, agent, 0, 10**12, 10**15)
-    streams = [random_instruction_stream(args.seed + b, args.instructions, agents, book=b) for b in range(args.books)]
+    streams = [
+        random_instruction_stream(args.seed + b, args.instructions, agents, book=b) for b in range(args.books)
+    ]
 
     t0 = time.perf_counter()
     events = []
@@ -54,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - t0
     ev = np.concatenate(events)
 
-    print(f"τaos exchange demo: {args.books} books x {args.instructions:,} instructions, {agents} agents per book")
+    print(
+        f"τaos exchange demo: {args.books} books x {args.instructions:,} instructions, {agents} agents per book"
+    )
     header = f"{'book':>4} {'events':>10} {'trades':>9} {'volume':>14} {'fees':>10} {'bid':>9} {'ask':>9} {'resting':>8}"
     print(header)
     for book in range(args.books):
@@ -68,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{ex.fees_collected(book) / QUOTE_UNITS:>10,.2f} {bid * TICK:>9.2f} {ask * TICK:>9.2f} {resting:>8,}"
         )
     total = args.books * args.instructions
-    print(f"{total:,} instructions in {elapsed:.2f} s: {total / elapsed:,.0f} instructions/s through the bindings")
+    print(
+        f"{total:,} instructions in {elapsed:.2f} s: {total / elapsed:,.0f} instructions/s through the bindings"
+    )
     return 0
 
 

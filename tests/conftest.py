@@ -6,5 +6,7 @@ from hypothesis import HealthCheck, settings
 settings.register_profile(
     "ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=150
 )
-settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=100)
+settings.register_profile(
+    "dev", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=100
+)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")

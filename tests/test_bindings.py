@@ -155,7 +155,10 @@ def test_market_in_quote_and_out_of_range_enum_values(ex: Exchange) -> None:
     trades = ev[ev["kind"] == EventKind.TRADE]
     assert list(trades["qty_lots"]) == [2]
     rejected = ev[ev["kind"] == EventKind.ORDER_REJECTED]
-    assert [RejectReason(r) for r in rejected["reason"]] == [RejectReason.INVALID_CURRENCY, RejectReason.INVALID_SIDE]
+    assert [RejectReason(r) for r in rejected["reason"]] == [
+        RejectReason.INVALID_CURRENCY,
+        RejectReason.INVALID_SIDE,
+    ]
 
 
 def test_reset_and_gtt(ex: Exchange) -> None:

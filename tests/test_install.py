@@ -12,8 +12,18 @@ def test_install_without_simulator(tmp_path: Path) -> None:
     target = tmp_path / "site"
     env = dict(os.environ, TAOS_NO_SIMULATOR="1")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(ROOT),
+        ],
         check=True,
         env=env,
         cwd=tmp_path,
@@ -21,7 +31,9 @@ def test_install_without_simulator(tmp_path: Path) -> None:
     )
     installed = {p.name for p in (target / "taos").iterdir()}
     assert {"protocol", "simulator", "__init__.py"} <= installed
-    assert not [p for p in (target / "taos").rglob("*") if p.suffix in {".so", ".pyd"}], "an extension was built"
+    assert not [p for p in (target / "taos").rglob("*") if p.suffix in {".so", ".pyd"}], (
+        "an extension was built"
+    )
     code = (
         "import taos.protocol as p; print(p.Side.SELL.value)\n"
         "try:\n    import taos.simulator\nexcept ImportError as e:\n    print('no simulator')\n"

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
+INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.MULTILINE)
 
 
 def _includes(path: Path) -> list[str]:
@@ -14,7 +14,12 @@ def _includes(path: Path) -> list[str]:
 
 
 def _core_files() -> list[Path]:
-    return [p for d in ("include", "src") for p in (ROOT / "simulator" / d).rglob("*") if p.suffix in {".hpp", ".cpp"}]
+    return [
+        p
+        for d in ("include", "src")
+        for p in (ROOT / "simulator" / d).rglob("*")
+        if p.suffix in {".hpp", ".cpp"}
+    ]
 
 
 def test_pybind11_only_in_bindings() -> None:

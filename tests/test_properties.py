@@ -32,7 +32,11 @@ MINERS = (1, 2, 3)
 BACKGROUND = (10,)
 AGENTS = MINERS + BACKGROUND
 # volume in quote units -> maker / taker ppb (includes a rebate tier)
-TIERS = [FeeTier(0, 5_000_000, 5_000_000), FeeTier(50_000, 1_000_000, 3_000_000), FeeTier(200_000, -500_000, 1_000_000)]
+TIERS = [
+    FeeTier(0, 5_000_000, 5_000_000),
+    FeeTier(50_000, 1_000_000, 3_000_000),
+    FeeTier(200_000, -500_000, 1_000_000),
+]
 RESERVE_RATE = 5_000_000
 
 # A valid instruction, and with some probability one field replaced by garbage:
@@ -73,7 +77,9 @@ limit_op = with_garbage(
             "side": st.sampled_from([Side.BUY, Side.SELL]),
             "price_ticks": st.integers(95, 105),
             "qty_lots": st.integers(1, 40),
-            "tif": st.sampled_from([TimeInForce.GTC, TimeInForce.GTC, TimeInForce.GTT, TimeInForce.IOC, TimeInForce.FOK]),
+            "tif": st.sampled_from(
+                [TimeInForce.GTC, TimeInForce.GTC, TimeInForce.GTT, TimeInForce.IOC, TimeInForce.FOK]
+            ),
             "post_only": st.integers(0, 4).map(lambda x: x == 0),
             "stp": STPS,
             "expiry_ns": st.integers(0, 5_000),
@@ -105,7 +111,9 @@ cancel_op = with_garbage(
         }
     )
 )
-reset_op = st.fixed_dictionaries({"kind": st.just(InstructionKind.RESET_AGENT), "agent": st.sampled_from(AGENTS)})
+reset_op = st.fixed_dictionaries(
+    {"kind": st.just(InstructionKind.RESET_AGENT), "agent": st.sampled_from(AGENTS)}
+)
 OP_MIX = {"limit": limit_op, "market": market_op, "cancel": cancel_op, "reset": reset_op}
 ops = st.sampled_from(["limit"] * 6 + ["market"] * 2 + ["cancel"] * 3 + ["reset"]).flatmap(OP_MIX.__getitem__)
 batches = st.lists(st.lists(ops, min_size=5, max_size=40), min_size=1, max_size=8)
@@ -252,7 +260,9 @@ def test_random_streams_keep_invariants(batch_list: list[list[dict]]) -> None:
             for key in [k for k in owners if k[0] == book and k[1] not in resting]:
                 del owners[key]
         # refusals carry their reason; every instruction-level refusal is predicted
-        refused = events[(events["kind"] == EventKind.ORDER_REJECTED) | (events["kind"] == EventKind.CANCEL_REJECTED)]
+        refused = events[
+            (events["kind"] == EventKind.ORDER_REJECTED) | (events["kind"] == EventKind.CANCEL_REJECTED)
+        ]
         assert (refused["reason"] != RejectReason.NONE).all()
         got = {int(e["client_order_id"]): RejectReason(int(e["reason"])) for e in refused}
         for coid, reason in expected.items():
@@ -265,7 +275,9 @@ def test_random_streams_keep_invariants(batch_list: list[list[dict]]) -> None:
         check_invariants(ex)
 
 
-@given(st.lists(st.tuples(st.sampled_from(MINERS), st.sampled_from(MINERS), st.integers(95, 105)), max_size=30))
+@given(
+    st.lists(st.tuples(st.sampled_from(MINERS), st.sampled_from(MINERS), st.integers(95, 105)), max_size=30)
+)
 def test_cancels_of_other_agents_orders_are_refused(triples: list[tuple[int, int, int]]) -> None:
     ex = make_exchange()
     for owner, canceller, price in triples:

@@ -94,5 +94,3 @@ def rate_to_ppb(rate: float) -> int:
     if not -1.0 < rate < 1.0:
         raise ValueError(f"fee rate must be in (-1, 1), got {rate}")
     return round(rate * RATE_SCALE)
-
-

@@ -102,4 +102,18 @@ enum class CancelReason : std::uint8_t {
 
 inline constexpr Side opposite(Side s) { return s == Side::Buy ? Side::Sell : Side::Buy; }
 
+// The byte an enum is stored as in the flat records.
+template <class E>
+constexpr std::uint8_t byte_of(E e) {
+  return static_cast<std::uint8_t>(e);
+}
+
+// Visitor of several lambdas for std::visit.
+template <class... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
+
 }  // namespace taosim

@@ -108,9 +108,9 @@ void OrderBook::cancel_resting(OrderHandle h, Lots qty, CancelReason reason, Eve
                  .qty_lots = qty,
                  .remaining_lots = o.qty_lots,
                  .agent = o.agent,
-                 .kind = static_cast<std::uint8_t>(EventKind::OrderCancelled),
-                 .side = static_cast<std::uint8_t>(o.side),
-                 .reason = static_cast<std::uint8_t>(reason)});
+                 .kind = byte_of(EventKind::OrderCancelled),
+                 .side = byte_of(o.side),
+                 .reason = byte_of(reason)});
   if (o.qty_lots == 0) {
     const Side side = o.side;
     const LevelHandle lh = o.level;
@@ -178,12 +178,12 @@ MatchResult OrderBook::match(Aggressor& a, EventLog& log) {
 
     if (m.agent == a.agent && a.stp != Stp::None) {
       Event e{};
-      e.kind = static_cast<std::uint8_t>(EventKind::OrderCancelled);
+      e.kind = byte_of(EventKind::OrderCancelled);
       e.order_id = a.id;
       e.agent = a.agent;
-      e.side = static_cast<std::uint8_t>(a.side);
+      e.side = byte_of(a.side);
       e.price_ticks = a.is_market ? 0 : a.limit_ticks;
-      e.reason = static_cast<std::uint8_t>(CancelReason::Stp);
+      e.reason = byte_of(CancelReason::Stp);
       switch (a.stp) {
         case Stp::CancelOldest:
           cancel_resting(h, m.qty_lots, CancelReason::Stp, log);
@@ -232,8 +232,8 @@ MatchResult OrderBook::match(Aggressor& a, EventLog& log) {
                    .notional_quote = notional,
                    .agent = a.agent,
                    .other_agent = m.agent,
-                   .kind = static_cast<std::uint8_t>(EventKind::Trade),
-                   .side = static_cast<std::uint8_t>(a.side)});
+                   .kind = byte_of(EventKind::Trade),
+                   .side = byte_of(a.side)});
 
     if (m.qty_lots == 0) {
       lvl.head = m.next;

@@ -9,18 +9,10 @@ namespace taosim {
 
 namespace {
 
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
-
 bool valid_side(Side s) { return s == Side::Buy || s == Side::Sell; }
 bool valid_tif(TimeInForce t) { return t >= TimeInForce::GTC && t <= TimeInForce::FOK; }
-bool valid_stp(Stp s) { return static_cast<std::uint8_t>(s) <= static_cast<std::uint8_t>(Stp::DecrementAndCancel); }
+bool valid_stp(Stp s) { return byte_of(s) <= byte_of(Stp::DecrementAndCancel); }
 bool valid_currency(Currency c) { return c == Currency::Base || c == Currency::Quote; }
-std::uint8_t u8(auto e) { return static_cast<std::uint8_t>(e); }
 
 // Supply per book is kept below this so no balance or sum of balances can overflow.
 constexpr std::int64_t kMaxSupply = std::int64_t{1} << 62;
@@ -81,6 +73,10 @@ const Account* Exchange::account(BookId b, AgentId agent) const {
   if (b >= books_.size()) return nullptr;
   const auto& accs = books_[b].accounts;
   return agent < accs.size() && accs[agent].open ? &accs[agent] : nullptr;
+}
+
+bool Exchange::stp_allowed(const Account& acc, Stp stp) const {
+  return valid_stp(stp) && (stp != Stp::None || config_.agent_classes[acc.agent_class].may_self_trade);
 }
 
 Account* Exchange::find_account(BookState& bs, AgentId agent) {
@@ -165,27 +161,27 @@ void Exchange::expire_due(BookState& bs, TimeNs now) {
 void Exchange::reject_order(EventLog& log, AgentId agent, Side side, Ticks price, Lots qty, Quote notional,
                             std::uint8_t tif, std::uint64_t client_order_id, RejectReason reason) {
   Event e{};
-  e.kind = u8(EventKind::OrderRejected);
+  e.kind = byte_of(EventKind::OrderRejected);
   e.agent = agent;
-  e.side = u8(side);
+  e.side = byte_of(side);
   e.price_ticks = price;
   e.qty_lots = qty;
   e.notional_quote = notional;
   e.tif = tif;
   e.client_order_id = client_order_id;
-  e.reason = u8(reason);
+  e.reason = byte_of(reason);
   log.push(e);
 }
 
 void Exchange::reject_cancel(EventLog& log, AgentId agent, OrderId order, Lots qty, std::uint64_t client_order_id,
                              RejectReason reason) {
   Event e{};
-  e.kind = u8(EventKind::CancelRejected);
+  e.kind = byte_of(EventKind::CancelRejected);
   e.agent = agent;
   e.order_id = order;
   e.qty_lots = qty;
   e.client_order_id = client_order_id;
-  e.reason = u8(reason);
+  e.reason = byte_of(reason);
   log.push(e);
 }
 
@@ -198,8 +194,8 @@ void Exchange::emit_placed(BookState& bs, OrderId id, AgentId agent, Side side, 
                     .remaining_lots = qty,
                     .notional_quote = notional,
                     .agent = agent,
-                    .kind = u8(EventKind::OrderPlaced),
-                    .side = u8(side),
+                    .kind = byte_of(EventKind::OrderPlaced),
+                    .side = byte_of(side),
                     .tif = tif});
 }
 
@@ -219,9 +215,9 @@ void Exchange::settle(BookState& bs, std::size_t from, TakerFills* taker) {
   Event* const end = bs.log.events().data() + bs.log.size();
   for (Event* it = bs.log.events().data() + from; it != end; ++it) {
     Event& e = *it;
-    if (e.kind == u8(EventKind::Trade)) {
+    if (e.kind == byte_of(EventKind::Trade)) {
       settle_trade(bs, e, *taker);
-    } else if (e.kind == u8(EventKind::OrderCancelled) && !(taker && e.order_id == taker->id)) {
+    } else if (e.kind == byte_of(EventKind::OrderCancelled) && !(taker && e.order_id == taker->id)) {
       release_resting(bs.accounts[e.agent], e);
     }
   }
@@ -237,7 +233,7 @@ void Exchange::settle_trade(BookState& bs, Event& e, TakerFills& taker) {
   const Quote ft = fee_for(n, tier_rates(tk, bucket).taker_ppb);
 
   // The maker rests on the opposite side and fills at its own price.
-  if (e.side == u8(Side::Buy)) {
+  if (e.side == byte_of(Side::Buy)) {
     mk.base.reserved -= q;
     mk.quote.free += n - fm;
   } else {
@@ -268,7 +264,7 @@ void Exchange::settle_trade(BookState& bs, Event& e, TakerFills& taker) {
 void Exchange::release_resting(Account& acc, const Event& e) {
   const Lots q = e.qty_lots;
   const Lots after = e.remaining_lots;
-  if (e.side == u8(Side::Buy)) {
+  if (e.side == byte_of(Side::Buy)) {
     const Quote released =
         buy_reservation(e.price_ticks, after + q, reserve_rate(acc)) - buy_reservation(e.price_ticks, after, reserve_rate(acc));
     acc.quote.reserved -= released;
@@ -296,7 +292,7 @@ void Exchange::settle_taker(Account& acc, Side side, const TakerFills& f, Quote 
 // ------------------------------------------------------------ instructions
 
 void Exchange::place_limit(const PlaceLimit& o, TimeNs now) {
-  const std::uint8_t tif = u8(o.tif);
+  const std::uint8_t tif = byte_of(o.tif);
   if (o.book >= books_.size()) {
     unrouted_.set_time(std::max(unrouted_.time(), now));
     reject_order(unrouted_, o.agent, o.side, o.price_ticks, o.qty_lots, 0, tif, o.client_order_id,
@@ -315,8 +311,7 @@ void Exchange::place_limit(const PlaceLimit& o, TimeNs now) {
   if (o.price_ticks < 1 || o.price_ticks > kMaxPriceTicks) return reject(RejectReason::InvalidPrice);
   if (o.qty_lots < 1 || o.qty_lots > kMaxQtyLots) return reject(RejectReason::InvalidQuantity);
   if (static_cast<__int128>(o.qty_lots) * o.price_ticks > kMaxNotional) return reject(RejectReason::NotionalTooLarge);
-  if (!valid_stp(o.stp) || (o.stp == Stp::None && !config_.agent_classes[acc->agent_class].may_self_trade))
-    return reject(RejectReason::InvalidStp);
+  if (!stp_allowed(*acc, o.stp)) return reject(RejectReason::InvalidStp);
   if (o.post_only && (o.tif == TimeInForce::IOC || o.tif == TimeInForce::FOK))
     return reject(RejectReason::PostOnlyNotAllowed);
   if (o.tif == TimeInForce::GTT && o.expiry_ns <= bs.log.time()) return reject(RejectReason::InvalidExpiry);
@@ -359,9 +354,9 @@ void Exchange::place_limit(const PlaceLimit& o, TimeNs now) {
                       .price_ticks = o.price_ticks,
                       .qty_lots = a.qty_lots,
                       .agent = o.agent,
-                      .kind = u8(EventKind::OrderCancelled),
-                      .side = u8(o.side),
-                      .reason = u8(CancelReason::IocRest)});
+                      .kind = byte_of(EventKind::OrderCancelled),
+                      .side = byte_of(o.side),
+                      .reason = byte_of(CancelReason::IocRest)});
   }
   const Lots resting = rests ? a.qty_lots : 0;
   // Events may have grown the log, but accounts never move: acc is still valid.
@@ -398,8 +393,7 @@ void Exchange::place_market(const PlaceMarket& o, TimeNs now) {
   if (by_quote ? (o.notional_quote < 1 || o.notional_quote > kMaxNotional)
                : (o.qty_lots < 1 || o.qty_lots > kMaxQtyLots))
     return reject(RejectReason::InvalidQuantity);
-  if (!valid_stp(o.stp) || (o.stp == Stp::None && !config_.agent_classes[acc->agent_class].may_self_trade) ||
-      (by_quote && o.stp == Stp::DecrementAndCancel))
+  if (!stp_allowed(*acc, o.stp) || (by_quote && o.stp == Stp::DecrementAndCancel))
     return reject(RejectReason::InvalidStp);
   if (bs.book.empty(opposite(o.side))) return reject(RejectReason::NoLiquidity);
 
@@ -445,18 +439,18 @@ void Exchange::place_market(const PlaceMarket& o, TimeNs now) {
 
   // A market order never rests; say why it stopped short, if it did.
   Event e{};
-  e.kind = u8(EventKind::OrderCancelled);
+  e.kind = byte_of(EventKind::OrderCancelled);
   e.order_id = id;
   e.agent = o.agent;
-  e.side = u8(o.side);
+  e.side = byte_of(o.side);
   if (!by_quote) {
     if (a.qty_lots == 0 || r.stop == MatchStop::SelfTrade) return;
     e.qty_lots = a.qty_lots;
-    e.reason = u8(r.stop == MatchStop::Budget ? CancelReason::InsufficientFunds : CancelReason::MarketRest);
+    e.reason = byte_of(r.stop == MatchStop::Budget ? CancelReason::InsufficientFunds : CancelReason::MarketRest);
   } else {
     if (r.stop == MatchStop::Budget || r.stop == MatchStop::SelfTrade) return;
     e.notional_quote = o.notional_quote - r.filled_notional;
-    e.reason = u8(r.stop == MatchStop::Liquidity ? CancelReason::MarketRest : CancelReason::InsufficientFunds);
+    e.reason = byte_of(r.stop == MatchStop::Liquidity ? CancelReason::MarketRest : CancelReason::InsufficientFunds);
   }
   bs.log.push(e);
 }
@@ -507,7 +501,7 @@ std::size_t Exchange::reset_agent(AgentId agent, TimeNs now) {
     acc->volume.clear();
     acc->tier = TierCache{};
     Event e{};
-    e.kind = u8(EventKind::AccountReset);
+    e.kind = byte_of(EventKind::AccountReset);
     e.agent = agent;
     bs.log.push(e);
   }

@@ -43,11 +43,11 @@ std::vector<InstructionRecord> random_instruction_stream(const StreamConfig& c) 
     r.ts_ns = ts;
     r.book = c.book;
     r.agent = static_cast<AgentId>(rng.below(c.agents));
-    r.stp = static_cast<std::uint8_t>(Stp::CancelOldest);
+    r.stp = byte_of(Stp::CancelOldest);
     r.client_order_id = i;
     const double u = rng.uniform();
     const bool buy = rng.below(2) == 0;
-    r.side = static_cast<std::uint8_t>(buy ? Side::Buy : Side::Sell);
+    r.side = byte_of(buy ? Side::Buy : Side::Sell);
 
     // Cancels go to stale quotes: of a few live orders drawn at random, the one
     // farthest from the mid (agents requote what the market has left behind).
@@ -68,14 +68,14 @@ std::vector<InstructionRecord> random_instruction_stream(const StreamConfig& c) 
     }
 
     if (u < c.limit_share) {
-      r.kind = static_cast<std::uint8_t>(InstructionKind::PlaceLimit);
-      r.tif = static_cast<std::uint8_t>(TimeInForce::GTC);
+      r.kind = byte_of(InstructionKind::PlaceLimit);
+      r.tif = byte_of(TimeInForce::GTC);
       const Ticks offset = 1 + static_cast<Ticks>(rng.below(20));
       r.price_ticks = buy ? mid - offset : mid + offset;
       r.qty_lots = rng.between(1, 100);
       place(r, false);
     } else if (target) {
-      r.kind = static_cast<std::uint8_t>(InstructionKind::Cancel);
+      r.kind = byte_of(InstructionKind::Cancel);
       r.order_id = target->id;
       r.agent = target->agent;
       r.side = 0;
@@ -83,13 +83,13 @@ std::vector<InstructionRecord> random_instruction_stream(const StreamConfig& c) 
       const Lots q = r.qty_lots == 0 ? target->qty_lots : std::min(r.qty_lots, target->qty_lots);
       book.reduce(r.order_id, q, CancelReason::Requested, log);
     } else if (rng.below(2) == 0) {
-      r.kind = static_cast<std::uint8_t>(InstructionKind::PlaceMarket);
-      r.currency = static_cast<std::uint8_t>(Currency::Base);
+      r.kind = byte_of(InstructionKind::PlaceMarket);
+      r.currency = byte_of(Currency::Base);
       r.qty_lots = rng.between(1, c.aggressive_max_lots);
       place(r, true);
     } else {
-      r.kind = static_cast<std::uint8_t>(InstructionKind::PlaceLimit);
-      r.tif = static_cast<std::uint8_t>(TimeInForce::GTC);
+      r.kind = byte_of(InstructionKind::PlaceLimit);
+      r.tif = byte_of(TimeInForce::GTC);
       const Ticks through = static_cast<Ticks>(rng.below(6));
       r.price_ticks = buy ? mid + through : mid - through;
       r.qty_lots = rng.between(1, c.aggressive_max_lots);
@@ -117,7 +117,7 @@ ReplayCounts replay(Exchange& ex, const std::vector<InstructionRecord>& stream, 
     ex.submit_batch(stream.data() + i, std::min(batch, stream.size() - i));
     auto& events = ex.log(0).events();
     c.events += events.size();
-    for (const Event& e : events) c.trades += e.kind == static_cast<std::uint8_t>(EventKind::Trade);
+    for (const Event& e : events) c.trades += e.kind == byte_of(EventKind::Trade);
     ex.log(0).clear();
   }
   return c;

@@ -155,6 +155,8 @@ class Exchange {
     }
   }
   Account* find_account(BookState& bs, AgentId agent);
+  // A known mode, and None only for agent classes that may self-trade.
+  bool stp_allowed(const Account& acc, Stp stp) const;
   void reject_order(EventLog& log, AgentId agent, Side side, Ticks price, Lots qty, Quote notional, std::uint8_t tif,
                     std::uint64_t client_order_id, RejectReason reason);
   void reject_cancel(EventLog& log, AgentId agent, OrderId order, Lots qty, std::uint64_t client_order_id,
