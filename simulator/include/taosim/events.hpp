@@ -82,7 +82,6 @@ class EventLog {
     return out;
   }
   void clear() { events_.clear(); }
-  std::uint64_t last_seq() const { return last_seq_; }
 
  private:
   void stamp(Event& e) {

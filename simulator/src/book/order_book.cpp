@@ -177,35 +177,36 @@ MatchResult OrderBook::match(Aggressor& a, EventLog& log) {
     RestingOrder& m = orders_[h];
 
     if (m.agent == a.agent && a.stp != Stp::None) {
-      Event e{};
-      e.kind = byte_of(EventKind::OrderCancelled);
-      e.order_id = a.id;
-      e.agent = a.agent;
-      e.side = byte_of(a.side);
-      e.price_ticks = a.is_market ? 0 : a.limit_ticks;
-      e.reason = byte_of(CancelReason::Stp);
+      // Reduces the aggressor by qty, with its OrderCancelled event.
+      auto cancel_aggressor = [&](Lots qty) {
+        a.qty_lots -= qty;
+        log.push(Event{.order_id = a.id,
+                       .price_ticks = a.is_market ? 0 : a.limit_ticks,
+                       .qty_lots = qty,
+                       .remaining_lots = a.qty_lots,
+                       .agent = a.agent,
+                       .kind = byte_of(EventKind::OrderCancelled),
+                       .side = byte_of(a.side),
+                       .reason = byte_of(CancelReason::Stp)});
+      };
       switch (a.stp) {
         case Stp::CancelOldest:
           cancel_resting(h, m.qty_lots, CancelReason::Stp, log);
           continue;
         case Stp::CancelBoth:
           cancel_resting(h, m.qty_lots, CancelReason::Stp, log);
-          [[fallthrough]];
+          cancel_aggressor(a.qty_lots);
+          r.stop = MatchStop::SelfTrade;
+          return r;
         case Stp::CancelNewest:
-          e.qty_lots = a.qty_lots;
-          e.remaining_lots = 0;
-          a.qty_lots = 0;
-          log.push(e);
+          cancel_aggressor(a.qty_lots);
           r.stop = MatchStop::SelfTrade;
           return r;
         case Stp::DecrementAndCancel:
         default: {
           const Lots d = std::min(a.qty_lots, m.qty_lots);
           cancel_resting(h, d, CancelReason::Stp, log);
-          a.qty_lots -= d;
-          e.qty_lots = d;
-          e.remaining_lots = a.qty_lots;
-          log.push(e);
+          cancel_aggressor(d);
           if (a.qty_lots == 0) {
             r.stop = MatchStop::SelfTrade;
             return r;

@@ -428,14 +428,7 @@ void Exchange::place_market(const PlaceMarket& o, TimeNs now) {
   const MatchResult r = bs.book.match(a, bs.log);
   settle(bs, from, &fills);
   bs.book.discard(id);
-  // Nothing was reserved: the fills are paid from (or paid into) free balances.
-  if (buy) {
-    acc->quote.free -= fills.notional + fills.fees;
-    acc->base.free += fills.lots;
-  } else {
-    acc->base.free -= fills.lots;
-    acc->quote.free += fills.notional - fills.fees;
-  }
+  settle_taker(*acc, o.side, fills, 0, 0);  // nothing was reserved: fills move free balances
 
   // A market order never rests; say why it stopped short, if it did.
   Event e{};

@@ -107,7 +107,6 @@ class OrderBook {
     const auto& v = side_levels(side);
     return v.empty() ? 0 : v.back().price_ticks;
   }
-  std::size_t level_pool_size() const { return levels_.size(); }
 
   // Levels from the best price outwards: index 0 is the best level.
   std::size_t level_count(Side side) const { return side_levels(side).size(); }
@@ -127,7 +126,6 @@ class OrderBook {
       for (std::size_t i = 0; i < level_count(s); ++i) for_each_order_at(s, i, f);
   }
   std::size_t order_count() const { return live_orders_; }
-  std::size_t order_pool_size() const { return orders_.size(); }
 
  private:
   // A side is a ladder of (price, level handle) sorted worst → best, so the best

@@ -104,7 +104,6 @@ class Exchange {
   TimeNs time(BookId b) const { return books_.at(b).log.time(); }
 
   EventLog& log(BookId b) { return books_.at(b).log; }
-  EventLog& unrouted_log() { return unrouted_; }
   // Moves out every event since the last call: each book in book order, then
   // the unrouted ones.
   std::vector<Event> take_events();
