@@ -118,3 +118,20 @@ TEST_F(Fees, LongGapClearsTheWholeWindow) {
 }
 
 }  // namespace taosim::test
+
+namespace taosim::test {
+
+TEST_F(Fees, AggressorKeepsItsArrivalTierForAllItsFills) {
+  limit(1, Side::Sell, 100, 100);
+  limit(3, Side::Sell, 100, 100);
+  // One order of 20'000 notional crosses two makers; agent 2 starts at tier 0
+  // (taker 2 %), and its first fill alone would lift it to tier 1.
+  auto t = of_kind(limit(2, Side::Buy, 100, 200), EventKind::Trade);
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(t[0].taker_fee, 200);
+  EXPECT_EQ(t[1].taker_fee, 200);
+  EXPECT_EQ(ex.window_volume(0, 2), 20'000);
+  EXPECT_EQ(ex.fee_tier(0, 2), 2u);  // the next order pays the new tier
+}
+
+}  // namespace taosim::test

@@ -225,12 +225,11 @@ void Exchange::settle(BookState& bs, std::size_t from, TakerFills* taker) {
 
 void Exchange::settle_trade(BookState& bs, Event& e, TakerFills& taker) {
   Account& mk = bs.accounts[e.other_agent];
-  Account& tk = bs.accounts[e.agent];
   const std::int64_t bucket = bs.bucket;
   const Quote n = e.notional_quote;
   const Lots q = e.qty_lots;
   const Quote fm = fee_for(n, tier_rates(mk, bucket).maker_ppb);
-  const Quote ft = fee_for(n, tier_rates(tk, bucket).taker_ppb);
+  const Quote ft = fee_for(n, taker.rate_ppb);
 
   // The maker rests on the opposite side and fills at its own price.
   if (e.side == byte_of(Side::Buy)) {
@@ -245,17 +244,13 @@ void Exchange::settle_trade(BookState& bs, Event& e, TakerFills& taker) {
     mk.base.free += q;
   }
   if (e.remaining_lots == 0) --mk.open_orders;
-  // The taker's balances are settled once, after matching (settle_taker).
+  mk.volume.add(bucket, n);
+  mk.traded_quote += n;
+  mk.fees_paid += fm;
+  // The taker's balances and volume are settled once, after matching (settle_taker).
   taker.lots += q;
   taker.notional += n;
   taker.fees += ft;
-
-  mk.volume.add(bucket, n);
-  tk.volume.add(bucket, n);
-  mk.traded_quote += n;
-  tk.traded_quote += n;
-  mk.fees_paid += fm;
-  tk.fees_paid += ft;
   bs.fees_collected += fm + ft;
   e.maker_fee = fm;
   e.taker_fee = ft;
@@ -276,7 +271,13 @@ void Exchange::release_resting(Account& acc, const Event& e) {
   if (after == 0) --acc.open_orders;
 }
 
-void Exchange::settle_taker(Account& acc, Side side, const TakerFills& f, Quote reserved_before, Quote reserved_after) {
+void Exchange::settle_taker(BookState& bs, Account& acc, Side side, const TakerFills& f, Quote reserved_before,
+                            Quote reserved_after) {
+  if (f.lots > 0) {
+    acc.volume.add(bs.bucket, f.notional);
+    acc.traded_quote += f.notional;
+    acc.fees_paid += f.fees;
+  }
   if (side == Side::Buy) {
     const Quote released = reserved_before - reserved_after;
     acc.quote.reserved -= released;
@@ -343,7 +344,7 @@ void Exchange::place_limit(const PlaceLimit& o, TimeNs now) {
     return;
   }
   Aggressor a{id, o.agent, o.side, o.price_ticks, false, o.qty_lots, kMaxNotional, o.stp};
-  TakerFills fills{id};
+  TakerFills fills{id, tier_rates(*acc, bs.bucket).taker_ppb};
   const std::size_t from = bs.log.size();
   bs.book.match(a, bs.log);
   settle(bs, from, &fills);
@@ -360,7 +361,7 @@ void Exchange::place_limit(const PlaceLimit& o, TimeNs now) {
   }
   const Lots resting = rests ? a.qty_lots : 0;
   // Events may have grown the log, but accounts never move: acc is still valid.
-  settle_taker(*acc, o.side, fills, buy ? reservation : o.qty_lots,
+  settle_taker(bs, *acc, o.side, fills, buy ? reservation : o.qty_lots,
                buy ? buy_reservation(o.price_ticks, resting, reserve_rate(*acc)) : resting);
   if (rests) rest(bs, *acc, o, id, resting); else bs.book.discard(id);
 }
@@ -423,12 +424,12 @@ void Exchange::place_market(const PlaceMarket& o, TimeNs now) {
   if (id == kNoOrder) return reject(RejectReason::BookFull);
   emit_placed(bs, id, o.agent, o.side, 0, req_qty, req_notional, 0, o.client_order_id);
   Aggressor a{id, o.agent, o.side, 0, true, qty, budget, o.stp};
-  TakerFills fills{id};
+  TakerFills fills{id, tier_rates(*acc, bs.bucket).taker_ppb};
   const std::size_t from = bs.log.size();
   const MatchResult r = bs.book.match(a, bs.log);
   settle(bs, from, &fills);
   bs.book.discard(id);
-  settle_taker(*acc, o.side, fills, 0, 0);  // nothing was reserved: fills move free balances
+  settle_taker(bs, *acc, o.side, fills, 0, 0);  // nothing was reserved: fills move free balances
 
   // A market order never rests; say why it stopped short, if it did.
   Event e{};

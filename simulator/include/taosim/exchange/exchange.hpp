@@ -127,9 +127,11 @@ class Exchange {
     Quote supply_quote = 0;
   };
   // The aggressor's fills, summed while its trades are settled; its balances
-  // are then updated once (settle_taker).
+  // and volume are then updated once (settle_taker). Its fee rate is its
+  // tier's taker rate at arrival.
   struct TakerFills {
     OrderId id = kNoOrder;
+    RatePpb rate_ppb = 0;
     Lots lots = 0;
     Quote notional = 0;
     Quote fees = 0;
@@ -169,7 +171,8 @@ class Exchange {
   // Moves the aggressor's balances: its reservation shrinks from
   // `reserved_before` to `reserved_after` (what its resting rest needs) and
   // pays for / is paid for its fills.
-  void settle_taker(Account& acc, Side side, const TakerFills& f, Quote reserved_before, Quote reserved_after);
+  void settle_taker(BookState& bs, Account& acc, Side side, const TakerFills& f, Quote reserved_before,
+                    Quote reserved_after);
   void emit_placed(BookState& bs, OrderId id, AgentId agent, Side side, Ticks price, Lots qty, Quote notional,
                             std::uint8_t tif, std::uint64_t client_order_id);
   RatePpb reserve_rate(const Account& acc) const { return reserve_rates_[acc.agent_class]; }

@@ -3,8 +3,9 @@
 // A fee is computed per trade in quote units, truncated toward zero:
 //   fee = trunc(notional * rate_ppb / 1e9)
 // so a charge never exceeds the exact amount and a rebate (negative rate) never
-// exceeds it either. The tier used for a trade is chosen from the agent's traded
-// quote volume in the rolling window *before* that trade is added.
+// exceeds it either. A maker pays its tier's rate just before each fill; an
+// aggressor pays its tier's taker rate at arrival for all of its fills (see
+// docs/matching.md).
 #pragma once
 
 #include <algorithm>
