@@ -72,3 +72,17 @@ def test_simulator_import_explains_a_missing_extension() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "TAOS_NO_SIMULATOR" in out.stdout
+
+
+def test_agents_see_only_their_context() -> None:
+    """Background agents act through AgentContext: no Exchange, Simulation or Shard."""
+    files = [
+        *(ROOT / "simulator" / "include" / "taosim" / "agents").glob("*.hpp"),
+        *(ROOT / "simulator" / "src" / "agents").glob("*.cpp"),
+    ]
+    assert files
+    for p in files:
+        for inc in _includes(p):
+            assert inc not in {"taosim/exchange/exchange.hpp"} and not inc.startswith("taosim/sim/"), (
+                f"{p.name} includes {inc}"
+            )

@@ -6,6 +6,7 @@ PYBIND11_MODULE(_simulator, m) {
   taosim::bindings::register_enums(m);
   taosim::bindings::register_records(m);
   taosim::bindings::register_exchange(m);
+  taosim::bindings::register_simulation(m);
   auto testing = m.def_submodule("testing", "Seeded instruction streams for benchmarks and stress tests.");
   taosim::bindings::register_testing(testing);
 }

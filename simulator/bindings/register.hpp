@@ -42,6 +42,7 @@ void register_enums(py::module_& m);
 void register_records(py::module_& m);
 void register_exchange(py::module_& m);
 void register_testing(py::module_& m);
+void register_simulation(py::module_& m);
 
 // The records of a numpy array of INSTRUCTION_DTYPE; raises TypeError/ValueError otherwise.
 inline const InstructionRecord* records_of(const py::array& a) {

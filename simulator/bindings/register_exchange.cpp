@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "register.hpp"
+#include "register_views.hpp"
 #include "taosim/exchange/exchange.hpp"
 
 namespace taosim::bindings {
@@ -13,29 +14,6 @@ namespace {
 // Enum arguments arrive as Python ints; a value outside a byte becomes 255,
 // which no enum uses, so the exchange rejects it with the matching reason.
 std::uint8_t enum_byte(std::int64_t v) { return (v < 0 || v > 255) ? 255 : static_cast<std::uint8_t>(v); }
-
-py::array_t<LevelRecord> side_levels(const OrderBook& book, Side side, std::size_t depth) {
-  std::vector<LevelRecord> out;
-  const std::size_t n = std::min(depth, book.level_count(side));
-  out.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const PriceLevel& l = book.level(side, i);
-    out.push_back(LevelRecord{l.price_ticks, l.qty_lots, l.count, 0});
-  }
-  return to_numpy(std::move(out));
-}
-
-py::array_t<OrderRecord> side_orders(const OrderBook& book, Side side, std::size_t depth) {
-  std::vector<OrderRecord> out;
-  const std::size_t n = std::min(depth, book.level_count(side));
-  for (std::size_t i = 0; i < n; ++i) {
-    book.for_each_order_at(side, i, [&](const RestingOrder& o) {
-      out.push_back(OrderRecord{o.id, o.price_ticks, o.qty_lots, static_cast<std::uint32_t>(i),
-                                static_cast<std::uint8_t>(side), {0, 0, 0}});
-    });
-  }
-  return to_numpy(std::move(out));
-}
 
 }  // namespace
 
@@ -67,7 +45,8 @@ void register_exchange(py::module_& m) {
   m.def("default_miner_fee_tiers", &default_miner_fee_tiers, py::arg("quote_units_per_currency"),
         "The default miner fee tiers, with volumes in quote units (1 / (tick x lot) per unit of currency).");
 
-  py::class_<Exchange>(m, "Exchange")
+  py::class_<Exchange> exchange(m, "Exchange");
+  exchange
       .def(py::init([](std::uint32_t books, std::vector<AgentClass> agent_classes, std::uint32_t volume_window_buckets,
                        TimeNs volume_bucket_ns) {
              return std::make_unique<Exchange>(
@@ -152,80 +131,8 @@ void register_exchange(py::module_& m) {
       .def(
           "take_events", [](Exchange& ex) { return to_numpy(ex.take_events()); },
           "Events since the last call as a numpy array of EVENT_DTYPE (book by book, then unrouted).")
-      .def(
-          "levels",
-          [](const Exchange& ex, BookId book, std::size_t depth, std::size_t detail_depth) {
-            if (book >= ex.num_books()) throw py::index_error("unknown book " + std::to_string(book));
-            const OrderBook& b = ex.book(book);
-            py::dict d;
-            d["bids"] = side_levels(b, Side::Buy, depth);
-            d["asks"] = side_levels(b, Side::Sell, depth);
-            d["bid_orders"] = side_orders(b, Side::Buy, detail_depth);
-            d["ask_orders"] = side_orders(b, Side::Sell, detail_depth);
-            return d;
-          },
-          py::arg("book"), py::arg("depth") = 21, py::arg("detail_depth") = 5,
-          "Top `depth` levels per side and the orders of the first `detail_depth` levels.")
-      .def(
-          "best",
-          [](const Exchange& ex, BookId book) {
-            if (book >= ex.num_books()) throw py::index_error("unknown book " + std::to_string(book));
-            return py::make_tuple(ex.book(book).best(Side::Buy), ex.book(book).best(Side::Sell));
-          },
-          py::arg("book"), "(best bid, best ask) in ticks; 0 for an empty side.")
-      .def(
-          "accounts",
-          [](const Exchange& ex, BookId book) {
-            if (book >= ex.num_books()) throw py::index_error("unknown book " + std::to_string(book));
-            std::vector<AccountRecord> out;
-            ex.for_each_account(book, [&](AgentId a, const Account& acc) {
-              out.push_back(AccountRecord{a, acc.open_orders, acc.base.free, acc.base.reserved, acc.quote.free,
-                                          acc.quote.reserved, acc.fees_paid, acc.traded_quote});
-            });
-            return to_numpy(std::move(out));
-          },
-          py::arg("book"), "Every open account of a book as a numpy array of ACCOUNT_DTYPE.")
-      .def(
-          "account",
-          [](Exchange& ex, BookId book, AgentId agent) -> py::object {
-            const Account* acc = ex.account(book, agent);
-            if (!acc) return py::none();
-            py::dict d;
-            d["base_free"] = acc->base.free;
-            d["base_reserved"] = acc->base.reserved;
-            d["base_total"] = acc->base.total();
-            d["quote_free"] = acc->quote.free;
-            d["quote_reserved"] = acc->quote.reserved;
-            d["quote_total"] = acc->quote.total();
-            d["open_orders"] = acc->open_orders;
-            d["fees_paid"] = acc->fees_paid;
-            d["traded_quote"] = acc->traded_quote;
-            d["window_volume"] = ex.window_volume(book, agent);
-            d["fee_tier"] = ex.fee_tier(book, agent);
-            d["agent_class"] = acc->agent_class;
-            return d;
-          },
-          py::arg("book"), py::arg("agent"), "The agent's account on a book as a dict, or None.")
-      .def(
-          "open_orders",
-          [](const Exchange& ex, BookId book, AgentId agent) {
-            if (book >= ex.num_books()) throw py::index_error("unknown book " + std::to_string(book));
-            std::vector<OrderRecord> out;
-            const OrderBook& b = ex.book(book);
-            for (Side s : {Side::Buy, Side::Sell})
-              for (std::size_t i = 0; i < b.level_count(s); ++i)
-                b.for_each_order_at(s, i, [&](const RestingOrder& o) {
-                  if (o.agent == agent)
-                    out.push_back(OrderRecord{o.id, o.price_ticks, o.qty_lots, static_cast<std::uint32_t>(i),
-                                              static_cast<std::uint8_t>(s), {0, 0, 0}});
-                });
-            return to_numpy(std::move(out));
-          },
-          py::arg("book"), py::arg("agent"))
-      .def("fees_collected", &Exchange::fees_collected, py::arg("book"))
-      .def("supply_base", &Exchange::supply_base, py::arg("book"))
-      .def("supply_quote", &Exchange::supply_quote, py::arg("book"))
       .def("time", &Exchange::time, py::arg("book"));
+  def_exchange_views(exchange, [](Exchange& ex) -> Exchange& { return ex; });
 }
 
 }  // namespace taosim::bindings

@@ -41,11 +41,16 @@ from taos._simulator import (
     EventKind,
     Exchange,
     FeeTier,
+    FundamentalConfig,
     InstructionKind,
+    PopulationConfig,
     RejectReason,
     Side,
+    Simulation,
+    SimulationConfig,
     Stp,
     TimeInForce,
+    agent_models,
     default_miner_fee_tiers,
 )
 from taos._simulator.testing import random_instruction_stream
@@ -66,13 +71,19 @@ __all__ = [
     "EventKind",
     "Exchange",
     "FeeTier",
+    "FundamentalConfig",
     "InstructionKind",
+    "PopulationConfig",
     "RejectReason",
     "Side",
+    "Simulation",
+    "SimulationConfig",
     "Stp",
     "TimeInForce",
+    "agent_models",
     "default_miner_fee_tiers",
     "instruction_array",
+    "notices",
     "random_instruction_stream",
     "rate_to_ppb",
 ]
@@ -94,3 +105,11 @@ def rate_to_ppb(rate: float) -> int:
     if not -1.0 < rate < 1.0:
         raise ValueError(f"fee rate must be in (-1, 1), got {rate}")
     return round(rate * RATE_SCALE)
+
+
+def notices(events: np.ndarray, agent: int) -> np.ndarray:
+    """The events addressed to one agent: its own orders' events, and the trades
+    in which it was the maker as well as the taker."""
+    mine = events["agent"] == agent
+    maker = (events["kind"] == EventKind.TRADE) & (events["other_agent"] == agent)
+    return events[mine | maker]

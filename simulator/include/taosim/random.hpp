@@ -3,7 +3,9 @@
 // standard library. Uniform integers use Lemire's multiply-shift rejection.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <initializer_list>
 
 namespace taosim {
 
@@ -18,6 +20,16 @@ class Rng {
  public:
   explicit Rng(std::uint64_t seed = 0) {
     for (auto& s : s_) s = splitmix64(seed);
+  }
+  // A stream for a tuple of keys, e.g. (seed, book) or (seed, book, agent):
+  // each key is folded in through splitmix64, so nearby tuples get unrelated streams.
+  static Rng for_keys(std::initializer_list<std::uint64_t> keys) {
+    std::uint64_t h = 0x243F6A8885A308D3ull;
+    for (std::uint64_t k : keys) {
+      std::uint64_t x = h ^ k;
+      h = splitmix64(x);
+    }
+    return Rng(h);
   }
   std::uint64_t next() {
     const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
@@ -49,6 +61,16 @@ class Rng {
   }
   // Uniform in [0, 1).
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  // Standard normal (Box–Muller; one draw per call, two uniforms consumed).
+  double normal() {
+    const double u1 = 1.0 - uniform();  // (0, 1]
+    const double u2 = uniform();
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+  }
+  // Exponential with the given mean.
+  double exponential(double mean) { return -mean * std::log(1.0 - uniform()); }
+  // The raw state, for checkpoints.
+  const std::uint64_t* state() const { return s_; }
 
  private:
   static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }

@@ -471,35 +471,35 @@ void Exchange::cancel(const Cancel& c, TimeNs now) {
 
 std::size_t Exchange::reset_agent(AgentId agent, TimeNs now) {
   std::size_t books_reset = 0;
-  std::vector<OrderId> ids;
-  for (auto& bs : books_) {
-    advance_book(bs, now);
-    Account* acc = find_account(bs, agent);
-    if (!acc) continue;
-    ++books_reset;
-    ids.clear();
-    bs.book.for_each_order([&](const RestingOrder& o) {
-      if (o.agent == agent) ids.push_back(o.id);
-    });
-    std::sort(ids.begin(), ids.end());
-    const std::size_t from = bs.log.size();
-    for (OrderId id : ids) bs.book.reduce(id, kMaxQtyLots, CancelReason::Reset, bs.log);
-    settle(bs, from, nullptr);
-    bs.supply_base += acc->start_base_lots - acc->base.total();
-    bs.supply_quote += acc->start_quote - acc->quote.total();
-    acc->base = Balance{acc->start_base_lots, 0};
-    acc->quote = Balance{acc->start_quote, 0};
-    acc->open_orders = 0;
-    acc->fees_paid = 0;
-    acc->traded_quote = 0;
-    acc->volume.clear();
-    acc->tier = TierCache{};
-    Event e{};
-    e.kind = byte_of(EventKind::AccountReset);
-    e.agent = agent;
-    bs.log.push(e);
-  }
+  for (BookId b = 0; b < books_.size(); ++b) books_reset += reset_account(b, agent, now) ? 1 : 0;
   return books_reset;
+}
+
+bool Exchange::reset_account(BookId book, AgentId agent, TimeNs now) {
+  if (book >= books_.size()) return false;
+  BookState& bs = books_[book];
+  advance_book(bs, now);
+  Account* acc = find_account(bs, agent);
+  if (!acc) return false;
+  std::vector<OrderId> ids;
+  bs.book.for_each_order([&](const RestingOrder& o) {
+    if (o.agent == agent) ids.push_back(o.id);
+  });
+  std::sort(ids.begin(), ids.end());
+  const std::size_t from = bs.log.size();
+  for (OrderId id : ids) bs.book.reduce(id, kMaxQtyLots, CancelReason::Reset, bs.log);
+  settle(bs, from, nullptr);
+  bs.supply_base += acc->start_base_lots - acc->base.total();
+  bs.supply_quote += acc->start_quote - acc->quote.total();
+  acc->base = Balance{acc->start_base_lots, 0};
+  acc->quote = Balance{acc->start_quote, 0};
+  acc->open_orders = 0;
+  acc->fees_paid = 0;
+  acc->traded_quote = 0;
+  acc->volume.clear();
+  acc->tier = TierCache{};
+  bs.log.push(Event{.agent = agent, .kind = byte_of(EventKind::AccountReset)});
+  return true;
 }
 
 std::vector<Event> Exchange::take_events() {

@@ -73,9 +73,14 @@ class Exchange {
   // starting balances and clears its fee volume; one AccountReset event per
   // book. Returns the number of books on which the agent had an account.
   std::size_t reset_agent(AgentId agent, TimeNs now);
+  // The same on one book; false when the agent has no account there. Touches
+  // only that book, so shards may call it in parallel for different books.
+  bool reset_account(BookId book, AgentId agent, TimeNs now);
 
   // Expires GTT orders due by `now` on every book and advances the clocks.
   void advance_to(TimeNs now);
+  // The same for one book (touches nothing else).
+  void advance_book_to(BookId book, TimeNs now) { advance_book(books_.at(book), now); }
 
   std::uint32_t num_books() const { return static_cast<std::uint32_t>(books_.size()); }
   const OrderBook& book(BookId b) const { return books_.at(b).book; }

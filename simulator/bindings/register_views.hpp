@@ -1,0 +1,120 @@
+// Read-only views of an exchange's books and accounts, defined on every class
+// that holds one (Exchange itself, Simulation). `get` maps the Python object to
+// its Exchange.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "register.hpp"
+#include "taosim/exchange/exchange.hpp"
+
+namespace taosim::bindings {
+
+inline py::array_t<LevelRecord> side_levels(const OrderBook& book, Side side, std::size_t depth) {
+  std::vector<LevelRecord> out;
+  const std::size_t n = std::min(depth, book.level_count(side));
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const PriceLevel& l = book.level(side, i);
+    out.push_back(LevelRecord{l.price_ticks, l.qty_lots, l.count, 0});
+  }
+  return to_numpy(std::move(out));
+}
+
+inline py::array_t<OrderRecord> side_orders(const OrderBook& book, Side side, std::size_t depth) {
+  std::vector<OrderRecord> out;
+  const std::size_t n = std::min(depth, book.level_count(side));
+  for (std::size_t i = 0; i < n; ++i) {
+    book.for_each_order_at(side, i, [&](const RestingOrder& o) {
+      out.push_back(OrderRecord{o.id, o.price_ticks, o.qty_lots, static_cast<std::uint32_t>(i),
+                                static_cast<std::uint8_t>(side), {0, 0, 0}});
+    });
+  }
+  return to_numpy(std::move(out));
+}
+
+template <class Cls, class Get>
+void def_exchange_views(Cls& cls, Get get) {
+  using Self = typename Cls::type;
+  cls.def(
+          "levels",
+          [get](Self& self, BookId book, std::size_t depth, std::size_t detail_depth) {
+            Exchange& ex = get(self);
+            if (book >= ex.num_books()) throw py::index_error("unknown book " + std::to_string(book));
+            const OrderBook& b = ex.book(book);
+            py::dict d;
+            d["bids"] = side_levels(b, Side::Buy, depth);
+            d["asks"] = side_levels(b, Side::Sell, depth);
+            d["bid_orders"] = side_orders(b, Side::Buy, detail_depth);
+            d["ask_orders"] = side_orders(b, Side::Sell, detail_depth);
+            return d;
+          },
+          py::arg("book"), py::arg("depth") = 21, py::arg("detail_depth") = 5,
+          "Top `depth` levels per side and the orders of the first `detail_depth` levels.")
+      .def(
+          "best",
+          [get](Self& self, BookId book) {
+            Exchange& ex = get(self);
+            if (book >= ex.num_books()) throw py::index_error("unknown book " + std::to_string(book));
+            return py::make_tuple(ex.book(book).best(Side::Buy), ex.book(book).best(Side::Sell));
+          },
+          py::arg("book"), "(best bid, best ask) in ticks; 0 for an empty side.")
+      .def(
+          "accounts",
+          [get](Self& self, BookId book) {
+            Exchange& ex = get(self);
+            if (book >= ex.num_books()) throw py::index_error("unknown book " + std::to_string(book));
+            std::vector<AccountRecord> out;
+            ex.for_each_account(book, [&](AgentId a, const Account& acc) {
+              out.push_back(AccountRecord{a, acc.open_orders, acc.base.free, acc.base.reserved, acc.quote.free,
+                                          acc.quote.reserved, acc.fees_paid, acc.traded_quote});
+            });
+            return to_numpy(std::move(out));
+          },
+          py::arg("book"), "Every open account of a book as a numpy array of ACCOUNT_DTYPE.")
+      .def(
+          "account",
+          [get](Self& self, BookId book, AgentId agent) -> py::object {
+            Exchange& ex = get(self);
+            const Account* acc = ex.account(book, agent);
+            if (!acc) return py::none();
+            py::dict d;
+            d["base_free"] = acc->base.free;
+            d["base_reserved"] = acc->base.reserved;
+            d["base_total"] = acc->base.total();
+            d["quote_free"] = acc->quote.free;
+            d["quote_reserved"] = acc->quote.reserved;
+            d["quote_total"] = acc->quote.total();
+            d["open_orders"] = acc->open_orders;
+            d["fees_paid"] = acc->fees_paid;
+            d["traded_quote"] = acc->traded_quote;
+            d["window_volume"] = ex.window_volume(book, agent);
+            d["fee_tier"] = ex.fee_tier(book, agent);
+            d["agent_class"] = acc->agent_class;
+            return d;
+          },
+          py::arg("book"), py::arg("agent"), "The agent's account on a book as a dict, or None.")
+      .def(
+          "open_orders",
+          [get](Self& self, BookId book, AgentId agent) {
+            Exchange& ex = get(self);
+            if (book >= ex.num_books()) throw py::index_error("unknown book " + std::to_string(book));
+            std::vector<OrderRecord> out;
+            const OrderBook& b = ex.book(book);
+            for (Side s : {Side::Buy, Side::Sell})
+              for (std::size_t i = 0; i < b.level_count(s); ++i)
+                b.for_each_order_at(s, i, [&](const RestingOrder& o) {
+                  if (o.agent == agent)
+                    out.push_back(OrderRecord{o.id, o.price_ticks, o.qty_lots, static_cast<std::uint32_t>(i),
+                                              static_cast<std::uint8_t>(s), {0, 0, 0}});
+                });
+            return to_numpy(std::move(out));
+          },
+          py::arg("book"), py::arg("agent"))
+      .def("fees_collected", [get](Self& self, BookId b) { return get(self).fees_collected(b); }, py::arg("book"))
+      .def("supply_base", [get](Self& self, BookId b) { return get(self).supply_base(b); }, py::arg("book"))
+      .def("supply_quote", [get](Self& self, BookId b) { return get(self).supply_quote(b); }, py::arg("book"));
+}
+
+}  // namespace taosim::bindings

@@ -1,0 +1,43 @@
+// Background agents: plug-ins with a small lifecycle and a narrow context.
+//
+// An agent never sees the exchange, the simulation or other agents. It acts
+// through its AgentContext: submit an instruction (which reaches the exchange
+// after the agent's latency), ask to be woken later, read the clock, its own
+// random stream, a read-only view of its book and its own account. The kernel
+// owns the clock: an agent cannot stamp its own times.
+#pragma once
+
+#include "taosim/book/order_book.hpp"
+#include "taosim/events.hpp"
+#include "taosim/exchange/accounts.hpp"
+#include "taosim/instructions.hpp"
+#include "taosim/random.hpp"
+
+namespace taosim {
+
+class AgentContext {
+ public:
+  virtual ~AgentContext() = default;
+  virtual TimeNs now() const = 0;
+  virtual AgentId agent_id() const = 0;
+  virtual BookId book_id() const = 0;
+  virtual Rng& rng() = 0;
+  virtual const OrderBook& book() const = 0;
+  virtual const Account& account() const = 0;
+  // The book's fundamental price, in ticks (a real number).
+  virtual double fundamental_ticks() const = 0;
+  // The instruction's book and agent fields are filled in by the kernel.
+  virtual void submit(Instruction instruction) = 0;
+  virtual void wake_after(TimeNs delay_ns) = 0;
+};
+
+class BackgroundAgent {
+ public:
+  virtual ~BackgroundAgent() = default;
+  virtual void on_start(AgentContext& ctx) = 0;
+  virtual void on_wakeup(AgentContext& ctx) = 0;
+  // Events about the agent's own orders (placed, rejected, fills, cancellations).
+  virtual void on_event(AgentContext& ctx, const Event& event) = 0;
+};
+
+}  // namespace taosim

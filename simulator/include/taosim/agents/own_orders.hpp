@@ -1,0 +1,43 @@
+// The ids of an agent's own live orders, kept up to date from its events.
+#pragma once
+
+#include <algorithm>
+#include <vector>
+
+#include "taosim/events.hpp"
+
+namespace taosim {
+
+class OwnOrders {
+ public:
+  void on_event(const Event& e, AgentId self) {
+    switch (static_cast<EventKind>(e.kind)) {
+      case EventKind::OrderPlaced:
+        if (e.price_ticks != 0) ids_.push_back(e.order_id);  // limit orders only
+        break;
+      case EventKind::OrderCancelled:
+        if (e.remaining_lots == 0) forget(e.order_id);
+        break;
+      case EventKind::Trade:
+        if (e.other_agent == self && e.remaining_lots == 0) forget(e.other_order_id);
+        break;
+      case EventKind::CancelRejected:
+        forget(e.order_id);  // already filled or gone
+        break;
+      default:
+        break;
+    }
+  }
+  const std::vector<OrderId>& ids() const { return ids_; }
+  bool empty() const { return ids_.empty(); }
+  OrderId oldest() const { return ids_.front(); }
+
+ private:
+  void forget(OrderId id) {
+    const auto it = std::find(ids_.begin(), ids_.end(), id);
+    if (it != ids_.end()) ids_.erase(it);
+  }
+  std::vector<OrderId> ids_;  // in placement order
+};
+
+}  // namespace taosim

@@ -1,0 +1,82 @@
+// A shard: one book of the exchange, its background agents, its event queue and
+// its random streams. Shards share nothing mutable, so the simulation runs them
+// on different threads; a shard touches only its own book of the exchange.
+//
+// The queue orders items by arrival time, then by insertion order. Items are
+// agent wake-ups, instructions (from agents after their latency, or from miners
+// at step start + delay) and updates of the fundamental price.
+#pragma once
+
+#include <memory>
+#include <queue>
+#include <vector>
+
+#include "taosim/agents/agent.hpp"
+#include "taosim/exchange/exchange.hpp"
+#include "taosim/sim/config.hpp"
+#include "taosim/sim/fundamental.hpp"
+
+namespace taosim {
+
+class Shard final : private AgentContext {
+ public:
+  // Background agents get ids first_agent, first_agent + 1, ... in population order.
+  Shard(BookId book, const SimulationConfig& config, Exchange& exchange, AgentId first_agent);
+
+  // Calls every agent's on_start at time `now` and schedules the fundamental updates.
+  void start(TimeNs now);
+  // Queues an instruction to reach the book at `at` (its book field must be this shard's).
+  void schedule(TimeNs at, const InstructionRecord& record);
+  // Processes every queued item due at or before `until`, then expires GTT orders up to it.
+  void run_until(TimeNs until);
+
+  double fundamental_ticks() const override { return fundamental_.price_ticks(); }
+  std::size_t agent_count() const { return agents_.size(); }
+  std::size_t queued() const { return queue_.size(); }
+
+ private:
+  enum class ItemKind : std::uint8_t { Wakeup, Instruction, Fundamental };
+  struct Item {
+    TimeNs at;
+    std::uint64_t seq;
+    ItemKind kind;
+    std::uint32_t index;  // agent (Wakeup) or pending slot (Instruction)
+    bool operator>(const Item& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+  };
+  struct AgentSlot {
+    std::unique_ptr<BackgroundAgent> agent;
+    Rng rng;
+    TimeNs latency_min_ns;
+    TimeNs latency_max_ns;
+  };
+
+  // AgentContext, for the agent being called (current_).
+  TimeNs now() const override { return now_; }
+  AgentId agent_id() const override { return first_agent_ + current_; }
+  BookId book_id() const override { return book_; }
+  Rng& rng() override { return agents_[current_].rng; }
+  const OrderBook& book() const override { return exchange_.book(book_); }
+  const Account& account() const override { return *exchange_.account(book_, agent_id()); }
+  void submit(Instruction instruction) override;
+  void wake_after(TimeNs delay_ns) override;
+
+  void push(TimeNs at, ItemKind kind, std::uint32_t index);
+  void apply(const InstructionRecord& record);
+  // Hands the book's events from index `from` on to the background agents they concern.
+  void dispatch(std::size_t from);
+
+  BookId book_;
+  Exchange& exchange_;
+  AgentId first_agent_;
+  std::vector<AgentSlot> agents_;
+  FundamentalProcess fundamental_;
+  Rng rng_;  // the shard's own stream (fundamental price)
+  std::priority_queue<Item, std::vector<Item>, std::greater<>> queue_;
+  std::vector<InstructionRecord> pending_;
+  std::vector<std::uint32_t> free_pending_;
+  TimeNs now_ = 0;
+  std::uint64_t seq_ = 0;
+  std::uint32_t current_ = 0;
+};
+
+}  // namespace taosim

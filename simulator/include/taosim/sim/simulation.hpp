@@ -1,0 +1,49 @@
+// Simulation: the exchange, one shard per book and a pool of threads.
+//
+// step(until, instructions) runs every shard up to `until` (simulated ns) and
+// returns when all are done; the events of the step are then in the exchange's
+// logs (take_events). The same config, seed and instructions give the same
+// events byte for byte whatever the number of threads.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "taosim/exchange/exchange.hpp"
+#include "taosim/sim/config.hpp"
+#include "taosim/sim/shard.hpp"
+
+namespace taosim {
+
+class Simulation {
+ public:
+  explicit Simulation(SimulationConfig config);
+
+  // Instructions (typically from miners) carry in ts_ns their delay from the
+  // step start: each reaches its book at time() + delay, interleaved with the
+  // background flow. A ResetAgent reaches every book. Throws std::invalid_argument
+  // when until_ns is before time().
+  void step(TimeNs until_ns, const InstructionRecord* instructions, std::size_t count);
+
+  TimeNs time() const { return now_; }
+  std::uint32_t threads() const { return threads_; }
+  const SimulationConfig& config() const { return config_; }
+  Exchange& exchange() { return exchange_; }
+  const Exchange& exchange() const { return exchange_; }
+  double fundamental_ticks(BookId book) const { return shards_.at(book)->fundamental_ticks(); }
+  std::vector<Event> take_events() { return exchange_.take_events(); }
+  // Agent id of the first background agent (miners come first).
+  AgentId first_background_agent() const { return config_.miner_slots; }
+
+ private:
+  void run_shards(TimeNs until_ns);
+
+  SimulationConfig config_;
+  Exchange exchange_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::uint32_t threads_ = 1;
+  TimeNs now_ = 0;
+  bool started_ = false;
+};
+
+}  // namespace taosim

@@ -1,0 +1,166 @@
+"""taos.simulator.Simulation: stepping, delays, determinism, the GIL, bad configs."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from taos.simulator import (
+    EventKind,
+    InstructionKind,
+    PopulationConfig,
+    Side,
+    Simulation,
+    SimulationConfig,
+    Stp,
+    TimeInForce,
+    agent_models,
+    instruction_array,
+    notices,
+)
+
+S = 1_000_000_000  # ns per second
+
+
+def small_config(books: int = 3, threads: int = 1, seed: int = 7) -> SimulationConfig:
+    c = SimulationConfig()
+    c.books = books
+    c.seed = seed
+    c.threads = threads
+    c.miner_slots = 4
+    c.miner_base_lots = 10_000
+    c.miner_quote = 300_000_000
+    c.populations = [
+        PopulationConfig("initialization", 20, 20_000, 600_000_000, [("orders", 4), ("tau_s", 300)]),
+        PopulationConfig(
+            "random_trader", 50, 20_000, 600_000_000, [("mean_wakeup_s", 2.0)], 1_000_000, 20_000_000
+        ),
+    ]
+    return c
+
+
+def miner_limit(agent: int, book: int, side: Side, price: int, qty: int, delay_ns: int) -> np.ndarray:
+    r = instruction_array(1)
+    r["kind"] = InstructionKind.PLACE_LIMIT
+    r["book"] = book
+    r["agent"] = agent
+    r["side"] = side
+    r["price_ticks"] = price
+    r["qty_lots"] = qty
+    r["tif"] = TimeInForce.GTC
+    r["stp"] = Stp.CANCEL_OLDEST
+    r["ts_ns"] = delay_ns
+    r["client_order_id"] = 42
+    return r
+
+
+def test_background_market_builds_books() -> None:
+    sim = Simulation(small_config())
+    sim.step(60 * S)
+    assert sim.time_ns == 60 * S
+    ev = sim.take_events()
+    assert len(ev) > 1_000
+    assert set(np.unique(ev["book"])) == {0, 1, 2}
+    for book in range(3):
+        bid, ask = sim.best(book)
+        assert 0 < bid < ask
+        lv = sim.levels(book, depth=5, detail_depth=1)
+        assert len(lv["bids"]) == 5 and len(lv["asks"]) == 5
+    assert {"random_trader", "initialization"} <= set(agent_models())
+
+
+def test_miner_instruction_arrives_after_its_delay_and_notices_find_it() -> None:
+    sim = Simulation(small_config())
+    sim.step(10 * S)
+    sim.take_events()
+    sim.step(15 * S, miner_limit(2, 1, Side.BUY, 1_000, 1, 1_500_000_000))
+    mine = notices(sim.take_events(), 2)
+    assert len(mine) == 1
+    assert mine[0]["kind"] == EventKind.ORDER_PLACED
+    assert mine[0]["ts_ns"] == 11_500_000_000
+    assert mine[0]["client_order_id"] == 42
+    assert sim.account(1, 2)["quote_reserved"] == 1_000
+    assert list(sim.open_orders(1, 2)["price_ticks"]) == [1_000]
+
+
+def test_one_and_two_threads_give_identical_bytes() -> None:
+    def run(threads: int) -> bytes:
+        sim = Simulation(small_config(books=4, threads=threads))
+        out = []
+        for t in range(1, 13):
+            sim.step(t * 5 * S, miner_limit(1, t % 4, Side.SELL, 30_050, 3, 100_000_000))
+            out.append(sim.take_events().tobytes())
+        return b"".join(out)
+
+    one = run(1)
+    assert len(one) > 100_000
+    assert one == run(2)
+
+
+def test_step_releases_the_gil() -> None:
+    sim = Simulation(small_config(books=4, threads=2))
+    ticks: list[float] = []
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.0005)
+
+    t = threading.Thread(target=tick)
+    t.start()
+    time.sleep(0.01)
+    start = time.perf_counter()
+    sim.step(600 * S)
+    end = time.perf_counter()
+    stop.set()
+    t.join()
+    assert any(start < x < end for x in ticks)
+
+
+def test_time_never_goes_back() -> None:
+    sim = Simulation(small_config(books=1))
+    sim.step(5 * S)
+    with pytest.raises(ValueError, match="before the simulation time"):
+        sim.step(4 * S)
+
+
+def with_population(c: SimulationConfig, i: int, **fields: object) -> SimulationConfig:
+    """The config with fields of population i replaced (pybind11 hands out copies of
+    vector members, so the list is rebuilt and assigned back)."""
+    pops = list(c.populations)
+    for name, value in fields.items():
+        setattr(pops[i], name, value)
+    c.populations = pops
+    return c
+
+
+@pytest.mark.parametrize(
+    ("population", "fields", "message"),
+    [
+        (1, {"params": [("wakeup", 1.0)]}, "random_trader: unknown parameter 'wakeup'"),
+        (0, {"model": "martian"}, "unknown agent model 'martian'"),
+        (1, {"params": [("cancel_prob", 2.0)]}, r"random_trader\.cancel_prob must be in"),
+        (1, {"params": [("min_lots", 50.0), ("max_lots", 5.0)]}, "min_lots must be <= max_lots"),
+        (0, {"latency_max_ns": 0}, "latency"),
+        (0, {"quote": -1}, "balances must be >= 0"),
+    ],
+)
+def test_bad_populations_name_the_problem(population: int, fields: dict, message: str) -> None:
+    c = with_population(small_config(books=1), population, **fields)
+    with pytest.raises(ValueError, match=message):
+        Simulation(c)
+
+
+def test_bad_market_settings_name_the_problem() -> None:
+    c = small_config(books=1)
+    c.books = 0
+    with pytest.raises(ValueError, match="books"):
+        Simulation(c)
+    c = small_config(books=1)
+    f = c.fundamental
+    f.update_s = 0.0
+    c.fundamental = f
+    with pytest.raises(ValueError, match=r"fundamental\.update_s"):
+        Simulation(c)
