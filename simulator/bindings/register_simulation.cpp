@@ -51,6 +51,8 @@ void register_simulation(py::module_& m) {
       .def_readwrite("populations", &SimulationConfig::populations);
 
   m.def("agent_models", &agent_models, "Names of the background agent models the core knows.");
+  m.def("validate_agent_params", &validate_agent_params, py::arg("model"), py::arg("params"),
+        "Raises ValueError naming the model and parameter when the parameters are not valid for it.");
 
   py::class_<Simulation> sim(m, "Simulation");
   sim.def(py::init<SimulationConfig>(), py::arg("config"))

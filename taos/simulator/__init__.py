@@ -52,6 +52,7 @@ from taos._simulator import (
     TimeInForce,
     agent_models,
     default_miner_fee_tiers,
+    validate_agent_params,
 )
 from taos._simulator.testing import random_instruction_stream
 
@@ -86,6 +87,7 @@ __all__ = [
     "notices",
     "random_instruction_stream",
     "rate_to_ppb",
+    "validate_agent_params",
 ]
 
 
