@@ -164,3 +164,46 @@ def test_bad_market_settings_name_the_problem() -> None:
     c.fundamental = f
     with pytest.raises(ValueError, match=r"fundamental\.update_s"):
         Simulation(c)
+
+
+def test_checkpoint_file_round_trip_continues_exactly(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from taos.simulator import load_checkpoint, save_checkpoint
+
+    def steps(sim: Simulation, start: int, end: int) -> bytes:
+        out = []
+        for t in range(start, end):
+            sim.step((t + 1) * 5 * S, miner_limit(3, t % 3, Side.BUY, 29_900 + t, 2, 200_000_000))
+            out.append(sim.take_events().tobytes())
+        return b"".join(out)
+
+    reference = steps(Simulation(small_config()), 0, 20)
+    first = Simulation(small_config())
+    head = steps(first, 0, 8)
+    path = tmp_path / "sim.ckpt"
+    save_checkpoint(first, path)
+    assert not list(tmp_path.glob(".*.tmp"))
+    restored = load_checkpoint(small_config(threads=2), path)
+    assert restored.time_ns == 40 * S
+    assert head + steps(restored, 8, 20) == reference
+
+
+def test_bad_checkpoint_files_are_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from taos.simulator import CheckpointError, load_checkpoint, save_checkpoint
+
+    sim = Simulation(small_config())
+    sim.step(10 * S)
+    path = tmp_path / "sim.ckpt"
+    save_checkpoint(sim, path)
+    with pytest.raises(CheckpointError, match="different configuration"):
+        load_checkpoint(small_config(seed=99), path)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="checksum"):
+        load_checkpoint(small_config(), path)
+    path.write_bytes(b"{}")
+    with pytest.raises(CheckpointError, match="not a"):
+        load_checkpoint(small_config(), path)
+    assert issubclass(CheckpointError, ValueError)
+    with pytest.raises(OSError):
+        load_checkpoint(small_config(), tmp_path / "missing.ckpt")

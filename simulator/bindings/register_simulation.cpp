@@ -54,6 +54,8 @@ void register_simulation(py::module_& m) {
   m.def("validate_agent_params", &validate_agent_params, py::arg("model"), py::arg("params"),
         "Raises ValueError naming the model and parameter when the parameters are not valid for it.");
 
+  py::register_exception<CheckpointError>(m, "CheckpointError", PyExc_ValueError);
+
   py::class_<Simulation> sim(m, "Simulation");
   sim.def(py::init<SimulationConfig>(), py::arg("config"))
       .def(
@@ -79,6 +81,27 @@ void register_simulation(py::module_& m) {
       .def_property_readonly("num_books", [](const Simulation& s) { return s.exchange().num_books(); })
       .def_property_readonly("first_background_agent", &Simulation::first_background_agent)
       .def("fundamental_ticks", &Simulation::fundamental_ticks, py::arg("book"))
+      .def(
+          "save_state",
+          [](const Simulation& s) {
+            std::string state;
+            {
+              py::gil_scoped_release release;
+              state = s.save_state();
+            }
+            return py::bytes(state);
+          },
+          "The whole simulation state as bytes (see taos.simulator.save_checkpoint).")
+      .def_static(
+          "restore",
+          [](SimulationConfig config, const py::bytes& state) {
+            const std::string_view view = state;
+            py::gil_scoped_release release;
+            return Simulation::restore(std::move(config), view);
+          },
+          py::arg("config"), py::arg("state"),
+          "A simulation continuing from save_state() bytes; raises CheckpointError for a foreign,\n"
+          "truncated or corrupt state.")
       .def(
           "take_events", [](Simulation& s) { return to_numpy(s.take_events()); },
           "Events since the last call as a numpy array of EVENT_DTYPE, book by book.");

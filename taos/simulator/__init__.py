@@ -15,6 +15,9 @@ Typical use::
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 
 try:
@@ -37,6 +40,7 @@ from taos._simulator import (
     RATE_SCALE,
     AgentClass,
     CancelReason,
+    CheckpointError,
     Currency,
     EventKind,
     Exchange,
@@ -68,6 +72,7 @@ __all__ = [
     "RATE_SCALE",
     "AgentClass",
     "CancelReason",
+    "CheckpointError",
     "Currency",
     "EventKind",
     "Exchange",
@@ -84,9 +89,11 @@ __all__ = [
     "agent_models",
     "default_miner_fee_tiers",
     "instruction_array",
+    "load_checkpoint",
     "notices",
     "random_instruction_stream",
     "rate_to_ppb",
+    "save_checkpoint",
     "validate_agent_params",
 ]
 
@@ -115,3 +122,29 @@ def notices(events: np.ndarray, agent: int) -> np.ndarray:
     mine = events["agent"] == agent
     maker = (events["kind"] == EventKind.TRADE) & (events["other_agent"] == agent)
     return events[mine | maker]
+
+
+def save_checkpoint(sim: Simulation, path: str | Path) -> None:
+    """Writes the simulation's state to `path` atomically: a temporary file in the same
+    folder, flushed to disk, then renamed over `path` (the folder is synced too), so a
+    crash at any moment leaves either the old file or the new one, never a mix."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    data = sim.save_state()
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, target)
+    dir_fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def load_checkpoint(config: SimulationConfig, path: str | Path) -> Simulation:
+    """A simulation restored from a checkpoint file written for the same configuration.
+    Raises CheckpointError (a ValueError) for a foreign, truncated or corrupt file and
+    OSError when the file cannot be read."""
+    return Simulation.restore(config, Path(path).read_bytes())

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "taosim/state.hpp"
 #include "taosim/types.hpp"
 
 namespace taosim {
@@ -82,6 +83,19 @@ class EventLog {
     return out;
   }
   void clear() { events_.clear(); }
+
+  void save(StateWriter& w) const {
+    w.pod(book_);
+    w.pod(now_);
+    w.pod(last_seq_);
+    w.vec(events_);
+  }
+  void load(StateReader& r) {
+    r.pod(book_);
+    r.pod(now_);
+    r.pod(last_seq_);
+    r.vec(events_);
+  }
 
  private:
   void stamp(Event& e) {

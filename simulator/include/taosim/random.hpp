@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <initializer_list>
 
+#include "taosim/state.hpp"
+
 namespace taosim {
 
 inline std::uint64_t splitmix64(std::uint64_t& x) {
@@ -69,8 +71,12 @@ class Rng {
   }
   // Exponential with the given mean.
   double exponential(double mean) { return -mean * std::log(1.0 - uniform()); }
-  // The raw state, for checkpoints.
-  const std::uint64_t* state() const { return s_; }
+  void save(StateWriter& w) const {
+    for (std::uint64_t s : s_) w.pod(s);
+  }
+  void load(StateReader& r) {
+    for (std::uint64_t& s : s_) r.pod(s);
+  }
 
  private:
   static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }

@@ -155,6 +155,28 @@ bool OrderBook::can_fill(Side side, Ticks limit_ticks, Lots qty_lots, AgentId ag
   return false;
 }
 
+void OrderBook::save(StateWriter& w) const {
+  w.vec(bids_);
+  w.vec(asks_);
+  w.vec(levels_);
+  w.vec(free_levels_);
+  w.vec(orders_);
+  w.vec(free_);
+  w.pod(next_seq_);
+  w.pod(live_orders_);
+}
+
+void OrderBook::load(StateReader& r) {
+  r.vec(bids_);
+  r.vec(asks_);
+  r.vec(levels_);
+  r.vec(free_levels_);
+  r.vec(orders_);
+  r.vec(free_);
+  r.pod(next_seq_);
+  r.pod(live_orders_);
+}
+
 MatchResult OrderBook::match(Aggressor& a, EventLog& log) {
   MatchResult r;
   auto& ladder = side_levels(opposite(a.side));

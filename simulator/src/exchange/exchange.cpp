@@ -502,6 +502,67 @@ bool Exchange::reset_account(BookId book, AgentId agent, TimeNs now) {
   return true;
 }
 
+void Exchange::save(StateWriter& w) const {
+  w.pod<std::uint64_t>(books_.size());
+  for (const BookState& bs : books_) {
+    bs.book.save(w);
+    bs.log.save(w);
+    w.pod<std::uint64_t>(bs.accounts.size());
+    for (const Account& a : bs.accounts) {
+      w.pod(a.open);
+      w.pod(a.agent_class);
+      w.pod(a.base);
+      w.pod(a.quote);
+      w.pod(a.start_base_lots);
+      w.pod(a.start_quote);
+      w.pod(a.open_orders);
+      w.pod(a.fees_paid);
+      w.pod(a.traded_quote);
+      a.volume.save(w);
+      w.pod(a.tier);
+    }
+    w.vec(bs.expiries.items());
+    w.pod(bs.bucket);
+    w.pod(bs.next_bucket_ns);
+    w.pod(bs.fees_collected);
+    w.pod(bs.supply_base);
+    w.pod(bs.supply_quote);
+  }
+  unrouted_.save(w);
+}
+
+void Exchange::load(StateReader& r) {
+  if (r.pod<std::uint64_t>() != books_.size()) throw CheckpointError("checkpoint has a different number of books");
+  for (BookState& bs : books_) {
+    bs.book.load(r);
+    bs.log.load(r);
+    const auto n = r.pod<std::uint64_t>();
+    if (n > kMaxAgents) throw CheckpointError("checkpoint is truncated or corrupt");
+    bs.accounts.assign(n, Account{});
+    for (Account& a : bs.accounts) {
+      r.pod(a.open);
+      r.pod(a.agent_class);
+      r.pod(a.base);
+      r.pod(a.quote);
+      r.pod(a.start_base_lots);
+      r.pod(a.start_quote);
+      r.pod(a.open_orders);
+      r.pod(a.fees_paid);
+      r.pod(a.traded_quote);
+      a.volume.load(r);
+      r.pod(a.tier);
+      if (a.agent_class >= config_.agent_classes.size()) throw CheckpointError("checkpoint is truncated or corrupt");
+    }
+    r.vec(bs.expiries.items());
+    r.pod(bs.bucket);
+    r.pod(bs.next_bucket_ns);
+    r.pod(bs.fees_collected);
+    r.pod(bs.supply_base);
+    r.pod(bs.supply_quote);
+  }
+  unrouted_.load(r);
+}
+
 std::vector<Event> Exchange::take_events() {
   std::vector<EventLog*> logs;
   for (auto& bs : books_)

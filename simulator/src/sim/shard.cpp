@@ -25,6 +25,42 @@ Shard::Shard(BookId book, const SimulationConfig& config, Exchange& exchange, Ag
   }
 }
 
+void Shard::save(StateWriter& w) const {
+  w.vec(queue_.items());
+  w.vec(pending_);
+  w.vec(free_pending_);
+  w.pod(now_);
+  w.pod(seq_);
+  fundamental_.save(w);
+  rng_.save(w);
+  w.pod<std::uint64_t>(agents_.size());
+  for (const AgentSlot& a : agents_) {
+    a.rng.save(w);
+    a.agent->save(w);
+  }
+}
+
+void Shard::load(StateReader& r) {
+  r.vec(queue_.items());
+  r.vec(pending_);
+  r.vec(free_pending_);
+  r.pod(now_);
+  r.pod(seq_);
+  fundamental_.load(r);
+  rng_.load(r);
+  if (r.pod<std::uint64_t>() != agents_.size()) throw CheckpointError("checkpoint has different agent populations");
+  for (AgentSlot& a : agents_) {
+    a.rng.load(r);
+    a.agent->load(r);
+  }
+  for (const Item& it : queue_.items()) {
+    const bool ok = it.kind == ItemKind::Fundamental ||
+                    (it.kind == ItemKind::Wakeup && it.index < agents_.size()) ||
+                    (it.kind == ItemKind::Instruction && it.index < pending_.size());
+    if (!ok) throw CheckpointError("checkpoint is truncated or corrupt");
+  }
+}
+
 void Shard::push(TimeNs at, ItemKind kind, std::uint32_t index) { queue_.push(Item{at, seq_++, kind, index}); }
 
 void Shard::start(TimeNs now) {

@@ -1,6 +1,7 @@
 #include "taosim/sim/simulation.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <exception>
 #include <stdexcept>
 #include <string>
@@ -59,6 +60,83 @@ Simulation::Simulation(SimulationConfig config)
       for (std::uint32_t k = 0; k < p.count; ++k) exchange_.open_account(b, id++, kBackgroundClass, p.base_lots, p.quote);
     shards_.push_back(std::make_unique<Shard>(b, config_, exchange_, first_background_agent()));
   }
+}
+
+std::uint64_t config_fingerprint(const SimulationConfig& c) {
+  StateWriter w;
+  w.pod(c.books);
+  w.pod(c.seed);
+  w.pod(c.miner_slots);
+  w.pod(c.miner_base_lots);
+  w.pod(c.miner_quote);
+  w.vec(c.miner_fee_tiers);
+  w.vec(c.background_fee_tiers);
+  w.pod(c.volume_window_buckets);
+  w.pod(c.volume_bucket_ns);
+  w.pod(c.fundamental);
+  for (const PopulationConfig& p : c.populations) {
+    w.str(p.model);
+    w.pod(p.count);
+    w.pod(p.base_lots);
+    w.pod(p.quote);
+    w.pod(p.latency_min_ns);
+    w.pod(p.latency_max_ns);
+    for (const auto& [name, value] : p.params) {
+      w.str(name);
+      w.pod(value);
+    }
+  }
+  return fnv1a(w.buffer());
+}
+
+namespace {
+constexpr char kMagic[8] = {'T', 'A', 'O', 'S', 'C', 'K', 'P', 'T'};
+constexpr std::uint32_t kFormatVersion = 1;
+}  // namespace
+
+std::string Simulation::save_state() const {
+  StateWriter body;
+  body.pod(now_);
+  body.pod(started_);
+  exchange_.save(body);
+  for (const auto& s : shards_) s->save(body);
+  StateWriter out;
+  out.buffer().append(kMagic, sizeof kMagic);
+  out.pod(kFormatVersion);
+  out.pod(config_fingerprint(config_));
+  out.pod<std::uint64_t>(body.buffer().size());
+  out.buffer().append(body.buffer());
+  out.pod(fnv1a(body.buffer()));
+  return std::move(out.buffer());
+}
+
+std::unique_ptr<Simulation> Simulation::restore(SimulationConfig config, std::string_view state) {
+  constexpr std::size_t kHeader = sizeof kMagic + sizeof(std::uint32_t) + 2 * sizeof(std::uint64_t);
+  if (state.size() < kHeader || std::memcmp(state.data(), kMagic, sizeof kMagic) != 0)
+    throw CheckpointError("not a τaos simulation checkpoint");
+  StateReader header(state.substr(sizeof kMagic, kHeader - sizeof kMagic));
+  const auto version = header.pod<std::uint32_t>();
+  if (version != kFormatVersion)
+    throw CheckpointError("checkpoint format version " + std::to_string(version) + ", this build reads version " +
+                          std::to_string(kFormatVersion));
+  if (header.pod<std::uint64_t>() != config_fingerprint(config))
+    throw CheckpointError("checkpoint was written by a simulation with a different configuration");
+  const auto body_size = header.pod<std::uint64_t>();
+  if (state.size() < kHeader + sizeof(std::uint64_t) || body_size != state.size() - kHeader - sizeof(std::uint64_t))
+    throw CheckpointError("checkpoint is truncated or corrupt (size)");
+  const std::string_view body = state.substr(kHeader, body_size);
+  std::uint64_t checksum;
+  std::memcpy(&checksum, state.data() + kHeader + body_size, sizeof checksum);
+  if (checksum != fnv1a(body)) throw CheckpointError("checkpoint is corrupt (checksum mismatch)");
+
+  auto sim = std::make_unique<Simulation>(std::move(config));
+  StateReader r(body);
+  r.pod(sim->now_);
+  r.pod(sim->started_);
+  sim->exchange_.load(r);
+  for (auto& s : sim->shards_) s->load(r);
+  if (r.remaining() != 0) throw CheckpointError("checkpoint is truncated or corrupt (trailing data)");
+  return sim;
 }
 
 void Simulation::step(TimeNs until_ns, const InstructionRecord* instructions, std::size_t count) {

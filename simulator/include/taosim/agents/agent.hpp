@@ -38,6 +38,9 @@ class BackgroundAgent {
   virtual void on_wakeup(AgentContext& ctx) = 0;
   // Events about the agent's own orders (placed, rejected, fills, cancellations).
   virtual void on_event(AgentContext& ctx, const Event& event) = 0;
+  // The agent's internal state, for checkpoints (parameters come from the config).
+  virtual void save(StateWriter& w) const = 0;
+  virtual void load(StateReader& r) = 0;
 };
 
 }  // namespace taosim

@@ -23,6 +23,8 @@ class InitializationAgent final : public BackgroundAgent {
   void on_start(AgentContext& ctx) override;
   void on_wakeup(AgentContext& ctx) override;
   void on_event(AgentContext& ctx, const Event& e) override { own_.on_event(e, ctx.agent_id()); }
+  void save(StateWriter& w) const override { own_.save(w); }
+  void load(StateReader& r) override { own_.load(r); }
 
  private:
   Params p_;

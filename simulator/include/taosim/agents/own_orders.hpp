@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "taosim/events.hpp"
+#include "taosim/state.hpp"
 
 namespace taosim {
 
@@ -31,6 +32,8 @@ class OwnOrders {
   const std::vector<OrderId>& ids() const { return ids_; }
   bool empty() const { return ids_.empty(); }
   OrderId oldest() const { return ids_.front(); }
+  void save(StateWriter& w) const { w.vec(ids_); }
+  void load(StateReader& r) { r.vec(ids_); }
 
  private:
   void forget(OrderId id) {

@@ -38,6 +38,7 @@
 
 #include "taosim/book/price_level.hpp"
 #include "taosim/events.hpp"
+#include "taosim/state.hpp"
 #include "taosim/types.hpp"
 
 namespace taosim {
@@ -126,6 +127,9 @@ class OrderBook {
       for (std::size_t i = 0; i < level_count(s); ++i) for_each_order_at(s, i, f);
   }
   std::size_t order_count() const { return live_orders_; }
+
+  void save(StateWriter& w) const;
+  void load(StateReader& r);
 
  private:
   // A side is a ladder of (price, level handle) sorted worst → best, so the best

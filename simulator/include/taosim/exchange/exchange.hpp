@@ -21,7 +21,6 @@
 #pragma once
 
 #include <cstdint>
-#include <queue>
 #include <string>
 #include <vector>
 
@@ -30,6 +29,8 @@
 #include "taosim/exchange/accounts.hpp"
 #include "taosim/exchange/fees.hpp"
 #include "taosim/instructions.hpp"
+#include "taosim/min_heap.hpp"
+#include "taosim/state.hpp"
 
 namespace taosim {
 
@@ -113,6 +114,11 @@ class Exchange {
   // the unrouted ones.
   std::vector<Event> take_events();
 
+  // The whole state (books, accounts, logs, expiries); the configuration is not
+  // part of it and must be the same when loading.
+  void save(StateWriter& w) const;
+  void load(StateReader& r);
+
  private:
   struct Expiry {
     TimeNs at;
@@ -124,7 +130,7 @@ class Exchange {
     OrderBook book;
     EventLog log;
     std::vector<Account> accounts;  // indexed by agent id
-    std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiries;
+    MinHeap<Expiry> expiries;
     std::int64_t bucket = 0;  // log.time() / volume_bucket_ns
     TimeNs next_bucket_ns = 0;  // start of bucket + 1; 0 forces the first computation
     Quote fees_collected = 0;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "taosim/state.hpp"
 #include "taosim/types.hpp"
 
 namespace taosim {
@@ -111,6 +112,19 @@ class VolumeWindow {
   }
   // The window volume as of the last total() or add().
   Quote last_total() const { return sum_; }
+
+  void save(StateWriter& w) const {
+    w.vec(slots_);
+    w.pod(sum_);
+    w.pod(last_);
+    w.pod(pos_);
+  }
+  void load(StateReader& r) {
+    r.vec(slots_);
+    r.pod(sum_);
+    r.pod(last_);
+    r.pod(pos_);
+  }
 
  private:
   void roll(std::int64_t b) {

@@ -29,6 +29,9 @@ class FundamentalProcess {
   double price_ticks() const { return std::exp(log_price_); }
   TimeNs update_ns() const { return static_cast<TimeNs>(c_.update_s * 1e9); }
 
+  void save(StateWriter& w) const { w.pod(log_price_); }
+  void load(StateReader& r) { r.pod(log_price_); }
+
   void update(Rng& rng) {
     const double sigma = c_.sigma_per_sqrt_day;
     log_price_ += (c_.mu_per_day - 0.5 * sigma * sigma) * dt_days_ + sigma * std::sqrt(dt_days_) * rng.normal();

@@ -8,11 +8,11 @@
 #pragma once
 
 #include <memory>
-#include <queue>
 #include <vector>
 
 #include "taosim/agents/agent.hpp"
 #include "taosim/exchange/exchange.hpp"
+#include "taosim/min_heap.hpp"
 #include "taosim/sim/config.hpp"
 #include "taosim/sim/fundamental.hpp"
 
@@ -33,6 +33,11 @@ class Shard final : private AgentContext {
   double fundamental_ticks() const override { return fundamental_.price_ticks(); }
   std::size_t agent_count() const { return agents_.size(); }
   std::size_t queued() const { return queue_.size(); }
+
+  // The shard's own state (queue, pending instructions, clock, streams, agents);
+  // the book itself is saved with the exchange.
+  void save(StateWriter& w) const;
+  void load(StateReader& r);
 
  private:
   enum class ItemKind : std::uint8_t { Wakeup, Instruction, Fundamental };
@@ -71,7 +76,7 @@ class Shard final : private AgentContext {
   std::vector<AgentSlot> agents_;
   FundamentalProcess fundamental_;
   Rng rng_;  // the shard's own stream (fundamental price)
-  std::priority_queue<Item, std::vector<Item>, std::greater<>> queue_;
+  MinHeap<Item> queue_;
   std::vector<InstructionRecord> pending_;
   std::vector<std::uint32_t> free_pending_;
   TimeNs now_ = 0;

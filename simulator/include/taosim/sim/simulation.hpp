@@ -7,6 +7,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "taosim/exchange/exchange.hpp"
@@ -14,6 +16,10 @@
 #include "taosim/sim/shard.hpp"
 
 namespace taosim {
+
+// A fingerprint of everything in a config that shapes the simulation (all but the
+// thread count).
+std::uint64_t config_fingerprint(const SimulationConfig& config);
 
 class Simulation {
  public:
@@ -34,6 +40,16 @@ class Simulation {
   std::vector<Event> take_events() { return exchange_.take_events(); }
   // Agent id of the first background agent (miners come first).
   AgentId first_background_agent() const { return config_.miner_slots; }
+
+  // Checkpoints. save_state() returns the whole state (books, accounts, event
+  // logs, queues, clocks, random streams, agents) with a header naming the
+  // format version and the configuration's fingerprint, and a checksum.
+  // restore() builds a simulation from the same configuration (the thread count
+  // may differ) and that state; it throws CheckpointError for a foreign,
+  // truncated or corrupt checkpoint. A restored run continues exactly as the
+  // saved one would have.
+  std::string save_state() const;
+  static std::unique_ptr<Simulation> restore(SimulationConfig config, std::string_view state);
 
  private:
   void run_shards(TimeNs until_ns);

@@ -1,0 +1,97 @@
+// Binary state for checkpoints: a writer that appends plain values and vectors
+// of trivially copyable values, and a reader that checks every read against the
+// end of its input. The format is the machine's native layout; a checkpoint is
+// restored by the same build on the same kind of machine.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace taosim {
+
+class CheckpointError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class StateWriter {
+ public:
+  template <class T>
+  void pod(const T& v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    buf_.append(reinterpret_cast<const char*>(&v), sizeof(T));
+  }
+  template <class T>
+  void vec(const std::vector<T>& v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    pod<std::uint64_t>(v.size());
+    buf_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+  }
+  void str(const std::string& s) {
+    pod<std::uint64_t>(s.size());
+    buf_.append(s);
+  }
+  std::string& buffer() { return buf_; }
+
+ private:
+  std::string buf_;
+};
+
+class StateReader {
+ public:
+  explicit StateReader(std::string_view data) : p_(data.data()), end_(data.data() + data.size()) {}
+  template <class T>
+  void pod(T& v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    need(sizeof(T));
+    std::memcpy(&v, p_, sizeof(T));
+    p_ += sizeof(T);
+  }
+  template <class T>
+  T pod() {
+    T v;
+    pod(v);
+    return v;
+  }
+  template <class T>
+  void vec(std::vector<T>& v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    const auto n = pod<std::uint64_t>();
+    if (n > remaining() / (sizeof(T) ? sizeof(T) : 1)) fail();
+    v.resize(n);
+    std::memcpy(v.data(), p_, n * sizeof(T));
+    p_ += n * sizeof(T);
+  }
+  void str(std::string& s) {
+    const auto n = pod<std::uint64_t>();
+    need(n);
+    s.assign(p_, n);
+    p_ += n;
+  }
+  std::size_t remaining() const { return static_cast<std::size_t>(end_ - p_); }
+
+ private:
+  void need(std::size_t n) const {
+    if (n > remaining()) fail();
+  }
+  [[noreturn]] static void fail() { throw CheckpointError("checkpoint is truncated or corrupt"); }
+  const char* p_;
+  const char* end_;
+};
+
+// FNV-1a, 64 bit: the checksum of a checkpoint's body and the fingerprint of a config.
+inline std::uint64_t fnv1a(std::string_view data) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : data) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+}  // namespace taosim
