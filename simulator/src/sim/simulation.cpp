@@ -52,6 +52,7 @@ void validate(const SimulationConfig& c) {
 Simulation::Simulation(SimulationConfig config)
     : config_((validate(config), std::move(config))), exchange_(exchange_config(config_)) {
   threads_ = config_.threads ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
+  workers_ = std::min<std::size_t>(threads_, config_.books);
   for (BookId b = 0; b < config_.books; ++b) {
     for (AgentId m = 0; m < config_.miner_slots; ++m)
       exchange_.open_account(b, m, kMinerClass, config_.miner_base_lots, config_.miner_quote);
@@ -166,28 +167,70 @@ void Simulation::step(TimeNs until_ns, const InstructionRecord* instructions, st
   now_ = until_ns;
 }
 
+Simulation::~Simulation() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    shutdown_ = true;
+  }
+  start_cv_.notify_all();
+  for (auto& t : pool_) t.join();
+}
+
+void Simulation::run_part(std::size_t w, TimeNs until_ns) {
+  try {
+    for (std::size_t b = w; b < shards_.size(); b += workers_) shards_[b]->run_until(until_ns);
+  } catch (...) {
+    errors_[w] = std::current_exception();
+  }
+}
+
+void Simulation::worker_loop(std::size_t w) {
+  std::uint64_t seen = 0;
+  for (;;) {
+    TimeNs until;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      start_cv_.wait(lock, [&] { return shutdown_ || generation_ != seen; });
+      if (shutdown_) return;
+      seen = generation_;
+      until = target_ns_;
+    }
+    run_part(w, until);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (--pending_ == 0) done_cv_.notify_one();
+    }
+  }
+}
+
 void Simulation::run_shards(TimeNs until_ns) {
-  const std::size_t n = shards_.size();
-  const std::size_t workers = std::min<std::size_t>(threads_, n);
-  if (workers <= 1) {
+  if (workers_ <= 1) {
     for (auto& s : shards_) s->run_until(until_ns);
     return;
   }
-  std::vector<std::exception_ptr> errors(workers);
-  auto work = [&](std::size_t w) {
-    try {
-      for (std::size_t b = w; b < n; b += workers) shards_[b]->run_until(until_ns);
-    } catch (...) {
-      errors[w] = std::current_exception();
+  if (pool_.empty()) {  // started on the first parallel step
+    errors_.assign(workers_, nullptr);
+    for (std::size_t w = 1; w < workers_; ++w) pool_.emplace_back(&Simulation::worker_loop, this, w);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    target_ns_ = until_ns;
+    pending_ = workers_ - 1;
+    ++generation_;
+  }
+  start_cv_.notify_all();
+  run_part(0, until_ns);
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_cv_.wait(lock, [&] { return pending_ == 0; });
+  }
+  for (auto& e : errors_) {
+    if (e) {
+      const std::exception_ptr first = e;
+      std::fill(errors_.begin(), errors_.end(), nullptr);
+      std::rethrow_exception(first);
     }
-  };
-  std::vector<std::thread> pool;
-  pool.reserve(workers - 1);
-  for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(work, w);
-  work(0);
-  for (auto& t : pool) t.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  }
 }
 
 }  // namespace taosim

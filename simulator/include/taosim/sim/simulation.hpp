@@ -6,8 +6,12 @@
 // events byte for byte whatever the number of threads.
 #pragma once
 
+#include <condition_variable>
+#include <exception>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <string_view>
 #include <vector>
 
@@ -24,6 +28,9 @@ std::uint64_t config_fingerprint(const SimulationConfig& config);
 class Simulation {
  public:
   explicit Simulation(SimulationConfig config);
+  ~Simulation();
+  Simulation(const Simulation&) = delete;
+  Simulation& operator=(const Simulation&) = delete;
 
   // Instructions (typically from miners) carry in ts_ns their delay from the
   // step start: each reaches its book at time() + delay, interleaved with the
@@ -53,6 +60,9 @@ class Simulation {
 
  private:
   void run_shards(TimeNs until_ns);
+  // Worker w runs shards w, w + workers, ... for every step until shutdown.
+  void worker_loop(std::size_t w);
+  void run_part(std::size_t w, TimeNs until_ns);
 
   SimulationConfig config_;
   Exchange exchange_;
@@ -60,6 +70,18 @@ class Simulation {
   std::uint32_t threads_ = 1;
   TimeNs now_ = 0;
   bool started_ = false;
+
+  // A persistent pool: workers 1..n-1 are threads, worker 0 is the caller of step().
+  std::size_t workers_ = 1;
+  std::vector<std::thread> pool_;
+  std::mutex mutex_;
+  std::condition_variable start_cv_;
+  std::condition_variable done_cv_;
+  std::uint64_t generation_ = 0;  // incremented for every step the pool runs
+  std::size_t pending_ = 0;       // workers still running the current step
+  TimeNs target_ns_ = 0;
+  bool shutdown_ = false;
+  std::vector<std::exception_ptr> errors_;
 };
 
 }  // namespace taosim
