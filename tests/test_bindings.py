@@ -1,10 +1,8 @@
 """taos.simulator: the exchange through the bindings."""
 
-import threading
-import time
-
 import numpy as np
 import pytest
+from gil import python_ran_during
 
 from taos.simulator import (
     EVENT_DTYPE,
@@ -208,22 +206,5 @@ def test_batch_releases_the_gil() -> None:
     for agent in range(100):
         e.open_account(0, agent, 0, 10**12, 10**15)
     stream = random_instruction_stream(1, 1_000_000)
-    ticks: list[float] = []
-    stop = threading.Event()
-
-    def tick() -> None:
-        while not stop.is_set():
-            ticks.append(time.perf_counter())
-            time.sleep(0.0005)
-
-    t = threading.Thread(target=tick)
-    t.start()
-    time.sleep(0.01)
-    start = time.perf_counter()
-    e.submit_batch(stream)
-    end = time.perf_counter()
-    stop.set()
-    t.join()
-    # Python code ran while the batch was in C++: only possible without the GIL.
-    assert any(start < x < end for x in ticks)
+    assert python_ran_during(lambda: e.submit_batch(stream))
     assert e.take_events().size > 1_000_000

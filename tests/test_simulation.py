@@ -1,10 +1,8 @@
 """taos.simulator.Simulation: stepping, delays, determinism, the GIL, bad configs."""
 
-import threading
-import time
-
 import numpy as np
 import pytest
+from gil import python_ran_during
 
 from taos.simulator import (
     EventKind,
@@ -100,23 +98,7 @@ def test_one_and_two_threads_give_identical_bytes() -> None:
 
 def test_step_releases_the_gil() -> None:
     sim = Simulation(small_config(books=4, threads=2))
-    ticks: list[float] = []
-    stop = threading.Event()
-
-    def tick() -> None:
-        while not stop.is_set():
-            ticks.append(time.perf_counter())
-            time.sleep(0.0005)
-
-    t = threading.Thread(target=tick)
-    t.start()
-    time.sleep(0.01)
-    start = time.perf_counter()
-    sim.step(600 * S)
-    end = time.perf_counter()
-    stop.set()
-    t.join()
-    assert any(start < x < end for x in ticks)
+    assert python_ran_during(lambda: sim.step(600 * S))
 
 
 def test_time_never_goes_back() -> None:

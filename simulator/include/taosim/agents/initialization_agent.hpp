@@ -4,13 +4,12 @@
 // after tau_s.
 #pragma once
 
-#include "taosim/agents/agent.hpp"
 #include "taosim/agents/own_orders.hpp"
 #include "taosim/agents/params.hpp"
 
 namespace taosim {
 
-class InitializationAgent final : public BackgroundAgent {
+class InitializationAgent final : public OrderTrackingAgent {
  public:
   struct Params {
     std::uint32_t orders = 4;
@@ -22,13 +21,9 @@ class InitializationAgent final : public BackgroundAgent {
   explicit InitializationAgent(const Params& p) : p_(p) {}
   void on_start(AgentContext& ctx) override;
   void on_wakeup(AgentContext& ctx) override;
-  void on_event(AgentContext& ctx, const Event& e) override { own_.on_event(e, ctx.agent_id()); }
-  void save(StateWriter& w) const override { own_.save(w); }
-  void load(StateReader& r) override { own_.load(r); }
 
  private:
   Params p_;
-  OwnOrders own_;
 };
 
 }  // namespace taosim

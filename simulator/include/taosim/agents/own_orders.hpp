@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "taosim/agents/agent.hpp"
 #include "taosim/events.hpp"
 #include "taosim/state.hpp"
 
@@ -41,6 +42,17 @@ class OwnOrders {
     if (it != ids_.end()) ids_.erase(it);
   }
   std::vector<OrderId> ids_;  // in placement order
+};
+
+// Base of the models whose only state is the list of their own live orders.
+class OrderTrackingAgent : public BackgroundAgent {
+ public:
+  void on_event(AgentContext& ctx, const Event& e) override { own_.on_event(e, ctx.agent_id()); }
+  void save(StateWriter& w) const override { own_.save(w); }
+  void load(StateReader& r) override { own_.load(r); }
+
+ protected:
+  OwnOrders own_;
 };
 
 }  // namespace taosim

@@ -5,13 +5,12 @@
 // when the book is empty), for a uniform min_lots..max_lots.
 #pragma once
 
-#include "taosim/agents/agent.hpp"
 #include "taosim/agents/own_orders.hpp"
 #include "taosim/agents/params.hpp"
 
 namespace taosim {
 
-class RandomTrader final : public BackgroundAgent {
+class RandomTrader final : public OrderTrackingAgent {
  public:
   struct Params {
     double mean_wakeup_s = 10.0;
@@ -25,14 +24,10 @@ class RandomTrader final : public BackgroundAgent {
   explicit RandomTrader(const Params& p) : p_(p) {}
   void on_start(AgentContext& ctx) override;
   void on_wakeup(AgentContext& ctx) override;
-  void on_event(AgentContext& ctx, const Event& e) override { own_.on_event(e, ctx.agent_id()); }
-  void save(StateWriter& w) const override { own_.save(w); }
-  void load(StateReader& r) override { own_.load(r); }
 
  private:
   void schedule(AgentContext& ctx);
   Params p_;
-  OwnOrders own_;
 };
 
 }  // namespace taosim
