@@ -1,6 +1,8 @@
 // The kernel: clock, queue order, instruction delays, resets, agent isolation.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "support/simulation_fixture.hpp"
 #include "taosim/agents/registry.hpp"
 
@@ -136,6 +138,38 @@ TEST(Registry, KnowsItsModels) {
   EXPECT_NE(std::find(models.begin(), models.end(), "random_trader"), models.end());
   EXPECT_NE(std::find(models.begin(), models.end(), "initialization"), models.end());
   EXPECT_NE(make_agent("random_trader", {}), nullptr);
+}
+
+}  // namespace taosim::test
+
+namespace taosim::test {
+
+TEST(Kernel, ExtremeDelaysAreSafe) {
+  Simulation sim(small_market(1, 1));
+  auto r = limit_from_miner(0, 0, Side::Buy, 1'000, 1, std::numeric_limits<TimeNs>::max());
+  auto early = limit_from_miner(1, 0, Side::Buy, 1'000, 1, -5);
+  const InstructionRecord both[] = {r, early};
+  sim.step(5'000'000'000, both, 2);
+  std::size_t from_0 = 0, from_1 = 0;
+  for (const Event& e : sim.take_events()) {
+    from_0 += e.agent == 0;
+    if (e.agent == 1) {
+      ++from_1;
+      EXPECT_EQ(e.ts_ns, 0);  // a negative delay counts as none
+    }
+  }
+  EXPECT_EQ(from_0, 0u);
+  EXPECT_EQ(from_1, 1u);
+}
+
+TEST(Kernel, InstructionForAnUnknownBookIsRefusedNotLost) {
+  Simulation sim(small_market(1, 1));
+  auto r = limit_from_miner(0, 9, Side::Buy, 1'000, 1, 0);
+  sim.step(1'000'000'000, &r, 1);
+  std::size_t refused = 0;
+  for (const Event& e : sim.take_events())
+    refused += e.book == kNoBook && e.reason == byte_of(RejectReason::UnknownBook);
+  EXPECT_EQ(refused, 1u);
 }
 
 }  // namespace taosim::test

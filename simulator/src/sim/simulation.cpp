@@ -150,7 +150,9 @@ void Simulation::step(TimeNs until_ns, const InstructionRecord* instructions, st
   }
   for (std::size_t i = 0; i < count; ++i) {
     InstructionRecord r = instructions[i];
-    const TimeNs at = now_ + std::max<TimeNs>(0, r.ts_ns);
+    // A negative delay counts as 0; one too large for the clock never arrives.
+    const TimeNs delay = std::max<TimeNs>(0, r.ts_ns);
+    const TimeNs at = delay > kNever - now_ ? kNever : now_ + delay;
     if (r.kind == byte_of(InstructionKind::ResetAgent)) {
       for (BookId b = 0; b < shards_.size(); ++b) {
         r.book = b;
