@@ -211,7 +211,8 @@ void Exchange::refresh_tier(Account& acc, std::int64_t bucket) const {
 }
 
 void Exchange::settle(BookState& bs, std::size_t from, TakerFills* taker) {
-  // Settling appends nothing, so the range is fixed.
+  // Settling appends nothing, so the range is fixed. Trades only follow a match,
+  // so `taker` is set whenever there is one (cancels, expiries and resets pass null).
   Event* const end = bs.log.events().data() + bs.log.size();
   for (Event* it = bs.log.events().data() + from; it != end; ++it) {
     Event& e = *it;
