@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "taosim/agents/initialization_agent.hpp"
+#include "taosim/agents/market_maker.hpp"
 #include "taosim/agents/random_trader.hpp"
 
 namespace taosim {
@@ -21,6 +22,7 @@ std::unique_ptr<BackgroundAgent> build(const AgentParams& p) {
 
 constexpr Model kModels[] = {
     {"initialization", &build<InitializationAgent>},
+    {"market_maker", &build<MarketMaker>},
     {"random_trader", &build<RandomTrader>},
 };
 

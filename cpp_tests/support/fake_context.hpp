@@ -1,0 +1,46 @@
+// Test support: an AgentContext over a real book and account, recording what the
+// agent submits and when it asks to be woken, with no exchange or kernel around it.
+#pragma once
+
+#include <vector>
+
+#include "taosim/agents/agent.hpp"
+
+namespace taosim::test {
+
+class FakeContext final : public AgentContext {
+ public:
+  TimeNs now() const override { return now_; }
+  AgentId agent_id() const override { return 7; }
+  BookId book_id() const override { return 0; }
+  Rng& rng() override { return rng_; }
+  const OrderBook& book() const override { return book_; }
+  const Account& account() const override { return account_; }
+  double fundamental_ticks() const override { return fundamental_; }
+  void submit(Instruction i) override { submitted.push_back(i); }
+  void wake_after(TimeNs d) override { wakeups.push_back(d); }
+
+  // Rests an order of another agent in the book, for the agent to see.
+  void rest(Side side, Ticks price, Lots qty) {
+    const OrderId id = book_.assign_id();
+    book_.rest(id, 99, side, price, qty);
+  }
+  std::vector<PlaceLimit> limits() const {
+    std::vector<PlaceLimit> out;
+    for (const auto& i : submitted)
+      if (const auto* p = std::get_if<PlaceLimit>(&i)) out.push_back(*p);
+    return out;
+  }
+
+  TimeNs now_ = 1'000'000'000;
+  double fundamental_ = 30'000.0;
+  Account account_;
+  std::vector<Instruction> submitted;
+  std::vector<TimeNs> wakeups;
+
+ private:
+  Rng rng_{42};
+  OrderBook book_;
+};
+
+}  // namespace taosim::test
