@@ -30,7 +30,7 @@ class StateWriter {
   void vec(const std::vector<T>& v) {
     static_assert(std::is_trivially_copyable_v<T>);
     pod<std::uint64_t>(v.size());
-    buf_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+    if (!v.empty()) buf_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
   }
   void str(const std::string& s) {
     pod<std::uint64_t>(s.size());
@@ -64,7 +64,7 @@ class StateReader {
     const auto n = pod<std::uint64_t>();
     if (n > remaining() / (sizeof(T) ? sizeof(T) : 1)) fail();
     v.resize(n);
-    std::memcpy(v.data(), p_, n * sizeof(T));
+    if (n) std::memcpy(v.data(), p_, n * sizeof(T));  // an empty vector may have no storage
     p_ += n * sizeof(T);
   }
   void str(std::string& s) {
