@@ -3,8 +3,8 @@ from 100 agents per book, and a summary of what happened on each book.
 
     python -m taos.demo [--books N] [--instructions N] [--seed S]
 
-Until the simulation kernel and the local research runner land, this is the
-project's runnable demo; it uses the same engine the validator will.
+Until the local research runner (`taos local`) lands, this is the project's
+runnable demo; it drives the same exchange engine the simulation uses.
 """
 
 from __future__ import annotations
