@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "taosim/agents/imbalance_trader.hpp"
 #include "taosim/agents/initialization_agent.hpp"
 #include "taosim/agents/market_maker.hpp"
 #include "taosim/agents/random_trader.hpp"
@@ -21,6 +22,7 @@ std::unique_ptr<BackgroundAgent> build(const AgentParams& p) {
 }
 
 constexpr Model kModels[] = {
+    {"imbalance_trader", &build<ImbalanceTrader>},
     {"initialization", &build<InitializationAgent>},
     {"market_maker", &build<MarketMaker>},
     {"random_trader", &build<RandomTrader>},

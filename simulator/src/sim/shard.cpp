@@ -21,6 +21,8 @@ Shard::Shard(BookId book, const SimulationConfig& config, Exchange& exchange, Ag
     for (std::uint32_t k = 0; k < pop.count; ++k, ++id) {
       agents_.push_back(AgentSlot{make_agent(pop.model, pop.params), Rng::for_keys({config.seed, book, id}),
                                   pop.latency_min_ns, pop.latency_max_ns});
+      if (agents_.back().agent->watches_trades())
+        trade_watchers_.push_back(static_cast<std::uint32_t>(agents_.size() - 1));
     }
   }
 }
@@ -135,7 +137,13 @@ void Shard::dispatch(std::size_t from) {
   for (std::size_t i = from; i < log.size(); ++i) {
     const Event e = log.events()[i];  // a copy: agents only queue work, but keep them off the log
     deliver(e.agent, e);
-    if (e.kind == byte_of(EventKind::Trade) && e.other_agent != e.agent) deliver(e.other_agent, e);
+    if (e.kind != byte_of(EventKind::Trade)) continue;
+    if (e.other_agent != e.agent) deliver(e.other_agent, e);
+    const PublicTrade trade{e.ts_ns, e.price_ticks, e.qty_lots, static_cast<Side>(e.side)};
+    for (std::uint32_t w : trade_watchers_) {
+      current_ = w;
+      agents_[w].agent->on_market_trade(*this, trade);
+    }
   }
 }
 

@@ -31,6 +31,14 @@ class AgentContext {
   virtual void wake_after(TimeNs delay_ns) = 0;
 };
 
+// A trade on the agent's book as the public tape shows it: no agent ids.
+struct PublicTrade {
+  TimeNs ts_ns;
+  Ticks price_ticks;
+  Lots qty_lots;
+  Side aggressor;
+};
+
 class BackgroundAgent {
  public:
   virtual ~BackgroundAgent() = default;
@@ -38,6 +46,10 @@ class BackgroundAgent {
   virtual void on_wakeup(AgentContext& ctx) = 0;
   // Events about the agent's own orders (placed, rejected, fills, cancellations).
   virtual void on_event(AgentContext& ctx, const Event& event) = 0;
+  // Models that follow the public trade tape of their book say so here; they are
+  // then given every trade (in the book's event order) through on_market_trade.
+  virtual bool watches_trades() const { return false; }
+  virtual void on_market_trade(AgentContext& /*ctx*/, const PublicTrade& /*trade*/) {}
   // The agent's internal state, for checkpoints (parameters come from the config).
   virtual void save(StateWriter& w) const = 0;
   virtual void load(StateReader& r) = 0;

@@ -74,6 +74,7 @@ class Shard final : private AgentContext {
   Exchange& exchange_;
   AgentId first_agent_;
   std::vector<AgentSlot> agents_;
+  std::vector<std::uint32_t> trade_watchers_;  // agents that follow the trade tape, in index order
   FundamentalProcess fundamental_;
   Rng rng_;  // the shard's own stream (fundamental price)
   MinHeap<Item> queue_;
