@@ -36,6 +36,12 @@ class StateWriter {
     pod<std::uint64_t>(s.size());
     buf_.append(s);
   }
+  // field() is pod() under a name StateReader shares, so one list of fields can
+  // both save and load (see Exchange::transfer).
+  template <class T>
+  void field(const T& v) {
+    pod(v);
+  }
   std::string& buffer() { return buf_; }
 
  private:
@@ -51,6 +57,10 @@ class StateReader {
     need(sizeof(T));
     std::memcpy(&v, p_, sizeof(T));
     p_ += sizeof(T);
+  }
+  template <class T>
+  void field(T& v) {
+    pod(v);
   }
   template <class T>
   T pod() {

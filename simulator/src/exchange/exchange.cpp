@@ -503,6 +503,35 @@ bool Exchange::reset_account(BookId book, AgentId agent, TimeNs now) {
   return true;
 }
 
+namespace {
+
+// The plain fields a checkpoint carries for an account and for a book, in order:
+// one list serves both saving (StateWriter) and loading (StateReader).
+template <class Archive, class AccountT>
+void transfer_account(Archive& ar, AccountT& a) {
+  ar.field(a.open);
+  ar.field(a.agent_class);
+  ar.field(a.base);
+  ar.field(a.quote);
+  ar.field(a.start_base_lots);
+  ar.field(a.start_quote);
+  ar.field(a.open_orders);
+  ar.field(a.fees_paid);
+  ar.field(a.traded_quote);
+  ar.field(a.tier);
+}
+
+template <class Archive, class BookStateT>
+void transfer_book_scalars(Archive& ar, BookStateT& bs) {
+  ar.field(bs.bucket);
+  ar.field(bs.next_bucket_ns);
+  ar.field(bs.fees_collected);
+  ar.field(bs.supply_base);
+  ar.field(bs.supply_quote);
+}
+
+}  // namespace
+
 void Exchange::save(StateWriter& w) const {
   w.pod<std::uint64_t>(books_.size());
   for (const BookState& bs : books_) {
@@ -510,24 +539,11 @@ void Exchange::save(StateWriter& w) const {
     bs.log.save(w);
     w.pod<std::uint64_t>(bs.accounts.size());
     for (const Account& a : bs.accounts) {
-      w.pod(a.open);
-      w.pod(a.agent_class);
-      w.pod(a.base);
-      w.pod(a.quote);
-      w.pod(a.start_base_lots);
-      w.pod(a.start_quote);
-      w.pod(a.open_orders);
-      w.pod(a.fees_paid);
-      w.pod(a.traded_quote);
+      transfer_account(w, a);
       a.volume.save(w);
-      w.pod(a.tier);
     }
     w.vec(bs.expiries.items());
-    w.pod(bs.bucket);
-    w.pod(bs.next_bucket_ns);
-    w.pod(bs.fees_collected);
-    w.pod(bs.supply_base);
-    w.pod(bs.supply_quote);
+    transfer_book_scalars(w, bs);
   }
   unrouted_.save(w);
 }
@@ -541,25 +557,12 @@ void Exchange::load(StateReader& r) {
     if (n > kMaxAgents) throw CheckpointError("checkpoint is truncated or corrupt");
     bs.accounts.assign(n, Account{});
     for (Account& a : bs.accounts) {
-      r.pod(a.open);
-      r.pod(a.agent_class);
-      r.pod(a.base);
-      r.pod(a.quote);
-      r.pod(a.start_base_lots);
-      r.pod(a.start_quote);
-      r.pod(a.open_orders);
-      r.pod(a.fees_paid);
-      r.pod(a.traded_quote);
+      transfer_account(r, a);
       a.volume.load(r);
-      r.pod(a.tier);
       if (a.agent_class >= config_.agent_classes.size()) throw CheckpointError("checkpoint is truncated or corrupt");
     }
     r.vec(bs.expiries.items());
-    r.pod(bs.bucket);
-    r.pod(bs.next_bucket_ns);
-    r.pod(bs.fees_collected);
-    r.pod(bs.supply_base);
-    r.pod(bs.supply_quote);
+    transfer_book_scalars(r, bs);
   }
   unrouted_.load(r);
 }
