@@ -152,12 +152,18 @@ class FeesSection:
 
 @dataclass(frozen=True)
 class FundamentalSection:
-    model: str = "jump_diffusion"  # or "gbm" (no jumps)
+    """A price process: the fundamental of every book, or the external signal."""
+
+    model: str = "jump_diffusion"  # or "gbm" (no jumps) or "replay" (a price file)
     sigma: float = 0.012  # per sqrt(day)
     mu: float = 0.0  # per day
     jump_rate: float = 0.002  # probability of a jump per update
     jump_sigma: float = 0.00335
     update_s: float = 10.0
+    replay_file: str = ""  # model "replay": CSV (or Parquet) with columns timestamp_s, price
+    # The replayed series as read from replay_file: seconds from the start, prices.
+    replay_times_s: tuple[float, ...] = ()
+    replay_prices: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,7 @@ class Config:
     fees: FeesSection
     fundamental: FundamentalSection
     populations: tuple[Population, ...]
+    signal: FundamentalSection = FundamentalSection()
 
 
 def load(path: str | Path) -> Config:
@@ -197,13 +204,15 @@ def loads(text: str, source: str = "<config>") -> Config:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{source}: not valid TOML: {e}") from e
     root = _Table(data, "")
+    base = Path(source).parent if source != "<config>" else Path.cwd()
     config = Config(
         simulation=_simulation(root.table("simulation")),
         market=_market(root.table("market")),
         miners=_miners(root.table("miners")),
         fees=_fees(root.table("fees")),
-        fundamental=_fundamental(root.table("fundamental")),
+        fundamental=_fundamental(root.table("fundamental"), base),
         populations=_populations(root.raw("population", [])),
+        signal=_fundamental(root.table("signal"), base),
     )
     root.done()
     return config
@@ -284,18 +293,80 @@ def _fees(t: _Table) -> FeesSection:
     return f
 
 
-def _fundamental(t: _Table) -> FundamentalSection:
+def _fundamental(t: _Table, base: Path) -> FundamentalSection:
     d = FundamentalSection()
+    model = t.string("model", d.model, choices=("jump_diffusion", "gbm", "replay"))
+    replay_file = t.string("replay_file", "")
+    times: tuple[float, ...] = ()
+    prices: tuple[float, ...] = ()
+    if model == "replay":
+        if not replay_file:
+            raise ConfigError(f"{t.key('replay_file')} is required when model = 'replay'")
+        path = Path(replay_file)
+        times, prices = read_price_series(path if path.is_absolute() else base / path, t.key("replay_file"))
+    elif replay_file:
+        raise ConfigError(f"{t.key('replay_file')} is only used with model = 'replay'")
     f = FundamentalSection(
-        model=t.string("model", d.model, choices=("jump_diffusion", "gbm")),
+        model=model,
         sigma=t.number("sigma", d.sigma, lo=0),
         mu=t.number("mu", d.mu),
         jump_rate=t.number("jump_rate", d.jump_rate, lo=0, hi=1),
         jump_sigma=t.number("jump_sigma", d.jump_sigma, lo=0),
         update_s=t.number("update_s", d.update_s, lo=0, lo_open=True),
+        replay_file=replay_file,
+        replay_times_s=times,
+        replay_prices=prices,
     )
     t.done()
     return f
+
+
+def read_price_series(path: Path, key: str = "replay_file") -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """A replayed price series: a CSV file with a header ``timestamp_s,price`` (seconds from the
+    simulation start, increasing; prices > 0), or a Parquet file with those columns (needs pyarrow).
+    The first price is the series' value from the start."""
+    where = f"{key} ({path})"
+    try:
+        if path.suffix == ".parquet":
+            try:
+                import pyarrow.parquet as pq
+            except ImportError as e:
+                raise ConfigError(f"{where}: reading Parquet needs pyarrow (pip install pyarrow)") from e
+            table = pq.read_table(path)
+            missing = {"timestamp_s", "price"} - set(table.column_names)
+            if missing:
+                raise ConfigError(f"{where}: missing column(s) {', '.join(sorted(missing))}")
+            rows = list(
+                zip(table.column("timestamp_s").to_pylist(), table.column("price").to_pylist(), strict=True)
+            )
+        else:
+            lines = path.read_text(encoding="utf-8").splitlines()
+            header = [c.strip() for c in lines[0].split(",")] if lines else []
+            if header != ["timestamp_s", "price"]:
+                raise ConfigError(f"{where}: the first line must be the header 'timestamp_s,price'")
+            rows = []
+            for n, line in enumerate(lines[1:], start=2):
+                if not line.strip():
+                    continue
+                cells = line.split(",")
+                try:
+                    if len(cells) != 2:
+                        raise ValueError
+                    rows.append((float(cells[0]), float(cells[1])))
+                except ValueError:
+                    raise ConfigError(f"{where}: line {n} is not 'timestamp_s,price': {line!r}") from None
+    except OSError as e:
+        raise ConfigError(f"{where}: cannot read: {e.strerror or e}") from e
+    if not rows:
+        raise ConfigError(f"{where}: the series is empty")
+    previous = -math.inf
+    for i, (ts, price) in enumerate(rows):
+        if not (isinstance(ts, (int, float)) and math.isfinite(ts) and ts >= 0 and ts > previous):
+            raise ConfigError(f"{where}: row {i + 1}: timestamps must be >= 0 and increasing, got {ts!r}")
+        if not (isinstance(price, (int, float)) and math.isfinite(price) and price > 0):
+            raise ConfigError(f"{where}: row {i + 1}: price must be a finite number > 0, got {price!r}")
+        previous = ts
+    return tuple(float(r[0]) for r in rows), tuple(float(r[1]) for r in rows)
 
 
 def _populations(value: Any) -> tuple[Population, ...]:
@@ -339,6 +410,24 @@ def quote_units(market: MarketSection) -> int:
     return units
 
 
+# Models that convert between ticks/lots and currency/base units; unless a population
+# sets them, they receive the market's tick and lot sizes.
+MODELS_WITH_MARKET_UNITS = frozenset({"market_maker", "stylized_trader"})
+
+
+def _process(core: Any, section: FundamentalSection, market: MarketSection) -> Any:
+    """Fills a core FundamentalConfig from a process section (prices in ticks)."""
+    core.start_price_ticks = market.start_price / market.tick_size
+    core.sigma_per_sqrt_day = section.sigma
+    core.mu_per_day = section.mu
+    core.jump_rate = section.jump_rate if section.model == "jump_diffusion" else 0.0
+    core.jump_sigma = section.jump_sigma
+    core.update_s = section.update_s
+    core.replay_ts_ns = [round(ts * 1e9) for ts in section.replay_times_s]
+    core.replay_price_ticks = [p / market.tick_size for p in section.replay_prices]
+    return core
+
+
 def to_core(config: Config) -> SimulationConfig:
     """The core's SimulationConfig for a validated Config (decimals → integer units).
 
@@ -370,17 +459,15 @@ def to_core(config: Config) -> SimulationConfig:
     c.background_fee_tiers = tiers(config.fees.background)
     c.volume_window_buckets = config.fees.window_buckets
     c.volume_bucket_ns = round(config.fees.bucket_s * 1e9)
-    f = c.fundamental
-    f.start_price_ticks = config.market.start_price / config.market.tick_size
-    f.sigma_per_sqrt_day = config.fundamental.sigma
-    f.mu_per_day = config.fundamental.mu
-    f.jump_rate = config.fundamental.jump_rate if config.fundamental.model == "jump_diffusion" else 0.0
-    f.jump_sigma = config.fundamental.jump_sigma
-    f.update_s = config.fundamental.update_s
-    c.fundamental = f
+    c.fundamental = _process(c.fundamental, config.fundamental, config.market)
+    c.signal = _process(c.signal, config.signal, config.market)
     pops = []
     for i, p in enumerate(config.populations):
-        params = list(p.params.items())
+        given = dict(p.params)
+        if p.model in MODELS_WITH_MARKET_UNITS:
+            given.setdefault("tick_size", config.market.tick_size)
+            given.setdefault("lot_size", config.market.lot_size)
+        params = list(given.items())
         try:
             validate_agent_params(p.model, params)
         except ValueError as e:

@@ -13,16 +13,23 @@ SMALL = ROOT / "configs" / "small.toml"
 
 def test_small_config_loads_converts_and_runs() -> None:
     cfg = load(SMALL)
-    assert cfg.simulation.books == 4
-    assert [p.model for p in cfg.populations] == ["initialization", "random_trader"]
+    assert cfg.simulation.books == 8
+    assert [p.model for p in cfg.populations] == [
+        "initialization",
+        "stylized_trader",
+        "market_maker",
+        "signal_trader",
+        "imbalance_trader",
+    ]
     core = to_core(cfg)
-    assert core.books == 4
+    assert core.books == 8
     assert core.fundamental.start_price_ticks == pytest.approx(30_000.0)
     assert core.miner_quote == 50_000 * 1_000_000  # half of 100,000 in quote units (1e-6)
     assert core.miner_base_lots == round(50_000 / 300 / 0.0001)
     assert core.miner_fee_tiers[1].volume_quote == 200_000 * 1_000_000
     assert core.miner_fee_tiers[1].taker_ppb == 3_000_000
     assert core.populations[1].latency_max_ns == 50_000_000
+    assert core.signal.jump_rate == 0.02
     sim = Simulation(core)
     sim.step(30 * 1_000_000_000)
     bid, ask = sim.best(0)
@@ -108,3 +115,78 @@ def test_tick_and_lot_must_give_whole_quote_units() -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load(tmp_path / "nope.toml")
+
+
+DEFAULT = ROOT / "configs" / "default.toml"
+
+
+def test_default_config_is_the_spec_market() -> None:
+    cfg = load(DEFAULT)
+    s = cfg.simulation
+    assert (s.books, s.duration_s, s.publish_interval_s, s.grace_period_s) == (20, 86_400.0, 5.0, 600.0)
+    assert (cfg.market.tick_size, cfg.market.lot_size, cfg.market.start_price) == (0.01, 0.0001, 300.0)
+    assert cfg.miners.slots == 256
+    counts = {p.model: p.count for p in cfg.populations}
+    assert counts == {
+        "initialization": 500,
+        "stylized_trader": 1000,
+        "market_maker": 10,
+        "signal_trader": 100,
+        "imbalance_trader": 5,
+    }
+    Simulation(to_core(cfg))  # the core accepts it
+
+
+def test_models_with_units_get_the_market_tick_and_lot() -> None:
+    cfg = loads(
+        "[market]\ntick_size = 0.05\nlot_size = 0.001\n"
+        '[[population]]\nmodel = "stylized_trader"\ncount = 1\nbase = 1.0\nquote = 1.0\n'
+        '[[population]]\nmodel = "market_maker"\ncount = 1\nbase = 1.0\nquote = 1.0\n'
+        "[population.params]\ntick_size = 0.5\n"
+    )
+    pops = to_core(cfg).populations
+    assert dict(pops[0].params) == {"tick_size": 0.05, "lot_size": 0.001}
+    assert dict(pops[1].params) == {"tick_size": 0.5, "lot_size": 0.001}  # a given value wins
+
+
+def test_replayed_fundamental_is_read_converted_and_followed(tmp_path: Path) -> None:
+    (tmp_path / "prices.csv").write_text("timestamp_s,price\n0,300\n60,310.5\n120,290\n")
+    (tmp_path / "c.toml").write_text(
+        '[simulation]\nbooks = 1\n[fundamental]\nmodel = "replay"\nreplay_file = "prices.csv"\n'
+    )
+    cfg = load(tmp_path / "c.toml")  # relative to the config file
+    assert cfg.fundamental.replay_prices == (300.0, 310.5, 290.0)
+    core = to_core(cfg)
+    assert list(core.fundamental.replay_ts_ns) == [0, 60_000_000_000, 120_000_000_000]
+    assert list(core.fundamental.replay_price_ticks) == pytest.approx([30_000, 31_050, 29_000])
+    sim = Simulation(core)
+    sim.step(70 * 1_000_000_000)
+    assert sim.fundamental_ticks(0) == pytest.approx(31_050)
+    sim.step(130 * 1_000_000_000)
+    assert sim.fundamental_ticks(0) == pytest.approx(29_000)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("price,timestamp_s\n0,1\n", r"first line must be the header 'timestamp_s,price'"),
+        ("timestamp_s,price\n", r"the series is empty"),
+        ("timestamp_s,price\n0,300\n0,301\n", r"row 2: timestamps must be >= 0 and increasing"),
+        ("timestamp_s,price\n0,300\n5,-1\n", r"row 2: price must be a finite number > 0"),
+        ("timestamp_s,price\n0,300\n5,abc\n", r"line 3 is not 'timestamp_s,price'"),
+        ("timestamp_s,price\n0,300\n5,nan\n", r"row 2: price must be a finite number > 0"),
+    ],
+)
+def test_bad_replay_files_name_the_key_and_the_row(tmp_path: Path, content: str, message: str) -> None:
+    (tmp_path / "p.csv").write_text(content)
+    with pytest.raises(ConfigError, match=r"signal\.replay_file .*" + message):
+        loads(f'[signal]\nmodel = "replay"\nreplay_file = "{tmp_path / "p.csv"}"\n')
+
+
+def test_replay_settings_must_go_together(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"fundamental\.replay_file is required when model = 'replay'"):
+        loads('[fundamental]\nmodel = "replay"\n')
+    with pytest.raises(ConfigError, match=r"fundamental\.replay_file is only used with model = 'replay'"):
+        loads('[fundamental]\nreplay_file = "x.csv"\n')
+    with pytest.raises(ConfigError, match=r"signal\.replay_file .*cannot read"):
+        loads(f'[signal]\nmodel = "replay"\nreplay_file = "{tmp_path / "missing.csv"}"\n')

@@ -46,21 +46,27 @@ bool same(const std::vector<Event>& a, const std::vector<Event>& b) {
 
 }  // namespace
 
-TEST(Checkpoint, RestoredRunContinuesExactlyAtSeveralCutPoints) {
-  Simulation whole(small_market(3, 2));
+class CheckpointCuts : public ::testing::TestWithParam<bool> {};
+
+TEST_P(CheckpointCuts, RestoredRunContinuesExactlyAtSeveralCutPoints) {
+  auto config = [](std::uint32_t threads) { return GetParam() ? full_market(3, threads) : small_market(3, threads); };
+  Simulation whole(config(2));
   const auto reference = run_steps(whole, 0, kSteps);
-  ASSERT_GT(reference.size(), 10'000u);
+  ASSERT_GT(reference.size(), 5'000u);
   for (int cut : {0, 1, 7, 23}) {
-    Simulation first(small_market(3, 2));
+    Simulation first(config(2));
     auto before = run_steps(first, 0, cut);
     const std::string state = first.save_state();
-    auto restored = Simulation::restore(small_market(3, 1), state);  // another thread count is fine
+    auto restored = Simulation::restore(config(1), state);  // another thread count is fine
     EXPECT_EQ(restored->time(), cut * kStep);
     auto after = run_steps(*restored, cut, kSteps);
     before.insert(before.end(), after.begin(), after.end());
     EXPECT_TRUE(same(before, reference)) << "cut after step " << cut;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Markets, CheckpointCuts, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "EveryModel" : "RandomTraders"; });
 
 TEST(Checkpoint, UntakenEventsTravelWithTheState) {
   Simulation a(small_market(2, 1));

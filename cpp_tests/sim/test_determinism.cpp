@@ -9,8 +9,8 @@ namespace taosim::test {
 
 namespace {
 
-std::vector<Event> run(std::uint32_t threads, std::uint64_t seed = 7) {
-  Simulation sim(small_market(4, threads, seed));
+std::vector<Event> run(std::uint32_t threads, std::uint64_t seed = 7, bool all_models = false) {
+  Simulation sim(all_models ? full_market(4, threads, seed) : small_market(4, threads, seed));
   InstructionRecord miner{};
   miner.kind = byte_of(InstructionKind::PlaceLimit);
   miner.book = 2;
@@ -46,6 +46,13 @@ TEST(Determinism, OneThreadAndSeveralThreadsGiveTheSameBytes) {
 TEST(Determinism, SameSeedSameRunOtherSeedOtherRun) {
   EXPECT_TRUE(same_bytes(run(2), run(2)));
   EXPECT_FALSE(same_bytes(run(1, 7), run(1, 8)));
+}
+
+TEST(Determinism, EveryModelGivesTheSameBytesOnAnyThreadCount) {
+  const auto one = run(1, 7, true);
+  ASSERT_GT(one.size(), 5'000u);
+  EXPECT_TRUE(same_bytes(one, run(2, 7, true)));
+  EXPECT_TRUE(same_bytes(one, run(3, 7, true)));
 }
 
 }  // namespace taosim::test

@@ -17,6 +17,7 @@ class FakeContext final : public AgentContext {
   const OrderBook& book() const override { return book_; }
   const Account& account() const override { return account_; }
   double fundamental_ticks() const override { return fundamental_; }
+  double signal_price() const override { return signal_; }
   void submit(Instruction i) override { submitted.push_back(i); }
   void wake_after(TimeNs d) override { wakeups.push_back(d); }
 
@@ -34,12 +35,13 @@ class FakeContext final : public AgentContext {
 
   TimeNs now_ = 1'000'000'000;
   double fundamental_ = 30'000.0;
+  double signal_ = 100.0;
   Account account_;
   std::vector<Instruction> submitted;
   std::vector<TimeNs> wakeups;
+  Rng rng_{42};
 
  private:
-  Rng rng_{42};
   OrderBook book_;
 };
 

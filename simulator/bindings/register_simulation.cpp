@@ -16,7 +16,9 @@ void register_simulation(py::module_& m) {
       .def_readwrite("mu_per_day", &FundamentalConfig::mu_per_day)
       .def_readwrite("jump_rate", &FundamentalConfig::jump_rate)
       .def_readwrite("jump_sigma", &FundamentalConfig::jump_sigma)
-      .def_readwrite("update_s", &FundamentalConfig::update_s);
+      .def_readwrite("update_s", &FundamentalConfig::update_s)
+      .def_readwrite("replay_ts_ns", &FundamentalConfig::replay_ts_ns)
+      .def_readwrite("replay_price_ticks", &FundamentalConfig::replay_price_ticks);
 
   py::class_<PopulationConfig>(m, "PopulationConfig")
       .def(py::init([](std::string model, std::uint32_t count, Lots base_lots, Quote quote, AgentParams params,
@@ -48,6 +50,7 @@ void register_simulation(py::module_& m) {
       .def_readwrite("volume_window_buckets", &SimulationConfig::volume_window_buckets)
       .def_readwrite("volume_bucket_ns", &SimulationConfig::volume_bucket_ns)
       .def_readwrite("fundamental", &SimulationConfig::fundamental)
+      .def_readwrite("signal", &SimulationConfig::signal)
       .def_readwrite("populations", &SimulationConfig::populations);
 
   m.def("agent_models", &agent_models, "Names of the background agent models the core knows.");
@@ -81,6 +84,7 @@ void register_simulation(py::module_& m) {
       .def_property_readonly("num_books", [](const Simulation& s) { return s.exchange().num_books(); })
       .def_property_readonly("first_background_agent", &Simulation::first_background_agent)
       .def("fundamental_ticks", &Simulation::fundamental_ticks, py::arg("book"))
+      .def("signal_price", &Simulation::signal_price, py::arg("book"))
       .def(
           "save_state",
           [](const Simulation& s) {

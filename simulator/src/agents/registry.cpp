@@ -6,6 +6,8 @@
 #include "taosim/agents/initialization_agent.hpp"
 #include "taosim/agents/market_maker.hpp"
 #include "taosim/agents/random_trader.hpp"
+#include "taosim/agents/signal_trader.hpp"
+#include "taosim/agents/stylized_trader.hpp"
 
 namespace taosim {
 
@@ -26,6 +28,8 @@ constexpr Model kModels[] = {
     {"initialization", &build<InitializationAgent>},
     {"market_maker", &build<MarketMaker>},
     {"random_trader", &build<RandomTrader>},
+    {"signal_trader", &build<SignalTrader>},
+    {"stylized_trader", &build<StylizedTrader>},
 };
 
 const Model& find(const std::string& name) {

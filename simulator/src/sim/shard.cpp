@@ -7,7 +7,9 @@
 namespace taosim {
 
 namespace {
-constexpr std::uint64_t kFundamentalStream = 0xF0;  // distinguishes the shard's stream from agents'
+// The shard's own streams are keyed (seed, book, kProcessStreams, n): four keys and a
+// third key beyond any agent id, so they never coincide with an agent's (seed, book, id).
+constexpr std::uint64_t kProcessStreams = 0xFFFF'FFFF'0000'0000ull;
 }
 
 Shard::Shard(BookId book, const SimulationConfig& config, Exchange& exchange, AgentId first_agent)
@@ -15,7 +17,9 @@ Shard::Shard(BookId book, const SimulationConfig& config, Exchange& exchange, Ag
       exchange_(exchange),
       first_agent_(first_agent),
       fundamental_(config.fundamental),
-      rng_(Rng::for_keys({config.seed, book, kFundamentalStream})) {
+      rng_(Rng::for_keys({config.seed, book, kProcessStreams, 0})),
+      signal_(config.signal),
+      signal_rng_(Rng::for_keys({config.seed, book, kProcessStreams, 1})) {
   AgentId id = first_agent;
   for (const PopulationConfig& pop : config.populations) {
     for (std::uint32_t k = 0; k < pop.count; ++k, ++id) {
@@ -35,6 +39,8 @@ void Shard::save(StateWriter& w) const {
   w.pod(seq_);
   fundamental_.save(w);
   rng_.save(w);
+  signal_.save(w);
+  signal_rng_.save(w);
   w.pod<std::uint64_t>(agents_.size());
   for (const AgentSlot& a : agents_) {
     a.rng.save(w);
@@ -50,13 +56,15 @@ void Shard::load(StateReader& r) {
   r.pod(seq_);
   fundamental_.load(r);
   rng_.load(r);
+  signal_.load(r);
+  signal_rng_.load(r);
   if (r.pod<std::uint64_t>() != agents_.size()) throw CheckpointError("checkpoint has different agent populations");
   for (AgentSlot& a : agents_) {
     a.rng.load(r);
     a.agent->load(r);
   }
   for (const Item& it : queue_.items()) {
-    const bool ok = it.kind == ItemKind::Fundamental ||
+    const bool ok = it.kind == ItemKind::Fundamental || it.kind == ItemKind::Signal ||
                     (it.kind == ItemKind::Wakeup && it.index < agents_.size()) ||
                     (it.kind == ItemKind::Instruction && it.index < pending_.size());
     if (!ok) throw CheckpointError("checkpoint is truncated or corrupt");
@@ -68,6 +76,7 @@ void Shard::push(TimeNs at, ItemKind kind, std::uint32_t index) { queue_.push(It
 void Shard::start(TimeNs now) {
   now_ = now;
   push(now + fundamental_.update_ns(), ItemKind::Fundamental, 0);
+  push(now + signal_.update_ns(), ItemKind::Signal, 0);
   for (std::uint32_t i = 0; i < agents_.size(); ++i) {
     current_ = i;
     agents_[i].agent->on_start(*this);
@@ -98,8 +107,12 @@ void Shard::run_until(TimeNs until) {
         agents_[item.index].agent->on_wakeup(*this);
         break;
       case ItemKind::Fundamental:
-        fundamental_.update(rng_);
+        fundamental_.update(rng_, now_);
         push(now_ + fundamental_.update_ns(), ItemKind::Fundamental, 0);
+        break;
+      case ItemKind::Signal:
+        signal_.update(signal_rng_, now_);
+        push(now_ + signal_.update_ns(), ItemKind::Signal, 0);
         break;
       case ItemKind::Instruction: {
         InstructionRecord r = pending_[item.index];

@@ -1,6 +1,7 @@
 #include "taosim/sim/simulation.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <exception>
 #include <stdexcept>
@@ -26,6 +27,22 @@ ExchangeConfig exchange_config(const SimulationConfig& c) {
   return e;
 }
 
+void check_process(const FundamentalConfig& f, const std::string& name) {
+  if (!(f.start_price_ticks >= 1.0)) throw std::invalid_argument(name + ".start_price_ticks must be >= 1");
+  if (!(f.update_s > 0.0)) throw std::invalid_argument(name + ".update_s must be > 0");
+  if (!(f.sigma_per_sqrt_day >= 0.0)) throw std::invalid_argument(name + ".sigma_per_sqrt_day must be >= 0");
+  if (!(f.jump_rate >= 0.0 && f.jump_rate <= 1.0)) throw std::invalid_argument(name + ".jump_rate must be in [0, 1]");
+  if (!(f.jump_sigma >= 0.0)) throw std::invalid_argument(name + ".jump_sigma must be >= 0");
+  if (f.replay_ts_ns.size() != f.replay_price_ticks.size())
+    throw std::invalid_argument(name + ".replay: times and prices differ in length");
+  for (std::size_t i = 0; i < f.replay_ts_ns.size(); ++i) {
+    if (!(f.replay_price_ticks[i] > 0.0 && std::isfinite(f.replay_price_ticks[i])))
+      throw std::invalid_argument(name + ".replay: price " + std::to_string(i) + " must be finite and > 0");
+    if (f.replay_ts_ns[i] < 0 || (i > 0 && f.replay_ts_ns[i] <= f.replay_ts_ns[i - 1]))
+      throw std::invalid_argument(name + ".replay: times must be >= 0 and increasing (point " + std::to_string(i) + ")");
+  }
+}
+
 void validate(const SimulationConfig& c) {
   std::uint64_t agents = c.miner_slots;
   for (std::size_t i = 0; i < c.populations.size(); ++i) {
@@ -39,12 +56,8 @@ void validate(const SimulationConfig& c) {
   }
   if (agents >= kMaxAgents) throw std::invalid_argument("too many agents per book (miner slots + populations)");
   if (c.miner_base_lots < 0 || c.miner_quote < 0) throw std::invalid_argument("miner balances must be >= 0");
-  if (!(c.fundamental.start_price_ticks >= 1.0)) throw std::invalid_argument("fundamental.start_price_ticks must be >= 1");
-  if (!(c.fundamental.update_s > 0.0)) throw std::invalid_argument("fundamental.update_s must be > 0");
-  if (!(c.fundamental.sigma_per_sqrt_day >= 0.0)) throw std::invalid_argument("fundamental.sigma_per_sqrt_day must be >= 0");
-  if (!(c.fundamental.jump_rate >= 0.0 && c.fundamental.jump_rate <= 1.0))
-    throw std::invalid_argument("fundamental.jump_rate must be in [0, 1]");
-  if (!(c.fundamental.jump_sigma >= 0.0)) throw std::invalid_argument("fundamental.jump_sigma must be >= 0");
+  check_process(c.fundamental, "fundamental");
+  check_process(c.signal, "signal");
 }
 
 }  // namespace
@@ -74,7 +87,16 @@ std::uint64_t config_fingerprint(const SimulationConfig& c) {
   w.vec(c.background_fee_tiers);
   w.pod(c.volume_window_buckets);
   w.pod(c.volume_bucket_ns);
-  w.pod(c.fundamental);
+  for (const FundamentalConfig* f : {&c.fundamental, &c.signal}) {
+    w.pod(f->start_price_ticks);
+    w.pod(f->sigma_per_sqrt_day);
+    w.pod(f->mu_per_day);
+    w.pod(f->jump_rate);
+    w.pod(f->jump_sigma);
+    w.pod(f->update_s);
+    w.vec(f->replay_ts_ns);
+    w.vec(f->replay_price_ticks);
+  }
   for (const PopulationConfig& p : c.populations) {
     w.str(p.model);
     w.pod(p.count);

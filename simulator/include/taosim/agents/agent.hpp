@@ -26,6 +26,8 @@ class AgentContext {
   virtual const Account& account() const = 0;
   // The book's fundamental price, in ticks (a real number).
   virtual double fundamental_ticks() const = 0;
+  // The external signal's current value (its own units; SimulationConfig::signal).
+  virtual double signal_price() const = 0;
   // The instruction's book and agent fields are filled in by the kernel.
   virtual void submit(Instruction instruction) = 0;
   virtual void wake_after(TimeNs delay_ns) = 0;

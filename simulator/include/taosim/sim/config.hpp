@@ -35,6 +35,9 @@ struct SimulationConfig {
   std::uint32_t volume_window_buckets = 24;
   TimeNs volume_bucket_ns = 3'600'000'000'000LL;
   FundamentalConfig fundamental;
+  // The external signal followed by signal traders: a second seeded process of the
+  // same kind (or a replayed series), independent of the fundamental.
+  FundamentalConfig signal;
   std::vector<PopulationConfig> populations;
 };
 

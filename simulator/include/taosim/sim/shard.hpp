@@ -4,7 +4,7 @@
 //
 // The queue orders items by arrival time, then by insertion order. Items are
 // agent wake-ups, instructions (from agents after their latency, or from miners
-// at step start + delay) and updates of the fundamental price.
+// at step start + delay) and updates of the fundamental price and the signal.
 #pragma once
 
 #include <memory>
@@ -31,6 +31,7 @@ class Shard final : private AgentContext {
   void run_until(TimeNs until);
 
   double fundamental_ticks() const override { return fundamental_.price_ticks(); }
+  double signal_price() const override { return signal_.price_ticks(); }
   std::size_t agent_count() const { return agents_.size(); }
   std::size_t queued() const { return queue_.size(); }
 
@@ -40,7 +41,7 @@ class Shard final : private AgentContext {
   void load(StateReader& r);
 
  private:
-  enum class ItemKind : std::uint8_t { Wakeup, Instruction, Fundamental };
+  enum class ItemKind : std::uint8_t { Wakeup, Instruction, Fundamental, Signal };
   struct Item {
     TimeNs at;
     std::uint64_t seq;
@@ -77,6 +78,8 @@ class Shard final : private AgentContext {
   std::vector<std::uint32_t> trade_watchers_;  // agents that follow the trade tape, in index order
   FundamentalProcess fundamental_;
   Rng rng_;  // the shard's own stream (fundamental price)
+  FundamentalProcess signal_;
+  Rng signal_rng_;
   MinHeap<Item> queue_;
   std::vector<InstructionRecord> pending_;
   std::vector<std::uint32_t> free_pending_;

@@ -44,6 +44,7 @@ class Simulation {
   Exchange& exchange() { return exchange_; }
   const Exchange& exchange() const { return exchange_; }
   double fundamental_ticks(BookId book) const { return shards_.at(book)->fundamental_ticks(); }
+  double signal_price(BookId book) const { return shards_.at(book)->signal_price(); }
   std::vector<Event> take_events() { return exchange_.take_events(); }
   // Agent id of the first background agent (miners come first).
   AgentId first_background_agent() const { return config_.miner_slots; }
