@@ -391,3 +391,43 @@ def test_every_grid_point_converts_back_exactly(n: int, step: float) -> None:
     assert on_grid(value, step)
     assert price_to_ticks(value, step, Side.BUY) == n == price_to_ticks(value, step, Side.SELL)
     assert quantity_to_lots(value, step) == n
+
+
+# --- round trips of generated messages ----------------------------------------------------------------
+
+finite = st.floats(allow_nan=False, allow_infinity=True, width=64)
+ids = st.integers(0, 2**64 - 1)
+small = st.integers(-(2**63), 2**63 - 1)
+INSTRUCTIONS = st.one_of(
+    st.builds(
+        PlaceLimit,
+        small,
+        st.sampled_from(Side),
+        finite,
+        finite,
+        st.sampled_from(TimeInForce),
+        st.none() | small,
+        st.booleans(),
+        st.sampled_from(Stp),
+        st.none() | ids,
+        small,
+    ),
+    st.builds(
+        PlaceMarket, small, st.sampled_from(Side), finite, st.sampled_from(Currency), st.sampled_from(Stp)
+    ),
+    st.builds(Cancel, small, ids, st.none() | finite, small),
+    st.builds(TargetPosition, small, st.sampled_from(Direction), finite, small),
+)
+
+
+@given(st.lists(INSTRUCTIONS, max_size=20))
+def test_generated_replies_round_trip(instructions: list) -> None:
+    assert decode_reply(encode_reply(instructions)) == Reply(PROTOCOL_VERSION, tuple(instructions))
+
+
+@given(st.integers(0, 2**62), st.lists(st.sampled_from(all_notices()), max_size=10))
+def test_generated_states_round_trip_and_splice(timestamp_ns: int, notices: list) -> None:
+    s = state(timestamp_ns=timestamp_ns, notices=tuple(notices))
+    body = encode_state_for(encode_shared(timestamp_ns, s.books), s.simulation, s.accounts, s.notices)
+    assert body == encode_state(s)
+    assert decode_state(body) == s
