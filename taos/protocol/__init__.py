@@ -1,6 +1,35 @@
 """Wire vocabulary shared by validator and miner. Pure Python: importing it never
-needs the C++ extension or bittensor."""
+needs the C++ extension or bittensor (only msgspec).
 
+- ``enums``: the engine's enums, numbered once (checked against C++).
+- ``instructions``: what a miner sends (PlaceLimit, PlaceMarket, Cancel, TargetPosition, Reply).
+- ``state``: what a validator sends (MarketState with books, events, accounts).
+- ``notices``: the receiver's own events (accepted, rejected, filled, cancelled, ...).
+- ``codec``: MessagePack encoding, the shared-part encoding, ProtocolError.
+- ``checks``: checks of one instruction; rounding between decimals and ticks/lots.
+"""
+
+from taos.protocol.checks import (
+    Problem,
+    check_instruction,
+    from_steps,
+    on_grid,
+    price_to_ticks,
+    quantity_to_lots,
+)
+from taos.protocol.codec import (
+    CONTENT_TYPE,
+    DEFAULT_MAX_BYTES,
+    PROTOCOL_VERSION,
+    ProtocolError,
+    SharedState,
+    decode_reply,
+    decode_state,
+    encode_reply,
+    encode_shared,
+    encode_state,
+    encode_state_for,
+)
 from taos.protocol.enums import (
     CancelReason,
     Currency,
@@ -11,14 +40,99 @@ from taos.protocol.enums import (
     Stp,
     TimeInForce,
 )
+from taos.protocol.instructions import (
+    MAX_INSTRUCTIONS,
+    Cancel,
+    Direction,
+    Instruction,
+    PlaceLimit,
+    PlaceMarket,
+    Reply,
+    TargetPosition,
+)
+from taos.protocol.notices import (
+    AccountReset,
+    Notice,
+    OrderAccepted,
+    OrderCancelled,
+    OrderFilled,
+    OrderRejected,
+    ReplyRejected,
+    SimulationEnded,
+    SimulationStarted,
+)
+from taos.protocol.state import (
+    Account,
+    Balance,
+    BookEvent,
+    BookState,
+    Capital,
+    FeeTier,
+    Level,
+    LevelOrder,
+    MarketState,
+    OpenOrder,
+    OrderPlaced,
+    OrderRemoved,
+    SimulationInfo,
+    Trade,
+)
 
 __all__ = [
+    "CONTENT_TYPE",
+    "DEFAULT_MAX_BYTES",
+    "MAX_INSTRUCTIONS",
+    "PROTOCOL_VERSION",
+    "Account",
+    "AccountReset",
+    "Balance",
+    "BookEvent",
+    "BookState",
+    "Cancel",
     "CancelReason",
+    "Capital",
     "Currency",
+    "Direction",
     "EventKind",
+    "FeeTier",
+    "Instruction",
     "InstructionKind",
+    "Level",
+    "LevelOrder",
+    "MarketState",
+    "Notice",
+    "OpenOrder",
+    "OrderAccepted",
+    "OrderCancelled",
+    "OrderFilled",
+    "OrderPlaced",
+    "OrderRejected",
+    "OrderRemoved",
+    "PlaceLimit",
+    "PlaceMarket",
+    "Problem",
+    "ProtocolError",
     "RejectReason",
+    "Reply",
+    "ReplyRejected",
+    "SharedState",
     "Side",
+    "SimulationEnded",
+    "SimulationInfo",
+    "SimulationStarted",
     "Stp",
+    "TargetPosition",
     "TimeInForce",
+    "Trade",
+    "check_instruction",
+    "decode_reply",
+    "decode_state",
+    "encode_reply",
+    "encode_shared",
+    "encode_state",
+    "encode_state_for",
+    "from_steps",
+    "on_grid",
+    "price_to_ticks",
+    "quantity_to_lots",
 ]

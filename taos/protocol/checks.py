@@ -1,0 +1,200 @@
+"""Checks of single instructions, and the rounding between decimals and ticks/lots.
+
+Prices are multiples of the book's tick size, base quantities multiples of its
+lot size, quote amounts multiples of tick x lot. A decimal within
+``GRID_TOLERANCE`` of a step (relative ``1e-12`` for very large values) counts
+as on the step, which absorbs binary floating-point error (299.99 is 29999
+ticks). The conversions never give a miner a worse order than it asked for:
+buy prices round down, sell prices up, quantities down.
+
+``check_instruction`` finds what is wrong with one instruction; miners' helpers
+raise it as a ValueError, the validator rejects that instruction with its reason.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from taos.protocol.enums import Currency, RejectReason, Side, Stp, TimeInForce
+from taos.protocol.instructions import Cancel, Instruction, PlaceLimit, PlaceMarket, TargetPosition
+from taos.protocol.state import SimulationInfo
+
+GRID_TOLERANCE = 1e-6
+"""Fraction of a step within which a decimal counts as on the step."""
+MAX_STEPS = 10**12
+"""Largest price in ticks or quantity in lots the engine takes."""
+UINT64_MAX = 2**64 - 1
+
+
+class Problem(NamedTuple):
+    reason: RejectReason
+    message: str
+
+
+def _steps(value: float, step: float) -> float:
+    return value / step
+
+
+def _near(q: float) -> int | None:
+    n = round(q)
+    return n if abs(q - n) <= max(GRID_TOLERANCE, abs(n) * 1e-12) else None
+
+
+def on_grid(value: float, step: float) -> bool:
+    """Whether ``value`` is a whole number of ``step`` (within the tolerance)."""
+    return math.isfinite(value) and _near(_steps(value, step)) is not None
+
+
+def round_down(value: float, step: float) -> int:
+    """The number of steps at or below ``value`` (a value just under a step counts as on it)."""
+    q = _steps(value, step)
+    n = _near(q)
+    return n if n is not None else math.floor(q)
+
+
+def round_up(value: float, step: float) -> int:
+    q = _steps(value, step)
+    n = _near(q)
+    return n if n is not None else math.ceil(q)
+
+
+def price_to_ticks(price: float, tick_size: float, side: Side) -> int:
+    """A limit price in ticks: buys round down, sells round up."""
+    return round_down(price, tick_size) if side == Side.BUY else round_up(price, tick_size)
+
+
+def quantity_to_lots(quantity: float, lot_size: float) -> int:
+    return round_down(quantity, lot_size)
+
+
+def from_steps(n: int, step: float) -> float:
+    """The decimal of ``n`` steps (``from_steps(29999, 0.01) == 299.99``)."""
+    return round(n * step, 12)
+
+
+def check_instruction(
+    instruction: Instruction,
+    simulation: SimulationInfo | None = None,
+    *,
+    now_ns: int | None = None,
+    strict: bool = True,
+) -> Problem | None:
+    """What is wrong with ``instruction``, or None.
+
+    Without ``simulation`` only the checks that need no market are made. With
+    ``strict`` a price or quantity off its grid is a problem; without it such
+    values are rounded (see the module doc) and only a result of zero is one.
+    ``now_ns`` (the current simulated time) lets a GTT expiry in the past be caught.
+    """
+    if not isinstance(instruction, PlaceLimit | PlaceMarket | Cancel | TargetPosition):
+        return Problem(RejectReason.INVALID_INSTRUCTION, f"not an instruction: {type(instruction).__name__}")
+    if isinstance(instruction.book, bool) or not isinstance(instruction.book, int) or instruction.book < 0:
+        return Problem(RejectReason.UNKNOWN_BOOK, f"book must be an integer >= 0, got {instruction.book!r}")
+    if simulation is not None and instruction.book >= simulation.books:
+        return Problem(
+            RejectReason.UNKNOWN_BOOK, f"book {instruction.book} does not exist ({simulation.books} books)"
+        )
+    if not isinstance(instruction.delay_ns, int) or instruction.delay_ns < 0:
+        return Problem(
+            RejectReason.INVALID_INSTRUCTION, f"delay_ns must be >= 0, got {instruction.delay_ns!r}"
+        )
+    match instruction:
+        case PlaceLimit():
+            return _check_limit(instruction, simulation, now_ns, strict)
+        case PlaceMarket():
+            return _check_market(instruction, simulation, strict)
+        case Cancel():
+            return _check_cancel(instruction, simulation, strict)
+        case TargetPosition():
+            if not _positive(instruction.leverage):
+                return Problem(
+                    RejectReason.INVALID_INSTRUCTION, f"leverage must be > 0, got {instruction.leverage!r}"
+                )
+    return None
+
+
+def _positive(x: object) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+
+
+def _client_id(value: int | None) -> Problem | None:
+    if value is not None and not 0 <= value <= UINT64_MAX:
+        return Problem(RejectReason.INVALID_INSTRUCTION, f"client_order_id must be in [0, 2^64), got {value}")
+    return None
+
+
+def _stp(stp: Stp) -> Problem | None:
+    if stp == Stp.NONE:
+        return Problem(RejectReason.INVALID_STP, "miners may not trade with themselves: stp NONE is refused")
+    return None
+
+
+def _grid(
+    value: float, step: float, what: str, reason: RejectReason, strict: bool, round_: int
+) -> Problem | None:
+    """``round_`` is the rounded number of steps the validator would use."""
+    if strict and not on_grid(value, step):
+        return Problem(reason, f"{what} {value!r} is not a multiple of {step:g}")
+    if round_ <= 0:
+        return Problem(reason, f"{what} {value!r} is less than one step of {step:g}")
+    if round_ > MAX_STEPS:
+        return Problem(reason, f"{what} {value!r} is too large")
+    return None
+
+
+def _check_limit(
+    o: PlaceLimit, sim: SimulationInfo | None, now_ns: int | None, strict: bool
+) -> Problem | None:
+    if not _positive(o.price):
+        return Problem(RejectReason.INVALID_PRICE, f"price must be > 0, got {o.price!r}")
+    if not _positive(o.quantity):
+        return Problem(RejectReason.INVALID_QUANTITY, f"quantity must be > 0, got {o.quantity!r}")
+    if o.time_in_force == TimeInForce.GTT:
+        if o.expiry_ns is None:
+            return Problem(RejectReason.INVALID_EXPIRY, "a GTT order needs expiry_ns")
+        if now_ns is not None and o.expiry_ns <= now_ns:
+            return Problem(
+                RejectReason.INVALID_EXPIRY, f"expiry_ns {o.expiry_ns} is not after now ({now_ns})"
+            )
+    elif o.expiry_ns is not None:
+        return Problem(RejectReason.INVALID_EXPIRY, f"expiry_ns is only for GTT, not {o.time_in_force.name}")
+    if o.post_only and o.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+        return Problem(
+            RejectReason.POST_ONLY_NOT_ALLOWED, f"{o.time_in_force.name} orders cannot be post-only"
+        )
+    problem = _stp(o.stp) or _client_id(o.client_order_id)
+    if problem or sim is None:
+        return problem
+    ticks = price_to_ticks(o.price, sim.tick_size, o.side)
+    lots = quantity_to_lots(o.quantity, sim.lot_size)
+    return _grid(o.price, sim.tick_size, "price", RejectReason.INVALID_PRICE, strict, ticks) or _grid(
+        o.quantity, sim.lot_size, "quantity", RejectReason.INVALID_QUANTITY, strict, lots
+    )
+
+
+def _check_market(o: PlaceMarket, sim: SimulationInfo | None, strict: bool) -> Problem | None:
+    if not _positive(o.quantity):
+        return Problem(RejectReason.INVALID_QUANTITY, f"quantity must be > 0, got {o.quantity!r}")
+    if o.currency == Currency.QUOTE and o.stp == Stp.DECREMENT_AND_CANCEL:
+        return Problem(RejectReason.INVALID_STP, "decrement-and-cancel needs an order sized in base")
+    problem = _stp(o.stp) or _client_id(o.client_order_id)
+    if problem or sim is None:
+        return problem
+    step = sim.lot_size if o.currency == Currency.BASE else sim.tick_size * sim.lot_size
+    return _grid(
+        o.quantity, step, "quantity", RejectReason.INVALID_QUANTITY, strict, round_down(o.quantity, step)
+    )
+
+
+def _check_cancel(o: Cancel, sim: SimulationInfo | None, strict: bool) -> Problem | None:
+    if not 0 < o.order_id <= UINT64_MAX:
+        return Problem(RejectReason.UNKNOWN_ORDER, f"order_id must be in (0, 2^64), got {o.order_id}")
+    if o.quantity is None:
+        return None
+    if not _positive(o.quantity):
+        return Problem(RejectReason.INVALID_QUANTITY, f"quantity must be > 0 or None, got {o.quantity!r}")
+    if sim is None:
+        return None
+    lots = quantity_to_lots(o.quantity, sim.lot_size)
+    return _grid(o.quantity, sim.lot_size, "quantity", RejectReason.INVALID_QUANTITY, strict, lots)

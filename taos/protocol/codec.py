@@ -1,0 +1,139 @@
+"""MessagePack encoding of states and replies, and the one error a bad body raises.
+
+Decoding never runs anything from the payload: msgspec builds the declared
+structs and nothing else. Every failure (too large, not MessagePack, wrong
+shape or types, wrong protocol version) raises ``ProtocolError`` with a message
+that says what is wrong.
+
+The books of a state are the same for every miner; ``encode_shared`` encodes
+them once per step and ``encode_state_for`` splices those bytes into each
+miner's request, giving the same bytes as ``encode_state`` of the full state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import msgspec
+
+from taos.protocol.instructions import MAX_INSTRUCTIONS, Instruction, Reply
+from taos.protocol.notices import Notice
+from taos.protocol.state import Account, BookState, MarketState, SimulationInfo
+
+PROTOCOL_VERSION = 1
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+CONTENT_TYPE = "application/msgpack"
+
+
+class ProtocolError(ValueError):
+    """A body that cannot be accepted: too large, malformed, or of another protocol version."""
+
+
+class _Envelope(msgspec.Struct):
+    protocol_version: int | None = None
+
+
+class _StateWire(msgspec.Struct, frozen=True):
+    """MarketState with its books already encoded: same fields, same order."""
+
+    protocol_version: int
+    timestamp_ns: int
+    simulation: SimulationInfo
+    books: msgspec.Raw
+    accounts: tuple[Account, ...]
+    notices: tuple[Notice, ...]
+
+
+@dataclass(frozen=True)
+class SharedState:
+    """The part of a step's state that every miner receives, encoded once."""
+
+    timestamp_ns: int
+    books: msgspec.Raw
+
+
+_encoder = msgspec.msgpack.Encoder()
+_state_decoder = msgspec.msgpack.Decoder(MarketState)
+_reply_decoder = msgspec.msgpack.Decoder(Reply)
+_envelope_decoder = msgspec.msgpack.Decoder(_Envelope)
+
+
+def encode_state(state: MarketState) -> bytes:
+    return _encoder.encode(state)
+
+
+def encode_shared(timestamp_ns: int, books: Sequence[BookState]) -> SharedState:
+    return SharedState(timestamp_ns, msgspec.Raw(_encoder.encode(tuple(books))))
+
+
+def encode_state_for(
+    shared: SharedState,
+    simulation: SimulationInfo,
+    accounts: Iterable[Account] = (),
+    notices: Iterable[Notice] = (),
+) -> bytes:
+    """One miner's request: the shared books plus its own simulation info,
+    accounts and notices."""
+    wire = _StateWire(
+        PROTOCOL_VERSION, shared.timestamp_ns, simulation, shared.books, tuple(accounts), tuple(notices)
+    )
+    return _encoder.encode(wire)
+
+
+def encode_reply(instructions: Iterable[Instruction]) -> bytes:
+    items = tuple(instructions)
+    if len(items) > MAX_INSTRUCTIONS:
+        raise ProtocolError(f"a reply holds at most {MAX_INSTRUCTIONS} instructions, got {len(items)}")
+    return _encoder.encode(Reply(PROTOCOL_VERSION, items))
+
+
+def decode_state(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> MarketState:
+    """Decodes a validator's request; raises ProtocolError when it is not acceptable."""
+    return _decode(body, _state_decoder, "market state", max_bytes)
+
+
+def decode_reply(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Reply:
+    """Decodes a miner's reply; raises ProtocolError when it is not acceptable."""
+    return _decode(body, _reply_decoder, "reply", max_bytes)
+
+
+_T = TypeVar("_T", MarketState, Reply)
+
+
+def _decode(body: bytes, decoder: msgspec.msgpack.Decoder[_T], what: str, max_bytes: int) -> _T:
+    if not isinstance(body, bytes | bytearray | memoryview):
+        raise ProtocolError(f"{what}: body must be bytes, got {type(body).__name__}")
+    size = len(body)
+    if size > max_bytes:
+        raise ProtocolError(f"{what}: body is {size} bytes, over the limit of {max_bytes}")
+    if size == 0:
+        raise ProtocolError(f"{what}: body is empty")
+    try:
+        message = decoder.decode(body)
+    except msgspec.DecodeError as e:
+        _check_version(body, what)
+        raise ProtocolError(f"{what}: malformed: {e}") from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as e:  # defensive: never leak others
+        raise ProtocolError(f"{what}: malformed: {type(e).__name__}: {e}") from None
+    if message.protocol_version != PROTOCOL_VERSION:
+        raise ProtocolError(_version_message(what, message.protocol_version))
+    return message
+
+
+def _check_version(body: bytes, what: str) -> None:
+    """After a failed decode: if the body is a map of another protocol version, say so."""
+    try:
+        envelope = _envelope_decoder.decode(body)
+    except (msgspec.DecodeError, ValueError, TypeError, OverflowError, RecursionError):
+        return
+    version = envelope.protocol_version
+    if version is None:
+        raise ProtocolError(f"{what}: no protocol_version field")
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError(_version_message(what, version))
+
+
+def _version_message(what: str, version: object) -> str:
+    return f"{what}: protocol_version {version!r} is not supported (this side speaks {PROTOCOL_VERSION})"

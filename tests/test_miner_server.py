@@ -1,0 +1,442 @@
+"""taos.miner: the server over real loopback HTTP with real bittensor wallets and signatures:
+authentication (401), authorization (403), bad bodies (400/413), one agent per validator,
+agent failures and overruns (empty replies), and the validator's client."""
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import ClassVar
+
+import aiohttp
+import bittensor as bt
+import msgspec
+import pytest
+from aiohttp import web
+from protocol_samples import state
+
+from taos.agents import Agent
+from taos.chain import ChainError, LocalChain, Neuron
+from taos.miner import AgentPool, Gatekeeper, MinerServer, Refused, Target, query, query_all, state_url
+from taos.protocol import Cancel, Reply, decode_reply, encode_state
+
+TIMEOUT_S = 0.5
+
+
+def make_wallet(root: Path, name: str) -> bt.Wallet:
+    w = bt.Wallet(name=name, hotkey="hot", path=str(root))
+    w.create_new_coldkey(use_password=False, overwrite=True, suppress=True)
+    w.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
+    return w
+
+
+@pytest.fixture(scope="module")
+def wallets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bt.Wallet]:
+    root = tmp_path_factory.mktemp("wallets")
+    return {
+        n: make_wallet(root, n) for n in ("validator", "validator2", "miner", "stranger", "poor", "unknown")
+    }
+
+
+def hk(w: bt.Wallet) -> str:
+    return w.hotkey.ss58_address
+
+
+def local_chain(wallets: dict[str, bt.Wallet]) -> LocalChain:
+    return LocalChain(
+        hk(wallets["miner"]),
+        [
+            Neuron(0, hk(wallets["validator"]), True, 5000.0, None),
+            Neuron(1, hk(wallets["miner"]), False, 0.0, None),
+            Neuron(2, hk(wallets["stranger"]), False, 9000.0, None),
+            Neuron(3, hk(wallets["poor"]), True, 5.0, None),
+            Neuron(4, hk(wallets["validator2"]), True, 5000.0, None),
+        ],
+    )
+
+
+class Counting(Agent):
+    """Replies Cancel(book 0, order n) to its n-th state."""
+
+    built: ClassVar[list["Counting"]] = []
+
+    def __init__(self, uid, params=None):
+        super().__init__(uid, params)
+        self.states = 0
+        Counting.built.append(self)
+
+    def on_state(self, state):
+        self.states += 1
+        if self.params.get("fail_once") and self.states == 1:
+            raise RuntimeError("first state goes wrong")
+        if self.params.get("sleep_s") and self.states == 1:
+            time.sleep(float(self.params["sleep_s"]))
+        if self.params.get("junk"):
+            return [Cancel(0, self.states), "junk"]
+        return [Cancel(0, self.states)]
+
+
+class Server:
+    def __init__(self, pool: AgentPool, endpoint: str, miner_hotkey: str) -> None:
+        self.pool = pool
+        self.target = Target(endpoint, miner_hotkey)
+        self.url = state_url(endpoint)
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    wallets: dict[str, bt.Wallet],
+    params: dict | None = None,
+    *,
+    chain: LocalChain | None = None,
+    max_body_bytes: int = 16 * 2**20,
+) -> AsyncIterator[Server]:
+    chain = chain or local_chain(wallets)
+    pool = AgentPool(lambda: Counting(1, params), timeout_s=TIMEOUT_S)
+    server = MinerServer(Gatekeeper(chain, min_stake=100.0), pool, max_body_bytes=max_body_bytes)
+    runner = web.AppRunner(server.app())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield Server(pool, f"127.0.0.1:{runner.addresses[0][1]}", chain.hotkey)
+    finally:
+        await runner.cleanup()
+        pool.close()
+
+
+def run(scenario: Callable[[], object]) -> None:
+    Counting.built.clear()
+    asyncio.run(scenario())  # type: ignore[arg-type]
+
+
+BODY = encode_state(state())
+
+
+async def post(
+    session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str]
+) -> tuple[int, str]:
+    async with session.post(url, data=body, headers=headers) as r:
+        return r.status, (await r.read()).decode("utf-8", "replace")
+
+
+# --- the good path ------------------------------------------------------------------------------------
+
+
+def test_a_signed_state_from_a_permitted_validator_gets_the_agents_reply(wallets) -> None:
+    async def scenario() -> None:
+        async with serving(wallets) as srv, aiohttp.ClientSession() as session:
+            result = await query(session, wallets["validator"], srv.target, BODY, timeout_s=5)
+            assert result.ok and result.status == 200, result.error
+            assert decode_reply(result.body) == Reply(1, (Cancel(0, 1),))
+            assert 0 < result.elapsed_s < 5
+            assert len(Counting.built) == 1 and Counting.built[0].simulation == state().simulation
+
+    run(scenario)
+
+
+def test_one_agent_per_validator_keeps_its_state(wallets) -> None:
+    async def scenario() -> None:
+        async with serving(wallets) as srv, aiohttp.ClientSession() as session:
+            replies = []
+            for name in ("validator", "validator", "validator2", "validator"):
+                r = await query(session, wallets[name], srv.target, BODY, timeout_s=5)
+                replies.append(decode_reply(r.body).instructions)
+            assert replies == [(Cancel(0, 1),), (Cancel(0, 2),), (Cancel(0, 1),), (Cancel(0, 3),)]
+            assert set(srv.pool.agents) == {hk(wallets["validator"]), hk(wallets["validator2"])}
+            assert len(Counting.built) == 2
+
+    run(scenario)
+
+
+def test_concurrent_queries_of_many_validators(wallets) -> None:
+    async def scenario() -> None:
+        async with serving(wallets) as srv, aiohttp.ClientSession() as session:
+            results = await asyncio.gather(
+                *(
+                    query(session, wallets[n], srv.target, BODY, timeout_s=5)
+                    for n in ("validator", "validator2")
+                )
+            )
+            assert [decode_reply(r.body).instructions for r in results] == [(Cancel(0, 1),), (Cancel(0, 1),)]
+
+    run(scenario)
+
+
+def test_a_validator_gets_an_empty_reply_while_its_agent_is_busy(wallets) -> None:
+    async def scenario() -> None:
+        async with serving(wallets, {"sleep_s": 0.2}) as srv, aiohttp.ClientSession() as session:
+            results = await query_all(
+                session, wallets["validator"], [(srv.target, BODY), (srv.target, BODY)], timeout_s=5
+            )
+            assert sorted(len(decode_reply(r.body).instructions) for r in results) == [0, 1]
+            assert Counting.built[0].states == 1
+
+    run(scenario)
+
+
+# --- 401: not authenticated ---------------------------------------------------------------------------
+
+
+def signed(wallet: bt.Wallet, url: str, body: bytes, receiver: str, **kw) -> dict[str, str]:
+    path = url.split("127.0.0.1", 1)[1].split("/", 1)[1]
+    return bt.http_auth.sign(wallet, method="POST", path="/" + path, body=body, receiver_ss58=receiver, **kw)
+
+
+def test_unauthenticated_requests_get_401_and_run_no_agent(wallets) -> None:
+    async def scenario() -> None:
+        async with serving(wallets) as srv, aiohttp.ClientSession() as session:
+            miner = srv.target.hotkey
+            v = wallets["validator"]
+            cases = {
+                "missing or unsupported X-Bittensor-Version": {},
+                "signed for a different receiving hotkey": signed(v, srv.url, BODY, hk(wallets["stranger"])),
+                "older than the 10s freshness window": signed(
+                    v, srv.url, BODY, miner, nonce_ns=time.time_ns() - 60 * 10**9
+                ),
+                "more than 2s in the future": signed(
+                    v, srv.url, BODY, miner, nonce_ns=time.time_ns() + 60 * 10**9
+                ),
+                "signature does not verify": signed(v, srv.url, b"another body", miner),
+                "missing X-Bittensor-Receiver": signed(v, srv.url, BODY, None),  # type: ignore[arg-type]
+            }
+            for message, headers in cases.items():
+                status, text = await post(session, srv.url, BODY, headers)
+                assert status == 401 and message in text, (message, status, text)
+            assert Counting.built == []
+
+    run(scenario)
+
+
+def test_a_replayed_request_gets_401(wallets) -> None:
+    async def scenario() -> None:
+        async with serving(wallets) as srv, aiohttp.ClientSession() as session:
+            headers = signed(wallets["validator"], srv.url, BODY, srv.target.hotkey)
+            assert (await post(session, srv.url, BODY, headers))[0] == 200
+            status, text = await post(session, srv.url, BODY, headers)
+            assert status == 401 and "already accepted" in text
+            assert Counting.built[0].states == 1
+
+    run(scenario)
+
+
+def test_a_signature_for_another_path_gets_401(wallets) -> None:
+    async def scenario() -> None:
+        async with serving(wallets) as srv, aiohttp.ClientSession() as session:
+            headers = bt.http_auth.sign(
+                wallets["validator"], method="POST", path="/other", body=BODY, receiver_ss58=srv.target.hotkey
+            )
+            status, _ = await post(session, srv.url, BODY, headers)
+            assert status == 401 and Counting.built == []
+
+    run(scenario)
+
+
+# --- 403: not authorized ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("caller", "message"),
+    [
+        ("unknown", "is not registered"),
+        ("stranger", "(uid 2) has no validator permit"),
+        ("poor", "(uid 3) has stake 5 < 100"),
+        ("miner", "(uid 1) has no validator permit"),
+    ],
+)
+def test_unauthorized_callers_get_403_and_run_no_agent(wallets, caller: str, message: str) -> None:
+    async def scenario() -> None:
+        async with serving(wallets) as srv, aiohttp.ClientSession() as session:
+            result = await query(session, wallets[caller], srv.target, BODY, timeout_s=5)
+            assert result.status == 403 and result.error is not None and message in result.error
+            assert Counting.built == []
+
+    run(scenario)
+
+
+def test_a_validator_registered_later_is_seen_after_a_refresh(wallets) -> None:
+    chain = local_chain(wallets)
+    newcomer = wallets["unknown"]
+
+    async def scenario() -> None:
+        gate = Gatekeeper(chain, retry_unknown_s=0.0)
+        with pytest.raises(Refused, match="is not registered"):
+            await gate.authorize(hk(newcomer))
+        chain._neurons = (*chain._neurons, Neuron(5, hk(newcomer), True, 1000.0, None))
+        await gate.authorize(hk(newcomer))  # looked up again although the cache is fresh
+
+    run(scenario)
+
+
+def test_an_unreadable_metagraph_gives_503(wallets) -> None:
+    class Down(LocalChain):
+        def metagraph(self):
+            raise ChainError("node unreachable")
+
+    chain = Down(hk(wallets["miner"]))
+
+    async def scenario() -> None:
+        async with serving(wallets, chain=chain) as srv, aiohttp.ClientSession() as session:
+            result = await query(session, wallets["validator"], srv.target, BODY, timeout_s=5)
+            assert result.status == 503 and "node unreachable" in (result.error or "")
+            assert Counting.built == []
+
+    run(scenario)
+
+
+# --- 400 / 413: bad bodies ----------------------------------------------------------------------------
+
+
+def test_malformed_or_wrong_version_bodies_get_400_with_the_reason(wallets) -> None:
+    wrong_version = msgspec.msgpack.decode(BODY)
+    wrong_version["protocol_version"] = 7
+    bodies = {
+        b"\xc1garbage": "malformed",
+        msgspec.msgpack.encode(wrong_version): "protocol_version 7 is not supported",
+        msgspec.msgpack.encode({"protocol_version": 1}): "missing required field",
+    }
+
+    async def scenario() -> None:
+        async with serving(wallets) as srv, aiohttp.ClientSession() as session:
+            for body, message in bodies.items():
+                result = await query(session, wallets["validator"], srv.target, body, timeout_s=5)
+                assert result.status == 400 and message in (result.error or ""), result
+            assert Counting.built == []
+
+    run(scenario)
+
+
+def test_an_oversized_body_gets_413(wallets) -> None:
+    async def scenario() -> None:
+        async with serving(wallets, max_body_bytes=1000) as srv, aiohttp.ClientSession() as session:
+            result = await query(session, wallets["validator"], srv.target, BODY, timeout_s=5)
+            assert len(BODY) > 1000 and result.status == 413
+            assert Counting.built == []
+
+    run(scenario)
+
+
+# --- agent failures -----------------------------------------------------------------------------------
+
+
+def test_an_agent_exception_gives_an_empty_reply_and_a_log_line(wallets, caplog) -> None:
+    async def scenario() -> None:
+        async with serving(wallets, {"fail_once": True}) as srv, aiohttp.ClientSession() as session:
+            first = await query(session, wallets["validator"], srv.target, BODY, timeout_s=5)
+            second = await query(session, wallets["validator"], srv.target, BODY, timeout_s=5)
+            assert decode_reply(first.body).instructions == ()
+            assert decode_reply(second.body).instructions == (Cancel(0, 2),)
+
+    with caplog.at_level(logging.ERROR, logger="taos.miner"):
+        run(scenario)
+    assert any("raised RuntimeError: first state goes wrong" in r.getMessage() for r in caplog.records)
+
+
+def test_an_overrunning_agent_gives_an_empty_reply_in_time(wallets, caplog) -> None:
+    async def scenario() -> None:
+        async with serving(wallets, {"sleep_s": 1.5}) as srv, aiohttp.ClientSession() as session:
+            slow = await query(session, wallets["validator"], srv.target, BODY, timeout_s=5)
+            assert decode_reply(slow.body).instructions == ()
+            assert TIMEOUT_S <= slow.elapsed_s < TIMEOUT_S + 0.5
+            busy = await query(session, wallets["validator"], srv.target, BODY, timeout_s=5)
+            assert decode_reply(busy.body).instructions == ()
+            other = await query(session, wallets["validator2"], srv.target, BODY, timeout_s=5)
+            assert other.status == 200  # another validator's agent is not held up
+            await asyncio.sleep(1.2)
+            after = await query(session, wallets["validator"], srv.target, BODY, timeout_s=5)
+            assert decode_reply(after.body).instructions == (Cancel(0, 2),)
+
+    with caplog.at_level(logging.WARNING, logger="taos.miner"):
+        run(scenario)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("took longer than 0.5 s" in m for m in messages)
+    assert any("still busy" in m for m in messages)
+
+
+def test_items_that_are_not_instructions_are_dropped(wallets, caplog) -> None:
+    async def scenario() -> None:
+        async with serving(wallets, {"junk": True}) as srv, aiohttp.ClientSession() as session:
+            r = await query(session, wallets["validator"], srv.target, BODY, timeout_s=5)
+            assert decode_reply(r.body).instructions == (Cancel(0, 1),)
+
+    with caplog.at_level(logging.ERROR, logger="taos.miner"):
+        run(scenario)
+    assert any("1 items that are not instructions" in r.getMessage() for r in caplog.records)
+
+
+def test_a_failing_agent_constructor_gives_empty_replies(wallets) -> None:
+    def broken() -> Agent:
+        raise ValueError("no model file")
+
+    async def scenario() -> None:
+        pool = AgentPool(broken, timeout_s=TIMEOUT_S)
+        try:
+            assert await pool.run("5V", state()) == []
+        finally:
+            pool.close()
+
+    run(scenario)
+
+
+def test_on_end_is_called_when_the_pool_closes() -> None:
+    ended = threading.Event()
+
+    class Ending(Counting):
+        def on_end(self):
+            ended.set()
+
+    async def scenario() -> None:
+        pool = AgentPool(lambda: Ending(0), timeout_s=TIMEOUT_S)
+        assert await pool.run("5V", state()) == [Cancel(0, 1)]
+        pool.close()
+
+    run(scenario)
+    assert ended.is_set()
+
+
+# --- the client ---------------------------------------------------------------------------------------
+
+
+def test_client_reports_timeouts_refusals_and_oversized_replies(wallets) -> None:
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(2)
+        return web.Response(body=b"late")
+
+    async def big(request: web.Request) -> web.Response:
+        return web.Response(body=b"x" * 5000)
+
+    async def scenario() -> None:
+        app = web.Application()
+        app.router.add_post("/state", slow)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        endpoint = f"127.0.0.1:{runner.addresses[0][1]}"
+        try:
+            async with aiohttp.ClientSession() as session:
+                target = Target(endpoint, hk(wallets["miner"]))
+                r = await query(session, wallets["validator"], target, BODY, timeout_s=0.2)
+                assert r.status is None and r.error == "no answer within 0.2 s" and 0.2 <= r.elapsed_s < 1.5
+                app2 = web.Application()
+                app2.router.add_post("/state", big)
+                runner2 = web.AppRunner(app2)
+                await runner2.setup()
+                await web.TCPSite(runner2, "127.0.0.1", 0).start()
+                try:
+                    target2 = Target(f"127.0.0.1:{runner2.addresses[0][1]}", target.hotkey)
+                    r = await query(
+                        session, wallets["validator"], target2, BODY, timeout_s=2, max_reply_bytes=1000
+                    )
+                    assert r.status == 200 and r.error == "reply larger than 1000 bytes"
+                finally:
+                    await runner2.cleanup()
+                closed = Target("127.0.0.1:1", target.hotkey)
+                r = await query(session, wallets["validator"], closed, BODY, timeout_s=2)
+                assert r.status is None and r.error is not None and not r.ok
+        finally:
+            await runner.cleanup()
+
+    run(scenario)
