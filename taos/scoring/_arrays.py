@@ -32,8 +32,11 @@ def as_float_1d(x: ArrayLike, name: str) -> FloatArray:
 
 
 def as_bool(x: ArrayLike, name: str) -> BoolArray:
-    """``x`` as a boolean array. Only boolean input is accepted (no silent truthiness of floats)."""
+    """``x`` as a boolean array. Only boolean input is accepted (no silent truthiness of floats);
+    an empty input (``[]`` has dtype float64) is an empty boolean array."""
     arr = np.asarray(x)
+    if arr.size == 0:
+        return arr.astype(np.bool_)
     if arr.dtype != np.bool_:
         raise ValueError(f"{name} must be boolean, got dtype {arr.dtype}")
     return arr
