@@ -63,6 +63,16 @@ def test_taos_score_edge_cases(w: list[float], expected: float) -> None:
     assert taos_score(w) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_infinite_book_values_are_rejected(bad: float) -> None:
+    with pytest.raises(ValueError, match=r"w_books must not contain \+inf or -inf"):
+        outlier_penalty([0.5, bad])
+    with pytest.raises(ValueError, match=r"w_books must not contain \+inf or -inf"):
+        taos_score([0.5, bad])
+    with pytest.raises(ValueError, match=r"w_books must not contain \+inf or -inf"):
+        taos_score_batch([[0.5, bad]])
+
+
 def test_taos_score_wants_one_dimension() -> None:
     with pytest.raises(ValueError, match="w_books must be one-dimensional"):
         taos_score([[0.1, 0.2]])
@@ -83,7 +93,12 @@ def test_taos_score_batch_hand_values() -> None:
 
 
 def test_taos_score_batch_shapes_and_errors() -> None:
-    assert taos_score_batch(np.full((3, 2, 4), 0.5)).shape == (3, 2)
+    cube = np.full((3, 2, 5), 0.5)
+    cube[1, 0] = [0.6, 0.1, 0.64, 0.62, 0.7]
+    cube[2, 1, 1:] = np.nan
+    out = taos_score_batch(cube)
+    assert out.shape == (3, 2)
+    assert out == pytest.approx(np.array([[0.5, 0.5], [0.18, 0.5], [0.5, 0.5]]))
     assert taos_score_batch(np.zeros((0, 20))).shape == (0,)
     assert taos_score_batch(np.zeros((4, 0))).tolist() == [0.0] * 4
     assert taos_score_batch([[np.nan, np.nan]]).tolist() == [0.0]

@@ -30,6 +30,12 @@ PTN_METRIC_WEIGHTS: Mapping[str, float] = MappingProxyType({"return": 1.0, "omeg
 # --- preset taos ---------------------------------------------------------------------------------
 
 
+def _finite_or_nan(w: FloatArray) -> FloatArray:
+    if np.any(np.isinf(w)):
+        raise ValueError("w_books must not contain +inf or -inf (NaN marks a missing book)")
+    return w
+
+
 def outlier_penalty(w_books: ArrayLike) -> float:
     """Penalty for an outlier-low book: ``max(0, fence - min_b w_b)``, ``fence = Q1 - 1.5·IQR``.
 
@@ -42,9 +48,9 @@ def outlier_penalty(w_books: ArrayLike) -> float:
     Rules: NaN books are dropped; empty or all-NaN → 0.0; one book → 0.0 (IQR 0, min = fence).
 
     Raises:
-        ValueError: not one-dimensional.
+        ValueError: not one-dimensional, or ±inf.
     """
-    w = as_float_1d(w_books, "w_books")
+    w = _finite_or_nan(as_float_1d(w_books, "w_books"))
     w = w[~np.isnan(w)]
     if w.size == 0:
         return 0.0
@@ -64,9 +70,9 @@ def taos_score(w_books: ArrayLike) -> float:
     Rules: NaN books dropped; empty or all-NaN → 0.0.
 
     Raises:
-        ValueError: not one-dimensional.
+        ValueError: not one-dimensional, or ±inf.
     """
-    w = as_float_1d(w_books, "w_books")
+    w = _finite_or_nan(as_float_1d(w_books, "w_books"))
     valid = w[~np.isnan(w)]
     if valid.size == 0:
         return 0.0
@@ -76,23 +82,38 @@ def taos_score(w_books: ArrayLike) -> float:
 def taos_score_batch(w_books: ArrayLike) -> FloatArray:
     """:func:`taos_score` of every row along the last axis: ``(miners, books)`` → ``(miners,)``.
 
-    Same rules as :func:`taos_score` per row (NaN books dropped, a row without books → 0.0).
+    Same rules as :func:`taos_score` per row (NaN books dropped, a row without books → 0.0). The
+    percentiles are computed from the sorted rows with the same linear interpolation as
+    ``np.percentile`` (equal up to rounding in the last bits).
 
     Raises:
-        ValueError: 0-dimensional input.
+        ValueError: 0-dimensional input, or ±inf.
     """
-    w = as_float(w_books, "w_books")
+    w = _finite_or_nan(as_float(w_books, "w_books"))
     if w.ndim == 0:
         raise ValueError("w_books must have at least one dimension (the books)")
     out = np.zeros(w.shape[:-1], dtype=np.float64)
-    has = (~np.isnan(w)).any(axis=-1)
+    n = np.count_nonzero(~np.isnan(w), axis=-1)
+    has = n > 0
     if not np.any(has):
         return out
-    rows = w[has]
-    q1, q3 = np.nanpercentile(rows, [25.0, 75.0], axis=-1, method="linear")
+    rows = np.sort(w[has], axis=-1)  # NaN sorts last: the valid books are rows[:, :n]
+    n = n[has]
+
+    def percentile(q: float) -> FloatArray:
+        """Linear-interpolation percentile (numpy's default method) of each row's valid books."""
+        pos = q * (n - 1)
+        lo = np.floor(pos).astype(np.intp)
+        hi = np.minimum(lo + 1, n - 1)
+        a = np.take_along_axis(rows, lo[:, None], axis=-1)[:, 0]
+        b = np.take_along_axis(rows, hi[:, None], axis=-1)[:, 0]
+        out_q: FloatArray = a + (b - a) * (pos - lo)
+        return out_q
+
+    q1, median, q3 = percentile(0.25), percentile(0.5), percentile(0.75)
     fence = q1 - OUTLIER_IQR_FACTOR * (q3 - q1)
-    penalty = np.maximum(0.0, fence - np.nanmin(rows, axis=-1))
-    out[has] = np.nanmedian(rows, axis=-1) - penalty
+    penalty = np.maximum(0.0, fence - rows[:, 0])
+    out[has] = median - penalty
     return out
 
 

@@ -73,15 +73,21 @@ def sharpe_batch(values: ArrayLike) -> FloatArray:
     if v.shape[-1] < 3:  # fewer than 2 returns in every series
         return np.zeros(lead, dtype=np.float64)
     ok = np.isfinite(v)
-    pair = ok[..., 1:] & ok[..., :-1]
-    filled = np.where(ok, v, 0.0)
-    r = np.where(pair, np.diff(filled, axis=-1), 0.0)
-    n = pair.sum(axis=-1)
+    # Returns touching a missing value; None in the common case of a complete window.
+    gap = None if ok.all() else ~(ok[..., 1:] & ok[..., :-1])
+    r = np.diff(v if gap is None else np.where(ok, v, 0.0), axis=-1)
+    if gap is None:
+        n = np.full(lead, r.shape[-1])
+    else:
+        r[gap] = 0.0
+        n = r.shape[-1] - gap.sum(axis=-1)
     count = np.maximum(n, 1)
+    scale = np.maximum(r.max(axis=-1), -r.min(axis=-1))  # max |r|
     mean = r.sum(axis=-1) / count
-    dev = np.where(pair, r - mean[..., None], 0.0)
-    std = np.sqrt((dev * dev).sum(axis=-1) / count)
-    scale = np.abs(r).max(axis=-1)
+    r -= mean[..., None]  # deviations, in place
+    if gap is not None:
+        r[gap] = 0.0
+    std = np.sqrt(np.einsum("...i,...i->...", r, r) / count)
     good = (n >= 2) & (std > ZERO_STD_RTOL * scale)
     out = np.zeros(lead, dtype=np.float64)
     np.divide(np.sqrt(n) * mean, std, out=out, where=good)
