@@ -21,6 +21,8 @@ RANK_TOP_FRACTION = 0.4
 def ema(prev: ArrayLike, x: ArrayLike, alpha: float = EMA_ALPHA) -> FloatArray:
     """One step of an exponential moving average, elementwise: ``m ← alpha·x + (1 - alpha)·m``.
 
+    SPEC §9 smooths the per-step scores with ``alpha = 0.1`` before they become weights.
+
     Rules:
         - ``prev`` NaN (no history yet, e.g. a new miner) → the new value is ``x``: the first
           observation initialises the average instead of being pulled towards 0;
@@ -46,7 +48,8 @@ def ema(prev: ArrayLike, x: ArrayLike, alpha: float = EMA_ALPHA) -> FloatArray:
 
 
 def weights_from_scores(scores: ArrayLike) -> FloatArray:
-    """Weights proportional to the scores: ``w_i = max(s_i, 0) / Σ_j max(s_j, 0)``.
+    """Weights proportional to the scores: ``w_i = max(s_i, 0) / Σ_j max(s_j, 0)`` (SPEC §9, the
+    last step of preset ``taos``).
 
     Rules: negative and NaN scores get weight 0; if no score is positive (including empty input)
     every weight is 0 — a zero vector, not a uniform one, so that "nobody earned anything" stays
