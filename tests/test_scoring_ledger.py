@@ -215,6 +215,11 @@ def test_age_decay_bad_arguments(age: float, window: float, c: float, message: s
         age_decay_weight(age, window, c)
 
 
+def test_ledger_age_weights_of_an_empty_ledger() -> None:
+    led = checkpoint_ledger([], [], [])
+    assert ledger_age_weights(led, 12 * H, 12 * H).shape == (0,)
+
+
 def test_ledger_age_weights_measure_age_from_the_checkpoint_end() -> None:
     led = checkpoint_ledger(VALUES, TIMES, IN_MARKET)
     # ends 6h and 12h; now 12h → ages 6h and 0; window 12h, c = 1 → 0.5 and 1

@@ -164,6 +164,13 @@ def test_ptn_score_zero_weight_ignores_a_metric() -> None:
     assert ptn_score(METRICS, weights) == pytest.approx([1.0 / 3, 1.0, 2.0 / 3])
 
 
+def test_ptn_score_one_miner_and_all_tied() -> None:
+    # one miner is best on everything → 1; two tied miners share ranks 1 and 2 → 1.5/2 = 0.75
+    assert ptn_score({"return": [0.1], "omega": [2.0], "sortino": [1.0]}).tolist() == [1.0]
+    tied = ptn_score({"return": [0.1, 0.1], "omega": [2.0, 2.0], "sortino": [1.0, 1.0]})
+    assert tied == pytest.approx([0.75, 0.75])
+
+
 def test_ptn_score_no_miners() -> None:
     assert ptn_score({"return": [], "omega": [], "sortino": []}).shape == (0,)
 

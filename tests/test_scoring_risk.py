@@ -160,6 +160,9 @@ def test_calmar_hand_value_and_edges() -> None:
     assert calmar([100.0, 110.0]) == pytest.approx(0.1 / 1e-6)  # no drawdown: return / floor
     assert calmar([100.0, 80.0]) == pytest.approx(-1.0)  # -0.2 / 0.2
     assert calmar([100.0, 110.0], floor=0.5) == pytest.approx(0.2)
+    # NaN dropped: [100, 120, 90] → return -0.1, drawdown 0.25 → -0.4
+    assert calmar([100.0, np.nan, 120.0, 90.0]) == pytest.approx(-0.4)
+    assert calmar([np.nan, np.nan]) == 0.0
 
 
 @pytest.mark.parametrize("fn", [max_drawdown, total_return, calmar])

@@ -32,6 +32,13 @@ def test_ema_nan_rules() -> None:
     assert math.isnan(out[3])
 
 
+def test_ema_of_a_constant_stays_constant() -> None:
+    m = np.array([3.0, -2.0])
+    for _ in range(10):
+        m = ema(m, [3.0, -2.0])
+    assert m == pytest.approx([3.0, -2.0])
+
+
 def test_ema_alpha_one_and_custom_alpha() -> None:
     assert float(ema(7.0, 3.0, alpha=1.0)) == 3.0
     assert float(ema(0.0, 4.0, alpha=0.25)) == pytest.approx(1.0)
@@ -74,6 +81,7 @@ def test_weights_from_scores_hand_values() -> None:
     # negative and NaN → 0, the rest 1 : 3
     assert weights_from_scores([-1.0, 1.0, 3.0, np.nan]) == pytest.approx([0.0, 0.25, 0.75, 0.0])
     assert weights_from_scores([2.0]) == pytest.approx([1.0])
+    assert weights_from_scores([2.0, 2.0, 2.0, 2.0]) == pytest.approx([0.25] * 4)  # constant
 
 
 @pytest.mark.parametrize("scores", [[0.0, 0.0], [-1.0, -2.0], [np.nan, -np.inf], [0.0]])
