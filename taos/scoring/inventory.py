@@ -6,7 +6,8 @@ returns one value per miner.
 
 Book format: ``bids`` and ``asks`` are arrays of shape ``(levels, 2)`` whose rows are
 ``(price, quantity)``, best level first (bids by falling price, asks by rising price). An empty side
-may be given as ``[]`` or an array of shape ``(0, 2)``. Levels with quantity 0 are ignored.
+may be given as ``[]`` or an array of shape ``(0, 2)``. Levels with quantity 0 are ignored. A
+crossed book (best bid ≥ best ask) is not checked for: the matching engine never leaves one.
 """
 
 from __future__ import annotations
