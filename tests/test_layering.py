@@ -1,5 +1,6 @@
 """Layering rules of DESIGN.md that a test can check."""
 
+import ast
 import re
 import subprocess
 import sys
@@ -61,6 +62,52 @@ def test_protocol_imports_without_extension_or_bittensor() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
+
+
+def _imported_names(path: Path) -> list[str]:
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path.name}: relative import"
+            names.append(node.module or "")
+    return names
+
+
+def test_scoring_imports_only_numpy_and_the_standard_library() -> None:
+    """taos.scoring is pure maths: numpy and the standard library, no validator, network or I/O."""
+    files = sorted((ROOT / "taos" / "scoring").glob("*.py"))
+    assert len(files) > 3
+    for p in files:
+        for name in _imported_names(p):
+            top = name.split(".")[0]
+            ok = top == "numpy" or name.startswith("taos.scoring") or top in sys.stdlib_module_names
+            assert ok, f"{p.name} imports {name}"
+    # Importing it loads nothing but numpy, the standard library and taos.scoring itself.
+    code = (
+        "import sys\n"
+        "sys.modules['taos._simulator'] = None\n"
+        "sys.modules['bittensor'] = None\n"
+        "import numpy\n"
+        "before = set(sys.modules)\n"
+        "import taos.scoring\n"
+        "print(taos.scoring.sharpe([100, 101, 103, 102]) > 0)\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    verdict, loaded = out.stdout.splitlines()
+    assert verdict == "True"
+    modules = loaded.split()
+    assert "taos.scoring.sharpe" in modules
+    offenders = [
+        m
+        for m in modules
+        if m != "taos"
+        and not m.startswith("taos.scoring")
+        and m.split(".")[0] not in {"numpy", *sys.stdlib_module_names}
+    ]
+    assert offenders == []
 
 
 def test_simulator_import_explains_a_missing_extension() -> None:
