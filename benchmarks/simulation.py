@@ -47,8 +47,7 @@ def run_case(config: str, books: int, threads: int, duration_s: float, facts: bo
     start = time.perf_counter()
     while t < duration_s:
         t = min(duration_s, t + step)
-        sim.step(round(t * S))
-        events += len(sim.take_events())
+        events += len(sim.step(round(t * S)).events)
         if facts and t >= next_sample:
             next_sample += 60.0
             for b in range(books):

@@ -55,9 +55,8 @@ def miner_limit(agent: int, book: int, side: Side, price: int, qty: int, delay_n
 
 def test_background_market_builds_books() -> None:
     sim = Simulation(small_config())
-    sim.step(60 * S)
+    ev = sim.step(60 * S).events
     assert sim.time_ns == 60 * S
-    ev = sim.take_events()
     assert len(ev) > 1_000
     assert set(np.unique(ev["book"])) == {0, 1, 2}
     for book in range(3):
@@ -71,9 +70,9 @@ def test_background_market_builds_books() -> None:
 def test_miner_instruction_arrives_after_its_delay_and_notices_find_it() -> None:
     sim = Simulation(small_config())
     sim.step(10 * S)
-    sim.take_events()
-    sim.step(15 * S, miner_limit(2, 1, Side.BUY, 1_000, 1, 1_500_000_000))
-    mine = notices(sim.take_events(), 2)
+    result = sim.step(15 * S, miner_limit(2, 1, Side.BUY, 1_000, 1, 1_500_000_000))
+    mine = notices(result.events, 2)
+    assert mine.tobytes() == result.notices(2).tobytes()
     assert len(mine) == 1
     assert mine[0]["kind"] == EventKind.ORDER_PLACED
     assert mine[0]["ts_ns"] == 11_500_000_000
@@ -87,8 +86,8 @@ def test_one_and_two_threads_give_identical_bytes() -> None:
         sim = Simulation(small_config(books=4, threads=threads))
         out = []
         for t in range(1, 13):
-            sim.step(t * 5 * S, miner_limit(1, t % 4, Side.SELL, 30_050, 3, 100_000_000))
-            out.append(sim.take_events().tobytes())
+            result = sim.step(t * 5 * S, miner_limit(1, t % 4, Side.SELL, 30_050, 3, 100_000_000))
+            out.append(result.events.tobytes())
         return b"".join(out)
 
     one = run(1)
@@ -154,8 +153,8 @@ def test_checkpoint_file_round_trip_continues_exactly(tmp_path) -> None:  # type
     def steps(sim: Simulation, start: int, end: int) -> bytes:
         out = []
         for t in range(start, end):
-            sim.step((t + 1) * 5 * S, miner_limit(3, t % 3, Side.BUY, 29_900 + t, 2, 200_000_000))
-            out.append(sim.take_events().tobytes())
+            result = sim.step((t + 1) * 5 * S, miner_limit(3, t % 3, Side.BUY, 29_900 + t, 2, 200_000_000))
+            out.append(result.events.tobytes())
         return b"".join(out)
 
     reference = steps(Simulation(small_config()), 0, 20)
@@ -189,3 +188,48 @@ def test_bad_checkpoint_files_are_refused(tmp_path) -> None:  # type: ignore[no-
     assert issubclass(CheckpointError, ValueError)
     with pytest.raises(OSError):
         load_checkpoint(small_config(), tmp_path / "missing.ckpt")
+
+
+def test_step_result_has_books_miner_accounts_and_notices() -> None:
+    cfg = small_config()
+    sim = Simulation(cfg)
+    sim.step(30 * S)
+    # Miner 1 rests a bid far from the market; miner 2 sells into the best bid at once.
+    orders = instruction_array(3)
+    orders[0] = miner_limit(1, 0, Side.BUY, 29_000, 7, 100_000_000)[0]
+    orders[1] = miner_limit(2, 0, Side.SELL, 1, 3, 200_000_000)[0]
+    orders[2] = miner_limit(3, 2, Side.BUY, 0, 1, 300_000_000)[0]  # price 0: rejected
+    r = sim.step(35 * S, orders, depth=3, detail_depth=1)
+    assert r.time_ns == 35 * S
+    assert r.miner_slots == cfg.miner_slots
+    assert len(r.books) == 3
+    for book in r.books:
+        assert len(book["bids"]) == 3 and len(book["asks"]) == 3
+        assert book["bids"]["price_ticks"][0] < book["asks"]["price_ticks"][0]
+        assert set(book["bid_orders"]["level"]) == {0}
+    assert [len(a) for a in r.accounts] == [cfg.miner_slots] * 3
+    acc = r.accounts[0]
+    assert acc["agent"].tolist() == list(range(cfg.miner_slots))
+    assert acc[1]["quote_reserved"] == 29_000 * 7 and acc[1]["open_orders"] == 1
+
+    kinds = lambda ev: [EventKind(k) for k in ev["kind"]]  # noqa: E731
+    assert kinds(r.notices(1)) == [EventKind.ORDER_PLACED]
+    two = r.notices(2)
+    assert kinds(two)[0] == EventKind.ORDER_PLACED and EventKind.TRADE in kinds(two)
+    assert kinds(r.notices(3)) == [EventKind.ORDER_REJECTED]
+    assert len(r.notices(0)) == 0
+    # Every miner notice is in the step's events, and nothing else is addressed to miners.
+    n_miner_events = sum(len(r.notices(m)) for m in range(cfg.miner_slots))
+    assert n_miner_events == len(notices_of_all_miners(r.events, cfg.miner_slots))
+    with pytest.raises(IndexError, match="not a miner slot"):
+        r.notices(cfg.miner_slots)
+    assert len(sim.take_events()) == 0  # the step handed its events over
+
+
+def notices_of_all_miners(events: np.ndarray, slots: int) -> list[int]:
+    out = []
+    for m in range(slots):
+        mine = events["agent"] == m
+        maker = (events["kind"] == EventKind.TRADE) & (events["other_agent"] == m) & (events["agent"] != m)
+        out.extend(np.flatnonzero(mine | maker))
+    return out

@@ -4,9 +4,64 @@
 #include "register.hpp"
 #include "register_views.hpp"
 #include "taosim/agents/registry.hpp"
+#include "taosim/sim/notices.hpp"
 #include "taosim/sim/simulation.hpp"
 
 namespace taosim::bindings {
+
+namespace {
+
+// What Simulation.step returns: the step's events, every book's top levels, the miners'
+// accounts and an index of the events addressed to each miner.
+struct StepResult {
+  TimeNs time_ns = 0;
+  AgentId miner_slots = 0;
+  py::array_t<Event> events;
+  NoticeIndex index;
+  py::list books;     // per book: {"bids", "asks", "bid_orders", "ask_orders"}
+  py::list accounts;  // per book: ACCOUNT_DTYPE array of the miners' accounts
+
+  py::array_t<Event> notices(AgentId miner) const {
+    if (miner >= miner_slots)
+      throw py::index_error("miner " + std::to_string(miner) + " is not a miner slot (0.." +
+                            std::to_string(miner_slots) + ")");
+    const auto* all = events.data();
+    std::vector<Event> out;
+    for (std::uint32_t k = index.offsets[miner]; k < index.offsets[miner + 1]; ++k) out.push_back(all[index.indices[k]]);
+    return to_numpy(std::move(out));
+  }
+};
+
+StepResult make_step_result(Simulation& s, std::vector<Event>&& events, NoticeIndex&& index, std::size_t depth,
+                            std::size_t detail_depth) {
+  StepResult r;
+  r.time_ns = s.time();
+  r.miner_slots = s.first_background_agent();
+  r.events = to_numpy(std::move(events));
+  r.index = std::move(index);
+  const Exchange& ex = s.exchange();
+  for (BookId b = 0; b < ex.num_books(); ++b) {
+    const OrderBook& book = ex.book(b);
+    py::dict d;
+    d["bids"] = side_levels(book, Side::Buy, depth);
+    d["asks"] = side_levels(book, Side::Sell, depth);
+    d["bid_orders"] = side_orders(book, Side::Buy, detail_depth);
+    d["ask_orders"] = side_orders(book, Side::Sell, detail_depth);
+    r.books.append(std::move(d));
+    std::vector<AccountRecord> acc;
+    acc.reserve(r.miner_slots);
+    for (AgentId m = 0; m < r.miner_slots; ++m) {
+      const Account* a = ex.account(b, m);
+      if (a)
+        acc.push_back(AccountRecord{m, a->open_orders, a->base.free, a->base.reserved, a->quote.free,
+                                    a->quote.reserved, a->fees_paid, a->traded_quote});
+    }
+    r.accounts.append(to_numpy(std::move(acc)));
+  }
+  return r;
+}
+
+}  // namespace
 
 void register_simulation(py::module_& m) {
   py::class_<FundamentalConfig>(m, "FundamentalConfig")
@@ -59,11 +114,23 @@ void register_simulation(py::module_& m) {
 
   py::register_exception<CheckpointError>(m, "CheckpointError", PyExc_ValueError);
 
+  py::class_<StepResult>(m, "StepResult")
+      .def_readonly("time_ns", &StepResult::time_ns)
+      .def_readonly("events", &StepResult::events, "The step's L3 events (EVENT_DTYPE), book by book.")
+      .def_readonly("books", &StepResult::books,
+                    "Per book a dict of bids/asks (LEVEL_DTYPE) and bid_orders/ask_orders (ORDER_DTYPE).")
+      .def_readonly("accounts", &StepResult::accounts, "Per book the miners' accounts (ACCOUNT_DTYPE).")
+      .def_readonly("miner_slots", &StepResult::miner_slots)
+      .def("notices", &StepResult::notices, py::arg("miner"),
+           "The step's events addressed to a miner: its own orders' events and the trades in which it\n"
+           "was the maker, in event order.");
+
   py::class_<Simulation> sim(m, "Simulation");
   sim.def(py::init<SimulationConfig>(), py::arg("config"))
       .def(
           "step",
-          [](Simulation& s, TimeNs until_ns, const py::object& instructions) {
+          [](Simulation& s, TimeNs until_ns, const py::object& instructions, std::size_t depth,
+             std::size_t detail_depth) {
             const InstructionRecord* p = nullptr;
             std::size_t n = 0;
             py::array arr;
@@ -73,12 +140,22 @@ void register_simulation(py::module_& m) {
               p = records_of(arr);
               n = static_cast<std::size_t>(arr.shape(0));
             }
-            py::gil_scoped_release release;
-            s.step(until_ns, p, n);
+            std::vector<Event> events;
+            NoticeIndex index;
+            {
+              py::gil_scoped_release release;
+              s.step(until_ns, p, n);
+              events = s.take_events();
+              index = index_notices(events, s.first_background_agent());
+            }
+            return make_step_result(s, std::move(events), std::move(index), depth, detail_depth);
           },
-          py::arg("until_ns"), py::arg("instructions") = py::none(),
-          "Runs every book up to until_ns with the GIL released. Each instruction's ts_ns is its delay from\n"
-          "the step start; it reaches its book at time + delay, interleaved with the background flow.")
+          py::arg("until_ns"), py::arg("instructions") = py::none(), py::arg("depth") = 21,
+          py::arg("detail_depth") = 5,
+          "Runs every book up to until_ns with the GIL released and returns a StepResult: the step's\n"
+          "events, each book's top `depth` levels (orders of the first `detail_depth`), the miners'\n"
+          "accounts and the notices addressed to each miner. Each instruction's ts_ns is its delay\n"
+          "from the step start; it reaches its book at that time, interleaved with the background flow.")
       .def_property_readonly("time_ns", &Simulation::time)
       .def_property_readonly("threads", &Simulation::threads)
       .def_property_readonly("num_books", [](const Simulation& s) { return s.exchange().num_books(); })

@@ -44,8 +44,7 @@ def event_stream_hash(threads: int | None = None) -> tuple[str, int]:
         order["tif"] = TimeInForce.GTC
         order["stp"] = Stp.CANCEL_OLDEST
         order["ts_ns"] = 250_000_000
-        sim.step((step + 1) * STEP_NS, order)
-        ev = sim.take_events()
+        ev = sim.step((step + 1) * STEP_NS, order).events
         events += len(ev)
         digest.update(np.ascontiguousarray(ev).tobytes())
     return digest.hexdigest(), events

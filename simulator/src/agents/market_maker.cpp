@@ -57,6 +57,9 @@ void MarketMaker::on_wakeup(AgentContext& ctx) {
     bid_t = best_bid;
     ask_t = best_ask;
   }
+  // Never cross the other side (quotes are post-only; a crossing one would be refused).
+  if (best_ask) bid_t = std::min<Ticks>(bid_t, best_ask - 1);
+  if (best_bid) ask_t = std::max<Ticks>(ask_t, best_bid + 1);
   bid_t = std::max<Ticks>(1, bid_t);
   ask_t = std::max<Ticks>(bid_t + 1, ask_t);
 
@@ -72,8 +75,10 @@ void MarketMaker::on_wakeup(AgentContext& ctx) {
     o.expiry_ns = ctx.now() + static_cast<TimeNs>(p_.lifetime_s * 1e9);
     ctx.submit(o);
   };
-  if (q < p_.inventory_limit) quote(Side::Buy, bid_t);    // long beyond ψ: only sell
-  if (q > -p_.inventory_limit) quote(Side::Sell, ask_t);  // short beyond ψ: only buy
+  // Beyond ψ only the reducing side is quoted, except that an empty side of the book is
+  // always quoted (the continuous two-sided quoting obligation of a designated maker).
+  if (q < p_.inventory_limit || !best_bid) quote(Side::Buy, bid_t);
+  if (q > -p_.inventory_limit || !best_ask) quote(Side::Sell, ask_t);
   schedule(ctx, q);
 }
 

@@ -24,6 +24,8 @@ StylizedTrader::Params StylizedTrader::Params::from(const AgentParams& params) {
   r.read("mean_wakeup_s", p.mean_wakeup_s, 1e-6, 86'400.0);
   r.read("news_gain", p.news_gain, 0.0, 1e9);
   r.read("news_decay_s", p.news_decay_s, 1e-6, 1e7);
+  r.read("news_threshold", p.news_threshold, 0.0, 1.0);
+  r.read("activity_gain", p.activity_gain, 0.0, 1e9);
   r.read("max_order_lots", p.max_order_lots, 1.0, 1e12);
   r.read("tick_size", p.tick_size, 1e-12, 1e6);
   r.read("lot_size", p.lot_size, 1e-12, 1e6);
@@ -67,7 +69,7 @@ void StylizedTrader::on_start(AgentContext& ctx) {
 }
 
 void StylizedTrader::schedule(AgentContext& ctx) {
-  const double delay_s = ctx.rng().exponential(p_.mean_wakeup_s);
+  const double delay_s = ctx.rng().exponential(p_.mean_wakeup_s / (1.0 + p_.activity_gain * news_));
   ctx.wake_after(std::max<TimeNs>(1, static_cast<TimeNs>(delay_s * 1e9)));
 }
 
@@ -107,7 +109,7 @@ void StylizedTrader::on_wakeup(AgentContext& ctx) {
   }
   const double signal = ctx.signal_price();
   const double dt_s = static_cast<double>(ctx.now() - last_ns_) * 1e-9;
-  news_ = news_ * std::exp(-dt_s / p_.news_decay_s) + std::abs(std::log(signal / last_signal_));
+  news_ = news_ * std::exp(-dt_s / p_.news_decay_s) + std::max(0.0, std::abs(std::log(signal / last_signal_)) - p_.news_threshold);
   last_signal_ = signal;
   last_ns_ = ctx.now();
   const double noise = p_.noise_sigma * (1.0 + p_.news_gain * news_) * rng.normal();

@@ -21,7 +21,7 @@ class MarketMaker final : public OrderTrackingAgent {
     double inventory_limit = 100.0;  // ψ, base units: beyond it only the reducing side is quoted
     double tick_size = 0.01;         // currency per tick
     double lot_size = 0.0001;        // base units per lot
-    double size_mu = -1.0;           // quote size: exp(N(size_mu, size_sigma)) base units
+    double size_mu = 0.0;            // quote size: exp(N(size_mu, size_sigma)) base units
     double size_sigma = 0.5;
     double quote_noise_ticks = 1.0;  // s.d. of the noise added to each quote
     double period_s = 1.0;           // requote period at zero inventory (shrinks as |q| grows)

@@ -25,7 +25,7 @@ class StylizedTrader final : public BackgroundAgent {
     double sigma_c = 1.8;           // ... of the chartist weight
     double sigma_n = 0.7;           // ... of the noise weight
     double tau_f = 0.005;            // τF: fundamental reversion, in observations
-    double noise_sigma = 5e-4;      // σε: s.d. of the noise component (without news)
+    double noise_sigma = 3e-4;      // σε: s.d. of the noise component (without news)
     double horizon_s = 60.0;        // τ0: base horizon (order lifetime), seconds
     double history = 20.0;          // L0: base number of past returns remembered
     double risk_aversion = 50.0;    // α0
@@ -33,12 +33,16 @@ class StylizedTrader final : public BackgroundAgent {
     double sigma2_cap = 1e-7;       //   in the demand (the estimate is noisy)
     double price_range = 1e-3;      // half-width of the price draw, relative
     double max_deviation = 5e-3;    // limit prices stay within this fraction of the mid
-    Ticks reach_ticks = 20;         // and at most this far beyond the opposite best price
+    Ticks reach_ticks = 30;         // and at most this far beyond the opposite best price
     double mean_wakeup_s = 10.0;
     // News makes views disperse: the noise s.d. is σε·(1 + news_gain·n), with n the
-    // agent's exponentially decayed sum of |log returns| of the external signal.
-    double news_gain = 2000.0;
+    // agent's exponentially decayed sum of the external signal's moves beyond
+    // news_threshold: n ← n·exp(−Δt/news_decay_s) + max(0, |ln(S/S_last)| − news_threshold).
+    double news_gain = 8000.0;
     double news_decay_s = 600.0;
+    double news_threshold = 5e-4;
+    // ... and makes agents more active: the mean wake-up delay is mean_wakeup_s / (1 + activity_gain·n).
+    double activity_gain = 0.0;
     Lots max_order_lots = 20'000;
     double tick_size = 0.01;
     double lot_size = 0.0001;

@@ -6,6 +6,7 @@
 // events byte for byte whatever the number of threads.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <exception>
 #include <memory>
@@ -80,6 +81,7 @@ class Simulation {
   std::condition_variable done_cv_;
   std::uint64_t generation_ = 0;  // incremented for every step the pool runs
   std::size_t pending_ = 0;       // workers still running the current step
+  std::atomic<std::size_t> next_book_{0};  // the next shard a worker takes (books vary in load)
   TimeNs target_ns_ = 0;
   bool shutdown_ = false;
   std::vector<std::exception_ptr> errors_;
