@@ -41,13 +41,7 @@ StepResult make_step_result(Simulation& s, std::vector<Event>&& events, NoticeIn
   r.index = std::move(index);
   const Exchange& ex = s.exchange();
   for (BookId b = 0; b < ex.num_books(); ++b) {
-    const OrderBook& book = ex.book(b);
-    py::dict d;
-    d["bids"] = side_levels(book, Side::Buy, depth);
-    d["asks"] = side_levels(book, Side::Sell, depth);
-    d["bid_orders"] = side_orders(book, Side::Buy, detail_depth);
-    d["ask_orders"] = side_orders(book, Side::Sell, detail_depth);
-    r.books.append(std::move(d));
+    r.books.append(book_levels(ex.book(b), depth, detail_depth));
     std::vector<AccountRecord> acc;
     acc.reserve(r.miner_slots);
     for (AgentId m = 0; m < r.miner_slots; ++m) {

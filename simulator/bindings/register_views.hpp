@@ -34,6 +34,16 @@ inline py::array_t<OrderRecord> side_orders(const OrderBook& book, Side side, st
   return to_numpy(std::move(out));
 }
 
+// A book's top `depth` levels per side and the orders of its first `detail_depth` levels.
+inline py::dict book_levels(const OrderBook& book, std::size_t depth, std::size_t detail_depth) {
+  py::dict d;
+  d["bids"] = side_levels(book, Side::Buy, depth);
+  d["asks"] = side_levels(book, Side::Sell, depth);
+  d["bid_orders"] = side_orders(book, Side::Buy, detail_depth);
+  d["ask_orders"] = side_orders(book, Side::Sell, detail_depth);
+  return d;
+}
+
 template <class Cls, class Get>
 void def_exchange_views(Cls& cls, Get get) {
   using Self = typename Cls::type;
@@ -42,13 +52,7 @@ void def_exchange_views(Cls& cls, Get get) {
           [get](Self& self, BookId book, std::size_t depth, std::size_t detail_depth) {
             Exchange& ex = get(self);
             if (book >= ex.num_books()) throw py::index_error("unknown book " + std::to_string(book));
-            const OrderBook& b = ex.book(book);
-            py::dict d;
-            d["bids"] = side_levels(b, Side::Buy, depth);
-            d["asks"] = side_levels(b, Side::Sell, depth);
-            d["bid_orders"] = side_orders(b, Side::Buy, detail_depth);
-            d["ask_orders"] = side_orders(b, Side::Sell, detail_depth);
-            return d;
+            return book_levels(ex.book(book), depth, detail_depth);
           },
           py::arg("book"), py::arg("depth") = 21, py::arg("detail_depth") = 5,
           "Top `depth` levels per side and the orders of the first `detail_depth` levels.")
