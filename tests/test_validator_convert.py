@@ -1,0 +1,125 @@
+"""taos.validator.convert: engine records and events ↔ protocol models, on a real simulation."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from taos.config import load, to_core
+from taos.protocol import (
+    Cancel,
+    CancelReason,
+    Currency,
+    OrderAccepted,
+    OrderCancelled,
+    OrderFilled,
+    OrderPlaced,
+    OrderRejected,
+    OrderRemoved,
+    PlaceLimit,
+    PlaceMarket,
+    RejectReason,
+    Side,
+    TargetPosition,
+    TimeInForce,
+    Trade,
+    decode_state,
+    encode_shared,
+    encode_state_for,
+)
+from taos.protocol.instructions import Direction
+from taos.simulator import EventKind, Simulation
+from taos.validator.convert import Units, book_states, miner_account, miner_notices, to_records
+
+ROOT = Path(__file__).resolve().parents[1]
+S = 1_000_000_000
+U = Units(0.01, 0.0001)
+
+
+@pytest.fixture()
+def sim() -> Simulation:
+    cfg = load(ROOT / "configs" / "small.toml")
+    core = to_core(cfg)
+    core.books = 2
+    s = Simulation(core)
+    s.step(60 * S)
+    return s
+
+
+def test_units() -> None:
+    assert U.quote_units == 1_000_000
+    assert U.price(29_999) == 299.99
+    assert U.qty(12_345) == 1.2345
+    assert U.quote(2_500_000) == 2.5
+
+
+def test_books_carry_levels_orders_and_anonymous_events(sim: Simulation) -> None:
+    r = sim.step(65 * S, depth=21, detail_depth=5)
+    books = book_states(r.books, r.events, U)
+    assert [b.book for b in books] == [0, 1]
+    for b, state in zip(r.books, books, strict=True):
+        assert len(state.bids) == len(b["bids"]) > 0
+        assert state.bids[0].price == U.price(b["bids"]["price_ticks"][0])
+        assert state.asks[0].quantity == U.qty(b["asks"]["qty_lots"][0])
+        # orders of a detailed level add up to its quantity; deeper levels list none
+        assert sum(o.quantity for o in state.bids[0].orders) == pytest.approx(state.bids[0].quantity)
+        assert state.bids[5].orders == ()
+    public = [e for s in books for e in s.events]
+    kinds = {type(e) for e in public}
+    assert kinds <= {OrderPlaced, Trade, OrderRemoved} and Trade in kinds
+    n_public = int(
+        np.isin(r.events["kind"], [EventKind.ORDER_PLACED, EventKind.TRADE, EventKind.ORDER_CANCELLED]).sum()
+    )
+    assert len(public) == n_public
+    # the encoded shared part decodes back to the same books
+    shared = encode_shared(r.time_ns, books)
+    from taos.protocol import SimulationInfo
+
+    info = SimulationInfo("x", 2, 0.01, 0.0001, 3600 * S, 5 * S, (), ())
+    assert decode_state(encode_state_for(shared, info)).books == books
+
+
+def test_miner_instructions_round_trip_into_notices(sim: Simulation) -> None:
+    bid, ask = sim.best(0)
+    uid = 3
+    instructions = [
+        (PlaceLimit(0, Side.BUY, U.price(bid - 200), 0.5, client_order_id=7), 1_000_000),
+        (
+            PlaceLimit(
+                0, Side.BUY, U.price(ask + 50), 0.01, time_in_force=TimeInForce.IOC, client_order_id=8
+            ),
+            2_000_000,
+        ),
+        (PlaceMarket(1, Side.SELL, 10.0, currency=Currency.QUOTE), 3_000_000),
+        (PlaceLimit(0, Side.SELL, 0.01, 1000.0, client_order_id=9), 4_000_000),  # more than it holds
+    ]
+    r = sim.step(70 * S, to_records(uid, instructions, U))
+    notes = miner_notices(uid, r.notices(uid), U)
+    accepted = [n for n in notes if isinstance(n, OrderAccepted)]
+    assert [(n.client_order_id, n.price) for n in accepted[:2]] == [
+        (7, U.price(bid - 200)),
+        (8, U.price(ask + 50)),
+    ]
+    assert accepted[0].quantity == 0.5 and accepted[0].time_in_force == TimeInForce.GTC
+    market = [n for n in accepted if n.book == 1]
+    assert market and market[0].price is None and market[0].quantity == 10.0
+    fills = [n for n in notes if isinstance(n, OrderFilled)]
+    assert any(f.order_id == accepted[1].order_id and not f.maker for f in fills)
+    rejected = [n for n in notes if isinstance(n, OrderRejected)]
+    assert [(n.client_order_id, n.reason) for n in rejected] == [(9, RejectReason.INSUFFICIENT_BASE)]
+    # the resting bid shows in the account; cancelling it gives a cancellation notice
+    acc = r.accounts[0][uid]
+    account = miner_account(0, acc, sim.open_orders(0, uid), 0, 0, U)
+    assert [o.price for o in account.orders] == [U.price(bid - 200)]
+    # the reservation covers the fee at the highest miner rate (0.5 %)
+    assert account.quote.reserved == pytest.approx(U.price(bid - 200) * 0.5 * 1.005)
+    r2 = sim.step(75 * S, to_records(uid, [(Cancel(0, accepted[0].order_id), 0)], U))
+    notes2 = miner_notices(uid, r2.notices(uid), U)
+    assert notes2 == [
+        OrderCancelled(0, notes2[0].ts_ns, accepted[0].order_id, 0.5, 0.0, CancelReason.REQUESTED)
+    ]
+
+
+def test_target_position_is_not_an_engine_instruction() -> None:
+    with pytest.raises(TypeError, match="TargetPosition is not an engine instruction"):
+        to_records(0, [(TargetPosition(0, Direction.LONG, 1.0), 0)], U)
