@@ -87,6 +87,20 @@ def test_batch_rejects_wrong_arrays(ex: Exchange) -> None:
         ex.submit_batch(np.zeros((2, 2), dtype=INSTRUCTION_DTYPE))
     with pytest.raises(ValueError, match="C-contiguous"):
         ex.submit_batch(np.zeros(6, dtype=INSTRUCTION_DTYPE)[::2])
+    with pytest.raises(TypeError, match="INSTRUCTION_DTYPE"):  # other fields
+        ex.submit_batch(np.zeros(2, dtype=[("ts_ns", "<i8"), ("kind", "u1")]))
+
+
+def test_batch_accepts_concatenated_records(ex: Exchange) -> None:
+    # numpy drops the padding of a structured dtype when it concatenates; the fields are the same
+    one = instruction_array(1)
+    one["kind"], one["book"], one["agent"], one["side"] = InstructionKind.PLACE_LIMIT, 1, 1, Side.SELL
+    one["price_ticks"], one["qty_lots"], one["tif"], one["stp"] = 100, 2, TimeInForce.GTC, Stp.CANCEL_OLDEST
+    both = np.concatenate([one, one])
+    assert both.dtype != INSTRUCTION_DTYPE and both.dtype.names == INSTRUCTION_DTYPE.names
+    ex.submit_batch(both)
+    placed = ex.take_events()
+    assert list(placed["kind"]) == [EventKind.ORDER_PLACED] * 2
 
 
 def test_zeroed_records_are_rejected_not_applied(ex: Exchange) -> None:

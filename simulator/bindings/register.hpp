@@ -44,14 +44,25 @@ void register_exchange(py::module_& m);
 void register_testing(py::module_& m);
 void register_simulation(py::module_& m);
 
-// The records of a numpy array of INSTRUCTION_DTYPE; raises TypeError/ValueError otherwise.
-inline const InstructionRecord* records_of(const py::array& a) {
-  if (!a.dtype().attr("__eq__")(py::dtype::of<InstructionRecord>()).cast<bool>())
-    throw py::type_error("instructions must be a numpy array of INSTRUCTION_DTYPE (see taos.simulator.instruction_array)");
+// An array of exactly INSTRUCTION_DTYPE: the array itself, or a copy of one with the same fields in
+// another layout (numpy drops the padding when it concatenates or stacks structured arrays).
+// Raises TypeError/ValueError for anything else.
+inline py::array instruction_records(const py::object& obj) {
+  py::array a = py::array::ensure(obj);
+  if (!a) throw py::type_error("instructions must be a numpy array of INSTRUCTION_DTYPE (see taos.simulator.instruction_array)");
+  const py::dtype want = py::dtype::of<InstructionRecord>();
+  if (!a.dtype().attr("__eq__")(want).cast<bool>()) {
+    const py::object names = a.dtype().attr("names");
+    if (names.is_none() || !names.attr("__eq__")(want.attr("names")).cast<bool>())
+      throw py::type_error("instructions must be a numpy array of INSTRUCTION_DTYPE (see taos.simulator.instruction_array)");
+    a = a.attr("astype")(want);
+  }
   if (a.ndim() != 1) throw py::value_error("instructions must be a one-dimensional array");
   if (!(a.flags() & py::array::c_style)) throw py::value_error("instructions must be C-contiguous");
-  return static_cast<const InstructionRecord*>(a.data());
+  return a;
 }
+
+inline const InstructionRecord* records_of(const py::array& a) { return static_cast<const InstructionRecord*>(a.data()); }
 
 // Moves a vector into a numpy array without copying.
 template <class T>

@@ -59,9 +59,10 @@ void register_exchange(py::module_& m) {
            py::arg("base_lots"), py::arg("quote"))
       .def(
           "submit_batch",
-          [](Exchange& ex, const py::array& instructions) {
-            const InstructionRecord* p = records_of(instructions);
-            const auto n = static_cast<std::size_t>(instructions.shape(0));
+          [](Exchange& ex, const py::object& instructions) {
+            const py::array records = instruction_records(instructions);
+            const InstructionRecord* p = records_of(records);
+            const auto n = static_cast<std::size_t>(records.shape(0));
             py::gil_scoped_release release;
             ex.submit_batch(p, n);
           },

@@ -129,8 +129,7 @@ void register_simulation(py::module_& m) {
             std::size_t n = 0;
             py::array arr;
             if (!instructions.is_none()) {
-              arr = py::array::ensure(instructions);
-              if (!arr) throw py::type_error("instructions must be a numpy array of INSTRUCTION_DTYPE or None");
+              arr = instruction_records(instructions);
               p = records_of(arr);
               n = static_cast<std::size_t>(arr.shape(0));
             }

@@ -33,10 +33,11 @@ void register_testing(py::module_& m) {
   m.def("open_bench_accounts", &testing::open_bench_accounts, py::arg("exchange"), py::arg("agents"));
   m.def(
       "replay_in_cpp",
-      [](const py::array& instructions, std::uint32_t agents, std::size_t batch) {
+      [](const py::object& instructions, std::uint32_t agents, std::size_t batch) {
         if (batch == 0) throw py::value_error("batch must be positive");
-        const InstructionRecord* p = records_of(instructions);
-        const std::vector<InstructionRecord> stream(p, p + instructions.shape(0));
+        const py::array records = instruction_records(instructions);
+        const InstructionRecord* p = records_of(records);
+        const std::vector<InstructionRecord> stream(p, p + records.shape(0));
         py::gil_scoped_release release;
         Exchange ex(testing::bench_exchange_config());
         testing::open_bench_accounts(ex, agents);
