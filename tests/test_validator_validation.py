@@ -361,6 +361,37 @@ def test_rejected_instructions_take_no_slot() -> None:
     ]
 
 
+def test_once_a_book_is_full_later_instructions_are_over_the_cap_whatever_else_is_wrong() -> None:
+    ctx = context(max_instructions_per_book=2)
+    result = validate(
+        limit(0, price=-1.0),  # bad, takes no slot
+        limit(0),
+        limit(0),
+        limit(0, price=-1.0),  # the book is full now
+        limit(7),  # another, unknown, book: its own reason
+        ctx=ctx,
+    )
+    assert [a.index for a in result.accepted] == [1, 2]
+    assert [(r.index, r.rule, r.reason) for r in result.rejected] == [
+        (0, RejectRule.CHECK, RejectReason.INVALID_PRICE),
+        (3, RejectRule.PER_BOOK_CAP, RejectReason.INVALID_INSTRUCTION),
+        (4, RejectRule.CHECK, RejectReason.UNKNOWN_BOOK),
+    ]
+
+
+def test_a_built_instruction_with_an_unhashable_book_is_rejected_alone() -> None:
+    odd = PlaceLimit(book=[0], side=Side.BUY, price=300.0, quantity=0.5)  # type: ignore[arg-type]
+    reply = Reply(PROTOCOL_VERSION, (limit(0), odd, limit(0)))
+    result = validate_reply(UID, reply, context(max_instructions_per_book=1))
+    assert [a.index for a in result.accepted] == [0]
+    assert [(r.index, r.reason) for r in result.rejected] == [
+        (1, RejectReason.UNKNOWN_BOOK),
+        (2, RejectReason.INVALID_INSTRUCTION),
+    ]
+    notice = result.notices[0]
+    assert isinstance(notice, OrderRejected) and notice.book == -1
+
+
 def test_volume_capped_rejections_take_no_slot() -> None:
     ctx = context(volume_capped_books=frozenset({0}), max_instructions_per_book=2)
     result = validate(limit(0), Cancel(book=0, order_id=1), limit(0), Cancel(book=0, order_id=2), ctx=ctx)
