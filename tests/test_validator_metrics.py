@@ -4,6 +4,7 @@ forgotten. Every check scrapes a real server over loopback."""
 from __future__ import annotations
 
 import socket
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -251,3 +252,12 @@ def test_bad_arguments_are_refused(
         k: v for k, v in samples.items() if k[0].startswith("taos_validator") and "_created" not in k[0] and v
     }
     assert changed == {}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process metrics are read from /proc")
+def test_process_metrics_are_optional() -> None:
+    with_process = ValidatorMetrics().render().decode()
+    without = ValidatorMetrics(process_metrics=False).render().decode()
+    assert "process_resident_memory_bytes" in with_process
+    assert "process_" not in without
+    assert "taos_validator_step_index" in without
