@@ -1,2 +1,2 @@
-"""The validator: queries miners, validates their replies, assigns latency and
-schedules accepted instructions into the simulation."""
+"""The validator: steps the simulation, queries miners, validates their replies, assigns latency,
+scores them and sets weights (the loop is in ``taos/validator/loop.py``)."""
