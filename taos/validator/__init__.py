@@ -1,0 +1,1 @@
+"""The validator: steps the simulation, queries miners, scores them and sets weights."""
