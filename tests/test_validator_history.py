@@ -142,8 +142,13 @@ def test_a_boundary_is_a_nan_column_and_restarts_the_counters() -> None:
     assert np.isnan(vals[[0, 3]]).all()
     assert vals[[1, 2, 4]].tolist() == [100.0, 110.0, 50.0]
     assert st.window_steps().tolist() == [-1, 1, 2, -1, 3]
-    assert st.volume_24h()[0, 0] == 420
+    assert st.volume_24h()[0, 0] == 20  # the old simulation's buckets are gone
     assert st.observations == 3
+    st.mark_boundary()
+    st.observe(4, 0, [[60.0]], [[5]])  # a new simulation's time starts again from 0
+    assert st.volume_24h()[0, 0] == 5 and st.last_time_ns == 0
+    with pytest.raises(ValueError, match="not after the last observed step"):
+        st.observe(4, 5 * S, [[60.0]], [[5]])
 
 
 @pytest.mark.parametrize(

@@ -166,7 +166,7 @@ class ScoreState:
 
     @property
     def last_time_ns(self) -> int:
-        """Simulation time of the latest observation (-1 before the first)."""
+        """Simulation time of the latest observation (-1 before the first and after a boundary)."""
         return self._last_time_ns
 
     @property
@@ -302,13 +302,18 @@ class ScoreState:
 
     def mark_boundary(self) -> None:
         """Marks the start of a new simulation: writes a NaN history column for every miner (no
-        return spans it) and takes the traded counters as starting from 0 again."""
+        return spans it), takes the traded counters as starting from 0 again and empties the volume
+        buckets (the new simulation's accounts have traded nothing). Simulation time may start again
+        from 0; step indices keep increasing. Activity factors and scores carry over."""
         pos = self._columns % self.params.window
         self._values[..., pos] = np.nan
         self._column_step[pos] = -1
         self._column_time_ns[pos] = -1
         self._columns += 1
         self._prev_traded[...] = 0
+        self._volume[...] = 0
+        self._bucket_id[...] = -1
+        self._last_time_ns = -1
 
     def reset_uid(self, uid: int) -> None:
         """Forgets a deregistered miner: score 0, empty (NaN) history, no volume, activity 0.
