@@ -248,18 +248,87 @@ def test_bad_commits_are_refused_and_write_nothing(tmp_path: Path) -> None:
         assert store.load().hotkeys == {0: "x"}  # type: ignore[union-attr]
 
 
-def test_a_malformed_stored_array_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (
+            "UPDATE array_chunks SET data = x'934e554d50592067617262616765' WHERE name = 'score/score'",
+            r"'score/score' is unreadable \(chunk -1\)",
+        ),
+        ("DELETE FROM array_chunks WHERE name = 'score/score'", "'score/score' must have exactly one chunk"),
+        ("DELETE FROM array_chunks WHERE name = 'score/values' AND idx = 3", "'score/values' has chunks"),
+        (
+            "UPDATE arrays SET shape = '[9]' WHERE name = 'score/score'",
+            "'score/score' does not match its recorded",
+        ),
+        ("UPDATE arrays SET dtype = 'not a dtype' WHERE name = 'score/score'", "malformed dtype"),
+        (
+            "DELETE FROM arrays WHERE name = 'score/activity'",
+            r"chunks without an array: \['score/activity'\]",
+        ),
+        ("UPDATE arrays SET name = 'other/x' WHERE name = 'score/score'", "unknown stored array 'other/x'"),
+    ],
+)
+def test_a_malformed_stored_array_is_refused(tmp_path: Path, damage: str, message: str) -> None:
     run = Run()
     with ValidatorStore(tmp_path) as store:
         run.advance()
         run.save(store)
-        store.db.execute("UPDATE arrays SET data = ? WHERE name = 'score/activity'", (b"\x93NUMPY garbage",))
-        with pytest.raises(StoreError, match="'score/activity' is unreadable"):
+        if "SET name" in damage:
+            store.db.execute("UPDATE array_chunks SET name = 'other/x' WHERE name = 'score/score'")
+        store.db.execute(damage)
+        with pytest.raises(StoreError, match=message):
             store.load()
-        store.db.execute("UPDATE arrays SET shape = '[9]' WHERE name = 'score/score'")
-        store.db.execute("DELETE FROM arrays WHERE name = 'score/activity'")
-        with pytest.raises(StoreError, match="'score/score' does not match its recorded dtype"):
-            store.load()
+
+
+def test_commits_write_only_the_chunks_that_changed(tmp_path: Path) -> None:
+    run = Run()  # window 8
+    with ValidatorStore(tmp_path) as store:
+        run.advance()
+        run.save(store)
+        db = store.db
+
+        def values_chunks() -> dict[int, bytes]:
+            rows = db.execute("SELECT idx, data FROM array_chunks WHERE name = 'score/values'")
+            return {int(i): bytes(d) for i, d in rows}
+
+        before = values_chunks()
+        assert sorted(before) == list(range(8))
+        run.advance()
+        changes_before = db.total_changes
+        run.save(store)
+        after = values_chunks()
+        assert [i for i in range(8) if before[i] != after[i]] == [1]  # the new ring column only
+        assert db.total_changes - changes_before < 40  # a few chunks, not every column of every array
+        run.state.reset_uid(1)  # touches every column of uid 1's history
+        run.advance()
+        run.save(store)
+        now = values_chunks()  # uid 1 had values in columns 0 and 1; column 2 is new
+        assert [i for i in range(8) if now[i] != after[i]] == [0, 1, 2]
+    with ValidatorStore(tmp_path) as store:
+        loaded = store.load()
+        assert loaded is not None and same_state(loaded.score_state, run.state)
+        run.advance()
+        run.save(store)
+        assert same_state(store.load().score_state, run.state)  # type: ignore[union-attr]
+
+
+def test_a_commit_without_load_replaces_what_another_process_left(tmp_path: Path) -> None:
+    first = Run()
+    with ValidatorStore(tmp_path) as store:
+        first.advance()
+        first.save(store, old=np.zeros(3))
+    second = Run()
+    second.state = ScoreState(ScoreParams.from_core(second.config, window=5), 3, 2)
+    second.step = 1
+    with ValidatorStore(tmp_path) as store:
+        second.advance()
+        second.save(store, new=np.ones((2, 2)))
+    with ValidatorStore(tmp_path) as store:
+        loaded = store.load()
+    assert loaded is not None and set(loaded.extra) == {"new"}
+    assert same_state(loaded.score_state, second.state)
+    assert loaded.score_state.params.window == 5
 
 
 @dataclass(frozen=True)

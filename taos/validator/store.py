@@ -11,9 +11,13 @@ Database tables:
 - ``schema_version`` — one row; a store written by another schema version is refused;
 - ``meta`` — one row: simulation identity (config hash, seed), step index, simulation time, the
   checkpoint file (path relative to the store directory) and its sha256;
-- ``arrays`` — named numpy arrays as ``.npy`` bytes (``np.save``, never pickle) with their dtype and
-  shape: the :class:`~taos.validator.history.ScoreState` (``score/…``) and any further state the
-  validator keeps (``extra/…``);
+- ``arrays`` and ``array_chunks`` — named numpy arrays with their dtype and shape: the
+  :class:`~taos.validator.history.ScoreState` (``score/…``) and any further state the validator keeps
+  (``extra/…``). An array of two or more dimensions is stored as one chunk per index of its last
+  axis (``a[..., i]``; for the value history one chunk per ring column), smaller ones as one chunk
+  (index -1); each chunk is ``.npy`` bytes (``np.save``, never pickle). A commit writes only the
+  chunks whose bytes changed since the previous commit, so a step costs one history column, not
+  the whole window;
 - ``hotkeys`` — the hotkey of every uid, to detect deregistrations after a restart.
 
 Commit protocol (:meth:`ValidatorStore.save`):
@@ -74,7 +78,13 @@ CREATE TABLE meta (
     checkpoint_sha256 TEXT NOT NULL,
     saved_at_unix REAL NOT NULL
 );
-CREATE TABLE arrays (name TEXT PRIMARY KEY, dtype TEXT NOT NULL, shape TEXT NOT NULL, data BLOB NOT NULL);
+CREATE TABLE arrays (name TEXT PRIMARY KEY, dtype TEXT NOT NULL, shape TEXT NOT NULL);
+CREATE TABLE array_chunks (
+    name TEXT NOT NULL REFERENCES arrays (name),
+    idx INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (name, idx)
+);
 CREATE TABLE hotkeys (uid INTEGER PRIMARY KEY, hotkey TEXT NOT NULL);
 """
 
@@ -143,25 +153,75 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _array_bytes(name: str, a: np.ndarray) -> tuple[str, str, bytes]:
-    arr = np.asarray(a)
-    if arr.dtype.hasobject:
-        raise StoreError(
-            f"array {name!r} has dtype object; only plain numeric, bool or string arrays are stored"
-        )
+def _npy(a: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    return arr.dtype.str, json.dumps(list(arr.shape)), buf.getvalue()
+    np.save(buf, a, allow_pickle=False)
+    return buf.getvalue()
 
 
-def _array_from(name: str, dtype: str, shape: str, data: bytes) -> np.ndarray:
-    try:
-        arr = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise StoreError(f"stored array {name!r} is unreadable: {e}") from e
-    if not isinstance(arr, np.ndarray) or arr.dtype.str != dtype or json.dumps(list(arr.shape)) != shape:
-        raise StoreError(f"stored array {name!r} does not match its recorded dtype {dtype} and shape {shape}")
+def _chunked(a: np.ndarray) -> bool:
+    return a.ndim >= 2
+
+
+def _changed_chunks(new: np.ndarray, old: np.ndarray | None) -> list[int]:
+    """Indices along the last axis whose bytes differ (NaN compares by its bits); all of them when
+    there is nothing comparable."""
+    n = new.shape[-1]
+    if old is None or old.dtype != new.dtype or old.shape != new.shape:
+        return list(range(n))
+    if n == 0 or new.size == 0:
+        return []
+    item = new.dtype.itemsize
+    xn = np.ascontiguousarray(new).reshape(-1, n)
+    xo = np.ascontiguousarray(old).reshape(-1, n)
+    if item in (1, 2, 4, 8):  # compare the bits as unsigned integers of the same size
+        differs = (xn.view(f"u{item}") != xo.view(f"u{item}")).any(axis=0)
+    else:
+        bn, bo = xn.view(np.uint8).reshape(-1, n, item), xo.view(np.uint8).reshape(-1, n, item)
+        differs = (bn != bo).any(axis=(0, 2))
+    return [int(i) for i in np.flatnonzero(differs)]
+
+
+def _check_storable(name: str, a: np.ndarray) -> np.ndarray:
+    arr = np.asarray(a)
+    if arr.dtype.hasobject or arr.dtype.names is not None:
+        raise StoreError(
+            f"array {name!r} has dtype {arr.dtype}; only plain numeric, bool or string arrays are stored"
+        )
     return arr
+
+
+def _array_from_chunks(name: str, dtype: str, shape_text: str, chunks: dict[int, bytes]) -> np.ndarray:
+    try:
+        shape = tuple(int(x) for x in json.loads(shape_text))
+        dt = np.dtype(dtype)
+    except (ValueError, TypeError) as e:
+        raise StoreError(
+            f"stored array {name!r} has a malformed dtype {dtype!r} or shape {shape_text!r}"
+        ) from e
+
+    def part(idx: int, want: tuple[int, ...]) -> np.ndarray:
+        try:
+            arr = np.load(io.BytesIO(chunks[idx]), allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise StoreError(f"stored array {name!r} is unreadable (chunk {idx}): {e}") from e
+        if not isinstance(arr, np.ndarray) or arr.dtype != dt or arr.shape != want:
+            raise StoreError(
+                f"stored array {name!r} does not match its recorded dtype {dtype} and shape {shape_text}"
+            )
+        return arr
+
+    if len(shape) < 2:
+        if set(chunks) != {-1}:
+            raise StoreError(f"stored array {name!r} must have exactly one chunk")
+        return part(-1, shape)
+    n = shape[-1]
+    if set(chunks) != set(range(n)):
+        raise StoreError(f"stored array {name!r} has chunks {sorted(chunks)[:8]}..., expected 0..{n - 1}")
+    out = np.empty(shape, dtype=dt)
+    for i in range(n):
+        out[..., i] = part(i, shape[:-1])
+    return out
 
 
 class ValidatorStore:
@@ -182,6 +242,8 @@ class ValidatorStore:
             os.close(self._lock_fd)
             raise StoreError(f"validator store {self.directory} is in use by another process") from None
         self._db: sqlite3.Connection | None = None
+        # The arrays as last committed (or loaded), to write only what changed.
+        self._committed: dict[str, np.ndarray] = {}
         try:
             self._db = sqlite3.connect(self.directory / DB_NAME, isolation_level=None)
             self._open_schema()
@@ -259,10 +321,11 @@ class ValidatorStore:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
     def last_committed_step(self) -> int | None:
         """Step index of the last commit, or None for an empty store."""
@@ -315,13 +378,13 @@ class ValidatorStore:
         path = Path(checkpoint.path)
         if path.parent.resolve() != self.checkpoint_dir.resolve():
             raise StoreError(f"checkpoint {path} is not in this store's {self.checkpoint_dir}")
-        rows: list[tuple[str, str, str, bytes]] = []
+        arrays: dict[str, np.ndarray] = {}
         for name, arr in score_state.to_arrays().items():
-            rows.append((SCORE_PREFIX + name, *_array_bytes(name, arr)))
+            arrays[SCORE_PREFIX + name] = _check_storable(name, arr)
         for name, arr in (extra or {}).items():
             if not isinstance(name, str) or not name:
                 raise StoreError(f"extra array names must be non-empty strings, got {name!r}")
-            rows.append((EXTRA_PREFIX + name, *_array_bytes(name, arr)))
+            arrays[EXTRA_PREFIX + name] = _check_storable(name, arr).copy()  # the caller may change it
         keys: list[tuple[int, str]] = []
         for uid, hotkey in hotkeys.items():
             if isinstance(uid, bool) or not isinstance(uid, (int, np.integer)) or uid < 0:
@@ -347,11 +410,42 @@ class ValidatorStore:
                     time.time(),
                 ),
             )
-            db.execute("DELETE FROM arrays")
-            db.executemany("INSERT INTO arrays (name, dtype, shape, data) VALUES (?, ?, ?, ?)", rows)
+            self._write_arrays(arrays)
             db.execute("DELETE FROM hotkeys")
             db.executemany("INSERT INTO hotkeys (uid, hotkey) VALUES (?, ?)", keys)
+        self._committed = arrays  # copies: to_arrays() copies, extra arrays were copied above
         self._remove_old_checkpoints(step_index, None if previous is None else previous[0])
+
+    def _write_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """Inside a transaction: makes the stored arrays equal to ``arrays``, writing only the
+        chunks that differ from the last commit (all of them for a new or reshaped array)."""
+        db = self.db
+        for gone in set(self._committed) - set(arrays):
+            db.execute("DELETE FROM array_chunks WHERE name = ?", (gone,))
+            db.execute("DELETE FROM arrays WHERE name = ?", (gone,))
+        # Arrays this process has not committed (e.g. written before a restart without load()).
+        known = set(self._committed)
+        for (name,) in db.execute("SELECT name FROM arrays").fetchall():
+            if name not in known:
+                db.execute("DELETE FROM array_chunks WHERE name = ?", (name,))
+                db.execute("DELETE FROM arrays WHERE name = ?", (name,))
+        for name, a in arrays.items():
+            old = self._committed.get(name)
+            shape = json.dumps(list(a.shape))
+            if old is None or old.dtype != a.dtype or old.shape != a.shape:
+                db.execute("DELETE FROM array_chunks WHERE name = ?", (name,))
+                db.execute(
+                    "INSERT OR REPLACE INTO arrays (name, dtype, shape) VALUES (?, ?, ?)",
+                    (name, a.dtype.str, shape),
+                )
+                old = None
+            if _chunked(a):
+                rows = [(name, i, _npy(a[..., i])) for i in _changed_chunks(a, old)]
+            elif old is None or old.tobytes() != a.tobytes():
+                rows = [(name, -1, _npy(a))]
+            else:
+                rows = []
+            db.executemany("INSERT OR REPLACE INTO array_chunks (name, idx, data) VALUES (?, ?, ?)", rows)
 
     def save(
         self,
@@ -420,13 +514,21 @@ class ValidatorStore:
                 f"checkpoint file {path} of committed step {step_index} is corrupt: sha256 {actual} "
                 f"does not match the recorded {sha}"
             )
+        chunks: dict[str, dict[int, bytes]] = {}
+        for name, idx, blob in db.execute("SELECT name, idx, data FROM array_chunks"):
+            chunks.setdefault(name, {})[int(idx)] = bytes(blob)
+        stored: dict[str, np.ndarray] = {}
+        for name, dtype, shape in db.execute("SELECT name, dtype, shape FROM arrays"):
+            stored[name] = _array_from_chunks(name, dtype, shape, chunks.pop(name, {}))
+        if chunks:
+            raise StoreError(f"stored chunks without an array: {sorted(chunks)}")
         score: dict[str, np.ndarray] = {}
         extra: dict[str, np.ndarray] = {}
-        for name, dtype, shape, blob in db.execute("SELECT name, dtype, shape, data FROM arrays"):
+        for name, arr in stored.items():
             if name.startswith(SCORE_PREFIX):
-                score[name[len(SCORE_PREFIX) :]] = _array_from(name, dtype, shape, blob)
+                score[name[len(SCORE_PREFIX) :]] = arr
             elif name.startswith(EXTRA_PREFIX):
-                extra[name[len(EXTRA_PREFIX) :]] = _array_from(name, dtype, shape, blob)
+                extra[name[len(EXTRA_PREFIX) :]] = arr
             else:
                 raise StoreError(f"unknown stored array {name!r}")
         try:
@@ -434,6 +536,7 @@ class ValidatorStore:
         except ValueError as e:
             raise StoreError(f"stored score state is malformed: {e}") from e
         hotkeys = {int(u): str(h) for u, h in db.execute("SELECT uid, hotkey FROM hotkeys ORDER BY uid")}
+        self._committed = {name: a.copy() for name, a in stored.items()}
         return StoredState(
             identity=SimulationIdentity(str(chash), int(seed)),
             step_index=int(step_index),
