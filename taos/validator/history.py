@@ -1,0 +1,430 @@
+"""The validator's scoring state for preset ``taos`` (SPEC §9), held in numpy ring buffers.
+
+One :class:`ScoreState` holds, per miner and book:
+
+- the inventory-value history: the last ``window`` (L = 720) observations in a ring buffer; NaN
+  marks a missing value, a simulation boundary (:meth:`ScoreState.mark_boundary`) or a reset miner
+  (:meth:`ScoreState.reset_uid`), and the Sharpe ratio never differences across it;
+- the traded volume in buckets of 10 minutes of simulation time, enough buckets for 24 h (the volume
+  cap of SPEC §8) and for the Sharpe window (the activity factor);
+- the activity factors and the EMA-smoothed scores (alpha = 0.1).
+
+Every update is a handful of whole-array numpy operations; nothing loops over miners, books or the
+history in Python. The arithmetic itself is done by the pure functions of :mod:`taos.scoring`.
+
+Units: inventory values, traded volumes and the starting wealth are in one money unit chosen by the
+caller (the validator uses the engine's integer quote units, tick x lot). The traded totals are the
+accounts' cumulative ``traded_quote`` counters (integers); the volume of a step is their difference.
+
+Persistence: :meth:`ScoreState.to_arrays` returns plain numpy arrays (no objects), and
+:meth:`ScoreState.from_arrays` checks and rebuilds the state from them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from taos.scoring import (
+    activity_factor,
+    activity_weighted,
+    ema,
+    normalize_sharpe,
+    sharpe_batch,
+    taos_score_batch,
+)
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+NS_PER_S = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class ScoreParams:
+    """Parameters of preset ``taos`` scoring state (defaults from SPEC §8-9).
+
+    Attributes:
+        starting_wealth: a miner's starting wealth on one book, in the money unit of the values.
+        window: L, the Sharpe window in observations (720 ≈ 1 h at 5 s).
+        interval_ns: simulation time between observations (the publish interval); with ``window``
+            it gives the span of the Sharpe window in time, over which the activity factor's
+            volume is summed.
+        bucket_ns: width of a volume bucket (10 minutes).
+        volume_horizon_ns: span of the volume cap (24 h).
+        cap_multiple: the volume cap is ``cap_multiple * starting_wealth`` (10).
+        alpha: EMA smoothing of the scores per observation (0.1).
+    """
+
+    starting_wealth: float
+    window: int = 720
+    interval_ns: int = 5 * NS_PER_S
+    bucket_ns: int = 600 * NS_PER_S
+    volume_horizon_ns: int = 86_400 * NS_PER_S
+    cap_multiple: float = 10.0
+    alpha: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.starting_wealth) and self.starting_wealth > 0):
+            raise ValueError(f"starting_wealth must be a positive number, got {self.starting_wealth!r}")
+        for name in ("window", "interval_ns", "bucket_ns", "volume_horizon_ns"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.window < 2:
+            raise ValueError(f"window must be >= 2, got {self.window}")
+        if not (math.isfinite(self.cap_multiple) and self.cap_multiple > 0):
+            raise ValueError(f"cap_multiple must be a positive number, got {self.cap_multiple!r}")
+        if not 0.0 < self.alpha <= 1.0:
+            raise ValueError(f"alpha must lie in (0, 1], got {self.alpha!r}")
+
+    @property
+    def cap(self) -> float:
+        """The volume cap: ``cap_multiple * starting_wealth``."""
+        return self.cap_multiple * self.starting_wealth
+
+    @property
+    def window_buckets(self) -> int:
+        """Buckets summed for the activity factor's window volume (the latest one included)."""
+        return max(1, -(-self.window * self.interval_ns // self.bucket_ns))
+
+    @property
+    def horizon_buckets(self) -> int:
+        """Buckets summed for the 24 h volume (the latest one included)."""
+        return max(1, -(-self.volume_horizon_ns // self.bucket_ns))
+
+    @property
+    def ring_buckets(self) -> int:
+        """Buckets kept: enough for both sums."""
+        return max(self.window_buckets, self.horizon_buckets)
+
+    @classmethod
+    def from_core(cls, config: Any, **overrides: Any) -> ScoreParams:
+        """Parameters for a core ``SimulationConfig`` (money in quote units): the starting wealth is
+        the miner's quote plus its base valued at the start price."""
+        wealth = config.miner_quote + config.miner_base_lots * config.fundamental.start_price_ticks
+        return cls(starting_wealth=float(wealth), **overrides)
+
+
+# name → (dtype, shape in terms of M miners, B books, L window, K buckets; () for a scalar)
+_LAYOUT: dict[str, tuple[str, tuple[str, ...]]] = {
+    "values": ("float64", ("M", "B", "L")),
+    "column_step": ("int64", ("L",)),
+    "column_time_ns": ("int64", ("L",)),
+    "volume": ("int64", ("M", "B", "K")),
+    "bucket_id": ("int64", ("K",)),
+    "prev_traded": ("int64", ("M", "B")),
+    "activity": ("float64", ("M", "B")),
+    "score": ("float64", ("M",)),
+    "step_score": ("float64", ("M",)),
+    "counters": ("int64", ("4",)),  # columns written, observations, last step, last time
+}
+_PARAM_PREFIX = "param."
+
+
+class ScoreState:
+    """Per-miner, per-book scoring state of preset ``taos``; see the module docstring.
+
+    Call :meth:`observe` once per observation step; read :meth:`scores` (the EMA scores, one per
+    miner), :meth:`volume_24h` and :meth:`over_volume_cap`. A new or reset miner starts with score 0
+    and activity 0, so it has to earn its score over time.
+    """
+
+    def __init__(self, params: ScoreParams, miners: int, books: int) -> None:
+        for name, n in (("miners", miners), ("books", books)):
+            if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {n!r}")
+        self.params = params
+        self.miners = miners
+        self.books = books
+        m, b, w, k = miners, books, params.window, params.ring_buckets
+        self._values: FloatArray = np.full((m, b, w), np.nan)
+        self._column_step: IntArray = np.full(w, -1, dtype=np.int64)
+        self._column_time_ns: IntArray = np.full(w, -1, dtype=np.int64)
+        self._volume: IntArray = np.zeros((m, b, k), dtype=np.int64)
+        self._bucket_id: IntArray = np.full(k, -1, dtype=np.int64)
+        self._prev_traded: IntArray = np.zeros((m, b), dtype=np.int64)
+        self._activity: FloatArray = np.zeros((m, b))
+        self._score: FloatArray = np.zeros(m)
+        self._step_score: FloatArray = np.zeros(m)
+        self._columns = 0  # history columns written (observations and boundaries)
+        self._observations = 0
+        self._last_step = -1
+        self._last_time_ns = -1
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    @property
+    def last_step(self) -> int:
+        """Step index of the latest observation (-1 before the first)."""
+        return self._last_step
+
+    @property
+    def last_time_ns(self) -> int:
+        """Simulation time of the latest observation (-1 before the first and after a boundary)."""
+        return self._last_time_ns
+
+    @property
+    def observations(self) -> int:
+        """Number of observations made since the state was created."""
+        return self._observations
+
+    def scores(self) -> FloatArray:
+        """The EMA-smoothed scores, one per miner (a copy)."""
+        return self._score.copy()
+
+    def step_scores(self) -> FloatArray:
+        """The unsmoothed scores of the latest observation, one per miner (a copy)."""
+        return self._step_score.copy()
+
+    def activity(self) -> FloatArray:
+        """Activity factors ``(miners, books)`` (a copy)."""
+        return self._activity.copy()
+
+    def window_values(self) -> FloatArray:
+        """Inventory-value history ``(miners, books, window)``, oldest first (a copy)."""
+        pos = self._columns % self.params.window
+        return np.concatenate((self._values[..., pos:], self._values[..., :pos]), axis=-1)
+
+    def window_steps(self) -> IntArray:
+        """Step index of each history column, oldest first; -1 for an empty column or a boundary."""
+        pos = self._columns % self.params.window
+        return np.concatenate((self._column_step[pos:], self._column_step[:pos]))
+
+    def _bucket_mask(self, time_ns: int, n: int) -> BoolArray:
+        k = time_ns // self.params.bucket_ns
+        mask: BoolArray = (self._bucket_id > k - n) & (self._bucket_id <= k)
+        return mask
+
+    def _bucket_sum(self, time_ns: int, n: int) -> IntArray:
+        mask = self._bucket_mask(time_ns, n)
+        out: IntArray = self._volume[..., mask].sum(axis=-1, dtype=np.int64)
+        return out
+
+    def volume_24h(self, time_ns: int | None = None) -> IntArray:
+        """Traded volume ``(miners, books)`` over the volume horizon (24 h) ending with the bucket
+        that contains ``time_ns`` (default: the latest observation's time), that bucket included."""
+        t = self._last_time_ns if time_ns is None else _time(time_ns, "time_ns")
+        if t < 0:
+            return np.zeros((self.miners, self.books), dtype=np.int64)
+        return self._bucket_sum(t, self.params.horizon_buckets)
+
+    def over_volume_cap(self, time_ns: int | None = None) -> BoolArray:
+        """Miners x books whose 24 h volume reached the cap: they may only cancel there (SPEC §8)."""
+        out: BoolArray = self.volume_24h(time_ns) >= self.params.cap
+        return out
+
+    def window_volume(self) -> IntArray:
+        """Traded volume ``(miners, books)`` over the Sharpe window, in whole buckets up to the
+        latest observation's bucket."""
+        if self._last_time_ns < 0:
+            return np.zeros((self.miners, self.books), dtype=np.int64)
+        return self._bucket_sum(self._last_time_ns, self.params.window_buckets)
+
+    def compute_step_scores(self) -> FloatArray:
+        """The preset ``taos`` score of every miner from the current state, without changing it:
+        per-book Sharpe over the window → normalised → activity-weighted → median minus the
+        outlier penalty across books (SPEC §9)."""
+        s_hat = normalize_sharpe(sharpe_batch(self.window_values()))
+        w = activity_weighted(self._activity, s_hat)
+        return taos_score_batch(w)
+
+    # --- updating --------------------------------------------------------------------------------
+
+    def observe(
+        self,
+        step_index: int,
+        time_ns: int,
+        inventory_values: ArrayLike,
+        traded_quote_totals: ArrayLike,
+    ) -> FloatArray:
+        """Records one observation step and updates activity and scores; returns the step's
+        unsmoothed scores.
+
+        Args:
+            step_index: strictly greater than the previous observation's.
+            time_ns: simulation time, not before the previous observation's.
+            inventory_values: ``(miners, books)`` floats; NaN for a missing value.
+            traded_quote_totals: ``(miners, books)`` cumulative traded volume per account
+                (integers ≥ 0). The step's volume is the increase; where a counter dropped (the
+                account was reset) the whole new total is the volume since the reset.
+
+        Raises:
+            ValueError: a step index not after the last one, time going back, wrong shapes,
+            non-integer or negative totals, or ±inf values. The state is unchanged then.
+        """
+        step = _time(step_index, "step_index")
+        t = _time(time_ns, "time_ns")
+        if step <= self._last_step:
+            raise ValueError(f"step_index {step} is not after the last observed step {self._last_step}")
+        if t < self._last_time_ns:
+            raise ValueError(f"time_ns {t} is before the last observation's time {self._last_time_ns}")
+        shape = (self.miners, self.books)
+        values = np.asarray(inventory_values, dtype=np.float64)
+        if values.shape != shape:
+            raise ValueError(f"inventory_values must have shape {shape}, got {values.shape}")
+        if np.isinf(values).any():
+            raise ValueError("inventory_values must not contain ±inf (use NaN for a missing value)")
+        totals = _totals(traded_quote_totals, shape)
+
+        prev = self._prev_traded
+        step_volume = np.where(totals >= prev, totals - prev, totals)
+        self._prev_traded = totals
+
+        p = self.params
+        k = t // p.bucket_ns
+        slot = int(k % p.ring_buckets)
+        if self._bucket_id[slot] != k:
+            self._volume[..., slot] = 0
+            self._bucket_id[slot] = k
+        self._volume[..., slot] += step_volume
+
+        pos = self._columns % p.window
+        self._values[..., pos] = values
+        self._column_step[pos] = step
+        self._column_time_ns[pos] = t
+        self._columns += 1
+        self._observations += 1
+        self._last_step = step
+        self._last_time_ns = t
+
+        traded_latest = self._volume[..., slot] > 0
+        v = self._bucket_sum(t, p.window_buckets).astype(np.float64)
+        self._activity = activity_factor(self._activity, v, p.cap, traded_latest, p.window)
+        self._step_score = self.compute_step_scores()
+        self._score = ema(self._score, self._step_score, p.alpha)
+        return self._step_score.copy()
+
+    def mark_boundary(self) -> None:
+        """Marks the start of a new simulation: writes a NaN history column for every miner (no
+        return spans it), takes the traded counters as starting from 0 again and empties the volume
+        buckets (the new simulation's accounts have traded nothing). Simulation time may start again
+        from 0; step indices keep increasing. Activity factors and scores carry over."""
+        pos = self._columns % self.params.window
+        self._values[..., pos] = np.nan
+        self._column_step[pos] = -1
+        self._column_time_ns[pos] = -1
+        self._columns += 1
+        self._prev_traded[...] = 0
+        self._volume[...] = 0
+        self._bucket_id[...] = -1
+        self._last_time_ns = -1
+
+    def reset_uid(self, uid: int) -> None:
+        """Forgets a deregistered miner: score 0, empty (NaN) history, no volume, activity 0.
+
+        Call it for the observation step in which the account was reset in the simulator: the
+        traded counter is then taken to restart from 0 (a drop is also detected by itself).
+        """
+        if isinstance(uid, bool) or not isinstance(uid, (int, np.integer)) or not 0 <= uid < self.miners:
+            raise ValueError(f"uid must be an integer in [0, {self.miners}), got {uid!r}")
+        self._values[uid] = np.nan
+        self._volume[uid] = 0
+        self._prev_traded[uid] = 0
+        self._activity[uid] = 0.0
+        self._score[uid] = 0.0
+        self._step_score[uid] = 0.0
+
+    # --- persistence -----------------------------------------------------------------------------
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The whole state as plain numpy arrays (copies), parameters included."""
+        out: dict[str, np.ndarray] = {
+            "values": self._values.copy(),
+            "column_step": self._column_step.copy(),
+            "column_time_ns": self._column_time_ns.copy(),
+            "volume": self._volume.copy(),
+            "bucket_id": self._bucket_id.copy(),
+            "prev_traded": self._prev_traded.copy(),
+            "activity": self._activity.copy(),
+            "score": self._score.copy(),
+            "step_score": self._step_score.copy(),
+            "counters": np.array(
+                [self._columns, self._observations, self._last_step, self._last_time_ns], dtype=np.int64
+            ),
+        }
+        for f in fields(ScoreParams):
+            value = getattr(self.params, f.name)
+            dtype = np.float64 if isinstance(value, float) else np.int64
+            out[_PARAM_PREFIX + f.name] = np.array(value, dtype=dtype)
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> ScoreState:
+        """Rebuilds a state from :meth:`to_arrays` output, checking names, dtypes and shapes.
+
+        Raises:
+            ValueError: a missing or unknown array, a wrong dtype or shape, or bad parameters.
+        """
+        expected = set(_LAYOUT) | {_PARAM_PREFIX + f.name for f in fields(ScoreParams)}
+        missing = sorted(expected - set(arrays))
+        unknown = sorted(set(arrays) - expected)
+        if missing or unknown:
+            raise ValueError(f"score state arrays: missing {missing}, unknown {unknown}")
+        kwargs: dict[str, Any] = {}
+        for f in fields(ScoreParams):
+            a = np.asarray(arrays[_PARAM_PREFIX + f.name])
+            if a.shape != () or a.dtype.kind not in "if":
+                raise ValueError(f"score state parameter {f.name} must be a number")
+            kwargs[f.name] = float(a) if f.type == "float" else int(a)
+        params = ScoreParams(**kwargs)
+        values = np.asarray(arrays["values"])
+        if values.ndim != 3:
+            raise ValueError("score state array values must have 3 dimensions (miners, books, window)")
+        dims = {
+            "M": values.shape[0],
+            "B": values.shape[1],
+            "L": params.window,
+            "K": params.ring_buckets,
+            "4": 4,
+        }
+        for name, (dtype, dim_names) in _LAYOUT.items():
+            a = np.asarray(arrays[name])
+            want = tuple(dims[d] for d in dim_names)
+            if a.dtype != np.dtype(dtype) or a.shape != want:
+                raise ValueError(
+                    f"score state array {name}: expected {dtype}{list(want)}, got {a.dtype}{list(a.shape)}"
+                )
+        state = cls(params, int(dims["M"]), int(dims["B"]))
+        state._values = np.array(arrays["values"])
+        state._column_step = np.array(arrays["column_step"])
+        state._column_time_ns = np.array(arrays["column_time_ns"])
+        state._volume = np.array(arrays["volume"])
+        state._bucket_id = np.array(arrays["bucket_id"])
+        state._prev_traded = np.array(arrays["prev_traded"])
+        state._activity = np.array(arrays["activity"])
+        state._score = np.array(arrays["score"])
+        state._step_score = np.array(arrays["step_score"])
+        columns, observations, last_step, last_time = (int(x) for x in arrays["counters"])
+        if columns < observations or observations < 0 or (observations > 0) != (last_step >= 0):
+            raise ValueError("score state counters are inconsistent")
+        state._columns, state._observations = columns, observations
+        state._last_step, state._last_time_ns = last_step, last_time
+        return state
+
+
+def _time(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return int(value)
+
+
+def _totals(totals: ArrayLike, shape: tuple[int, int]) -> IntArray:
+    a = np.asarray(totals)
+    if a.shape != shape:
+        raise ValueError(f"traded_quote_totals must have shape {shape}, got {a.shape}")
+    if a.dtype.kind == "f":
+        if not np.isfinite(a).all() or (a != np.round(a)).any():
+            raise ValueError("traded_quote_totals must be whole numbers")
+    elif a.dtype.kind not in "iu":
+        raise ValueError(f"traded_quote_totals must be integers, got dtype {a.dtype}")
+    if (a < 0).any():
+        raise ValueError("traded_quote_totals must be >= 0")
+    return a.astype(np.int64)

@@ -1,0 +1,243 @@
+"""taos.validator.history.ScoreState: volumes, resets, activity decay, Sharpe window, EMA, persistence."""
+
+import math
+
+import numpy as np
+import pytest
+
+from taos.scoring import sharpe
+from taos.validator.history import ScoreParams, ScoreState
+
+S = 1_000_000_000
+
+
+def params(**kw: object) -> ScoreParams:
+    """Window 4 observations of 5 s, buckets of 10 s, a 30 s volume horizon, cap 1000."""
+    base: dict[str, object] = {
+        "starting_wealth": 100.0,
+        "window": 4,
+        "interval_ns": 5 * S,
+        "bucket_ns": 10 * S,
+        "volume_horizon_ns": 30 * S,
+    }
+    base.update(kw)
+    return ScoreParams(**base)  # type: ignore[arg-type]
+
+
+def test_defaults_follow_the_spec() -> None:
+    p = ScoreParams(starting_wealth=1_000.0)
+    assert (p.window, p.alpha, p.cap) == (720, 0.1, 10_000.0)
+    assert p.bucket_ns == 600 * S
+    assert p.window_buckets == 6  # 720 x 5 s = 1 h
+    assert p.horizon_buckets == p.ring_buckets == 144  # 24 h
+
+
+def test_volume_is_the_difference_of_the_counters_and_a_drop_is_a_reset() -> None:
+    st = ScoreState(params(), miners=1, books=2)
+    st.observe(1, 5 * S, [[100.0, 100.0]], [[100, 0]])
+    st.observe(2, 6 * S, [[100.0, 100.0]], [[250, 40]])
+    assert st.volume_24h().tolist() == [[250, 40]]
+    st.observe(3, 7 * S, [[100.0, 100.0]], [[30, 40]])  # book 0's counter restarted: 30 since
+    assert st.volume_24h().tolist() == [[280, 40]]
+    st.observe(4, 8 * S, [[100.0, 100.0]], np.array([[35.0, 41.0]]))  # whole floats are accepted
+    assert st.volume_24h().tolist() == [[285, 41]]
+
+
+def test_old_buckets_leave_the_24h_volume_and_the_cap_is_reached() -> None:
+    st = ScoreState(params(), miners=2, books=1)
+    st.observe(1, 5 * S, [[1.0], [1.0]], [[600], [0]])  # bucket 0
+    st.observe(2, 15 * S, [[1.0], [1.0]], [[1000], [10]])  # bucket 1: +400, +10
+    assert st.volume_24h().tolist() == [[1000], [10]]
+    assert st.over_volume_cap().tolist() == [[True], [False]]
+    # Horizon = 3 buckets: at bucket 3 (t = 30 s) bucket 0 has left.
+    assert st.volume_24h(30 * S).tolist() == [[400], [10]]
+    assert st.over_volume_cap(30 * S).tolist() == [[False], [False]]
+    st.observe(3, 65 * S, [[1.0], [1.0]], [[1000], [10]])  # bucket 6: everything old is gone
+    assert st.volume_24h().tolist() == [[0], [0]]
+
+
+def test_activity_rises_with_volume_and_halves_over_one_idle_window() -> None:
+    st = ScoreState(params(), miners=1, books=1)
+    st.observe(1, 5 * S, [[1.0]], [[500]])  # traded in the latest bucket: a = 1 + 500/1000
+    assert st.activity()[0, 0] == pytest.approx(1.5)
+    st.observe(2, 10 * S, [[1.0]], [[500]])  # a new bucket without trades: decay
+    assert st.activity()[0, 0] == pytest.approx(1.5 * 2 ** (-1 / 4))
+    for step in (3, 4, 5):
+        st.observe(step, step * 5 * S, [[1.0]], [[500]])
+    assert st.activity()[0, 0] == pytest.approx(0.75)  # 4 idle observations = one window
+    st.observe(6, 30 * S, [[1.0]], [[5_000]])  # window volume 4500 → capped at 2
+    assert st.activity()[0, 0] == 2.0
+
+
+def test_a_miner_that_never_trades_keeps_activity_and_score_zero() -> None:
+    st = ScoreState(params(), miners=1, books=2)
+    for step in range(1, 8):
+        st.observe(step, step * 5 * S, [[100.0 + step, 100.0 + step * step]], [[0, 0]])
+    assert st.activity().tolist() == [[0.0, 0.0]]
+    assert st.scores().tolist() == [0.0]
+
+
+def test_scores_hand_computed_through_the_ring_wrap() -> None:
+    st = ScoreState(params(), miners=1, books=1)
+    a = [1.5 * 2 ** (-i / 4) for i in range(5)]  # traded only at step 1 (bucket 0)
+    s3 = math.sqrt(2) * 1.5 / 0.5  # r = [1, 2]
+    s4 = 2 * math.sqrt(3) / math.sqrt(14)  # r = [1, 2, -1]
+    s5 = math.sqrt(3) * (4 / 3) / math.sqrt(14 / 3 - 16 / 9)  # window [101, 103, 102, 105]
+    hat = [0.5, 0.5, (s3 + 10) / 20, (s4 + 10) / 20, (s5 + 10) / 20]
+    # Ŝ <= 0.5 with a >= 1 → (2 - a)·Ŝ; otherwise a·Ŝ (one book: the score is w itself).
+    w = [(2 - a[0]) * hat[0], (2 - a[1]) * hat[1], a[2] * hat[2], a[3] * hat[3], a[4] * hat[4]]
+    assert a[3] < 1 < a[2]
+    ema = 0.0
+    for i, value in enumerate([100.0, 101.0, 103.0, 102.0, 105.0]):
+        raw = st.observe(i + 1, (i + 1) * 5 * S, [[value]], [[500]])
+        ema = 0.1 * w[i] + 0.9 * ema
+        assert raw[0] == pytest.approx(w[i], rel=1e-12)
+        assert st.scores()[0] == pytest.approx(ema, rel=1e-12)
+    assert s5 == pytest.approx(sharpe([101, 103, 102, 105]))
+    assert st.window_values()[0, 0].tolist() == [101.0, 103.0, 102.0, 105.0]
+    assert st.window_steps().tolist() == [2, 3, 4, 5]
+    assert (st.observations, st.last_step, st.last_time_ns) == (5, 5, 25 * S)
+
+
+def test_outlier_book_is_penalised_across_books() -> None:
+    st = ScoreState(params(window=3), miners=1, books=4)
+    for step, v in enumerate(([100] * 4, [101, 101, 101, 99], [103, 103, 103, 97]), start=1):
+        st.observe(step, step * 5 * S, [v], [[2000 * step] * 4])  # a = 2 on every book
+    # Three books: r = [1, 2] → S = 3√2; the fourth: r = [-1, -2] → S = -3√2.
+    good = 2 * (3 * math.sqrt(2) + 10) / 20
+    bad = 0.0 * (-3 * math.sqrt(2) + 10) / 20  # a = 2, Ŝ < 0.5: (2 - a)·Ŝ = 0
+    q1, q3 = bad + 0.75 * (good - bad), good  # sorted w = [bad, good, good, good]
+    penalty = max(0.0, q1 - 1.5 * (q3 - q1) - bad)
+    assert penalty == pytest.approx(0.375 * good)
+    assert st.step_scores()[0] == pytest.approx(good - penalty)
+
+
+def test_reset_uid_forgets_one_miner_only() -> None:
+    st = ScoreState(params(), miners=2, books=1)
+    for step in range(1, 5):
+        st.observe(step, step * 5 * S, [[100.0 + step**2], [100.0 + step**2]], [[100 * step], [100 * step]])
+    assert st.scores()[0] > 0 and st.scores()[0] == st.scores()[1]
+    st.reset_uid(1)
+    assert st.scores().tolist()[1] == 0.0 and st.scores()[0] > 0
+    assert st.activity()[1, 0] == 0.0 and st.activity()[0, 0] > 0
+    assert np.isnan(st.window_values()[1]).all() and not np.isnan(st.window_values()[0]).any()
+    assert st.volume_24h()[:, 0].tolist() == [400, 0]
+    # The simulator reset the account: its counter restarts from 0 (uid 0 keeps counting).
+    st.observe(5, 25 * S, [[200.0], [100.0]], [[500], [70]])
+    assert st.volume_24h()[:, 0].tolist() == [500, 70]
+    assert np.isnan(st.window_values()[1, 0, :-1]).all() and st.window_values()[1, 0, -1] == 100.0
+    with pytest.raises(ValueError, match="uid"):
+        st.reset_uid(2)
+    with pytest.raises(ValueError, match="uid"):
+        st.reset_uid(-1)
+
+
+def test_a_boundary_is_a_nan_column_and_restarts_the_counters() -> None:
+    st = ScoreState(params(window=5), miners=1, books=1)
+    st.observe(1, 5 * S, [[100.0]], [[300]])
+    st.observe(2, 10 * S, [[110.0]], [[400]])
+    st.mark_boundary()
+    st.observe(3, 15 * S, [[50.0]], [[20]])  # the new simulation's counter: 20 since its start
+    vals = st.window_values()[0, 0]
+    assert np.isnan(vals[[0, 3]]).all()
+    assert vals[[1, 2, 4]].tolist() == [100.0, 110.0, 50.0]
+    assert st.window_steps().tolist() == [-1, 1, 2, -1, 3]
+    assert st.volume_24h()[0, 0] == 20  # the old simulation's buckets are gone
+    assert st.observations == 3
+    st.mark_boundary()
+    st.observe(4, 0, [[60.0]], [[5]])  # a new simulation's time starts again from 0
+    assert st.volume_24h()[0, 0] == 5 and st.last_time_ns == 0
+    with pytest.raises(ValueError, match="not after the last observed step"):
+        st.observe(4, 5 * S, [[60.0]], [[5]])
+
+
+@pytest.mark.parametrize(
+    ("step", "time", "values", "totals", "message"),
+    [
+        (2, 10 * S, [[1.0]], [[0]], "not after the last observed step"),
+        (4, 4 * S, [[1.0]], [[0]], "before the last observation"),
+        (4, 20 * S, [[1.0, 2.0]], [[0]], r"inventory_values must have shape \(1, 1\)"),
+        (4, 20 * S, [[math.inf]], [[0]], "inf"),
+        (4, 20 * S, [[1.0]], [[0, 1]], "traded_quote_totals must have shape"),
+        (4, 20 * S, [[1.0]], [[-1]], ">= 0"),
+        (4, 20 * S, [[1.0]], [[1.5]], "whole numbers"),
+        (4, 20 * S, [[1.0]], [["x"]], "integers"),
+        (-1, 20 * S, [[1.0]], [[0]], "step_index must be >= 0"),
+        (4.0, 20 * S, [[1.0]], [[0]], "step_index must be an integer"),
+    ],
+)
+def test_bad_observations_are_refused_and_change_nothing(
+    step: object, time: object, values: object, totals: object, message: str
+) -> None:
+    st = ScoreState(params(), miners=1, books=1)
+    st.observe(3, 5 * S, [[1.0]], [[7]])
+    before = st.to_arrays()
+    with pytest.raises(ValueError, match=message):
+        st.observe(step, time, values, totals)  # type: ignore[arg-type]
+    after = st.to_arrays()
+    assert all(np.array_equal(before[k], after[k], equal_nan=True) for k in before)
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"starting_wealth": 0.0}, "starting_wealth"),
+        ({"starting_wealth": math.nan}, "starting_wealth"),
+        ({"window": 1}, "window"),
+        ({"bucket_ns": 0}, "bucket_ns"),
+        ({"interval_ns": 2.5}, "interval_ns"),
+        ({"alpha": 0.0}, "alpha"),
+        ({"cap_multiple": -1.0}, "cap_multiple"),
+    ],
+)
+def test_bad_parameters_are_refused(kw: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        params(**kw)
+
+
+def test_bad_sizes_are_refused() -> None:
+    with pytest.raises(ValueError, match="miners"):
+        ScoreState(params(), miners=0, books=1)
+    with pytest.raises(ValueError, match="books"):
+        ScoreState(params(), miners=1, books=True)  # type: ignore[arg-type]
+
+
+def test_arrays_round_trip_and_the_copy_continues_identically() -> None:
+    rng = np.random.default_rng(3)
+    a = ScoreState(params(window=6), miners=3, books=2)
+    totals = np.zeros((3, 2), dtype=np.int64)
+    for step in range(1, 10):
+        totals += rng.integers(0, 300, size=(3, 2))
+        a.observe(step, step * 5 * S, 1000 + rng.normal(size=(3, 2)), totals)
+    arrays = a.to_arrays()
+    assert all(isinstance(v, np.ndarray) and v.dtype.kind in "if" for v in arrays.values())
+    b = ScoreState.from_arrays(arrays)
+    for step in range(10, 16):
+        totals += rng.integers(0, 300, size=(3, 2))
+        values = 1000 + rng.normal(size=(3, 2))
+        a.observe(step, step * 5 * S, values, totals)
+        b.observe(step, step * 5 * S, values, totals)
+    fa, fb = a.to_arrays(), b.to_arrays()
+    assert fa.keys() == fb.keys()
+    assert all(fa[k].tobytes() == fb[k].tobytes() for k in fa)
+    assert b.params == a.params
+
+
+def test_from_arrays_refuses_bad_arrays() -> None:
+    st = ScoreState(params(), miners=2, books=1)
+    st.observe(1, 5 * S, [[1.0], [2.0]], [[0], [0]])
+    good = st.to_arrays()
+    missing = dict(good)
+    del missing["activity"]
+    with pytest.raises(ValueError, match=r"missing \['activity'\]"):
+        ScoreState.from_arrays(missing)
+    with pytest.raises(ValueError, match=r"unknown \['extra'\]"):
+        ScoreState.from_arrays({**good, "extra": np.zeros(1)})
+    with pytest.raises(ValueError, match="array score"):
+        ScoreState.from_arrays({**good, "score": np.zeros(3)})
+    with pytest.raises(ValueError, match="array volume"):
+        ScoreState.from_arrays({**good, "volume": good["volume"].astype(np.float64)})
+    with pytest.raises(ValueError, match="array values"):  # 4 columns stored, window says 6
+        ScoreState.from_arrays({**good, "param.window": np.array(6)})
+    with pytest.raises(ValueError, match="counters"):
+        ScoreState.from_arrays({**good, "counters": np.array([0, 1, 1, 5 * S])})
