@@ -111,3 +111,19 @@ TEST(Checkpoint, FingerprintIgnoresThreadsOnly) {
 }
 
 }  // namespace taosim::test
+
+namespace taosim::test {
+
+// Saved bytes are determined by the state alone (no padding bytes): a restored run that continues
+// saves exactly what the uninterrupted run saves.
+TEST(Checkpoint, ContinuedRunSavesTheSameBytes) {
+  Simulation whole(full_market(2, 2));
+  run_steps(whole, 0, 30);
+  Simulation first(full_market(2, 1));
+  run_steps(first, 0, 12);
+  auto restored = Simulation::restore(full_market(2, 2), first.save_state());
+  run_steps(*restored, 12, 30);
+  EXPECT_EQ(restored->save_state(), whole.save_state());
+}
+
+}  // namespace taosim::test

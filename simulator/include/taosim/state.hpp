@@ -19,16 +19,22 @@ class CheckpointError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A type whose bytes say exactly its value: no padding (whose bytes are indeterminate and would make
+// two saves of the same state differ). Floating-point values are allowed as they are.
+template <class T>
+inline constexpr bool kSavable =
+    std::is_trivially_copyable_v<T> && (std::is_floating_point_v<T> || std::has_unique_object_representations_v<T>);
+
 class StateWriter {
  public:
   template <class T>
   void pod(const T& v) {
-    static_assert(std::is_trivially_copyable_v<T>);
+    static_assert(kSavable<T>, "saved types must have no padding: add explicit, zeroed pad fields");
     buf_.append(reinterpret_cast<const char*>(&v), sizeof(T));
   }
   template <class T>
   void vec(const std::vector<T>& v) {
-    static_assert(std::is_trivially_copyable_v<T>);
+    static_assert(kSavable<T>, "saved types must have no padding: add explicit, zeroed pad fields");
     pod<std::uint64_t>(v.size());
     if (!v.empty()) buf_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
   }

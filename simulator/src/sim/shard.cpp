@@ -71,7 +71,7 @@ void Shard::load(StateReader& r) {
   }
 }
 
-void Shard::push(TimeNs at, ItemKind kind, std::uint32_t index) { queue_.push(Item{at, seq_++, kind, index}); }
+void Shard::push(TimeNs at, ItemKind kind, std::uint32_t index) { queue_.push(Item{at, seq_++, kind, {}, index}); }
 
 void Shard::start(TimeNs now) {
   now_ = now;

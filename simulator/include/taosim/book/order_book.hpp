@@ -138,6 +138,7 @@ class OrderBook {
   struct Rung {
     Ticks price_ticks;
     LevelHandle level;
+    std::uint32_t pad = 0;  // explicit, so that saved bytes are determined
   };
   std::vector<Rung>& side_levels(Side s) { return s == Side::Buy ? bids_ : asks_; }
   const std::vector<Rung>& side_levels(Side s) const { return s == Side::Buy ? bids_ : asks_; }

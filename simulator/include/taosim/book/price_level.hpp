@@ -23,6 +23,7 @@ struct RestingOrder {
   OrderHandle next;
   LevelHandle level;  // the level it rests in, so a cancel needs no price search
   Side side;
+  std::uint8_t pad[7] = {};  // explicit, so that saved bytes are determined
 };
 
 struct PriceLevel {
@@ -31,6 +32,7 @@ struct PriceLevel {
   OrderHandle head;
   OrderHandle tail;
   std::uint32_t count;
+  std::uint32_t pad = 0;  // explicit, so that saved bytes are determined
 };
 
 }  // namespace taosim

@@ -46,6 +46,7 @@ class Shard final : private AgentContext {
     TimeNs at;
     std::uint64_t seq;
     ItemKind kind;
+    std::uint8_t pad[3] = {};  // explicit, so that saved bytes are determined
     std::uint32_t index;  // agent (Wakeup) or pending slot (Instruction)
     bool operator>(const Item& o) const { return at != o.at ? at > o.at : seq > o.seq; }
   };
