@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import taos
 from taos.validator._persistence_driver import (
     CONFIG,
     DEREGISTER_STEP,
@@ -25,14 +26,15 @@ from taos.validator._persistence_driver import (
 )
 from taos.validator.store import StoredState, ValidatorStore
 
-ROOT = Path(__file__).resolve().parents[1]
 STEPS = 300
 WINDOW = 40  # small, so the history ring wraps several times
 
 
 def env() -> dict[str, str]:
     e = dict(os.environ)
-    e["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), e.get("PYTHONPATH", "")) if p)
+    # the package under test, as the test process imports it (the installed one under run_tests.sh)
+    package_root = str(Path(taos.__file__).resolve().parents[1])
+    e["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, e.get("PYTHONPATH", "")) if p)
     return e
 
 

@@ -1,0 +1,5 @@
+import sys
+
+from taos.validator.cli import main
+
+sys.exit(main())

@@ -1,0 +1,116 @@
+"""``python -m taos.validator``: the validator process (``run_validator.sh`` maps its short flags
+here). A problem found at start (config, wallet, chain, registration, state folder) stops it with
+one line on stderr and exit code 1; SIGINT/SIGTERM stop it after the current step, which is saved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from taos.chain import ChainError
+from taos.config import ConfigError, load
+
+log = logging.getLogger("taos.validator")
+
+
+class StartError(Exception):
+    pass
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m taos.validator", description="Run a τaos validator.")
+    p.add_argument("--chain", default="finney", help="finney, test, ws(s)://URL, or local:FILE (offline)")
+    p.add_argument("--netuid", type=int, default=79)
+    p.add_argument("--wallet.path", dest="wallet_path", default="~/.bittensor/wallets")
+    p.add_argument("--wallet.name", dest="wallet_name", default="taos")
+    p.add_argument("--wallet.hotkey", dest="wallet_hotkey", default="validator")
+    p.add_argument("--config", default="configs/default.toml", help="simulation config (TOML)")
+    p.add_argument("--state", default="~/.taos/validator", help="folder of the database and checkpoints")
+    p.add_argument("--fresh", action="store_true", help="start a new simulation even if a saved one exists")
+    p.add_argument("--timeout", type=float, default=3.0, help="miner query timeout in seconds")
+    p.add_argument("--weights-interval", dest="weights_interval", type=float, default=1_200.0)
+    p.add_argument("--prometheus-port", dest="prometheus_port", type=int, default=9001, help="0 = off")
+    p.add_argument("--pagerduty-key", dest="pagerduty_key", default=None)
+    p.add_argument("--max-steps", dest="max_steps", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--log-level", dest="log_level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    return p
+
+
+def build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from taos.miner.cli import make_chain
+    from taos.validator.metrics import ValidatorMetrics
+    from taos.validator.store import ValidatorStore
+    from taos.validator.transport import HttpTransport
+    from taos.validator.validator import Validator, ValidatorSettings
+
+    if not args.timeout > 0:
+        raise StartError(f"--timeout must be > 0, got {args.timeout}")
+    if not 0 <= args.prometheus_port <= 65_535:
+        raise StartError(f"--prometheus-port must be in [0, 65535], got {args.prometheus_port}")
+    config = load(args.config)
+    import bittensor as bt
+
+    wallet = bt.Wallet(name=args.wallet_name, hotkey=args.wallet_hotkey, path=args.wallet_path)
+    chain = make_chain(args.chain, args.netuid, wallet)
+    if chain.own_uid() is None:
+        raise StartError(f"hotkey {chain.hotkey} is not registered on {args.chain} (netuid {args.netuid})")
+    state = Path(args.state).expanduser()
+    if args.fresh and state.exists():
+        raise StartError(f"--fresh: the state folder {state} exists; move it away to start anew")
+    store = ValidatorStore(state)
+    metrics = ValidatorMetrics()
+    settings = ValidatorSettings(timeout_s=args.timeout, weights_interval_s=args.weights_interval)
+    v = Validator(config, chain, HttpTransport(wallet, {}, {}), settings, metrics=metrics, store=store)
+    return v, metrics
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        v, metrics = build(args)
+    except (ConfigError, ChainError, StartError, ImportError, OSError, ValueError) as e:
+        print(f"taos.validator: error: {e}", file=sys.stderr)
+        return 1
+    server = metrics.serve(args.prometheus_port) if args.prometheus_port else None
+    alerter = _alerter(args.pagerduty_key)
+    try:
+        asyncio.run(_run(v, args.max_steps, alerter))
+    finally:
+        alerter.close()
+        if server is not None:
+            server.close()
+        v.store.close()
+    return 0
+
+
+def _alerter(key: str | None):  # type: ignore[no-untyped-def]
+    from taos.validator.alerts import NullAlerter, PagerDutyAlerter
+
+    return PagerDutyAlerter(key, source="taos-validator") if key else NullAlerter()
+
+
+async def _run(v, max_steps: int | None, alerter) -> None:  # type: ignore[no-untyped-def]
+    from taos.validator.loop import run
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        v.sync_chain()
+        steps = await run(v, max_steps=max_steps, stop=stop)
+        log.info("stopped after %d steps at sim time %.1f s", steps, v.sim.time_ns / 1e9)
+    except Exception as e:
+        alerter.trigger(f"validator stopped: {type(e).__name__}: {e}", severity="critical")
+        raise
+    finally:
+        await v.transport.close()

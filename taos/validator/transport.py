@@ -1,0 +1,118 @@
+"""How the validator reaches its miners: one call per publish interval that sends every miner its
+encoded state and returns each answer with its response time.
+
+- ``HttpTransport``: signed HTTP POSTs to the miners' published endpoints (``taos.miner.client``),
+  concurrently, with a timeout: the subnet's path.
+- ``InProcessTransport``: agents in this process (offline research and tests). The state still goes
+  through the wire encoding, so an in-process agent sees exactly what a remote one would; the
+  response time is the agent's own wall time.
+
+Either way, a miner's failure (timeout, error status, exception in its agent) is an ``Answer`` with
+``error`` set, never an exception in the loop.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from taos.agents import Agent
+from taos.protocol import ProtocolError, decode_state, encode_reply
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: bytes
+    response_time_s: float
+    error: str | None = None
+
+
+class Transport(ABC):
+    @abstractmethod
+    async def query(self, requests: Mapping[int, bytes], timeout_s: float) -> dict[int, Answer]:
+        """Sends each uid its request; answers for every uid in ``requests``."""
+
+    @abstractmethod
+    def serves(self, uid: int) -> bool:
+        """Whether ``uid`` can be queried (an agent or an endpoint is known for it)."""
+
+    def follow(self, metagraph: Any) -> None:  # noqa: B027 - in-process agents need no addresses
+        """Takes the miners' endpoints and hotkeys from a new metagraph snapshot."""
+
+    async def close(self) -> None:  # noqa: B027 - nothing to release by default
+        pass
+
+
+class InProcessTransport(Transport):
+    def __init__(self, agents: Mapping[int, Agent]) -> None:
+        self.agents = dict(agents)
+
+    def serves(self, uid: int) -> bool:
+        return uid in self.agents
+
+    async def query(self, requests: Mapping[int, bytes], timeout_s: float) -> dict[int, Answer]:
+        out: dict[int, Answer] = {}
+        for uid, body in requests.items():
+            agent = self.agents.get(uid)
+            if agent is None:
+                out[uid] = Answer(b"", 0.0, f"no agent for uid {uid}")
+                continue
+            start = time.perf_counter()
+            try:
+                instructions = agent.handle(decode_state(body))
+                reply = encode_reply(instructions)
+            except ProtocolError as e:
+                out[uid] = Answer(b"", time.perf_counter() - start, f"bad reply: {e}")
+                continue
+            except Exception as e:  # an agent's bug is the miner's failure, not the validator's
+                out[uid] = Answer(b"", time.perf_counter() - start, f"agent raised {type(e).__name__}: {e}")
+                continue
+            elapsed = time.perf_counter() - start
+            if elapsed >= timeout_s:
+                out[uid] = Answer(b"", elapsed, f"no answer within {timeout_s:g} s")
+            else:
+                out[uid] = Answer(reply, elapsed)
+        return out
+
+
+class HttpTransport(Transport):
+    """Signed POSTs to ``endpoints[uid]`` ("host:port") for the miner hotkeys ``hotkeys[uid]``."""
+
+    def __init__(self, wallet: Any, endpoints: Mapping[int, str], hotkeys: Mapping[int, str]) -> None:
+        self.wallet = wallet
+        self.endpoints = dict(endpoints)
+        self.hotkeys = dict(hotkeys)
+        self._session: Any = None
+
+    def serves(self, uid: int) -> bool:
+        return bool(self.endpoints.get(uid)) and uid in self.hotkeys
+
+    async def query(self, requests: Mapping[int, bytes], timeout_s: float) -> dict[int, Answer]:
+        import aiohttp
+
+        from taos.miner.client import Target, query_all
+
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        out: dict[int, Answer] = {}
+        reachable = [uid for uid in requests if self.endpoints.get(uid) and self.hotkeys.get(uid)]
+        for uid in requests:
+            if uid not in reachable:
+                out[uid] = Answer(b"", 0.0, f"uid {uid} serves no endpoint")
+        targets = [(Target(self.endpoints[u], self.hotkeys[u]), requests[u]) for u in reachable]
+        results = await query_all(self._session, self.wallet, targets, timeout_s=timeout_s)
+        for uid, r in zip(reachable, results, strict=True):
+            out[uid] = Answer(r.body, r.elapsed_s, r.error)
+        return out
+
+    def follow(self, metagraph: Any) -> None:
+        self.endpoints = {n.uid: n.endpoint for n in metagraph.neurons if n.endpoint}
+        self.hotkeys = {n.uid: n.hotkey for n in metagraph.neurons}
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

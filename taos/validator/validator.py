@@ -1,0 +1,380 @@
+"""The validator's parts, one method per hop of the loop (``taos/validator/loop.py``).
+
+A ``Validator`` owns the simulation, the miners' view of it, the scores and the chain link. Each
+method does one thing: ``step`` runs the simulator to the next publish time with the instructions
+accepted last time; ``requests`` builds every miner's state (the shared part encoded once);
+``query`` asks the miners; ``accept`` validates the answers and turns them into the next step's
+instructions; ``score`` updates the scores; ``sync_chain`` handles deregistrations and weights;
+``persist`` saves the state.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from taos.chain import Chain, ChainError
+from taos.config import Config, to_core
+from taos.protocol import (
+    Capital,
+    FeeTier,
+    Notice,
+    OrderRejected,
+    RejectReason,
+    SimulationInfo,
+    TargetPosition,
+    encode_shared,
+    encode_state_for,
+)
+from taos.scoring import weights_from_scores
+from taos.simulator import InstructionKind, Simulation, instruction_array
+from taos.validator.convert import Units, book_states, miner_account, miner_notices, to_records
+from taos.validator.history import ScoreParams, ScoreState
+from taos.validator.latency import LatencyModel, LinearLatency, instruction_delay_ns
+from taos.validator.metrics import QueryOutcome, ValidatorMetrics
+from taos.validator.transport import Answer, Transport
+from taos.validator.validation import ValidationContext, validate_reply
+
+log = logging.getLogger("taos.validator")
+S = 1_000_000_000
+
+
+MAX_NOTICES = 1_000
+"""Notices per miner and state at most; beyond, one notice says how many were left out (a reply of
+200,000 bad instructions would otherwise make a state too large for the miner to accept)."""
+
+
+@dataclass(frozen=True)
+class ValidatorSettings:
+    timeout_s: float = 3.0  # miner query timeout (-t)
+    weights_interval_s: float = 1_200.0  # wall seconds between set_weights calls
+    depth: int = 21  # levels per side in a state
+    detail_depth: int = 5  # levels per side with per-order detail
+    persist_every: int = 1  # steps between commits of the state (with a store)
+
+
+@dataclass
+class MinerView:
+    """What the validator keeps per miner slot between steps."""
+
+    hotkey: str | None = None
+    notices: list[Notice] = field(default_factory=list)  # for its next state
+
+
+class Validator:
+    def __init__(
+        self,
+        config: Config,
+        chain: Chain,
+        transport: Transport,
+        settings: ValidatorSettings | None = None,
+        *,
+        latency: LatencyModel | None = None,
+        metrics: ValidatorMetrics | None = None,
+        store: Any = None,
+    ) -> None:
+        self.config = config
+        self.chain = chain
+        self.transport = transport
+        self.settings = settings or ValidatorSettings()
+        self.latency = latency or LinearLatency(timeout_s=self.settings.timeout_s)
+        self.metrics = metrics
+        self.store = store
+        self.core = to_core(config)
+        self.units = Units(config.market.tick_size, config.market.lot_size)
+        self.slots = config.miners.slots
+        self.books = config.simulation.books
+        self.miners = [MinerView() for _ in range(self.slots)]
+        self.pending = instruction_array(0)  # engine records for the next step (delays in ts_ns)
+        self.publish_ns = round(config.simulation.publish_interval_s * S)
+        self.grace_ns = round(config.simulation.grace_period_s * S)
+        self.end_ns = round(config.simulation.duration_s * S)
+        self.info = self._simulation_info()
+        self.step_index = 0
+        self.scores = ScoreState(ScoreParams.from_core(self.core), self.slots, self.books)
+        self.sim = Simulation(self.core)
+        self._last_weights = -float("inf")
+        if store is not None:
+            self._resume()
+
+    # --- 1. the simulator -------------------------------------------------------------------------
+
+    @property
+    def finished(self) -> bool:
+        return self.sim.time_ns >= self.end_ns
+
+    @property
+    def in_grace(self) -> bool:
+        return self.sim.time_ns < self.grace_ns
+
+    def step(self) -> Any:
+        """Runs every book to the next publish time with the pending instructions; a StepResult."""
+        until = min(self.end_ns, self.sim.time_ns + self.publish_ns)
+        records, self.pending = self.pending, instruction_array(0)
+        self.step_index += 1
+        return self.sim.step(until, records, self.settings.depth, self.settings.detail_depth)
+
+    # --- 2. the miners' states ----------------------------------------------------------------------
+
+    def _simulation_info(self) -> SimulationInfo:
+        m, market = self.config.miners, self.config.market
+        capital = Capital(m.wealth * m.base_fraction / market.start_price, m.wealth * (1 - m.base_fraction))
+        return SimulationInfo(
+            simulation_id=f"{self.config.simulation.seed}",
+            books=self.config.simulation.books,
+            tick_size=market.tick_size,
+            lot_size=market.lot_size,
+            duration_ns=self.end_ns,
+            publish_interval_ns=self.publish_ns,
+            capital=(capital,) * self.config.simulation.books,
+            fee_tiers=tuple(FeeTier(t.volume, t.maker, t.taker) for t in self.config.fees.miner),
+        )
+
+    def serving(self) -> list[int]:
+        """The uids to query: registered slots the transport can reach, except this validator's own."""
+        own = self.chain.own_uid()
+        return [
+            uid
+            for uid, m in enumerate(self.miners)
+            if m.hotkey is not None and uid != own and self.transport.serves(uid)
+        ]
+
+    def requests(self, result: Any) -> dict[int, bytes]:
+        """Each serving miner's encoded state: the shared books once, its own accounts and notices."""
+        shared = encode_shared(result.time_ns, book_states(result.books, result.events, self.units))
+        out = {}
+        for uid in self.serving():
+            view = self.miners[uid]
+            notices = _capped(
+                [*view.notices, *miner_notices(uid, result.notices(uid), self.units)], result.time_ns
+            )
+            view.notices = []
+            accounts = [
+                miner_account(
+                    b,
+                    result.accounts[b][uid],
+                    self.sim.open_orders(b, uid),
+                    self.sim.account(b, uid)["fee_tier"],
+                    self.sim.account(b, uid)["window_volume"],
+                    self.units,
+                )
+                for b in range(self.config.simulation.books)
+            ]
+            out[uid] = encode_state_for(shared, self.info, accounts, notices)
+        return out
+
+    # --- 3. the queries -------------------------------------------------------------------------------
+
+    async def query(self, requests: Mapping[int, bytes]) -> dict[int, Answer]:
+        if self.in_grace or not requests:
+            return {}
+        return await self.transport.query(requests, self.settings.timeout_s)
+
+    # --- 4. validation and latency -------------------------------------------------------------------
+
+    def accept(self, answers: Mapping[int, Answer]) -> None:
+        """Each answer → validated instructions with their delays (the next step's records) and the
+        notices that tell the miner what was refused."""
+        now = self.sim.time_ns
+        capped = self.scores.over_volume_cap(now)
+        batches = []
+        for uid, answer in sorted(answers.items()):
+            delay = None if answer.error else self.latency.delay_ns(answer.response_time_s)
+            self._count_query(uid, answer, delay)
+            body: bytes | BaseException = (
+                answer.body if delay is not None else TimeoutError(answer.error or "late")
+            )
+            ctx = ValidationContext.for_simulation(
+                self.info, now, volume_capped_books=frozenset(int(b) for b in np.flatnonzero(capped[uid]))
+            )
+            result = validate_reply(uid, body, ctx)
+            notices = list(result.notices)
+            if self.metrics is not None:
+                for r in result.rejected:
+                    self.metrics.count_rejection(r.rule.value)
+            items = []
+            for a in result.accepted:
+                if isinstance(a.instruction, TargetPosition):  # positions come with preset ptn
+                    notices.append(
+                        OrderRejected(
+                            a.instruction.book,
+                            now,
+                            RejectReason.INVALID_INSTRUCTION,
+                            detail="target_position: positions are not enabled on this validator",
+                        )
+                    )
+                    continue
+                assert delay is not None
+                items.append(
+                    (
+                        a.instruction,
+                        delay
+                        + instruction_delay_ns(0, a.instruction, max_extra_delay_ns=ctx.max_extra_delay_ns),
+                    )
+                )
+            self.miners[uid].notices.extend(notices)
+            if items:
+                batches.append(to_records(uid, items, self.units))
+        self.pending = _concat(batches)
+
+    def _count_query(self, uid: int, answer: Answer, delay: int | None) -> None:
+        if self.metrics is None:
+            return
+        if answer.error is None and delay is not None:
+            outcome = QueryOutcome.OK
+        elif answer.error is None or "no answer" in answer.error:
+            outcome = QueryOutcome.TIMEOUT
+        else:
+            outcome = QueryOutcome.HTTP_ERROR
+        self.metrics.observe_query(
+            uid, answer.response_time_s if outcome != QueryOutcome.TIMEOUT else None, outcome
+        )
+
+    # --- 5. scores -----------------------------------------------------------------------------------
+
+    def inventory_values(self, result: Any) -> np.ndarray:
+        """V = quote + mid x base per miner and book, in quote units (NaN for a one-sided book)."""
+        values = np.full((self.slots, self.books), np.nan)
+        for b in range(self.books):
+            book, acc = result.books[b], result.accounts[b]
+            if len(book["bids"]) == 0 or len(book["asks"]) == 0:
+                continue
+            mid = (int(book["bids"]["price_ticks"][0]) + int(book["asks"]["price_ticks"][0])) / 2
+            quote = acc["quote_free"] + acc["quote_reserved"]
+            base = acc["base_free"] + acc["base_reserved"]
+            values[acc["agent"], b] = quote + mid * base
+        return values
+
+    def traded_totals(self, result: Any) -> np.ndarray:
+        totals = np.zeros((self.slots, self.books), dtype=np.int64)
+        for b in range(self.books):
+            acc = result.accounts[b]
+            totals[acc["agent"], b] = acc["traded_quote"]
+        return totals
+
+    def score(self, result: Any) -> None:
+        if self.sim.time_ns <= self.grace_ns:
+            return
+        self.scores.observe(
+            self.step_index, result.time_ns, self.inventory_values(result), self.traded_totals(result)
+        )
+
+    # --- 6. the chain --------------------------------------------------------------------------------
+
+    def sync_chain(self, *, force_weights: bool = False) -> None:
+        """Follows the metagraph: a uid whose hotkey changed is reset (scores, history, accounts; the
+        new miner gets reset notices); weights are set every ``weights_interval_s``."""
+        try:
+            graph = self.chain.metagraph()
+        except ChainError as e:
+            log.warning("metagraph not readable, keeping the last one: %s", e)
+            return
+        resets = []
+        for n in graph.neurons:
+            if n.uid >= self.slots:
+                continue
+            view = self.miners[n.uid]
+            if view.hotkey is not None and view.hotkey != n.hotkey:
+                resets.append(n.uid)
+            view.hotkey = n.hotkey
+        for uid in resets:
+            self.reset_uid(uid)
+        self.transport.follow(graph)
+        if force_weights or time.monotonic() - self._last_weights >= self.settings.weights_interval_s:
+            self.set_weights()
+
+    def reset_uid(self, uid: int) -> None:
+        log.info("uid %d has a new hotkey: resetting its score and accounts", uid)
+        self.scores.reset_uid(uid)
+        self.miners[uid].notices = []
+        reset = instruction_array(1)
+        reset["kind"] = InstructionKind.RESET_AGENT
+        reset["agent"] = uid
+        self.pending = _concat([self.pending, reset])
+        if self.metrics is not None:
+            self.metrics.forget_uid(uid)
+
+    def set_weights(self) -> None:
+        uids = list(range(self.slots))
+        weights = weights_from_scores(self.scores.scores())
+        try:
+            self.chain.set_weights(uids, weights.tolist())
+            self._last_weights = time.monotonic()
+        except ChainError as e:
+            log.warning("set_weights failed, retrying at the next step: %s", e)
+        if self.metrics is not None:
+            self.metrics.set_scores(uids, self.scores.scores().tolist(), weights.tolist())
+
+    # --- 7. persistence and metrics ------------------------------------------------------------------
+
+    def persist(self) -> None:
+        if self.store is None or self.step_index % self.settings.persist_every:
+            return
+        from taos.validator.store import simulation_identity
+
+        self.store.save(
+            self.sim,
+            identity=simulation_identity(self.config),
+            step_index=self.step_index,
+            time_ns=self.sim.time_ns,
+            score_state=self.scores,
+            hotkeys={uid: m.hotkey for uid, m in enumerate(self.miners) if m.hotkey is not None},
+            extra={"pending": self.pending.view(np.uint8)},
+        )
+
+    def _resume(self) -> None:
+        from taos.validator.store import StoreError, simulation_identity
+
+        stored = self.store.load()
+        if stored is None:
+            return
+        if stored.identity != simulation_identity(self.config):
+            raise StoreError("the stored state belongs to another simulation (config or seed differ)")
+        self.sim = stored.restore_simulation(self.core)
+        self.scores = stored.score_state
+        self.step_index = stored.step_index
+        for uid, hotkey in stored.hotkeys.items():
+            if uid < self.slots:
+                self.miners[uid].hotkey = hotkey
+        if "pending" in stored.extra:
+            self.pending = _concat(
+                [np.frombuffer(stored.extra["pending"].tobytes(), dtype=instruction_array(0).dtype)]
+            )
+        log.info("resumed at step %d (sim time %.1f s)", self.step_index, self.sim.time_ns / S)
+
+    def observe(self, result: Any, duration_s: float) -> None:
+        if self.metrics is not None:
+            self.metrics.observe_step(
+                duration_s,
+                self.publish_ns / S,
+                len(result.events),
+                step_index=self.step_index,
+                sim_time_s=result.time_ns / S,
+            )
+
+
+def _concat(batches: list[np.ndarray]) -> np.ndarray:
+    """One array of engine records (concatenating keeps numpy's padded record layout)."""
+    out = instruction_array(sum(len(b) for b in batches))
+    i = 0
+    for b in batches:
+        out[i : i + len(b)] = b
+        i += len(b)
+    return out
+
+
+def _capped(notices: list[Notice], now_ns: int) -> list[Notice]:
+    if len(notices) <= MAX_NOTICES:
+        return notices
+    left_out = len(notices) - MAX_NOTICES + 1
+    return [
+        *notices[: MAX_NOTICES - 1],
+        OrderRejected(
+            -1, now_ns, RejectReason.INVALID_INSTRUCTION, detail=f"notices: {left_out} more left out"
+        ),
+    ]

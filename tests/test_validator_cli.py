@@ -1,0 +1,199 @@
+"""python -m taos.validator as a process: start-up failures, a full run against a real miner
+process over signed HTTP on loopback, and kill -9 at random moments with an exact resume."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import bittensor as bt
+import numpy as np
+import pytest
+
+import taos
+from taos.config import load, to_core
+from taos.validator.store import ValidatorStore
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(Path(taos.__file__).resolve().parents[1])}
+CONFIG = """
+[simulation]
+books = 2
+seed = 3
+duration_s = {duration}
+publish_interval_s = 5.0
+grace_period_s = 10.0
+[miners]
+slots = 4
+[[population]]
+model = "initialization"
+count = 40
+base = 50.0
+quote = 15000.0
+[[population]]
+model = "stylized_trader"
+count = 80
+base = 50.0
+quote = 15000.0
+latency_s = [0.001, 0.05]
+[[population]]
+model = "market_maker"
+count = 3
+base = 200.0
+quote = 60000.0
+"""
+
+
+def make_wallet(root: Path, name: str) -> bt.Wallet:
+    w = bt.Wallet(name=name, hotkey="hot", path=str(root))
+    w.create_new_coldkey(use_password=False, overwrite=True, suppress=True)
+    w.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
+    return w
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> dict:
+    wallets = tmp_path / "wallets"
+    validator, miner = make_wallet(wallets, "validator"), make_wallet(wallets, "miner")
+    chain = tmp_path / "chain.json"
+    neurons = [
+        {"hotkey": validator.hotkey.ss58_address, "validator_permit": True, "stake": 1000},
+        {"hotkey": miner.hotkey.ss58_address},
+    ]
+    chain.write_text(json.dumps({"neurons": neurons}))
+    return {"tmp": tmp_path, "validator": validator, "miner": miner, "chain": chain, "wallets": wallets}
+
+
+def config_file(setup: dict, duration: float) -> Path:
+    path = setup["tmp"] / f"sim-{duration:g}.toml"
+    path.write_text(CONFIG.format(duration=duration))
+    return path
+
+
+def validator_args(setup: dict, config: Path, state: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "taos.validator",
+        "--chain", f"local:{setup['chain']}",
+        "--wallet.name", "validator", "--wallet.hotkey", "hot", "--wallet.path", str(setup["wallets"]),
+        "--config", str(config), "--state", str(state), "--prometheus-port", "0",
+        "--weights-interval", "0", "--log-level", "WARNING",
+        *extra,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda a: [*a[: a.index("--config") + 1], "missing.toml", *a[a.index("--config") + 2 :]],
+            "cannot read",
+        ),
+        (lambda a: [*a, "--timeout", "0"], "--timeout must be > 0"),
+    ],
+)
+def test_start_failures_print_one_line_and_exit_1(setup: dict, change, message) -> None:  # type: ignore[no-untyped-def]
+    args = change(validator_args(setup, config_file(setup, 60), setup["tmp"] / "state"))
+    out = subprocess.run(args, check=False, env=ENV, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("taos.validator: error:") and message in lines[0]
+
+
+def test_an_unregistered_validator_does_not_start(setup: dict) -> None:
+    stranger = make_wallet(setup["wallets"], "stranger")
+    args = validator_args(setup, config_file(setup, 60), setup["tmp"] / "state")
+    args[args.index("--wallet.name") + 1] = "stranger"
+    out = subprocess.run(args, check=False, env=ENV, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert f"hotkey {stranger.hotkey.ss58_address} is not registered" in out.stderr
+
+
+def test_a_validator_process_scores_a_miner_process_over_signed_http(setup: dict) -> None:
+    miner = subprocess.Popen(
+        [
+            sys.executable, "-m", "taos.miner",
+            "--agent.path", str(ROOT / "agents"), "--agent.name", "RandomMakerAgent",
+            "--chain", f"local:{setup['chain']}",
+            "--wallet.name", "miner", "--wallet.hotkey", "hot", "--wallet.path", str(setup["wallets"]),
+            "--host", "127.0.0.1", "--port", "0", "--log-level", "WARNING",
+        ],
+        env=ENV, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and miner.poll() is None:
+            if json.loads(setup["chain"].read_text())["neurons"][1].get("endpoint"):
+                break
+            time.sleep(0.1)
+        assert json.loads(setup["chain"].read_text())["neurons"][1].get("endpoint")
+        state = setup["tmp"] / "state"
+        config = config_file(setup, 120)
+        out = subprocess.run(
+            validator_args(setup, config, state),
+            check=False,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert out.returncode == 0, out.stderr
+    finally:
+        miner.send_signal(signal.SIGTERM)
+        assert miner.wait(timeout=30) == 0
+        miner.stderr.close()
+    with ValidatorStore(state) as store:
+        saved = store.load()
+    assert saved is not None and saved.step_index == 24 and saved.time_ns == 120 * 10**9
+    sim = saved.restore_simulation(to_core(load(config)))
+    # the miner's maker orders reached the books under its uid (1)
+    assert any(
+        sim.account(b, 1)["open_orders"] > 0 or sim.account(b, 1)["traded_quote"] > 0 for b in range(2)
+    )
+    assert saved.hotkeys[1] == setup["miner"].hotkey.ss58_address
+
+
+def test_kill_9_at_random_moments_then_resume_exactly(setup: dict) -> None:
+    config = config_file(setup, 600)
+    reference = setup["tmp"] / "reference"
+    out = subprocess.run(
+        validator_args(setup, config, reference),
+        check=False,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+
+    state = setup["tmp"] / "killed"
+    rng = random.Random(11)
+    seen_steps = []
+    for _ in range(4):
+        proc = subprocess.Popen(validator_args(setup, config, state), env=ENV, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(1.0, 3.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        with ValidatorStore(state) as store:
+            saved = store.load()
+        seen_steps.append(0 if saved is None else saved.step_index)
+    assert seen_steps == sorted(seen_steps)  # never goes back
+    out = subprocess.run(
+        validator_args(setup, config, state),
+        check=False,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    with ValidatorStore(reference) as a, ValidatorStore(state) as b:
+        ra, rb = a.load(), b.load()
+    assert ra is not None and rb is not None
+    assert (rb.step_index, rb.time_ns) == (ra.step_index, ra.time_ns) == (120, 600 * 10**9)
+    assert rb.checkpoint_bytes == ra.checkpoint_bytes  # the same simulation state, byte for byte
+    for name, arr in ra.score_state.to_arrays().items():
+        assert np.array_equal(arr, rb.score_state.to_arrays()[name], equal_nan=arr.dtype.kind == "f"), name

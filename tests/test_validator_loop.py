@@ -1,0 +1,171 @@
+"""The validator loop end to end in one process: a small market, example agents queried through
+the in-process transport (states and replies still go through the wire encoding), a local chain
+file, scores, weights, deregistration and a resume from the store."""
+
+import asyncio
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from taos.agents import Agent, create_agent, load_agent_class
+from taos.chain import LocalChain
+from taos.config import loads
+from taos.protocol import AccountReset, MarketState, OrderAccepted, OrderRejected, PlaceLimit, Side
+from taos.validator.loop import run
+from taos.validator.transport import InProcessTransport
+from taos.validator.validator import Validator, ValidatorSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = """
+[simulation]
+books = 2
+seed = 5
+duration_s = 900.0
+publish_interval_s = 5.0
+grace_period_s = 60.0
+[miners]
+slots = 4
+[[population]]
+model = "initialization"
+count = 50
+base = 50.0
+quote = 15000.0
+[[population]]
+model = "stylized_trader"
+count = 60
+base = 50.0
+quote = 15000.0
+latency_s = [0.001, 0.05]
+[[population]]
+model = "market_maker"
+count = 3
+base = 200.0
+quote = 60000.0
+"""
+
+
+class Recorder(Agent):
+    """Keeps every notice and places one bad and one good order per state on book 0."""
+
+    def __init__(self, uid: int, params: dict | None = None) -> None:
+        super().__init__(uid, params)
+        self.states: list[MarketState] = []
+
+    def on_state(self, state: MarketState) -> list:
+        self.states.append(state)
+        bid = state.books[0].best_bid
+        if bid is None:
+            return []
+        return [
+            PlaceLimit(0, Side.BUY, bid - 1.0, 0.01, client_order_id=len(self.states)),
+            PlaceLimit(5, Side.BUY, bid, 0.01),  # book 5 does not exist
+        ]
+
+
+def write_chain(path: Path, hotkeys: list[str]) -> None:
+    neurons = [
+        {"hotkey": h, "validator_permit": i == 0, "stake": 1000.0 if i == 0 else 0.0}
+        for i, h in enumerate(hotkeys)
+    ]
+    path.write_text(json.dumps({"neurons": neurons}))
+
+
+def make(tmp_path: Path, store=None):  # type: ignore[no-untyped-def]
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    config = loads(CONFIG)
+    write_chain(tmp_path / "chain.json", ["validator", "m1", "m2", "m3"])
+    chain = LocalChain.from_file(tmp_path / "chain.json", "validator")
+    taker = create_agent(load_agent_class(ROOT / "agents", "RandomTakerAgent"), 2, {"probability": 0.8})
+    agents = {1: Recorder(1), 2: taker}
+    v = Validator(
+        config, chain, InProcessTransport(agents), ValidatorSettings(weights_interval_s=0.0), store=store
+    )
+    return v, agents, chain
+
+
+def test_loop_queries_miners_after_grace_and_applies_their_orders(tmp_path: Path) -> None:
+    v, agents, chain = make(tmp_path)
+    v.sync_chain()
+    steps = asyncio.run(run(v, max_steps=30))
+    assert steps == 30 and v.sim.time_ns == 150 * 1_000_000_000
+    rec = agents[1]
+    assert isinstance(rec, Recorder)
+    # no states during the 60 s grace period: 30 steps of 5 s, queried from t = 60 s on
+    assert [s.timestamp_ns for s in rec.states][:2] == [60 * 10**9, 65 * 10**9]
+    assert len(rec.states) == 19
+    notices = [n for s in rec.states for n in s.notices]
+    accepted = [n for n in notices if isinstance(n, OrderAccepted)]
+    refused = [n for n in notices if isinstance(n, OrderRejected)]
+    assert len(accepted) >= 15 and all(n.book == 0 for n in accepted)
+    assert len(refused) >= 15 and all("does not exist" in n.detail for n in refused)
+    # the good orders rest in the book under the miner's id, with the delay the latency model gave
+    assert {n.client_order_id for n in accepted} <= set(range(1, 20))
+    assert rec.states[-1].accounts[0].orders  # its resting bids are shown to it
+    # only its own account is in its state
+    assert [a.book for a in rec.states[-1].accounts] == [0, 1]
+    # the taker traded: volume and scores moved, weights were set on the local chain
+    assert v.traded_totals(v.step())[2].sum() > 0
+    assert chain.weight_calls and len(chain.weight_calls[-1].uids) == 4
+    assert np.isfinite(v.scores.scores()).all()
+
+
+def test_a_new_hotkey_resets_the_uid(tmp_path: Path) -> None:
+    v, agents, _ = make(tmp_path)
+    v.sync_chain()
+    asyncio.run(run(v, max_steps=20))
+    before = v.sim.account(0, 1)
+    assert before["open_orders"] > 0
+    write_chain(tmp_path / "chain.json", ["validator", "new-m1", "m2", "m3"])
+    v.sync_chain()
+    asyncio.run(run(v, max_steps=2))
+    after = v.sim.account(0, 1)
+    assert after["open_orders"] <= 2  # reset, then at most the new miner's first orders
+    rec = agents[1]
+    assert isinstance(rec, Recorder)
+    assert any(isinstance(n, AccountReset) for s in rec.states[-2:] for n in s.notices)
+    assert v.scores.scores()[1] == 0.0
+
+
+def test_an_agent_that_raises_gets_a_reply_rejected_notice_and_the_loop_goes_on(tmp_path: Path) -> None:
+    v, _, _ = make(tmp_path)
+
+    class Broken(Agent):
+        def on_state(self, state: MarketState) -> list:
+            self.seen = [*getattr(self, "seen", []), state]
+            raise RuntimeError("boom")
+
+    broken = Broken(3)
+    assert isinstance(v.transport, InProcessTransport)
+    v.transport.agents[3] = broken
+    v.sync_chain()
+    asyncio.run(run(v, max_steps=16))
+    details = [n.detail for s in broken.seen for n in s.notices if type(n).__name__ == "ReplyRejected"]
+    assert details and "boom" in details[0]
+
+
+@pytest.mark.parametrize("kill_after", [17, 23])
+def test_resume_from_the_store_continues_the_same_run(tmp_path: Path, kill_after: int) -> None:
+    from taos.validator.store import ValidatorStore
+
+    ref, _, _ = make(tmp_path / "a")
+    ref.sync_chain()
+    asyncio.run(run(ref, max_steps=30))
+
+    (tmp_path / "b").mkdir()
+    store = ValidatorStore(tmp_path / "b" / "state")
+    first, _, _ = make(tmp_path / "b", store=store)
+    first.sync_chain()
+    asyncio.run(run(first, max_steps=kill_after))
+    store.close()
+    # a new process: the same agents start afresh, the validator resumes from the store
+    store2 = ValidatorStore(tmp_path / "b" / "state")
+    second, _, _ = make(tmp_path / "b", store=store2)
+    assert second.step_index == kill_after
+    second.sync_chain()
+    asyncio.run(run(second, max_steps=30 - kill_after))
+    assert second.sim.time_ns == ref.sim.time_ns
+    # the background market is deterministic and the history was kept
+    assert second.scores.observations == ref.scores.observations
+    store2.close()
