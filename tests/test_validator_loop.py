@@ -169,3 +169,26 @@ def test_resume_from_the_store_continues_the_same_run(tmp_path: Path, kill_after
     # the background market is deterministic and the history was kept
     assert second.scores.observations == ref.scores.observations
     store2.close()
+
+
+def test_metrics_follow_the_loop(tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from taos.validator.metrics import ValidatorMetrics
+
+    v, _, _ = make(tmp_path)
+    v.metrics = ValidatorMetrics(process_metrics=False)
+    v.sync_chain()
+    asyncio.run(run(v, max_steps=20))
+    v.sync_chain(force_weights=True)
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(v.metrics.render().decode())
+        for s in f.samples
+    }
+    assert samples[("taos_validator_step_index", ())] == 20
+    assert samples[("taos_validator_step_duration_seconds_count", ())] == 20
+    # the recorder's order for book 5 is refused by the validator's check: reason UNKNOWN_BOOK
+    assert samples[("taos_validator_rejections_total", (("reason", "UNKNOWN_BOOK"),))] >= 9
+    assert samples[("taos_validator_query_latency_seconds_count", ())] >= 18  # 9 states x 2 miners
+    assert ("taos_validator_miner_score", (("uid", "2"),)) in samples

@@ -38,7 +38,7 @@ from taos.validator.history import ScoreParams, ScoreState
 from taos.validator.latency import LatencyModel, LinearLatency, instruction_delay_ns
 from taos.validator.metrics import QueryOutcome, ValidatorMetrics
 from taos.validator.transport import Answer, Transport
-from taos.validator.validation import ValidationContext, validate_reply
+from taos.validator.validation import RejectRule, ValidationContext, validate_reply
 
 log = logging.getLogger("taos.validator")
 S = 1_000_000_000
@@ -150,9 +150,12 @@ class Validator:
         out = {}
         for uid in self.serving():
             view = self.miners[uid]
-            notices = _capped(
-                [*view.notices, *miner_notices(uid, result.notices(uid), self.units)], result.time_ns
-            )
+            engine = miner_notices(uid, result.notices(uid), self.units)
+            if self.metrics is not None:
+                for n in engine:
+                    if isinstance(n, OrderRejected):
+                        self.metrics.count_rejection(n.reason.name)
+            notices = _capped([*view.notices, *engine], result.time_ns)
             view.notices = []
             accounts = [
                 miner_account(
@@ -195,8 +198,10 @@ class Validator:
             result = validate_reply(uid, body, ctx)
             notices = list(result.notices)
             if self.metrics is not None:
-                for r in result.rejected:
-                    self.metrics.count_rejection(r.rule.value)
+                for r in result.rejected:  # the engine's reason, or the validator rule that refused it
+                    self.metrics.count_rejection(
+                        r.reason.name if r.rule == RejectRule.CHECK else r.rule.value
+                    )
             items = []
             for a in result.accepted:
                 if isinstance(a.instruction, TargetPosition):  # positions come with preset ptn
