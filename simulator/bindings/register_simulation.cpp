@@ -89,6 +89,7 @@ void register_simulation(py::module_& m) {
   py::class_<SimulationConfig>(m, "SimulationConfig")
       .def(py::init<>())
       .def_readwrite("books", &SimulationConfig::books)
+      .def_readwrite("first_book", &SimulationConfig::first_book)
       .def_readwrite("seed", &SimulationConfig::seed)
       .def_readwrite("threads", &SimulationConfig::threads)
       .def_readwrite("miner_slots", &SimulationConfig::miner_slots)

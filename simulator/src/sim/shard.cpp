@@ -17,13 +17,13 @@ Shard::Shard(BookId book, const SimulationConfig& config, Exchange& exchange, Ag
       exchange_(exchange),
       first_agent_(first_agent),
       fundamental_(config.fundamental),
-      rng_(Rng::for_keys({config.seed, book, kProcessStreams, 0})),
+      rng_(Rng::for_keys({config.seed, config.first_book + book, kProcessStreams, 0})),
       signal_(config.signal),
-      signal_rng_(Rng::for_keys({config.seed, book, kProcessStreams, 1})) {
+      signal_rng_(Rng::for_keys({config.seed, config.first_book + book, kProcessStreams, 1})) {
   AgentId id = first_agent;
   for (const PopulationConfig& pop : config.populations) {
     for (std::uint32_t k = 0; k < pop.count; ++k, ++id) {
-      agents_.push_back(AgentSlot{make_agent(pop.model, pop.params), Rng::for_keys({config.seed, book, id}),
+      agents_.push_back(AgentSlot{make_agent(pop.model, pop.params), Rng::for_keys({config.seed, config.first_book + book, id}),
                                   pop.latency_min_ns, pop.latency_max_ns});
       if (agents_.back().agent->watches_trades())
         trade_watchers_.push_back(static_cast<std::uint32_t>(agents_.size() - 1));

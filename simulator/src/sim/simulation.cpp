@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -44,6 +45,8 @@ void check_process(const FundamentalConfig& f, const std::string& name) {
 }
 
 void validate(const SimulationConfig& c) {
+  if (c.first_book > std::numeric_limits<std::uint32_t>::max() - c.books)
+    throw std::invalid_argument("first_book + books must fit in 32 bits");
   std::uint64_t agents = c.miner_slots;
   for (std::size_t i = 0; i < c.populations.size(); ++i) {
     const PopulationConfig& p = c.populations[i];
@@ -79,6 +82,7 @@ Simulation::Simulation(SimulationConfig config)
 std::uint64_t config_fingerprint(const SimulationConfig& c) {
   StateWriter w;
   w.pod(c.books);
+  w.pod(c.first_book);
   w.pod(c.seed);
   w.pod(c.miner_slots);
   w.pod(c.miner_base_lots);
@@ -114,7 +118,7 @@ std::uint64_t config_fingerprint(const SimulationConfig& c) {
 
 namespace {
 constexpr char kMagic[8] = {'T', 'A', 'O', 'S', 'C', 'K', 'P', 'T'};
-constexpr std::uint32_t kFormatVersion = 1;
+constexpr std::uint32_t kFormatVersion = 2;  // 2: process stream keys, no padding bytes
 }  // namespace
 
 std::string Simulation::save_state() const {

@@ -24,6 +24,10 @@ struct PopulationConfig {
 
 struct SimulationConfig {
   std::uint32_t books = 1;
+  // The global id of this simulation's book 0, when one market is split over several simulations
+  // (e.g. Ray actors): random streams are keyed by the global id, so book k here behaves exactly as
+  // book first_book + k of the whole market. Events and the API use local ids 0 .. books-1.
+  std::uint32_t first_book = 0;
   std::uint64_t seed = 1;
   std::uint32_t threads = 0;  // 0 = one per core
   // Agent ids: miners are 0 .. miner_slots-1 (id = uid); background agents follow.
