@@ -203,6 +203,13 @@ def loads(text: str, source: str = "<config>") -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{source}: not valid TOML: {e}") from e
+    return from_dict(data, source)
+
+
+def from_dict(data: dict[str, Any], source: str = "<config>") -> Config:
+    """Validates a config given as the dict a TOML file parses to (e.g. after overriding keys).
+    Relative replay files are resolved against ``source``'s folder (the working folder for
+    ``"<config>"``)."""
     root = _Table(data, "")
     base = Path(source).parent if source != "<config>" else Path.cwd()
     config = Config(

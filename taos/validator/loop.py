@@ -13,13 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from typing import Any
 
 from taos.validator.validator import Validator
 
 
-async def run(v: Validator, *, max_steps: int | None = None, stop: asyncio.Event | None = None) -> int:
+async def run(
+    v: Validator,
+    *,
+    max_steps: int | None = None,
+    stop: asyncio.Event | None = None,
+    on_step: Callable[[Any], None] | None = None,
+) -> int:
     """Runs until the simulation ends, ``max_steps`` steps have run or ``stop`` is set; returns
-    the number of steps run."""
+    the number of steps run. ``on_step(result)`` sees every step's result at its end (research
+    output, progress)."""
     steps = 0
     while not v.finished and (max_steps is None or steps < max_steps) and not (stop and stop.is_set()):
         started = time.perf_counter()
@@ -31,5 +40,7 @@ async def run(v: Validator, *, max_steps: int | None = None, stop: asyncio.Event
         v.sync_chain()  # 6. deregistered uids reset; weights on schedule
         v.persist()  # 7. a consistent state to resume from
         v.observe(result, time.perf_counter() - started)
+        if on_step is not None:
+            on_step(result)
         steps += 1
     return steps

@@ -1,0 +1,1 @@
+"""Offline research mode: a whole market on one machine (SPEC §13)."""

@@ -1,0 +1,157 @@
+"""The ``taos`` command: ``taos local`` runs a market offline, ``taos sweep`` many of them."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from taos.local.runner import (
+    AgentSpec,
+    LocalError,
+    build_config,
+    build_market,
+    default_agents,
+    default_out,
+    parse_duration,
+    run_market,
+)
+
+app = typer.Typer(add_completion=False, no_args_is_help=False, help="τaos research tools.")
+
+
+@app.command()
+def local(
+    config: Annotated[
+        Path | None, typer.Option(help="Simulation config (TOML); default: the demo market")
+    ] = None,
+    books: Annotated[int | None, typer.Option(help="Number of books (overrides the config)")] = None,
+    duration: Annotated[str | None, typer.Option(help="Simulated duration, e.g. 2h, 30m, 90s")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (overrides the config)")] = None,
+    threads: Annotated[int | None, typer.Option(help="Simulator threads; 0 = one per core")] = None,
+    agent: Annotated[list[str] | None, typer.Option(help="DIR/NAME.py[:k=v,...]; repeatable")] = None,
+    count: Annotated[list[int] | None, typer.Option(help="How many of each --agent, in order")] = None,
+    transport: Annotated[
+        str, typer.Option(help="inprocess or http (miner processes on loopback)")
+    ] = "inprocess",
+    out: Annotated[Path | None, typer.Option(help="Output folder; default runs/<config-hash>-<seed>")] = None,
+    timeout: Annotated[float, typer.Option(help="Miner query timeout in seconds")] = 3.0,
+) -> None:
+    """Run a full market on this machine: simulator, validator loop and local agents."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from taos.local.output import RunWriter, print_summary, summary_rows
+
+    console = Console()
+    try:
+        cfg, text = build_config(
+            config,
+            books=books,
+            duration_s=parse_duration(duration) if duration else None,
+            seed=seed,
+            threads=threads,
+        )
+        counts = list(count or [])
+        specs = (
+            [AgentSpec.parse(a, counts[i] if i < len(counts) else 1) for i, a in enumerate(agent)]
+            if agent
+            else default_agents()
+        )
+        if len(counts) > len(agent or []):
+            raise LocalError(f"{len(counts)} --count values for {len(agent or [])} --agent options")
+        market = build_market(cfg, specs, transport, timeout)
+    except LocalError as e:
+        console.print(f"[red]taos local: error:[/red] {e}")
+        raise typer.Exit(1) from None
+    folder = out or default_out(text, cfg.simulation.seed)
+    v = market.validator
+    writer = RunWriter(
+        folder, text, cfg.simulation.books, market.names, cfg.market.tick_size, cfg.market.lot_size
+    )
+    stop = asyncio.Event()
+    started = time.perf_counter()
+    events = 0
+    total_s = cfg.simulation.duration_s
+    with Progress(
+        TextColumn("[bold]sim {task.fields[sim]}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%  {task.fields[speed]}x  {task.fields[eps]} events/s"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("run", total=total_s, sim="0:00:00", speed="-", eps="-")
+
+        def on_step(result) -> None:  # type: ignore[no-untyped-def]
+            nonlocal events
+            writer.record(result, v)
+            events += len(result.events)
+            sim_s = result.time_ns / 1e9
+            wall = max(time.perf_counter() - started, 1e-9)
+            progress.update(
+                task,
+                completed=sim_s,
+                sim=time.strftime("%H:%M:%S", time.gmtime(sim_s)),
+                speed=f"{sim_s / wall:,.0f}",
+                eps=f"{events / wall:,.0f}",
+            )
+
+        async def go() -> int:
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGINT, stop.set)
+            return await run_market(market, on_step, stop)
+
+        try:
+            steps = asyncio.run(go())
+        finally:
+            market.close()
+    wall = time.perf_counter() - started
+    summary = writer.close(
+        {
+            "steps": steps,
+            "wall_s": wall,
+            "interrupted": stop.is_set(),
+            "events": events,
+            "transport": transport,
+        }
+    )
+    print_summary(summary_rows(summary), console)
+    console.print(
+        f"{'stopped' if stop.is_set() else 'finished'}: {steps} steps in {wall:.1f} s; output in {folder}"
+    )
+
+
+@app.command()
+def sweep(
+    config: Annotated[Path, typer.Option(help="Simulation config (TOML)")],
+    seeds: Annotated[str, typer.Option(help="e.g. 1-16 or 1,3,5")] = "1",
+    set_: Annotated[list[str] | None, typer.Option("--set", help="key=v1,v2,...; repeatable")] = None,
+    executor: Annotated[str, typer.Option(help="process or ray")] = "process",
+    address: Annotated[str | None, typer.Option(help="Ray cluster address")] = None,
+    workers: Annotated[int | None, typer.Option(help="Parallel runs (process pool)")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder")] = Path("runs/sweep"),
+) -> None:
+    """Run many independent simulations (seeds x parameter values) in parallel."""
+    from rich.console import Console
+
+    from taos.local.sweep import SweepError, parse_seeds, parse_set, run_sweep
+
+    console = Console()
+    try:
+        table = run_sweep(
+            config, parse_seeds(seeds), [parse_set(s) for s in set_ or []], out, executor=executor,
+            address=address, workers=workers,
+        )  # fmt: skip
+    except (SweepError, LocalError, ValueError) as e:
+        console.print(f"[red]taos sweep: error:[/red] {e}")
+        raise typer.Exit(1) from None
+    console.print(table.to_string(index=False))
+    console.print(f"{len(table)} runs; results in {out}")
+
+
+def main() -> None:
+    app()

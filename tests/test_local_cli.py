@@ -1,0 +1,95 @@
+"""taos local as a command: the demo market with example agents, options, bad input, and the
+HTTP transport with real miner processes on loopback."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import taos
+from taos.local.runner import AgentSpec, LocalError, build_config, parse_duration
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(Path(taos.__file__).resolve().parents[1]), "COLUMNS": "160"}
+
+
+def taos_local(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "taos.local", *args], cwd=cwd, env=ENV, capture_output=True, text=True,
+        timeout=600, check=False,
+    )  # fmt: skip
+
+
+def test_parse_duration() -> None:
+    assert [parse_duration(x) for x in ("2h", "30m", "90s", "1d", "45", "0.5h")] == [
+        7200.0, 1800.0, 90.0, 86400.0, 45.0, 1800.0,
+    ]  # fmt: skip
+    for bad in ("", "0", "-5m", "2 hours", "h"):
+        with pytest.raises(LocalError, match="--duration"):
+            parse_duration(bad)
+
+
+def test_agent_specs_and_overrides(tmp_path: Path) -> None:
+    spec = AgentSpec.parse("agents/RandomMakerAgent.py:max_quantity=0.5,levels=3,passive=true", 2)
+    assert (spec.path, spec.name, spec.count) == (Path("agents"), "RandomMakerAgent", 2)
+    assert spec.params == {"max_quantity": 0.5, "levels": 3, "passive": True}
+    with pytest.raises(LocalError, match=r"DIR/NAME\.py"):
+        AgentSpec.parse("agents/RandomMakerAgent")
+    with pytest.raises(LocalError, match="--count must be >= 1"):
+        AgentSpec.parse("a/B.py", 0)
+    cfg, text = build_config(None, books=3, duration_s=600.0, seed=9, threads=1)
+    assert (cfg.simulation.books, cfg.simulation.duration_s, cfg.simulation.seed) == (3, 600.0, 9)
+    assert text.startswith("# override: simulation.books = 3")
+    with pytest.raises(LocalError, match=r"simulation\.books must be >= 1"):
+        build_config(None, books=0, duration_s=None, seed=None, threads=None)
+
+
+def test_demo_market_runs_and_writes_its_run_folder(tmp_path: Path) -> None:
+    from taos.analysis.run import load_run
+
+    out = tmp_path / "run"
+    done = taos_local("--duration", "20m", "--books", "2", "--out", str(out), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for name in ("RandomMakerAgent-1", "RandomMakerAgent-2", "RandomTakerAgent-3"):
+        assert name in done.stdout  # the summary table
+    assert "finished: 240 steps" in done.stdout
+    run = load_run(out)
+    assert run.summary["steps"] == 240
+    assert set(run.prices["book"]) == {0, 1}
+    agents = run.summary["agents"]
+    assert sorted(a["rank"] for a in agents) == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--agent", "nowhere/Missing.py"], "Missing.py does not exist"),
+        (["--agent", "agents/RandomMakerAgent"], "DIR/NAME.py"),
+        (["--duration", "soon"], "--duration"),
+        (["--transport", "pigeon"], "--transport must be inprocess or http"),
+        (["--config", "missing.toml"], "cannot read"),
+        (["--agent", "agents/RandomMakerAgent.py", "--count", "300"], "slots"),
+    ],
+)
+def test_bad_options_stop_with_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "agents").symlink_to(ROOT / "agents")
+    done = taos_local(*args, "--out", str(tmp_path / "run"), cwd=tmp_path)
+    assert done.returncode == 1
+    assert message in done.stdout + done.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_http_transport_runs_miner_processes_with_signed_requests(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    done = taos_local(
+        "--transport", "http", "--duration", "5m", "--books", "1", "--out", str(out),
+        "--agent", str(ROOT / "agents" / "RandomMakerAgent.py"), cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["transport"] == "http" and summary["steps"] == 60
+    maker = summary["agents"][0]
+    assert maker["volume"] > 0 or maker["pnl"] != 0  # its orders reached the market over HTTP
