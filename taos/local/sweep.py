@@ -377,8 +377,10 @@ def run_sweep(
     this process, else on the cluster at ``address``, else on a new local instance with ``workers``
     CPUs). Writes ``results.csv``, ``results.parquet`` (if pyarrow is installed) and
     ``configs/run_NNNN.toml`` under ``out_dir``."""
-    import pandas as pd
-
+    try:
+        import pandas as pd
+    except ImportError:
+        raise SweepError("sweeps need pandas: pip install pandas pyarrow (or the 'ray' extra)") from None
     if executor not in ("process", "ray"):
         raise SweepError(f"executor must be 'process' or 'ray', got {executor!r}")
     if address is not None and executor != "ray":
