@@ -1,1 +1,2 @@
-"""Offline research mode: a whole market on one machine (SPEC §13)."""
+"""Offline research mode (SPEC §13): whole markets on this machine or on a Ray cluster, no chain
+needed: ``taos local``, ``taos sweep`` and ``RaySimulation``."""
