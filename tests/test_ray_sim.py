@@ -25,15 +25,9 @@ from taos.local.ray_sim import (  # noqa: E402
     config_from_dict,
     config_to_dict,
     split_books,
-    supports_book_offset,
 )
 
 S = 1_000_000_000
-NEEDS_OFFSET = pytest.mark.xfail(
-    not supports_book_offset(),
-    strict=True,
-    reason="the core cannot yet run a subset of books with their global ids (SimulationConfig.first_book)",
-)
 
 CONFIG = """
 [simulation]
@@ -176,7 +170,6 @@ def test_one_shard_gives_the_local_simulation() -> None:
     assert same(rest, local_rest)
 
 
-@NEEDS_OFFSET
 def test_two_actors_over_four_books_give_the_local_event_streams() -> None:
     local_events, local_rest, local = run_local(6)
     with RaySimulation(core(), shards=2) as sim:
@@ -195,7 +188,6 @@ def test_two_actors_over_four_books_give_the_local_event_streams() -> None:
     assert same(rest, local_rest)
 
 
-@NEEDS_OFFSET
 def test_sharded_checkpoint_resumes_like_the_uninterrupted_run() -> None:
     with RaySimulation(core(), shards=2) as sim:
         run_sharded(sim, 3)
@@ -253,3 +245,46 @@ def test_instructions_go_to_the_actor_owning_their_book() -> None:
     assert list(second["agent"]) == [11, 12, 13, 14, 15]  # in the given order; book 9 (unknown) last shard
     assert list(second["book"]) == [1, 1, 9, 2, 0]  # local ids; the reset and the unknown book unchanged
     assert sim._route(None) == [None, None]
+
+
+def test_the_validator_loop_runs_unchanged_on_ray(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The same validator, agents and seed on a local Simulation and on RaySimulation (2 actors):
+    the same miner notices reach the agent and the same scores come out."""
+    import asyncio
+
+    from taos.agents import Agent
+    from taos.chain import LocalChain, Neuron
+    from taos.protocol import MarketState, PlaceLimit
+    from taos.protocol import Side as WireSide
+    from taos.validator.loop import run
+    from taos.validator.transport import InProcessTransport
+    from taos.validator.validator import Validator, ValidatorSettings
+
+    class Bidder(Agent):
+        def __init__(self, uid: int) -> None:
+            super().__init__(uid)
+            self.notices: list = []
+
+        def on_state(self, state: MarketState) -> list:
+            self.notices.extend(state.notices)
+            return [PlaceLimit(b.book, WireSide.BUY, b.best_bid, 0.01) for b in state.books if b.best_bid]
+
+    def validator(simulation, restore):  # type: ignore[no-untyped-def]
+        agent = Bidder(1)
+        chain = LocalChain("v", [Neuron(0, "v", True, 1.0, None), Neuron(1, "m", False, 0.0, None)])
+        v = Validator(
+            loads(CONFIG), chain, InProcessTransport({1: agent}), ValidatorSettings(weights_interval_s=1e9),
+            simulation=simulation, restore=restore,
+        )  # fmt: skip
+        v.sync_chain()
+        asyncio.run(run(v, max_steps=24))
+        return v, agent
+
+    local, a = validator(None, None)
+    sharded, b = validator(lambda c: RaySimulation(c, 2), RaySimulation.restore)
+    try:
+        assert len(a.notices) > 20 and a.notices == b.notices
+        assert np.array_equal(local.scores.scores(), sharded.scores.scores())
+        assert np.array_equal(local.scores.window_values(), sharded.scores.window_values(), equal_nan=True)
+    finally:
+        sharded.sim.close()

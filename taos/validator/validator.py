@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +77,12 @@ class Validator:
         latency: LatencyModel | None = None,
         metrics: ValidatorMetrics | None = None,
         store: Any = None,
+        simulation: Callable[[Any], Any] | None = None,
+        restore: Callable[[Any, bytes], Any] | None = None,
     ) -> None:
+        """``simulation(core_config)`` and ``restore(core_config, state)`` build the simulator
+        (default: ``Simulation`` and ``Simulation.restore``; e.g. ``RaySimulation`` to spread the
+        books over a Ray cluster with the loop unchanged)."""
         self.config = config
         self.chain = chain
         self.transport = transport
@@ -97,7 +102,8 @@ class Validator:
         self.info = self._simulation_info()
         self.step_index = 0
         self.scores = ScoreState(ScoreParams.from_core(self.core), self.slots, self.books)
-        self.sim = Simulation(self.core)
+        self._restore = restore or Simulation.restore
+        self.sim = (simulation or Simulation)(self.core)
         self._last_weights = -float("inf")
         if store is not None:
             self._resume()
@@ -340,7 +346,7 @@ class Validator:
             return
         if stored.identity != simulation_identity(self.config):
             raise StoreError("the stored state belongs to another simulation (config or seed differ)")
-        self.sim = stored.restore_simulation(self.core)
+        self.sim = self._restore(self.core, stored.checkpoint_bytes)
         self.scores = stored.score_state
         self.step_index = stored.step_index
         for uid, hotkey in stored.hotkeys.items():
