@@ -450,7 +450,7 @@ class RunWriter:
             0.0,
         ).sum(axis=1)
         series = np.array(self._portfolio).reshape(len(self._portfolio), len(self.uids))
-        agents = []
+        agents: list[dict[str, Any]] = []
         for i, uid in enumerate(self.uids):
             first, last = self._first_values[i], self._last_values[i]
             agents.append(
