@@ -33,6 +33,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from taos.local.layout import (
+    AGENTS_FILE,
+    CONFIG_FILE,
+    FORMAT,
+    L2_FILE,
+    PRICES_FILE,
+    SCORES_FILE,
+    SUMMARY_FILE,
+    TRADES_FILE,
+    event_file,
+)
 from taos.scoring import sharpe
 from taos.simulator import EVENT_DTYPE, EventKind, Side
 
@@ -40,9 +51,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from taos.analysis.run import Run
-
-FORMAT = "taos-run/1"
-"""Written into ``summary.json``; a folder with another format is not read."""
 
 S = 1_000_000_000
 
@@ -126,18 +134,13 @@ SCORE_SCHEMA = pa.schema(
 )
 
 FILES: dict[str, pa.Schema] = {
-    "l2.parquet": L2_SCHEMA,
-    "trades.parquet": TRADE_SCHEMA,
-    "prices.parquet": PRICE_SCHEMA,
-    "agents.parquet": AGENT_SCHEMA,
-    "scores.parquet": SCORE_SCHEMA,
+    L2_FILE: L2_SCHEMA,
+    TRADES_FILE: TRADE_SCHEMA,
+    PRICES_FILE: PRICE_SCHEMA,
+    AGENTS_FILE: AGENT_SCHEMA,
+    SCORES_FILE: SCORE_SCHEMA,
 }
 """The Parquet files of a run folder besides ``events/book-<b>.parquet``, with their schemas."""
-
-
-def event_file(book: int) -> str:
-    """The events file of ``book``, relative to the run folder."""
-    return f"events/book-{book}.parquet"
 
 
 def _names(members: Mapping[str, Any]) -> np.ndarray:
@@ -235,8 +238,8 @@ class RunWriter:
         self.quote_units = round(1.0 / (self.tick_size * self.lot_size))
         self.depth = depth
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        (self.out_dir / "summary.json").unlink(missing_ok=True)  # the folder is a run again once closed
-        (self.out_dir / "config.toml").write_text(config_text, encoding="utf-8")
+        (self.out_dir / SUMMARY_FILE).unlink(missing_ok=True)  # the folder is a run again once closed
+        (self.out_dir / CONFIG_FILE).write_text(config_text, encoding="utf-8")
         self._events = [
             _ParquetTable(self.out_dir / event_file(b), EVENT_SCHEMA, row_group_rows) for b in range(books)
         ]
@@ -294,10 +297,10 @@ class RunWriter:
             rows.append((self._events[b], self._event_columns(events[events["book"] == b])))
         trades = events[events["kind"] == int(EventKind.TRADE)]
         trades = trades[np.lexsort((trades["seq"], trades["book"], trades["ts_ns"]))]
-        rows.append((self._tables["trades.parquet"], self._trade_columns(trades)))
+        rows.append((self._tables[TRADES_FILE], self._trade_columns(trades)))
         l2, prices = self._book_columns(t, result, validator)
-        rows.append((self._tables["l2.parquet"], l2))
-        rows.append((self._tables["prices.parquet"], prices))
+        rows.append((self._tables[L2_FILE], l2))
+        rows.append((self._tables[PRICES_FILE], prices))
 
         values = (
             np.asarray(validator.inventory_values(result), dtype=np.float64)[self.uids] / self.quote_units
@@ -307,7 +310,7 @@ class RunWriter:
         n, books = len(self.uids), self.books
         rows.append(
             (
-                self._tables["agents.parquet"],
+                self._tables[AGENTS_FILE],
                 {
                     "time_ns": np.full(n * books, t, dtype=np.int64),
                     "step": np.full(n * books, step, dtype=np.int64),
@@ -321,7 +324,7 @@ class RunWriter:
         )
         rows.append(
             (
-                self._tables["scores.parquet"],
+                self._tables[SCORES_FILE],
                 {
                     "time_ns": np.full(n, t, dtype=np.int64),
                     "step": np.full(n, step, dtype=np.int64),
@@ -430,7 +433,7 @@ class RunWriter:
         out = _json_safe(out)
         tmp = self.out_dir / ".summary.json.tmp"
         tmp.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.out_dir / "summary.json")
+        os.replace(tmp, self.out_dir / SUMMARY_FILE)
         self._summary = out
         return out
 
