@@ -2,7 +2,8 @@
 # Installs what building and testing τaos needs. Idempotent: skips what is there.
 #   apt: C++ compiler and GoogleTest;  pip: build backend, pybind11, cmake, ninja, the runtime
 #   dependencies (numpy, msgspec, aiohttp, prometheus-client), bittensor (the chain extra, used by
-#   the miner tests) and the test tools.
+#   the miner tests), pyarrow, pandas, matplotlib and rich (the local extra: run folders, plots)
+#   and the test tools.
 set -euo pipefail
 
 SUDO=""
@@ -17,4 +18,5 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 python3 -m pip install --quiet --disable-pip-version-check \
-  "scikit-build-core>=0.10" "pybind11>=3.0" "cmake>=3.20" "ninja" "numpy>=1.24" "msgspec>=0.19,<1" "aiohttp>=3.9,<4" "prometheus-client>=0.20,<1" "bittensor==11.3.0" "pytest>=8" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.10"
+  "scikit-build-core>=0.10" "pybind11>=3.0" "cmake>=3.20" "ninja" "numpy>=1.24" "msgspec>=0.19,<1" "aiohttp>=3.9,<4" "prometheus-client>=0.20,<1" "bittensor==11.3.0" \
+  "pyarrow>=14" "pandas>=2.1" "matplotlib>=3.8" "rich>=13" "pytest>=8" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.10"
