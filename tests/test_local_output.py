@@ -15,7 +15,7 @@ from run_samples import BOOKS, CONFIG, LOT, NAMES, TICK, Recorded, record_run
 
 from taos.analysis import load_run
 from taos.analysis.run import Run
-from taos.local.output import RunWriter, print_summary, summary_rows
+from taos.local.output import RunWriter, print_summary, run_folder_name, summary_rows
 from taos.scoring import sharpe
 from taos.simulator import EVENT_DTYPE, EventKind
 from taos.validator.store import simulation_identity
@@ -143,6 +143,7 @@ def test_summary_identity_and_agents(recorded: tuple[Recorded, Run]) -> None:
     assert (s["books"], s["steps"], s["first_step"], s["last_step"]) == (BOOKS, STEPS, 1, STEPS)
     assert s["duration_s"] == 200.0 and s["configured_duration_s"] == 900.0 and s["complete"] is False
     assert s["wall_time_s"] > 0
+    assert run_folder_name(rec.validator.config) == f"{ident.config_hash[:12]}-11"
     agents = {a["uid"]: a for a in s["agents"]}
     assert sorted(a["rank"] for a in s["agents"]) == [1, 2, 3]
     by_rank = sorted(s["agents"], key=lambda a: a["rank"])

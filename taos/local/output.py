@@ -197,6 +197,8 @@ class _ParquetTable:
 class RunWriter:
     """Writes a run folder step by step: ``record(result, validator)`` after every scored step,
     ``close(summary)`` at the end (also after an interruption, so that every file is readable).
+    Memory: at most ``row_group_rows`` buffered rows per file, plus one float per agent and step
+    (the portfolio values the summary's Sharpe ratios need; 35 MB for 256 agents over 24 h).
 
     Args:
         out_dir: the run folder; created if missing. Files of an earlier run in it are replaced.
@@ -502,6 +504,15 @@ class RunWriter:
             "rows": files,
             "agents": ranked,
         }
+
+
+def run_folder_name(config: Any) -> str:
+    """The default name of a run's folder, ``<config-hash>-<seed>`` (the hash shortened to 12 hex
+    digits), for a :class:`taos.config.Config`."""
+    from taos.validator.store import simulation_identity
+
+    ident = simulation_identity(config)
+    return f"{ident.config_hash[:12]}-{ident.seed}"
 
 
 def _identity(validator: Any) -> dict[str, Any]:
