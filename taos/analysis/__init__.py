@@ -1,6 +1,6 @@
 """Analysis of simulated markets: the stylized facts of SPEC §5, and run folders read back.
 
-The run-folder helpers (``load_run``, ``run_stylized_facts``, ``plot_run``) need pandas, pyarrow
+The run-folder functions (``load_run``, ``run_stylized_facts``, ``plot_run``) need pandas, pyarrow
 and matplotlib (the ``local`` extra); they are imported on first use, so the statistics work
 without them.
 """
