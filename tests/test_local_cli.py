@@ -61,6 +61,9 @@ def test_demo_market_runs_and_writes_its_run_folder(tmp_path: Path) -> None:
     assert set(run.prices["book"]) == {0, 1}
     agents = run.summary["agents"]
     assert sorted(a["rank"] for a in agents) == [1, 2, 3]
+    pngs = sorted(p.name for p in (out / "plots").glob("*.png"))
+    assert pngs == ["equity.png", "mid_fundamental.png", "scores.png", "spread_depth.png"]
+    assert all((out / "plots" / n).stat().st_size > 5_000 for n in pngs)
 
 
 @pytest.mark.parametrize(

@@ -107,7 +107,7 @@ def test_loop_queries_miners_after_grace_and_applies_their_orders(tmp_path: Path
     assert [a.book for a in rec.states[-1].accounts] == [0, 1]
     # the taker traded: volume and scores moved, weights were set on the local chain
     assert v.traded_totals(v.step())[2].sum() > 0
-    assert chain.weight_calls and len(chain.weight_calls[-1].uids) == 4
+    assert chain.weight_calls and chain.weight_calls[-1].uids == (0, 1, 2, 3)
     assert np.isfinite(v.scores.scores()).all()
 
 
@@ -192,3 +192,13 @@ def test_metrics_follow_the_loop(tmp_path: Path) -> None:
     assert samples[("taos_validator_rejections_total", (("reason", "UNKNOWN_BOOK"),))] >= 9
     assert samples[("taos_validator_query_latency_seconds_count", ())] >= 18  # 9 states x 2 miners
     assert ("taos_validator_miner_score", (("uid", "2"),)) in samples
+
+
+def test_weights_cover_the_registered_uids_only(tmp_path: Path) -> None:
+    v, _, chain = make(tmp_path)
+    write_chain(tmp_path / "chain.json", ["validator", "m1"])  # two of the four slots registered
+    v.sync_chain()
+    asyncio.run(run(v, max_steps=16))
+    v.sync_chain(force_weights=True)
+    last = chain.weight_calls[-1]
+    assert last.uids == (0, 1) and len(last.weights) == 2 and all(w >= 0 for w in last.weights)

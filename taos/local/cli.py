@@ -16,7 +16,6 @@ from taos.local.runner import (
     build_config,
     build_market,
     default_agents,
-    default_out,
     parse_duration,
     run_market,
 )
@@ -45,7 +44,8 @@ def local(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from taos.local.output import RunWriter, print_summary, summary_rows
+    from taos.analysis import load_run, plot_run
+    from taos.local.output import RunWriter, print_summary, run_folder_name, summary_rows
 
     console = Console()
     try:
@@ -68,7 +68,7 @@ def local(
     except LocalError as e:
         console.print(f"[red]taos local: error:[/red] {e}")
         raise typer.Exit(1) from None
-    folder = out or default_out(text, cfg.simulation.seed)
+    folder = out or Path("runs") / run_folder_name(cfg)
     v = market.validator
     writer = RunWriter(
         folder, text, cfg.simulation.books, market.names, cfg.market.tick_size, cfg.market.lot_size
@@ -120,8 +120,10 @@ def local(
         }
     )
     print_summary(summary_rows(summary), console)
+    plots = plot_run(load_run(folder))
     console.print(
-        f"{'stopped' if stop.is_set() else 'finished'}: {steps} steps in {wall:.1f} s; output in {folder}"
+        f"{'stopped' if stop.is_set() else 'finished'}: {steps} steps in {wall:.1f} s; "
+        f"output in {folder} ({len(plots)} plots in {folder / 'plots'})"
     )
 
 

@@ -8,7 +8,6 @@ or as real miner processes on loopback (``http``: signed requests, real response
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import re
 import subprocess
@@ -103,11 +102,6 @@ def build_config(
     except ConfigError as e:
         raise LocalError(str(e)) from e
     return config, "\n".join([*lines, text])
-
-
-def default_out(config_text: str, seed: int) -> Path:
-    digest = hashlib.sha256(config_text.encode()).hexdigest()[:12]
-    return Path("runs") / f"{digest}-{seed}"
 
 
 @dataclass
@@ -237,7 +231,6 @@ __all__ = [
     "build_config",
     "build_market",
     "default_agents",
-    "default_out",
     "parse_duration",
     "run_market",
 ]

@@ -76,47 +76,40 @@ class Units:
 
 def _levels(levels: np.ndarray, orders: np.ndarray, u: Units) -> tuple[Level, ...]:
     by_level: dict[int, list[LevelOrder]] = {}
-    for o in orders:
-        by_level.setdefault(int(o["level"]), []).append(LevelOrder(int(o["order_id"]), u.qty(o["qty_lots"])))
+    order_qty = np.round(orders["qty_lots"] * u.lot_size, 12).tolist()
+    for level, oid, q in zip(orders["level"].tolist(), orders["order_id"].tolist(), order_qty, strict=True):
+        by_level.setdefault(level, []).append(LevelOrder(oid, q))
+    prices = np.round(levels["price_ticks"] * u.tick_size, 12).tolist()
+    qtys = np.round(levels["qty_lots"] * u.lot_size, 12).tolist()
     return tuple(
-        Level(u.price(lv["price_ticks"]), u.qty(lv["qty_lots"]), tuple(by_level.get(i, ())))
-        for i, lv in enumerate(levels)
+        Level(p, q, tuple(by_level.get(i, ()))) for i, (p, q) in enumerate(zip(prices, qtys, strict=True))
     )
 
 
-def _public_event(e: np.void, u: Units) -> BookEvent | None:
-    kind = int(e["kind"])
-    if kind == EventKind.ORDER_PLACED:
-        price = u.price(e["price_ticks"]) if e["price_ticks"] else None
-        return OrderPlaced(
-            int(e["seq"]),
-            int(e["ts_ns"]),
-            int(e["order_id"]),
-            Side(int(e["side"])),
-            price,
-            u.qty(e["qty_lots"]),
-        )
-    if kind == EventKind.TRADE:
-        return Trade(
-            int(e["seq"]),
-            int(e["ts_ns"]),
-            int(e["order_id"]),
-            int(e["other_order_id"]),
-            Side(int(e["side"])),
-            u.price(e["price_ticks"]),
-            u.qty(e["qty_lots"]),
-        )
-    if kind == EventKind.ORDER_CANCELLED:
-        return OrderRemoved(
-            int(e["seq"]),
-            int(e["ts_ns"]),
-            int(e["order_id"]),
-            Side(int(e["side"])),
-            u.qty(e["qty_lots"]),
-            u.qty(e["remaining_lots"]),
-            CancelReason(int(e["reason"])),
-        )
-    return None  # rejections and resets are private
+def _public_events(ev: np.ndarray, u: Units) -> tuple[BookEvent, ...]:
+    """The public events of one book, built from whole columns (numpy scalars are slow one by one).
+    Prices and quantities are rounded to their steps as ``Units`` does."""
+    keep = np.isin(ev["kind"], (EventKind.ORDER_PLACED, EventKind.TRADE, EventKind.ORDER_CANCELLED))
+    ev = ev[keep]
+    price = np.round(ev["price_ticks"] * u.tick_size, 12).tolist()
+    qty = np.round(ev["qty_lots"] * u.lot_size, 12).tolist()
+    left = np.round(ev["remaining_lots"] * u.lot_size, 12).tolist()
+    cols = zip(
+        ev["kind"].tolist(), ev["seq"].tolist(), ev["ts_ns"].tolist(), ev["order_id"].tolist(),
+        ev["other_order_id"].tolist(), ev["side"].tolist(), ev["price_ticks"].tolist(), ev["reason"].tolist(),
+        price, qty, left, strict=True,
+    )  # fmt: skip
+    sides = {int(s): s for s in Side}
+    reasons = {int(r): r for r in CancelReason}
+    out: list[BookEvent] = []
+    for kind, seq, ts, oid, other, side, ticks, reason, p, q, rem in cols:
+        if kind == EventKind.ORDER_PLACED:
+            out.append(OrderPlaced(seq, ts, oid, sides[side], p if ticks else None, q))
+        elif kind == EventKind.TRADE:
+            out.append(Trade(seq, ts, oid, other, sides[side], p, q))
+        else:
+            out.append(OrderRemoved(seq, ts, oid, sides[side], q, rem, reasons[reason]))
+    return tuple(out)
 
 
 def book_states(books: Sequence[dict], events: np.ndarray, u: Units) -> tuple[BookState, ...]:
@@ -124,8 +117,7 @@ def book_states(books: Sequence[dict], events: np.ndarray, u: Units) -> tuple[Bo
     public events (anonymous: no agent ids; rejections and resets are left out)."""
     out = []
     for b, book in enumerate(books):
-        mine = events[events["book"] == b]
-        public = tuple(p for p in (_public_event(e, u) for e in mine) if p is not None)
+        public = _public_events(events[events["book"] == b], u)
         out.append(
             BookState(
                 book=b,

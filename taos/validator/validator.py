@@ -105,6 +105,7 @@ class Validator:
         self._restore = restore or Simulation.restore
         self.sim = (simulation or Simulation)(self.core)
         self._last_weights = -float("inf")
+        self._registered: list[int] = []
         if store is not None:
             self._resume()
 
@@ -151,10 +152,14 @@ class Validator:
         ]
 
     def requests(self, result: Any) -> dict[int, bytes]:
-        """Each serving miner's encoded state: the shared books once, its own accounts and notices."""
+        """Each serving miner's encoded state: the shared books once, its own accounts and notices.
+        None during the grace period (miners are not queried then)."""
+        serving = self.serving()
+        if self.in_grace or not serving:
+            return {}
         shared = encode_shared(result.time_ns, book_states(result.books, result.events, self.units))
         out = {}
-        for uid in self.serving():
+        for uid in serving:
             view = self.miners[uid]
             engine = miner_notices(uid, result.notices(uid), self.units)
             if self.metrics is not None:
@@ -295,6 +300,7 @@ class Validator:
             view.hotkey = n.hotkey
         for uid in resets:
             self.reset_uid(uid)
+        self._registered = [n.uid for n in graph.neurons if n.uid < self.slots]
         self.transport.follow(graph)
         if force_weights or time.monotonic() - self._last_weights >= self.settings.weights_interval_s:
             self.set_weights()
@@ -311,15 +317,16 @@ class Validator:
             self.metrics.forget_uid(uid)
 
     def set_weights(self) -> None:
-        uids = list(range(self.slots))
-        weights = weights_from_scores(self.scores.scores())
+        """Weights for the registered uids, proportional to their EMA scores."""
+        uids = list(self._registered)
+        weights = weights_from_scores(self.scores.scores()[uids])
         try:
             self.chain.set_weights(uids, weights.tolist())
             self._last_weights = time.monotonic()
         except ChainError as e:
             log.warning("set_weights failed, retrying at the next step: %s", e)
         if self.metrics is not None:
-            self.metrics.set_scores(uids, self.scores.scores().tolist(), weights.tolist())
+            self.metrics.set_scores(uids, self.scores.scores()[uids].tolist(), weights.tolist())
 
     # --- 7. persistence and metrics ------------------------------------------------------------------
 
