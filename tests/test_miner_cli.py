@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import aiohttp
-import bittensor as bt
 import pytest
 from protocol_samples import state
+from wallets import make_wallet
 
 import taos
 from taos.miner import Target, query
@@ -22,13 +22,6 @@ from taos.protocol import PlaceLimit, decode_reply, encode_state
 ROOT = Path(__file__).resolve().parents[1]
 AGENTS = ROOT / "agents"
 ENV = {**os.environ, "PYTHONPATH": str(Path(taos.__file__).resolve().parents[1])}
-
-
-def make_wallet(root: Path, name: str) -> bt.Wallet:
-    w = bt.Wallet(name=name, hotkey="hot", path=str(root))
-    w.create_new_coldkey(use_password=False, overwrite=True, suppress=True)
-    w.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
-    return w
 
 
 @pytest.fixture

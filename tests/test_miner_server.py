@@ -8,7 +8,6 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import ClassVar
 
 import aiohttp
@@ -17,6 +16,7 @@ import msgspec
 import pytest
 from aiohttp import web
 from protocol_samples import state
+from wallets import make_wallet
 
 from taos.agents import Agent
 from taos.chain import ChainError, LocalChain, Neuron
@@ -24,13 +24,6 @@ from taos.miner import AgentPool, Gatekeeper, MinerServer, Refused, Target, quer
 from taos.protocol import Cancel, Reply, decode_reply, encode_state
 
 TIMEOUT_S = 0.5
-
-
-def make_wallet(root: Path, name: str) -> bt.Wallet:
-    w = bt.Wallet(name=name, hotkey="hot", path=str(root))
-    w.create_new_coldkey(use_password=False, overwrite=True, suppress=True)
-    w.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
-    return w
 
 
 @pytest.fixture(scope="module")

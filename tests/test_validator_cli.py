@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-import bittensor as bt
 import numpy as np
 import pytest
+from wallets import make_wallet
 
 import taos
 from taos.config import load, to_core
@@ -46,13 +46,6 @@ count = 3
 base = 200.0
 quote = 60000.0
 """
-
-
-def make_wallet(root: Path, name: str) -> bt.Wallet:
-    w = bt.Wallet(name=name, hotkey="hot", path=str(root))
-    w.create_new_coldkey(use_password=False, overwrite=True, suppress=True)
-    w.create_new_hotkey(use_password=False, overwrite=True, suppress=True)
-    return w
 
 
 @pytest.fixture
