@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from markets import populations
 
 from taos.agents import create_agent, load_agent_class
 from taos.chain import LocalChain
@@ -35,23 +36,7 @@ tick_size = {TICK}
 lot_size = {LOT}
 [miners]
 slots = 4
-[[population]]
-model = "initialization"
-count = 40
-base = 50.0
-quote = 15000.0
-[[population]]
-model = "stylized_trader"
-count = 40
-base = 50.0
-quote = 15000.0
-latency_s = [0.001, 0.05]
-[[population]]
-model = "market_maker"
-count = 3
-base = 200.0
-quote = 60000.0
-"""
+""" + populations(40, 40, 3)
 NAMES = {1: "maker", 2: "taker", 3: "idle"}  # uid 3 is registered but has no agent: it never trades
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from markets import populations
 from wallets import make_wallet
 
 import taos
@@ -29,23 +30,7 @@ publish_interval_s = 5.0
 grace_period_s = 10.0
 [miners]
 slots = 4
-[[population]]
-model = "initialization"
-count = 40
-base = 50.0
-quote = 15000.0
-[[population]]
-model = "stylized_trader"
-count = 80
-base = 50.0
-quote = 15000.0
-latency_s = [0.001, 0.05]
-[[population]]
-model = "market_maker"
-count = 3
-base = 200.0
-quote = 60000.0
-"""
+""" + populations(40, 80, 3)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from markets import populations
 
 from taos.agents import Agent, create_agent, load_agent_class
 from taos.chain import LocalChain
@@ -27,23 +28,7 @@ publish_interval_s = 5.0
 grace_period_s = 60.0
 [miners]
 slots = 4
-[[population]]
-model = "initialization"
-count = 50
-base = 50.0
-quote = 15000.0
-[[population]]
-model = "stylized_trader"
-count = 60
-base = 50.0
-quote = 15000.0
-latency_s = [0.001, 0.05]
-[[population]]
-model = "market_maker"
-count = 3
-base = 200.0
-quote = 60000.0
-"""
+""" + populations(50, 60, 3)
 
 
 class Recorder(Agent):
