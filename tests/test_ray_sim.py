@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from markets import populations
 
 from taos.config import loads, to_core
 from taos.simulator import (
@@ -43,30 +44,7 @@ slots = 2
 
 [fees]
 background = [[0, 0.0, 0.0]]
-
-[[population]]
-model = "initialization"
-count = 20
-base = 50.0
-quote = 15000.0
-[population.params]
-orders = 4
-tau_s = 300.0
-spread_ticks = 50
-
-[[population]]
-model = "stylized_trader"
-count = 30
-base = 50.0
-quote = 15000.0
-
-[[population]]
-model = "market_maker"
-count = 2
-base = 200.0
-quote = 60000.0
-latency_s = [0.0005, 0.002]
-"""
+""" + populations(initialization=20, stylized=30, makers=2)
 
 
 def core() -> SimulationConfig:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import tomllib
+from markets import populations
 
 from taos.config import ConfigError, loads
 from taos.local.sweep import (
@@ -36,31 +37,7 @@ slots = 2
 
 [fees]
 background = [[0, 0.0, 0.0]]
-
-[[population]]
-model = "initialization"
-count = 20
-base = 50.0
-quote = 15000.0
-[population.params]
-orders = 4
-tau_s = 300.0
-spread_ticks = 50
-
-[[population]]
-model = "stylized_trader"
-count = 40
-base = 50.0
-quote = 15000.0
-latency_s = [0.001, 0.05]
-
-[[population]]
-model = "market_maker"
-count = 2
-base = 200.0
-quote = 60000.0
-latency_s = [0.0005, 0.002]
-"""
+""" + populations(initialization=20, stylized=40, makers=2)
 
 SIGMA_C = ("population.stylized_trader.sigma_c", [1.2, 1.8])
 

@@ -63,6 +63,19 @@ def validator_args(setup: dict, config: Path, state: Path, *extra: str) -> list[
     ]  # fmt: skip
 
 
+def run_to_end(setup: dict, config: Path, state: Path) -> None:
+    """Runs a validator process until its simulation ends; it must exit 0."""
+    out = subprocess.run(
+        validator_args(setup, config, state),
+        check=False,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -110,15 +123,7 @@ def test_a_validator_process_scores_a_miner_process_over_signed_http(setup: dict
         assert json.loads(setup["chain"].read_text())["neurons"][1].get("endpoint")
         state = setup["tmp"] / "state"
         config = config_file(setup, 120)
-        out = subprocess.run(
-            validator_args(setup, config, state),
-            check=False,
-            env=ENV,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert out.returncode == 0, out.stderr
+        run_to_end(setup, config, state)
     finally:
         miner.send_signal(signal.SIGTERM)
         assert miner.wait(timeout=30) == 0
@@ -137,15 +142,7 @@ def test_a_validator_process_scores_a_miner_process_over_signed_http(setup: dict
 def test_kill_9_at_random_moments_then_resume_exactly(setup: dict) -> None:
     config = config_file(setup, 600)
     reference = setup["tmp"] / "reference"
-    out = subprocess.run(
-        validator_args(setup, config, reference),
-        check=False,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr
+    run_to_end(setup, config, reference)
 
     state = setup["tmp"] / "killed"
     rng = random.Random(11)
@@ -159,15 +156,7 @@ def test_kill_9_at_random_moments_then_resume_exactly(setup: dict) -> None:
             saved = store.load()
         seen_steps.append(0 if saved is None else saved.step_index)
     assert seen_steps == sorted(seen_steps)  # never goes back
-    out = subprocess.run(
-        validator_args(setup, config, state),
-        check=False,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr
+    run_to_end(setup, config, state)
     with ValidatorStore(reference) as a, ValidatorStore(state) as b:
         ra, rb = a.load(), b.load()
     assert ra is not None and rb is not None

@@ -26,7 +26,7 @@ from taos.chain import LocalChain, Neuron
 from taos.config import Config, ConfigError, from_dict
 from taos.local.data import data_dir
 from taos.validator.loop import run
-from taos.validator.transport import HttpTransport, InProcessTransport, Transport
+from taos.validator.transport import HttpTransport, InProcessTransport
 from taos.validator.validator import Validator, ValidatorSettings
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(d|h|m|s)?\s*$")
@@ -227,7 +227,6 @@ __all__ = [
     "AgentSpec",
     "LocalError",
     "LocalMarket",
-    "Transport",
     "build_config",
     "build_market",
     "default_agents",

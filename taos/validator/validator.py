@@ -168,17 +168,19 @@ class Validator:
                         self.metrics.count_rejection(n.reason.name)
             notices = _capped([*view.notices, *engine], result.time_ns)
             view.notices = []
-            accounts = [
-                miner_account(
-                    b,
-                    result.accounts[b][uid],
-                    self.sim.open_orders(b, uid),
-                    self.sim.account(b, uid)["fee_tier"],
-                    self.sim.account(b, uid)["window_volume"],
-                    self.units,
+            accounts = []
+            for b in range(self.books):
+                engine = self.sim.account(b, uid)
+                accounts.append(
+                    miner_account(
+                        b,
+                        result.accounts[b][uid],
+                        self.sim.open_orders(b, uid),
+                        engine["fee_tier"],
+                        engine["window_volume"],
+                        self.units,
+                    )
                 )
-                for b in range(self.config.simulation.books)
-            ]
             out[uid] = encode_state_for(shared, self.info, accounts, notices)
         return out
 
