@@ -8,6 +8,7 @@ from taos.protocol import (
     BookState,
     CancelReason,
     Capital,
+    Direction,
     FeeTier,
     Level,
     LevelOrder,
@@ -25,6 +26,7 @@ from taos.protocol import (
     SimulationEnded,
     SimulationInfo,
     SimulationStarted,
+    TargetAccepted,
     TimeInForce,
     Trade,
 )
@@ -102,6 +104,7 @@ def all_notices() -> tuple:
         OrderCancelled(0, 8, 42, 0.25, 0.0, CancelReason.REQUESTED, client_order_id=7),
         AccountReset(1, 9),
         ReplyRejected(10, "reply did not decode"),
+        TargetAccepted(1, 10, Direction.SHORT, 2.0, -0.75, client_order_id=9),
         SimulationEnded(11, "test-sim"),
     )
 

@@ -64,6 +64,9 @@ class Recorder(Agent):
     def on_reply_rejected(self, notice):
         self.calls.append("reply-rejected")
 
+    def on_target_accepted(self, notice):
+        self.calls.append(f"target-accepted:{notice.client_order_id}")
+
 
 def test_handle_runs_on_start_then_each_notice_hook_in_order_then_on_state() -> None:
     agent = Recorder(3)
@@ -78,6 +81,7 @@ def test_handle_runs_on_start_then_each_notice_hook_in_order_then_on_state() -> 
         "cancelled",
         "reset",
         "reply-rejected",
+        "target-accepted:9",
         "sim-end",
         "state",
     ]
@@ -135,6 +139,9 @@ def test_helpers_build_the_instructions() -> None:
     )
     assert a.cancel(1, 7, 0.25) == Cancel(1, 7, 0.25)
     assert a.target(0, Direction.SHORT, 2.0) == TargetPosition(0, Direction.SHORT, 2.0)
+    assert a.target(1, Direction.LONG, client_order_id=4) == TargetPosition(
+        1, Direction.LONG, client_order_id=4
+    )
     assert a.snap_price(300.016, Side.BUY) == 300.01 and a.snap_price(300.011, Side.SELL) == 300.02
     assert a.snap_quantity(0.12345) == 0.1234
 

@@ -21,7 +21,7 @@ from wallets import make_wallet
 from taos.agents import Agent
 from taos.chain import ChainError, LocalChain, Neuron
 from taos.miner import AgentPool, Gatekeeper, MinerServer, Refused, Target, query, query_all, state_url
-from taos.protocol import Cancel, Reply, decode_reply, encode_state
+from taos.protocol import PROTOCOL_VERSION, Cancel, Reply, decode_reply, encode_state
 
 TIMEOUT_S = 0.5
 
@@ -124,7 +124,7 @@ def test_a_signed_state_from_a_permitted_validator_gets_the_agents_reply(wallets
         async with serving(wallets) as srv, aiohttp.ClientSession() as session:
             result = await query(session, wallets["validator"], srv.target, BODY, timeout_s=5)
             assert result.ok and result.status == 200, result.error
-            assert decode_reply(result.body) == Reply(1, (Cancel(0, 1),))
+            assert decode_reply(result.body) == Reply(PROTOCOL_VERSION, (Cancel(0, 1),))
             assert 0 < result.elapsed_s < 5
             assert len(Counting.built) == 1 and Counting.built[0].simulation == state().simulation
 
@@ -289,7 +289,7 @@ def test_malformed_or_wrong_version_bodies_get_400_with_the_reason(wallets) -> N
     bodies = {
         b"\xc1garbage": "malformed",
         msgspec.msgpack.encode(wrong_version): "protocol_version 7 is not supported",
-        msgspec.msgpack.encode({"protocol_version": 1}): "missing required field",
+        msgspec.msgpack.encode({"protocol_version": PROTOCOL_VERSION}): "missing required field",
     }
 
     async def scenario() -> None:

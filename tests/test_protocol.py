@@ -78,7 +78,7 @@ def test_wire_tags_are_fixed_integers() -> None:
     raw = msgspec.msgpack.decode(encode_reply([TargetPosition(0, Direction.LONG, 2.0)]))
     assert raw["instructions"][0] == {"kind": 5, "book": 0, "direction": 1, "leverage": 2.0}
     s = msgspec.msgpack.decode(encode_state(state(notices=all_notices())))
-    assert [n["kind"] for n in s["notices"]] == [6, 1, 2, 3, 4, 5, 8, 7]
+    assert [n["kind"] for n in s["notices"]] == [6, 1, 2, 3, 4, 5, 8, 9, 7]
     assert [e[0] for e in s["books"][0]["events"]] == [1, 1, 3, 4]  # EventKind values
     assert s["protocol_version"] == PROTOCOL_VERSION
 
@@ -86,7 +86,7 @@ def test_wire_tags_are_fixed_integers() -> None:
 def test_a_miner_may_send_integers_where_decimals_are_expected() -> None:
     body = msgspec.msgpack.encode(
         {
-            "protocol_version": 1,
+            "protocol_version": PROTOCOL_VERSION,
             "instructions": [{"kind": 1, "book": 0, "side": 2, "price": 300, "quantity": 1}],
         }
     )
@@ -124,8 +124,8 @@ def test_wrong_version_is_named() -> None:
     body = msgspec.msgpack.encode({"protocol_version": 99, "timestamp_ns": 1})
     assert "protocol_version 99 is not supported" in _error(body)
     good_shape = msgspec.msgpack.decode(encode_state(state()))
-    good_shape["protocol_version"] = 2
-    assert "protocol_version 2 is not supported" in _error(msgspec.msgpack.encode(good_shape))
+    good_shape["protocol_version"] = 1
+    assert "protocol_version 1 is not supported" in _error(msgspec.msgpack.encode(good_shape))
     with pytest.raises(ProtocolError, match="protocol_version 0 is not supported"):
         decode_reply(msgspec.msgpack.encode({"protocol_version": 0, "instructions": []}))
 
@@ -150,7 +150,9 @@ def test_malformed_bodies_say_what_is_wrong() -> None:
     bad["books"][0]["bids"][0][0] = "cheap"
     assert "$.books[0].bids[0][0]" in _error(msgspec.msgpack.encode(bad))
     with pytest.raises(ProtocolError, match=r"\$\.instructions\[0\]\.kind"):
-        decode_reply(msgspec.msgpack.encode({"protocol_version": 1, "instructions": [{"kind": 4}]}))
+        decode_reply(
+            msgspec.msgpack.encode({"protocol_version": PROTOCOL_VERSION, "instructions": [{"kind": 4}]})
+        )
     with pytest.raises(ProtocolError, match="must be bytes"):
         decode_reply("text")  # type: ignore[arg-type]
 
@@ -158,7 +160,7 @@ def test_malformed_bodies_say_what_is_wrong() -> None:
 def test_no_code_runs_from_a_pickle_payload() -> None:
     import pickle
 
-    body = pickle.dumps(Reply(1, ()).__class__)
+    body = pickle.dumps(Reply(PROTOCOL_VERSION, ()).__class__)
     with pytest.raises(ProtocolError):
         decode_reply(body)
 
@@ -168,7 +170,9 @@ def test_reply_instruction_limit_is_hard() -> None:
     assert len(decode_reply(encode_reply(many), max_bytes=64 * 1024 * 1024).instructions) == MAX_INSTRUCTIONS
     with pytest.raises(ProtocolError, match="at most 200000"):
         encode_reply([*many, Cancel(0, 1)])
-    body = msgspec.msgpack.encode({"protocol_version": 1, "instructions": [*many, Cancel(0, 1)]})
+    body = msgspec.msgpack.encode(
+        {"protocol_version": PROTOCOL_VERSION, "instructions": [*many, Cancel(0, 1)]}
+    )
     with pytest.raises(ProtocolError, match="length <= 200000"):
         decode_reply(body, max_bytes=64 * 1024 * 1024)
 
@@ -258,7 +262,9 @@ MSGPACK_VALUES = st.recursive(
 @given(MSGPACK_VALUES)
 def test_fuzz_arbitrary_messagepack_values(value: object) -> None:
     _decodes_or_protocol_error(msgspec.msgpack.encode(value))
-    _decodes_or_protocol_error(msgspec.msgpack.encode({"protocol_version": 1, "instructions": [value]}))
+    _decodes_or_protocol_error(
+        msgspec.msgpack.encode({"protocol_version": PROTOCOL_VERSION, "instructions": [value]})
+    )
 
 
 # --- instruction checks -----------------------------------------------------------------------------
@@ -314,6 +320,11 @@ SIM = simulation()
         (Cancel(0, 5, quantity=0.00001), RejectReason.INVALID_QUANTITY, "multiple"),
         (TargetPosition(0, Direction.LONG, 0.0), RejectReason.INVALID_INSTRUCTION, "leverage"),
         (TargetPosition(0, Direction.LONG, -2.0), RejectReason.INVALID_INSTRUCTION, "leverage"),
+        (
+            TargetPosition(0, Direction.LONG, 1.0, client_order_id=-1),
+            RejectReason.INVALID_INSTRUCTION,
+            "client_order_id",
+        ),
     ],
 )
 def test_check_instruction_finds_the_problem(

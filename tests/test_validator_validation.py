@@ -492,11 +492,17 @@ def dropped(result: ValidationResult) -> str:
         (b"\xc1", "reply: malformed"),
         (b"not msgpack at all", "reply: malformed"),
         (encode_reply([limit(0)])[:-3], "reply: malformed"),
-        (msgspec.msgpack.encode({"protocol_version": 1, "instructions": "x"}), "reply: malformed"),
-        (msgspec.msgpack.encode({"protocol_version": 1, "instructions": [{"kind": 99}]}), "reply: malformed"),
+        (
+            msgspec.msgpack.encode({"protocol_version": PROTOCOL_VERSION, "instructions": "x"}),
+            "reply: malformed",
+        ),
+        (
+            msgspec.msgpack.encode({"protocol_version": PROTOCOL_VERSION, "instructions": [{"kind": 99}]}),
+            "reply: malformed",
+        ),
         (msgspec.msgpack.encode({"instructions": []}), "no protocol_version field"),
-        (msgspec.msgpack.encode({"protocol_version": 2, "instructions": []}), "protocol_version 2"),
-        (msgspec.msgpack.encode({"protocol_version": 2, "orders": [1, 2]}), "protocol_version 2"),
+        (msgspec.msgpack.encode({"protocol_version": 3, "instructions": []}), "protocol_version 3"),
+        (msgspec.msgpack.encode({"protocol_version": 3, "orders": [1, 2]}), "protocol_version 3"),
     ],
 )
 def test_an_undecodable_body_is_dropped_with_the_reason(body: bytes, text: str) -> None:
@@ -514,7 +520,7 @@ def test_an_oversized_body_is_dropped() -> None:
 def test_too_many_instructions_do_not_decode() -> None:
     body = msgspec.msgpack.encode(
         {
-            "protocol_version": 1,
+            "protocol_version": PROTOCOL_VERSION,
             "instructions": [{"kind": 3, "book": 0, "order_id": 1}] * (MAX_INSTRUCTIONS + 1),
         }
     )
@@ -522,7 +528,7 @@ def test_too_many_instructions_do_not_decode() -> None:
 
 
 def test_a_built_reply_of_another_version_or_too_long_is_dropped() -> None:
-    assert "protocol_version 2 is not supported" in dropped(validate_reply(UID, Reply(2, ()), context()))
+    assert "protocol_version 3 is not supported" in dropped(validate_reply(UID, Reply(3, ()), context()))
     too_long = Reply(PROTOCOL_VERSION, (Cancel(book=0, order_id=1),) * (MAX_INSTRUCTIONS + 1))
     assert "over the limit of 200000" in dropped(validate_reply(UID, too_long, context()))
     as_list = Reply(PROTOCOL_VERSION, [limit(0)])  # type: ignore[arg-type]

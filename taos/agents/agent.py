@@ -40,6 +40,7 @@ from taos.protocol import (
     SimulationInfo,
     SimulationStarted,
     Stp,
+    TargetAccepted,
     TargetPosition,
     TimeInForce,
 )
@@ -98,6 +99,9 @@ class Agent(ABC):
     def on_reply_rejected(self, notice: ReplyRejected) -> None:
         """The previous reply was dropped as a whole (``notice.detail`` says why)."""
 
+    def on_target_accepted(self, notice: TargetAccepted) -> None:
+        """The validator accepted a ``TargetPosition`` (``notice.client_order_id`` names it)."""
+
     # --- driving ---------------------------------------------------------------------------------
 
     def handle(self, state: MarketState) -> list[Instruction]:
@@ -128,6 +132,8 @@ class Agent(ABC):
                 self.on_simulation_end(notice)
             case ReplyRejected():
                 self.on_reply_rejected(notice)
+            case TargetAccepted():
+                self.on_target_accepted(notice)
             case _:
                 raise TypeError(f"not a notice: {type(notice).__name__}")
 
@@ -215,9 +221,22 @@ class Agent(ABC):
         return helpers.cancel(book, order_id, quantity, delay_ns=delay_ns, simulation=self.simulation)
 
     def target(
-        self, book: int, direction: Direction, leverage: float = 1.0, *, delay_ns: int = 0
+        self,
+        book: int,
+        direction: Direction,
+        leverage: float = 1.0,
+        *,
+        client_order_id: int | None = None,
+        delay_ns: int = 0,
     ) -> TargetPosition:
-        return helpers.target(book, direction, leverage, delay_ns=delay_ns, simulation=self.simulation)
+        return helpers.target(
+            book,
+            direction,
+            leverage,
+            client_order_id=client_order_id,
+            delay_ns=delay_ns,
+            simulation=self.simulation,
+        )
 
     def snap_price(self, price: float, side: Side) -> float:
         """``price`` on the tick, not worse for ``side``; needs the simulation."""

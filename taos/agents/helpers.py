@@ -144,6 +144,7 @@ def target(
     direction: Direction,
     leverage: float = 1.0,
     *,
+    client_order_id: int | None = None,
     delay_ns: int = 0,
     simulation: SimulationInfo | None = None,
 ) -> TargetPosition:
@@ -151,6 +152,7 @@ def target(
         book=_int("book", book),
         direction=_enum(Direction, "direction", direction),
         leverage=_float("leverage", leverage),
+        client_order_id=None if client_order_id is None else _int("client_order_id", client_order_id),
         delay_ns=_int("delay_ns", delay_ns),
     )
     _checked(o, simulation, None)

@@ -60,6 +60,7 @@ from taos.protocol.notices import (
     ReplyRejected,
     SimulationEnded,
     SimulationStarted,
+    TargetAccepted,
 )
 from taos.protocol.state import (
     Account,
@@ -121,6 +122,7 @@ __all__ = [
     "SimulationInfo",
     "SimulationStarted",
     "Stp",
+    "TargetAccepted",
     "TargetPosition",
     "TimeInForce",
     "Trade",

@@ -111,6 +111,7 @@ def check_instruction(
                 return Problem(
                     RejectReason.INVALID_INSTRUCTION, f"leverage must be > 0, got {instruction.leverage!r}"
                 )
+            return _client_id(instruction.client_order_id)
     return None
 
 

@@ -22,7 +22,7 @@ from taos.protocol.instructions import MAX_INSTRUCTIONS, Instruction, Reply
 from taos.protocol.notices import Notice
 from taos.protocol.state import Account, BookState, MarketState, SimulationInfo
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 CONTENT_TYPE = "application/msgpack"
 

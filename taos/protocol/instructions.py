@@ -74,11 +74,15 @@ class Cancel(_Instruction, frozen=True, tag=3):
 # Tag 4 is the engine's ResetAgent, which only the validator issues.
 class TargetPosition(_Instruction, frozen=True, tag=5):
     """Moves the base inventory towards ``direction`` at ``leverage`` times the
-    current equity on the book; FLAT returns to the starting inventory."""
+    current equity on the book; FLAT returns to the starting inventory.
+
+    The validator answers with ``TargetAccepted`` (carrying ``client_order_id``)
+    or ``OrderRejected``; the market order it places carries the same id."""
 
     book: int
     direction: Direction
     leverage: float = 1.0
+    client_order_id: int | None = None
     delay_ns: int = 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import msgspec
 
 from taos.protocol.enums import CancelReason, RejectReason, Side, TimeInForce
+from taos.protocol.instructions import Direction
 
 
 class _Notice(msgspec.Struct, frozen=True, tag_field="kind"):
@@ -96,6 +97,19 @@ class ReplyRejected(_Notice, frozen=True, tag=8):
     detail: str
 
 
+class TargetAccepted(_Notice, frozen=True, tag=9):
+    """The validator accepted a ``TargetPosition``. ``leverage`` is the one applied
+    (clamped to the maximum); ``quantity`` is the signed base change it ordered
+    (buy > 0, sell < 0; 0 when the inventory was already on target)."""
+
+    book: int
+    ts_ns: int
+    direction: Direction
+    leverage: float
+    quantity: float
+    client_order_id: int | None = None
+
+
 Notice = (
     OrderAccepted
     | OrderRejected
@@ -105,6 +119,7 @@ Notice = (
     | SimulationStarted
     | SimulationEnded
     | ReplyRejected
+    | TargetAccepted
 )
 NOTICE_TYPES: tuple[type[_Notice], ...] = (
     OrderAccepted,
@@ -115,4 +130,5 @@ NOTICE_TYPES: tuple[type[_Notice], ...] = (
     SimulationStarted,
     SimulationEnded,
     ReplyRejected,
+    TargetAccepted,
 )
