@@ -1,7 +1,15 @@
 """In-process transport overhead of `taos local`: the same market and seed run through the validator
-loop without agents, then with the demo's agents called in process (states encoded, replies decoded
-and validated, orders applied). Prints both mean step times and the overhead; the run folder is not
-written (that cost is output, not transport).
+loop without agents, then with the demo's agents called in process (states built and encoded, decoded
+by the transport, replies encoded, decoded and validated, orders applied). Prints both mean step
+times and where the difference goes:
+
+- transport: decoding the states and encoding the replies in the in-process transport (the cost the
+  transport adds between the validator and the agents);
+- agents: the agents' own work (``Agent.handle``);
+- validator: the rest of the difference (building and encoding the states, validating the replies,
+  orders and their events in the engine).
+
+The run folder is not written (that cost is output, not transport).
 
     python benchmarks/local.py [--config configs/small.toml] [--duration 10m] [--books 8]
 """
@@ -42,13 +50,21 @@ def main() -> None:
     market = build_market(cfg, default_agents(), "inprocess")
     with_s, steps2 = timed(market.validator)
     assert steps == steps2
+    transport = market.validator.transport
+    assert isinstance(transport, InProcessTransport)
     after_grace = steps - round(cfg.simulation.grace_period_s / cfg.simulation.publish_interval_s)
     print(
         f"{cfg.simulation.books} books, {steps} steps of {cfg.simulation.publish_interval_s:g} s ({after_grace} after grace)"
     )
     print(f"without agents: {1e3 * bare_s / steps:8.2f} ms per step ({bare_s:.1f} s)")
     print(f"3 agents in process: {1e3 * with_s / steps:8.2f} ms per step ({with_s:.1f} s)")
-    print(f"overhead: {100 * (with_s - bare_s) / bare_s:.1f} % of the step time without agents")
+    print(f"  transport (decode states, encode replies): {1e3 * transport.codec_s / steps:8.2f} ms per step")
+    print(f"  agents' own work:                           {1e3 * transport.agent_s / steps:8.2f} ms per step")
+    rest = with_s - bare_s - transport.codec_s - transport.agent_s
+    print(f"  validator (states, validation, orders):     {1e3 * rest / steps:8.2f} ms per step")
+    print(f"in-process transport overhead: {100 * transport.codec_s / bare_s:.1f} % of the step time without agents")
+    print(f"all but the agents' work: {100 * (with_s - bare_s - transport.agent_s) / bare_s:.1f} %")
+    print(f"everything: {100 * (with_s - bare_s) / bare_s:.1f} %")
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ def book(index: int, mid_ticks: int = 30_000, depth: int = 21) -> BookState:
         Trade(3, 11, 78, 55, Side.SELL, (mid_ticks - 1) / 100, 0.25),
         OrderRemoved(4, 12, 79, Side.BUY, 0.5, 0.0, CancelReason.EXPIRED),
     )
-    return BookState(index, bids, asks, events)
+    return BookState.build(index, bids, asks, events)
 
 
 def accounts(books: int = 2) -> tuple[Account, ...]:

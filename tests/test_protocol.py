@@ -12,6 +12,7 @@ from protocol_samples import SECOND, all_notices, book, simulation, state
 from taos.protocol import (
     MAX_INSTRUCTIONS,
     PROTOCOL_VERSION,
+    RECORD_SIZE,
     Cancel,
     Currency,
     Direction,
@@ -22,6 +23,7 @@ from taos.protocol import (
     RejectReason,
     Reply,
     Side,
+    StateDecoder,
     Stp,
     TargetPosition,
     TimeInForce,
@@ -79,7 +81,7 @@ def test_wire_tags_are_fixed_integers() -> None:
     assert raw["instructions"][0] == {"kind": 5, "book": 0, "direction": 1, "leverage": 2.0}
     s = msgspec.msgpack.decode(encode_state(state(notices=all_notices())))
     assert [n["kind"] for n in s["notices"]] == [6, 1, 2, 3, 4, 5, 8, 9, 7]
-    assert [e[0] for e in s["books"][0]["events"]] == [1, 1, 3, 4]  # EventKind values
+    assert s["books"][0]["event_records"][56::RECORD_SIZE] == bytes([1, 1, 3, 4])  # EventKind values
     assert s["protocol_version"] == PROTOCOL_VERSION
 
 
@@ -147,8 +149,8 @@ def test_malformed_bodies_say_what_is_wrong() -> None:
     assert "malformed" in _error(b"\xc1")
     assert "truncated" in _error(encode_state(state())[:-1])
     bad = msgspec.msgpack.decode(encode_state(state()))
-    bad["books"][0]["bids"][0][0] = "cheap"
-    assert "$.books[0].bids[0][0]" in _error(msgspec.msgpack.encode(bad))
+    bad["books"][0]["bid_levels"] = "cheap"
+    assert "$.books[0].bid_levels" in _error(msgspec.msgpack.encode(bad))
     with pytest.raises(ProtocolError, match=r"\$\.instructions\[0\]\.kind"):
         decode_reply(
             msgspec.msgpack.encode({"protocol_version": PROTOCOL_VERSION, "instructions": [{"kind": 4}]})
@@ -442,3 +444,53 @@ def test_generated_states_round_trip_and_splice(timestamp_ns: int, notices: list
     body = encode_state_for(encode_shared(timestamp_ns, s.books), s.simulation, s.accounts, s.notices)
     assert body == encode_state(s)
     assert decode_state(body) == s
+
+
+def test_state_decoder_equals_decode_state_and_reuses_identical_books() -> None:
+    """One step's states share their books byte for byte: the decoder decodes them once and gives
+    what decode_state gives for every body, including after the books change."""
+    shared = encode_shared(60 * SECOND, state().books)
+    info = simulation(2)
+    own = [
+        encode_state_for(shared, info, state().accounts, ()),
+        encode_state_for(shared, info, state().accounts[:1], all_notices()),
+        encode_state_for(shared, info),
+    ]
+    other = encode_state(state(timestamp_ns=65 * SECOND, books=3))
+    decoder = StateDecoder()
+    for body in [*own, other, own[0]]:
+        assert decoder.decode(body) == decode_state(body)
+    first, second = decoder.decode(own[0]), decoder.decode(own[1])
+    assert first.books is second.books  # the second state's books were not decoded again
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"\xc1",
+        msgspec.msgpack.encode({"protocol_version": 1, "timestamp_ns": 1}),
+        msgspec.msgpack.encode({"protocol_version": PROTOCOL_VERSION}),
+    ],
+)
+def test_state_decoder_refuses_what_decode_state_refuses(body: bytes) -> None:
+    decoder = StateDecoder()
+    decoder.decode(encode_state(state()))
+    with pytest.raises(ProtocolError) as expected:
+        decode_state(body)
+    with pytest.raises(ProtocolError) as got:
+        decoder.decode(body)
+    assert str(got.value) == str(expected.value)
+
+
+def test_state_decoder_checks_new_books_and_its_size_cap() -> None:
+    s = state()
+    bad = msgspec.structs.replace(s, books=(msgspec.structs.replace(s.books[0], event_records=b"x"),))
+    decoder = StateDecoder(max_bytes=10_000_000)
+    decoder.decode(encode_state(s))
+    with pytest.raises(ProtocolError, match=r"64-byte event records - at `\$.books\[0\].event_records`"):
+        decoder.decode(encode_state(bad))
+    assert decoder.decode(encode_state(s)) == s  # the bad books were not remembered
+    small = StateDecoder(max_bytes=100)
+    with pytest.raises(ProtocolError, match="over the limit of 100"):
+        small.decode(encode_state(s))

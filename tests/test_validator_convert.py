@@ -26,6 +26,7 @@ from taos.protocol import (
     decode_state,
     encode_shared,
     encode_state_for,
+    pack_events,
 )
 from taos.protocol.instructions import Direction
 from taos.simulator import EventKind, Simulation
@@ -123,3 +124,37 @@ def test_miner_instructions_round_trip_into_notices(sim: Simulation) -> None:
 def test_target_position_is_not_an_engine_instruction() -> None:
     with pytest.raises(TypeError, match="TargetPosition is not an engine instruction"):
         to_records(0, [(TargetPosition(0, Direction.LONG, 1.0), 0)], U)
+
+
+def _event_by_row(row: np.void) -> object:
+    """One engine event as a protocol object, row by row: an independent spelling of the column-wise
+    packing (market orders have no price; removals keep what is left)."""
+    kind, side = int(row["kind"]), Side(int(row["side"]))
+    if kind == EventKind.ORDER_PLACED:
+        price = U.price(row["price_ticks"]) if row["price_ticks"] else None
+        return OrderPlaced(
+            int(row["seq"]), int(row["ts_ns"]), int(row["order_id"]), side, price, U.qty(row["qty_lots"])
+        )
+    if kind == EventKind.TRADE:
+        return Trade(
+            int(row["seq"]), int(row["ts_ns"]), int(row["order_id"]), int(row["other_order_id"]), side,
+            U.price(row["price_ticks"]), U.qty(row["qty_lots"]),
+        )  # fmt: skip
+    return OrderRemoved(
+        int(row["seq"]), int(row["ts_ns"]), int(row["order_id"]), side, U.qty(row["qty_lots"]),
+        U.qty(row["remaining_lots"]), CancelReason(int(row["reason"])),
+    )  # fmt: skip
+
+
+def test_packed_events_equal_the_events_built_one_by_one(sim: Simulation) -> None:
+    r = sim.step(180 * S)
+    public = {int(EventKind.ORDER_PLACED), int(EventKind.TRADE), int(EventKind.ORDER_CANCELLED)}
+    for b, state in enumerate(book_states(r.books, r.events, U)):
+        rows = [row for row in r.events[r.events["book"] == b] if int(row["kind"]) in public]
+        expected = tuple(_event_by_row(row) for row in rows)
+        assert {type(e) for e in expected} == {OrderPlaced, Trade, OrderRemoved}
+        assert any(e.price is None for e in expected if isinstance(e, OrderPlaced))  # market orders arrived
+        assert state.events == expected
+        assert state.event_records == pack_events(expected)
+        arr = state.event_array
+        assert len(arr) == len(expected) and arr["seq"].tolist() == [e.seq for e in expected]

@@ -4,6 +4,8 @@ needs the C++ extension or bittensor (only msgspec).
 - ``enums``: the engine's enums, numbered once (checked against C++).
 - ``instructions``: what a miner sends (PlaceLimit, PlaceMarket, Cancel, TargetPosition, Reply).
 - ``state``: what a validator sends (MarketState with books, events, accounts).
+- ``events``, ``levels``: a book's public events and top levels as packed records (numpy views
+  or objects).
 - ``notices``: the receiver's own events (accepted, rejected, filled, cancelled, ...).
 - ``codec``: MessagePack encoding, the shared-part encoding, ProtocolError.
 - ``checks``: checks of one instruction; rounding between decimals and ticks/lots.
@@ -23,6 +25,7 @@ from taos.protocol.codec import (
     PROTOCOL_VERSION,
     ProtocolError,
     SharedState,
+    StateDecoder,
     decode_reply,
     decode_state,
     encode_reply,
@@ -40,6 +43,7 @@ from taos.protocol.enums import (
     Stp,
     TimeInForce,
 )
+from taos.protocol.events import EVENT_FIELDS, RECORD_SIZE, event_dtype, pack_events, unpack_events
 from taos.protocol.instructions import (
     MAX_INSTRUCTIONS,
     Cancel,
@@ -49,6 +53,16 @@ from taos.protocol.instructions import (
     PlaceMarket,
     Reply,
     TargetPosition,
+)
+from taos.protocol.levels import (
+    LEVEL_FIELDS,
+    LEVEL_SIZE,
+    ORDER_FIELDS,
+    ORDER_SIZE,
+    level_dtype,
+    order_dtype,
+    pack_side,
+    unpack_side,
 )
 from taos.protocol.notices import (
     AccountReset,
@@ -82,8 +96,14 @@ from taos.protocol.state import (
 __all__ = [
     "CONTENT_TYPE",
     "DEFAULT_MAX_BYTES",
+    "EVENT_FIELDS",
+    "LEVEL_FIELDS",
+    "LEVEL_SIZE",
     "MAX_INSTRUCTIONS",
+    "ORDER_FIELDS",
+    "ORDER_SIZE",
     "PROTOCOL_VERSION",
+    "RECORD_SIZE",
     "Account",
     "AccountReset",
     "Balance",
@@ -121,6 +141,7 @@ __all__ = [
     "SimulationEnded",
     "SimulationInfo",
     "SimulationStarted",
+    "StateDecoder",
     "Stp",
     "TargetAccepted",
     "TargetPosition",
@@ -133,8 +154,15 @@ __all__ = [
     "encode_shared",
     "encode_state",
     "encode_state_for",
+    "event_dtype",
     "from_steps",
+    "level_dtype",
     "on_grid",
+    "order_dtype",
+    "pack_events",
+    "pack_side",
     "price_to_ticks",
     "quantity_to_lots",
+    "unpack_events",
+    "unpack_side",
 ]

@@ -18,7 +18,9 @@ from typing import TypeVar
 
 import msgspec
 
+from taos.protocol.events import check_records
 from taos.protocol.instructions import MAX_INSTRUCTIONS, Instruction, Reply
+from taos.protocol.levels import check_side
 from taos.protocol.notices import Notice
 from taos.protocol.state import Account, BookState, MarketState, SimulationInfo
 
@@ -58,6 +60,8 @@ _encoder = msgspec.msgpack.Encoder()
 _state_decoder = msgspec.msgpack.Decoder(MarketState)
 _reply_decoder = msgspec.msgpack.Decoder(Reply)
 _envelope_decoder = msgspec.msgpack.Decoder(_Envelope)
+_state_head_decoder = msgspec.msgpack.Decoder(_StateWire)
+_books_decoder = msgspec.msgpack.Decoder(tuple[BookState, ...])
 
 
 def encode_state(state: MarketState) -> bytes:
@@ -80,6 +84,42 @@ def encode_state_for(
         PROTOCOL_VERSION, shared.timestamp_ns, simulation, shared.books, tuple(accounts), tuple(notices)
     )
     return _encoder.encode(wire)
+
+
+class StateDecoder:
+    """``decode_state`` that remembers the books of the last state it decoded: the states a
+    validator sends its miners in one step share their books byte for byte, so a process that reads
+    several of them (in-process agents) decodes the books once. The result equals
+    ``decode_state(body)``; the books are reused only when their bytes are identical."""
+
+    def __init__(self, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._raw: bytes | None = None
+        self._books: tuple[BookState, ...] = ()
+
+    def decode(self, body: bytes) -> MarketState:
+        try:
+            head = _state_head_decoder.decode(body) if len(body) <= self.max_bytes else None
+        except (msgspec.DecodeError, ValueError, TypeError, OverflowError, RecursionError):
+            head = None
+        if head is None or head.protocol_version != PROTOCOL_VERSION:
+            return decode_state(body, max_bytes=self.max_bytes)  # the error, or a body of another shape
+        raw = bytes(head.books)
+        if raw != self._raw:
+            try:
+                books = _books_decoder.decode(head.books)
+            except (msgspec.DecodeError, ValueError, TypeError, OverflowError, RecursionError):
+                return decode_state(body, max_bytes=self.max_bytes)  # raises with the full path
+            _check_books(books, "market state")
+            self._raw, self._books = raw, books
+        return MarketState(
+            head.protocol_version,
+            head.timestamp_ns,
+            head.simulation,
+            self._books,
+            head.accounts,
+            head.notices,
+        )
 
 
 def encode_reply(instructions: Iterable[Instruction]) -> bytes:
@@ -119,7 +159,20 @@ def _decode(body: bytes, decoder: msgspec.msgpack.Decoder[_T], what: str, max_by
         raise ProtocolError(f"{what}: malformed: {type(e).__name__}: {e}") from None
     if message.protocol_version != PROTOCOL_VERSION:
         raise ProtocolError(_version_message(what, message.protocol_version))
+    if isinstance(message, MarketState):
+        _check_books(message.books, what)
     return message
+
+
+def _check_books(books: Sequence[BookState], what: str) -> None:
+    for i, book in enumerate(books):
+        for field, problem in (
+            ("bid_levels", check_side(book.bid_levels, book.bid_orders)),
+            ("ask_levels", check_side(book.ask_levels, book.ask_orders)),
+            ("event_records", check_records(book.event_records)),
+        ):
+            if problem is not None:
+                raise ProtocolError(f"{what}: malformed: {problem} - at `$.books[{i}].{field}`")
 
 
 def _check_version(body: bytes, what: str) -> None:

@@ -2,15 +2,21 @@
 
 The books (levels and anonymous L3 events) are the same for every miner; the
 accounts, notices and starting capital are the receiver's own. Bulk records
-(levels, level orders, events, balances) are MessagePack arrays in field order;
-everything else is a map.
+(balances, capital) are MessagePack arrays in field order; a book's levels,
+level orders and events are byte strings of fixed records
+(``taos.protocol.levels``, ``taos.protocol.events``); everything else is a map.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 import msgspec
 
 from taos.protocol.enums import CancelReason, Side, TimeInForce
+from taos.protocol.events import event_dtype, pack_events, unpack_events
+from taos.protocol.levels import best_price, level_dtype, order_dtype, pack_side, unpack_side
 from taos.protocol.notices import Notice
 
 LEVELS = 21
@@ -102,26 +108,88 @@ BookEvent = OrderPlaced | Trade | OrderRemoved
 
 
 class BookState(msgspec.Struct, frozen=True):
-    """One book: the top levels (best first) and the events since the last state."""
+    """One book: the top levels of each side (best first) and the public events since the last
+    state.
+
+    Levels and events travel as packed records (``taos.protocol.levels``, ``taos.protocol.events``).
+    Read them as numpy structured arrays (``bid_array``, ``bid_order_array``, ``event_array``, ...:
+    no copy, the fast path) or as objects (``bids``, ``asks``, ``events``: built on each access, so
+    keep the result rather than asking twice). ``BookState.build`` packs objects."""
 
     book: int
-    bids: tuple[Level, ...] = ()
-    asks: tuple[Level, ...] = ()
-    events: tuple[BookEvent, ...] = ()
+    bid_levels: bytes = b""
+    ask_levels: bytes = b""
+    bid_orders: bytes = b""
+    ask_orders: bytes = b""
+    event_records: bytes = b""
+
+    @classmethod
+    def build(
+        cls,
+        book: int,
+        bids: Sequence[Level] = (),
+        asks: Sequence[Level] = (),
+        events: Iterable[BookEvent] = (),
+    ) -> BookState:
+        bid_levels, bid_orders = pack_side(bids)
+        ask_levels, ask_orders = pack_side(asks)
+        return cls(book, bid_levels, ask_levels, bid_orders, ask_orders, pack_events(events))
+
+    @property
+    def bids(self) -> tuple[Level, ...]:
+        return unpack_side(self.bid_levels, self.bid_orders)
+
+    @property
+    def asks(self) -> tuple[Level, ...]:
+        return unpack_side(self.ask_levels, self.ask_orders)
+
+    @property
+    def events(self) -> tuple[BookEvent, ...]:
+        return unpack_events(self.event_records)
 
     @property
     def best_bid(self) -> float | None:
-        return self.bids[0].price if self.bids else None
+        return best_price(self.bid_levels)
 
     @property
     def best_ask(self) -> float | None:
-        return self.asks[0].price if self.asks else None
+        return best_price(self.ask_levels)
 
     @property
     def mid(self) -> float | None:
-        if not self.bids or not self.asks:
+        bid, ask = self.best_bid, self.best_ask
+        if bid is None or ask is None:
             return None
-        return (self.bids[0].price + self.asks[0].price) / 2
+        return (bid + ask) / 2
+
+    @property
+    def bid_array(self) -> Any:
+        """The bid levels as a read-only numpy structured array (``price``, ``quantity``)."""
+        return _frombuffer(self.bid_levels, level_dtype())
+
+    @property
+    def ask_array(self) -> Any:
+        return _frombuffer(self.ask_levels, level_dtype())
+
+    @property
+    def bid_order_array(self) -> Any:
+        """The orders of the detailed bid levels (``order_id``, ``quantity``, ``level``)."""
+        return _frombuffer(self.bid_orders, order_dtype())
+
+    @property
+    def ask_order_array(self) -> Any:
+        return _frombuffer(self.ask_orders, order_dtype())
+
+    @property
+    def event_array(self) -> Any:
+        """The events as a read-only numpy structured array (fields: ``EVENT_FIELDS``)."""
+        return _frombuffer(self.event_records, event_dtype())
+
+
+def _frombuffer(data: bytes, dtype: Any) -> Any:
+    import numpy as np
+
+    return np.frombuffer(data, dtype=dtype)
 
 
 class Balance(msgspec.Struct, frozen=True, array_like=True):
@@ -133,7 +201,7 @@ class Balance(msgspec.Struct, frozen=True, array_like=True):
         return self.free + self.reserved
 
 
-class OpenOrder(msgspec.Struct, frozen=True):
+class OpenOrder(msgspec.Struct, frozen=True, array_like=True):
     """A resting own order; ``quantity`` is what is left of it."""
 
     order_id: int

@@ -29,27 +29,24 @@ from taos.protocol import (
     EventKind,
     Instruction,
     InstructionKind,
-    Level,
-    LevelOrder,
     Notice,
     OpenOrder,
     OrderAccepted,
     OrderCancelled,
     OrderFilled,
-    OrderPlaced,
     OrderRejected,
-    OrderRemoved,
     PlaceLimit,
     PlaceMarket,
     RejectReason,
     Side,
     TimeInForce,
-    Trade,
+    event_dtype,
     from_steps,
+    level_dtype,
+    order_dtype,
     price_to_ticks,
     quantity_to_lots,
 )
-from taos.protocol.state import BookEvent
 
 
 @dataclass(frozen=True)
@@ -74,56 +71,72 @@ class Units:
         return int(units) / self.quote_units
 
 
-def _levels(levels: np.ndarray, orders: np.ndarray, u: Units) -> tuple[Level, ...]:
-    by_level: dict[int, list[LevelOrder]] = {}
-    order_qty = np.round(orders["qty_lots"] * u.lot_size, 12).tolist()
-    for level, oid, q in zip(orders["level"].tolist(), orders["order_id"].tolist(), order_qty, strict=True):
-        by_level.setdefault(level, []).append(LevelOrder(oid, q))
-    prices = np.round(levels["price_ticks"] * u.tick_size, 12).tolist()
-    qtys = np.round(levels["qty_lots"] * u.lot_size, 12).tolist()
-    return tuple(
-        Level(p, q, tuple(by_level.get(i, ()))) for i, (p, q) in enumerate(zip(prices, qtys, strict=True))
-    )
+_LEVEL_DTYPE = level_dtype()
+_ORDER_DTYPE = order_dtype()
 
 
-def _public_events(ev: np.ndarray, u: Units) -> tuple[BookEvent, ...]:
-    """The public events of one book, built from whole columns (numpy scalars are slow one by one).
-    Prices and quantities are rounded to their steps as ``Units`` does."""
-    keep = np.isin(ev["kind"], (EventKind.ORDER_PLACED, EventKind.TRADE, EventKind.ORDER_CANCELLED))
-    ev = ev[keep]
-    price = np.round(ev["price_ticks"] * u.tick_size, 12).tolist()
-    qty = np.round(ev["qty_lots"] * u.lot_size, 12).tolist()
-    left = np.round(ev["remaining_lots"] * u.lot_size, 12).tolist()
-    cols = zip(
-        ev["kind"].tolist(), ev["seq"].tolist(), ev["ts_ns"].tolist(), ev["order_id"].tolist(),
-        ev["other_order_id"].tolist(), ev["side"].tolist(), ev["price_ticks"].tolist(), ev["reason"].tolist(),
-        price, qty, left, strict=True,
-    )  # fmt: skip
-    sides = {int(s): s for s in Side}
-    reasons = {int(r): r for r in CancelReason}
-    out: list[BookEvent] = []
-    for kind, seq, ts, oid, other, side, ticks, reason, p, q, rem in cols:
-        if kind == EventKind.ORDER_PLACED:
-            out.append(OrderPlaced(seq, ts, oid, sides[side], p if ticks else None, q))
-        elif kind == EventKind.TRADE:
-            out.append(Trade(seq, ts, oid, other, sides[side], p, q))
-        else:
-            out.append(OrderRemoved(seq, ts, oid, sides[side], q, rem, reasons[reason]))
-    return tuple(out)
+def _side(levels: np.ndarray, orders: np.ndarray, u: Units) -> tuple[bytes, bytes]:
+    """One side's (levels, orders) records (``taos.protocol.levels``), from whole columns."""
+    out = np.empty(len(levels), dtype=_LEVEL_DTYPE)
+    out["price"] = np.round(levels["price_ticks"] * u.tick_size, 12)
+    out["quantity"] = np.round(levels["qty_lots"] * u.lot_size, 12)
+    detail = np.zeros(len(orders), dtype=_ORDER_DTYPE)
+    detail["order_id"] = orders["order_id"]
+    detail["quantity"] = np.round(orders["qty_lots"] * u.lot_size, 12)
+    detail["level"] = orders["level"]
+    return out.tobytes(), detail.tobytes()
+
+
+_EVENT_DTYPE = event_dtype()
+_PUBLIC = np.array([EventKind.ORDER_PLACED, EventKind.TRADE, EventKind.ORDER_CANCELLED])
+
+
+def _packed_public_events(ev: np.ndarray, u: Units) -> np.ndarray:
+    """The public events of ``ev`` as records (``taos.protocol.events``), from whole columns.
+    Prices and quantities are rounded to their steps as ``Units`` does; rejections and resets are
+    left out, and no agent id travels."""
+    ev = ev[np.isin(ev["kind"], _PUBLIC)]
+    out = np.zeros(len(ev), dtype=_EVENT_DTYPE)
+    kind = ev["kind"]
+    trade, removed = kind == EventKind.TRADE, kind == EventKind.ORDER_CANCELLED
+    no_price = removed | (
+        (kind == EventKind.ORDER_PLACED) & (ev["price_ticks"] == 0)
+    )  # removals, market orders
+    out["seq"] = ev["seq"]
+    out["ts_ns"] = ev["ts_ns"]
+    out["order_id"] = ev["order_id"]
+    out["other_order_id"] = np.where(trade, ev["other_order_id"], 0)
+    out["price"] = np.where(no_price, np.nan, np.round(ev["price_ticks"] * u.tick_size, 12))
+    out["quantity"] = np.round(ev["qty_lots"] * u.lot_size, 12)
+    out["remaining"] = np.where(removed, np.round(ev["remaining_lots"] * u.lot_size, 12), 0.0)
+    out["kind"] = kind
+    out["side"] = ev["side"]
+    out["reason"] = np.where(removed, ev["reason"], 0)
+    return out
+
+
+def public_event_records(ev: np.ndarray, u: Units) -> bytes:
+    """The public events of one book's engine events, packed."""
+    return _packed_public_events(ev, u).tobytes()
 
 
 def book_states(books: Sequence[dict], events: np.ndarray, u: Units) -> tuple[BookState, ...]:
     """The shared part of a step's state: every book's levels (as ``StepResult.books``) and its
-    public events (anonymous: no agent ids; rejections and resets are left out)."""
+    public events (anonymous: no agent ids; rejections and resets are left out). The events of all
+    books are packed at once, then cut per book (in each book's order)."""
+    book = events["book"][np.isin(events["kind"], _PUBLIC)]
+    packed = _packed_public_events(events, u)
+    if len(book) > 1 and bool(np.any(book[1:] < book[:-1])):
+        order = np.argsort(book, kind="stable")
+        book, packed = book[order], packed[order]
+    bounds = np.searchsorted(book, np.arange(len(books) + 1)).tolist()
     out = []
-    for b, book in enumerate(books):
-        public = _public_events(events[events["book"] == b], u)
+    for b, state in enumerate(books):
+        bid_levels, bid_orders = _side(state["bids"], state["bid_orders"], u)
+        ask_levels, ask_orders = _side(state["asks"], state["ask_orders"], u)
         out.append(
             BookState(
-                book=b,
-                bids=_levels(book["bids"], book["bid_orders"], u),
-                asks=_levels(book["asks"], book["ask_orders"], u),
-                events=public,
+                b, bid_levels, ask_levels, bid_orders, ask_orders, packed[bounds[b] : bounds[b + 1]].tobytes()
             )
         )
     return tuple(out)

@@ -1,0 +1,129 @@
+"""A book's public L3 events on the wire: fixed 64-byte little-endian records in one byte string.
+
+A step of a busy book has thousands of events; one MessagePack map or array per event made
+building and reading a state cost more than the simulation step itself. The records are packed
+once by the validator and read by a miner either as a numpy structured array (``event_array``,
+no copy) or as ``OrderPlaced`` / ``Trade`` / ``OrderRemoved`` objects (``unpack_events``).
+
+Record layout (offsets in bytes; ``<`` little-endian)::
+
+     0  seq             u64   the event's sequence number in its book
+     8  ts_ns           i64   simulated time
+    16  order_id        u64   the order (for a trade: the taker's)
+    24  other_order_id  u64   for a trade: the maker's order; else 0
+    32  price           f64   decimal price; NaN for a market order's arrival and for removals
+    40  quantity        f64   decimal base quantity
+    48  remaining       f64   for a removal: what is left of the order; else 0
+    56  kind            u8    EventKind: 1 placed, 3 trade, 4 removed
+    57  side            u8    Side (for a trade: the aggressor's)
+    58  reason          u8    for a removal: CancelReason; else 0
+    59  (5 zero bytes)
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from taos.protocol.enums import CancelReason, EventKind, Side
+
+if TYPE_CHECKING:
+    from taos.protocol.state import BookEvent
+
+RECORD_SIZE = 64
+_RECORD = struct.Struct("<QqQQdddBBB5x")
+assert _RECORD.size == RECORD_SIZE
+
+_KINDS = bytes(sorted({int(EventKind.ORDER_PLACED), int(EventKind.TRADE), int(EventKind.ORDER_CANCELLED)}))
+_SIDES = bytes(sorted(int(s) for s in Side))
+_REASONS = bytes(sorted(int(r) for r in CancelReason))
+_SIDE = {int(s): s for s in Side}
+_REASON = {int(r): r for r in CancelReason}
+
+EVENT_FIELDS: tuple[tuple[str, str, int], ...] = (
+    ("seq", "<u8", 0),
+    ("ts_ns", "<i8", 8),
+    ("order_id", "<u8", 16),
+    ("other_order_id", "<u8", 24),
+    ("price", "<f8", 32),
+    ("quantity", "<f8", 40),
+    ("remaining", "<f8", 48),
+    ("kind", "u1", 56),
+    ("side", "u1", 57),
+    ("reason", "u1", 58),
+)
+"""(name, numpy type, offset) of each field; ``event_dtype()`` builds the numpy dtype."""
+
+
+def event_dtype() -> Any:
+    """The numpy structured dtype of one record (numpy is imported only when this is called)."""
+    import numpy as np
+
+    return np.dtype(
+        {
+            "names": [f[0] for f in EVENT_FIELDS],
+            "formats": [f[1] for f in EVENT_FIELDS],
+            "offsets": [f[2] for f in EVENT_FIELDS],
+            "itemsize": RECORD_SIZE,
+        }
+    )
+
+
+def check_records(data: bytes) -> str | None:
+    """What is wrong with ``data`` as event records (length, kind, side or reason), or None.
+    Cheap: it reads only the three one-byte columns, with byte slicing."""
+    if len(data) % RECORD_SIZE:
+        return f"{len(data)} bytes is not a whole number of {RECORD_SIZE}-byte event records"
+    for what, offset, allowed in (
+        ("event kind", 56, _KINDS),
+        ("event side", 57, _SIDES),
+        ("cancel reason", 58, _REASONS),
+    ):
+        bad = bytes(data[offset::RECORD_SIZE]).translate(None, allowed)  # what is left is not allowed
+        if bad:
+            return f"unknown {what} {min(bad)}"
+    return None
+
+
+def pack_events(events: Iterable[BookEvent]) -> bytes:
+    """Records of ``events`` (objects), in order. The validator packs whole numpy columns instead
+    (``taos.validator.convert``); both give the same bytes."""
+    from taos.protocol.state import OrderPlaced, OrderRemoved, Trade
+
+    out = bytearray()
+    for e in events:
+        match e:
+            case OrderPlaced():
+                price = math.nan if e.price is None else e.price
+                out += _RECORD.pack(e.seq, e.ts_ns, e.order_id, 0, price, e.quantity, 0.0, 1, e.side, 0)
+            case Trade():
+                out += _RECORD.pack(
+                    e.seq, e.ts_ns, e.taker_order_id, e.maker_order_id, e.price, e.quantity, 0.0, 3, e.side, 0
+                )
+            case OrderRemoved():
+                out += _RECORD.pack(
+                    e.seq, e.ts_ns, e.order_id, 0, math.nan, e.quantity, e.remaining, 4, e.side, e.reason
+                )
+            case _:
+                raise TypeError(f"not a book event: {type(e).__name__}")
+    return bytes(out)
+
+
+def unpack_events(data: bytes) -> tuple[BookEvent, ...]:
+    """The event objects of ``data`` (a ``ValueError`` naming the problem for bad records)."""
+    from taos.protocol.state import OrderPlaced, OrderRemoved, Trade
+
+    problem = check_records(data)
+    if problem is not None:
+        raise ValueError(f"event records: {problem}")
+    out: list[BookEvent] = []
+    for seq, ts, oid, other, price, qty, left, kind, side, reason in _RECORD.iter_unpack(data):
+        if kind == 1:
+            out.append(OrderPlaced(seq, ts, oid, _SIDE[side], None if math.isnan(price) else price, qty))
+        elif kind == 3:
+            out.append(Trade(seq, ts, oid, other, _SIDE[side], price, qty))
+        else:
+            out.append(OrderRemoved(seq, ts, oid, _SIDE[side], qty, left, _REASON[reason]))
+    return tuple(out)
