@@ -62,7 +62,9 @@ def main() -> None:
     print(f"  agents' own work:                           {1e3 * transport.agent_s / steps:8.2f} ms per step")
     rest = with_s - bare_s - transport.codec_s - transport.agent_s
     print(f"  validator (states, validation, orders):     {1e3 * rest / steps:8.2f} ms per step")
-    print(f"in-process transport overhead: {100 * transport.codec_s / bare_s:.1f} % of the step time without agents")
+    print(
+        f"in-process transport overhead: {100 * transport.codec_s / bare_s:.1f} % of the step time without agents"
+    )
     print(f"all but the agents' work: {100 * (with_s - bare_s - transport.agent_s) / bare_s:.1f} %")
     print(f"everything: {100 * (with_s - bare_s) / bare_s:.1f} %")
 
