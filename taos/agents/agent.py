@@ -57,6 +57,9 @@ class Agent(ABC):
     def __init__(self, uid: int, params: Mapping[str, Param] | None = None) -> None:
         self.uid = uid
         self.params: dict[str, Param] = dict(params or {})
+        self.validator: str | None = None
+        """The hotkey of the validator this instance serves, set by the miner when it assigns the
+        instance (``"local"`` or the validator's hotkey in process); None until then."""
         self.simulation: SimulationInfo | None = None
         self.now_ns = 0
         self._params_read: set[str] = set()
