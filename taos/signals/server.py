@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import hmac
 import logging
+import os
 import sys
 import time
 import uuid
@@ -152,7 +153,8 @@ async def serve(server: SignalServer, host: str, port: int, stop: asyncio.Event)
         try:
             await site.start()
         except OSError as e:
-            raise StartError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+            reason = os.strerror(e.errno) if e.errno else str(e)
+            raise StartError(f"cannot listen on {host}:{port}: {reason}") from None
         bound = runner.addresses[0][1]
         print(
             f"listening on http://{host}:{bound}{SIGNAL_PATH}; signals go to {server.received}",
