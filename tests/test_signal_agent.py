@@ -10,6 +10,7 @@ from protocol_samples import state
 from signal_helpers import T0, Clock, files, put_signal
 
 from taos.agents import Agent, AgentLoadError, create_agent, load_agent_class
+from taos.local.runner import AgentSpec, build_config, build_market
 from taos.miner.pool import AgentPool
 from taos.protocol import (
     Direction,
@@ -165,3 +166,16 @@ def test_in_process_agents_are_named_local_unless_told() -> None:
     other = Echo(3)
     InProcessTransport({3: other}, validator="5Own")
     assert other.validator == "5Own"
+
+
+def test_the_research_mode_names_its_validator(tmp_path: Path) -> None:
+    config, _ = build_config(None, books=1, duration_s=60.0, seed=1, threads=1)
+    spec = AgentSpec(AGENTS, "SignalAgent", {"signals_dir": str(tmp_path)})
+    market = build_market(config, [spec], "inprocess")
+    try:
+        transport = market.validator.transport
+        assert isinstance(transport, InProcessTransport)
+        assert transport.agents[1].validator == "validator"  # the hotkey of its LocalChain
+    finally:
+        market.close()
+        transport.agents[1].store.close()
