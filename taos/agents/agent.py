@@ -3,6 +3,7 @@
 Lifecycle, for one validator's stream of states::
 
     __init__(uid, params)            once, when the miner starts serving that validator
+    self.validator = hotkey          set by the miner before the first state
     on_start(simulation)             before the first state, and whenever the simulation changes
     on_order_accepted(notice) ...    one hook call per notice of the state, in order
     on_state(state) -> instructions  every state (required)

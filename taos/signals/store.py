@@ -54,6 +54,7 @@ a desired exposure, so executing it again changes nothing but rounding.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
@@ -234,6 +235,7 @@ class SignalStore:
         except BaseException:
             self._file_lock.release()
             raise
+        log.info("signal store: watching %s", self.received.resolve())
 
     # --- the agents' calls -----------------------------------------------------------------------
 
@@ -258,6 +260,7 @@ class SignalStore:
     ) -> bool:
         """A ``TargetAccepted`` of ``validator``; False if the id is not a pending signal's."""
         with self._mutex:
+            self._check_open()
             entry = self._pending_by_id(client_order_id)
             if entry is None:
                 return False
@@ -275,6 +278,7 @@ class SignalStore:
     def reject(self, validator: str, client_order_id: int, *, reason: str, detail: str) -> bool:
         """An ``OrderRejected`` of ``validator``; False if the id is not a pending signal's."""
         with self._mutex:
+            self._check_open()
             entry = self._pending_by_id(client_order_id)
             if entry is None:
                 return False
@@ -308,7 +312,7 @@ class SignalStore:
         """The tracking record of a pending signal (a copy), None if it is not pending."""
         with self._mutex:
             entry = self._entries.get(signal_uuid)
-            return None if entry is None else entry.to_json()
+            return None if entry is None else copy.deepcopy(entry.to_json())
 
     def close(self) -> None:
         with self._mutex:
