@@ -30,12 +30,13 @@ def test_install_without_simulator(tmp_path: Path) -> None:
         capture_output=True,
     )
     installed = {p.name for p in (target / "taos").iterdir()}
-    assert {"protocol", "simulator", "agents", "chain", "miner", "__init__.py"} <= installed
+    assert {"protocol", "simulator", "agents", "chain", "miner", "signals", "__init__.py"} <= installed
     assert not [p for p in (target / "taos").rglob("*") if p.suffix in {".so", ".pyd"}], (
         "an extension was built"
     )
     code = (
-        "import taos.protocol as p, taos.agents, taos.chain, taos.miner; print(p.Side.SELL.value)\n"
+        "import taos.protocol as p, taos.agents, taos.chain, taos.miner, taos.signals.server\n"
+        "print(p.Side.SELL.value)\n"
         "try:\n    import taos.simulator\nexcept ImportError as e:\n    print('no simulator')\n"
     )
     out = subprocess.run(

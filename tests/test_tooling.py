@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PY_DIRS = ["taos", "tests", "benchmarks", "agents"]
+PY_DIRS = ["taos", "tests", "benchmarks", "agents", "mining"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -3,6 +3,7 @@
 Lifecycle, for one validator's stream of states::
 
     __init__(uid, params)            once, when the miner starts serving that validator
+    self.validator = hotkey          set by the miner before the first state
     on_start(simulation)             before the first state, and whenever the simulation changes
     on_order_accepted(notice) ...    one hook call per notice of the state, in order
     on_state(state) -> instructions  every state (required)
@@ -57,6 +58,9 @@ class Agent(ABC):
     def __init__(self, uid: int, params: Mapping[str, Param] | None = None) -> None:
         self.uid = uid
         self.params: dict[str, Param] = dict(params or {})
+        self.validator: str | None = None
+        """The hotkey of the validator this instance serves, set by the miner when it assigns the
+        instance (``"local"`` or the validator's hotkey in process); None until then."""
         self.simulation: SimulationInfo | None = None
         self.now_ns = 0
         self._params_read: set[str] = set()

@@ -157,7 +157,8 @@ def build_market(
             Neuron(u, f"agent-{u}", False, 0.0, None) for u in names
         ]
         chain = LocalChain("validator", neurons)
-        return LocalMarket(Validator(config, chain, InProcessTransport(agents), settings), names)
+        in_process = InProcessTransport(agents, validator=chain.hotkey)
+        return LocalMarket(Validator(config, chain, in_process, settings), names)
     if transport == "http":
         return _http_market(config, classes, names, settings)
     raise LocalError(f"--transport must be inprocess or http, got {transport!r}")

@@ -86,6 +86,7 @@ class AgentPool:
                 agent, self._first = self._first, None
             else:
                 agent = await asyncio.get_running_loop().run_in_executor(self._executor, self._factory)
+            agent.validator = hotkey
             slot = self._slots[hotkey] = _Slot(agent)
             creating.set_result(slot)
             log.info("new agent for validator %s", hotkey)

@@ -47,11 +47,16 @@ class Transport(ABC):
 
 
 class InProcessTransport(Transport):
-    def __init__(self, agents: Mapping[int, Agent]) -> None:
+    """``validator`` names this validator to the agents (``Agent.validator``) that have no name yet."""
+
+    def __init__(self, agents: Mapping[int, Agent], *, validator: str = "local") -> None:
         self.agents = dict(agents)
         self._decoder = StateDecoder()  # the books shared by one step's states are decoded once
         self.agent_s = 0.0
         self.codec_s = 0.0
+        for agent in self.agents.values():
+            if agent.validator is None:
+                agent.validator = validator
 
     def serves(self, uid: int) -> bool:
         return uid in self.agents
