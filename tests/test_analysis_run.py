@@ -77,6 +77,24 @@ def test_load_run_reads_every_file(recorded: tuple[Recorded, Run]) -> None:
         run.events(2)
 
 
+def test_tables_read_as_polars_frames_equal_the_pandas_ones(recorded: tuple[Recorded, Run]) -> None:
+    _, run = recorded
+    for name in ("prices", "l2", "trades", "agents", "scores"):
+        frame = run.polars(name)
+        expected = getattr(run, name)
+        assert frame.columns == list(expected.columns) and frame.height == len(expected)
+        assert frame.to_pandas().equals(expected), name
+    for b in range(BOOKS):
+        assert run.polars("events", b).to_pandas().equals(run.events(b))
+    assert run.polars("events").height == len(run.events())
+    with pytest.raises(ValueError, match="unknown table 'quotes'"):
+        run.polars("quotes")
+    with pytest.raises(ValueError, match="book 2 is not in this run"):
+        run.polars("events", 2)
+    with pytest.raises(ValueError, match="book selects the events"):
+        run.polars("prices", 0)
+
+
 def test_portfolio_sums_the_books(recorded: tuple[Recorded, Run]) -> None:
     _, run = recorded
     wide = run.portfolio()

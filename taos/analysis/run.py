@@ -1,9 +1,10 @@
-"""Reading a run folder (written by ``taos.local.output.RunWriter``) back into pandas.
+"""Reading a run folder (written by ``taos.local.output.RunWriter``) back into pandas or polars.
 
 ``load_run(path)`` checks that the folder is a finished run (a ``summary.json`` of the known format,
 every Parquet file complete, the row counts the summary names) and returns a :class:`Run`: one
 DataFrame per file; the L3 events, the largest files, are read per book on demand with
-``Run.events(book)``. ``run_stylized_facts`` computes the stylized facts (SPEC §5) of each book's mid
+``Run.events(book)``. ``Run.polars(table)`` gives any table as a polars DataFrame instead.
+``run_stylized_facts`` computes the stylized facts (SPEC §5) of each book's mid
 sampled at a fixed interval. ``docs/research.md`` describes every file and column.
 
 The Parquet files can as well be read directly by any Parquet reader (polars, DuckDB, pyarrow).
@@ -75,6 +76,32 @@ class Run:
         if len(filled) <= 1:
             return filled[0] if filled else frames[0]
         return pd.concat(filled, ignore_index=True)
+
+    def polars(self, table: str, book: int | None = None) -> Any:
+        """A table of the run as a **polars** DataFrame, read straight from its Parquet file:
+        ``"prices"``, ``"l2"``, ``"trades"``, ``"agents"``, ``"scores"``, or ``"events"`` (of
+        ``book``, or of all books one after the other). The files were checked by ``load_run``.
+
+        Raises:
+            ValueError: an unknown table, or a book not in the run.
+            ModuleNotFoundError: polars is not installed (``pip install polars``).
+        """
+        try:
+            import polars as pl
+        except ModuleNotFoundError as e:
+            raise ModuleNotFoundError("Run.polars needs polars: pip install polars") from e
+        files = {"prices": PRICES_FILE, "l2": L2_FILE, "trades": TRADES_FILE, "agents": AGENTS_FILE}
+        files["scores"] = SCORES_FILE
+        if table == "events":
+            if book is not None and not 0 <= book < self.books:
+                raise ValueError(f"book {book} is not in this run (books 0..{self.books - 1})")
+            books = range(self.books) if book is None else [book]
+            return pl.concat([pl.read_parquet(self.path / event_file(b)) for b in books], how="vertical")
+        if table not in files:
+            raise ValueError(f"unknown table {table!r}; one of {', '.join([*files, 'events'])}")
+        if book is not None:
+            raise ValueError("book selects the events of one book; it is not a filter of the other tables")
+        return pl.read_parquet(self.path / files[table])
 
     def portfolio(self) -> pd.DataFrame:
         """Each agent's portfolio value (inventory value summed over books; NaN while a book has no
