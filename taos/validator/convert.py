@@ -151,23 +151,25 @@ def miner_notices(uid: int, events: np.ndarray, u: Units) -> list[Notice]:
     rejections (of placements and of cancels), fills as taker and maker, cancellations, resets."""
     out: list[Notice] = []
     placed: dict[tuple[int, int], int] = {}  # (book, order id) → lots left, for taker fills
-    for e in events:
-        kind, book, ts = int(e["kind"]), int(e["book"]), int(e["ts_ns"])
+    names = events.dtype.names or ()
+    for row in events.tolist():  # plain tuples: numpy scalars are slow one field at a time
+        e = dict(zip(names, row, strict=True))
+        kind, book, ts = e["kind"], e["book"], e["ts_ns"]
         if kind == EventKind.ORDER_PLACED:
             is_market = e["price_ticks"] == 0
-            placed[(book, int(e["order_id"]))] = int(e["qty_lots"])
+            placed[(book, e["order_id"])] = e["qty_lots"]
             out.append(
                 OrderAccepted(
                     book=book,
                     ts_ns=ts,
-                    order_id=int(e["order_id"]),
-                    side=Side(int(e["side"])),
+                    order_id=e["order_id"],
+                    side=Side(e["side"]),
                     price=None if is_market else u.price(e["price_ticks"]),
                     quantity=u.quote(e["notional_quote"])
                     if is_market and e["qty_lots"] == 0
                     else u.qty(e["qty_lots"]),
                     client_order_id=_client_id(e["client_order_id"]),
-                    time_in_force=None if is_market else TimeInForce(int(e["tif"])),
+                    time_in_force=None if is_market else TimeInForce(e["tif"]),
                 )
             )
         elif kind in (EventKind.ORDER_REJECTED, EventKind.CANCEL_REJECTED):
@@ -175,23 +177,23 @@ def miner_notices(uid: int, events: np.ndarray, u: Units) -> list[Notice]:
                 OrderRejected(
                     book=book,
                     ts_ns=ts,
-                    reason=RejectReason(int(e["reason"])),
+                    reason=RejectReason(e["reason"]),
                     client_order_id=_client_id(e["client_order_id"]),
-                    order_id=int(e["order_id"]) if kind == EventKind.CANCEL_REJECTED else None,
+                    order_id=e["order_id"] if kind == EventKind.CANCEL_REJECTED else None,
                 )
             )
         elif kind == EventKind.TRADE:
-            lots = int(e["qty_lots"])
-            if int(e["agent"]) == uid:  # the taker's fill
-                key = (book, int(e["order_id"]))
+            lots = e["qty_lots"]
+            if e["agent"] == uid:  # the taker's fill
+                key = (book, e["order_id"])
                 left = max(0, placed.get(key, lots) - lots)
                 placed[key] = left
                 out.append(
                     OrderFilled(
                         book,
                         ts,
-                        int(e["order_id"]),
-                        Side(int(e["side"])),
+                        e["order_id"],
+                        Side(e["side"]),
                         u.price(e["price_ticks"]),
                         u.qty(lots),
                         u.quote(e["taker_fee"]),
@@ -199,13 +201,13 @@ def miner_notices(uid: int, events: np.ndarray, u: Units) -> list[Notice]:
                         u.qty(left),
                     )
                 )
-            if int(e["other_agent"]) == uid:  # the maker's fill (both, for a self-trade)
-                maker_side = Side.SELL if int(e["side"]) == Side.BUY else Side.BUY
+            if e["other_agent"] == uid:  # the maker's fill (both, for a self-trade)
+                maker_side = Side.SELL if e["side"] == Side.BUY else Side.BUY
                 out.append(
                     OrderFilled(
                         book,
                         ts,
-                        int(e["other_order_id"]),
+                        e["other_order_id"],
                         maker_side,
                         u.price(e["price_ticks"]),
                         u.qty(lots),
@@ -219,10 +221,10 @@ def miner_notices(uid: int, events: np.ndarray, u: Units) -> list[Notice]:
                 OrderCancelled(
                     book,
                     ts,
-                    int(e["order_id"]),
+                    e["order_id"],
                     u.qty(e["qty_lots"]),
                     u.qty(e["remaining_lots"]),
-                    CancelReason(int(e["reason"])),
+                    CancelReason(e["reason"]),
                 )
             )
         elif kind == EventKind.ACCOUNT_RESET:
@@ -235,8 +237,14 @@ def miner_account(
 ) -> Account:
     """One miner's account on a book from its ACCOUNT_DTYPE record and ORDER_DTYPE open orders."""
     orders = tuple(
-        OpenOrder(int(o["order_id"]), Side(int(o["side"])), u.price(o["price_ticks"]), u.qty(o["qty_lots"]))
-        for o in open_orders
+        OpenOrder(oid, Side(side), u.price(price), u.qty(qty))
+        for oid, side, price, qty in zip(
+            open_orders["order_id"].tolist(),
+            open_orders["side"].tolist(),
+            open_orders["price_ticks"].tolist(),
+            open_orders["qty_lots"].tolist(),
+            strict=True,
+        )
     )
     return Account(
         book=book,
