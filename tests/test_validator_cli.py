@@ -84,6 +84,11 @@ def run_to_end(setup: dict, config: Path, state: Path) -> None:
             "cannot read",
         ),
         (lambda a: [*a, "--timeout", "0"], "--timeout must be > 0"),
+        (lambda a: [*a, "--scoring.preset", "sn8"], "--scoring.preset must be one of taos, ptn"),
+        (
+            lambda a: [*a, "--scoring.preset", "ptn", "--scoring.max-drawdown", "1.5"],
+            "--scoring.max-drawdown: max_drawdown must lie in (0, 1)",
+        ),
     ],
 )
 def test_start_failures_print_one_line_and_exit_1(setup: dict, change, message) -> None:  # type: ignore[no-untyped-def]
@@ -137,6 +142,31 @@ def test_a_validator_process_scores_a_miner_process_over_signed_http(setup: dict
         sim.account(b, 1)["open_orders"] > 0 or sim.account(b, 1)["traded_quote"] > 0 for b in range(2)
     )
     assert saved.hotkeys[1] == setup["miner"].hotkey.ss58_address
+
+
+def test_scoring_flags_reach_the_validator_process(setup: dict) -> None:
+    # preset ptn with a 60 s challenge: the registered miner (not serving, no positions) cannot pass
+    # and is eliminated at 60 s; the validator's own uid is not policed
+    state = setup["tmp"] / "state"
+    args = validator_args(setup, config_file(setup, 90), state)
+    args += [
+        "--scoring.preset",
+        "ptn",
+        "--scoring.challenge-period",
+        "60s",
+        "--scoring.challenge-weight",
+        "0.01",
+    ]
+    out = subprocess.run(args, check=False, env=ENV, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    with ValidatorStore(state) as store:
+        saved = store.load()
+    assert saved is not None and saved.time_ns == 90 * 10**9
+    reasons = saved.extra["policy/elimination/reason"]
+    assert reasons.tolist()[:2] == [0, 3]  # uid 1: challenge failed
+    assert saved.extra["policy/elimination/sim_time_ns"][1] == 60 * 10**9
+    assert saved.extra["policy/challenge/status"].tolist()[:2] == [0, 3]
+    assert "challenge failed" in out.stderr
 
 
 def test_kill_9_at_random_moments_then_resume_exactly(setup: dict) -> None:

@@ -528,9 +528,9 @@ def test_policies_observe_eliminates_failed_challenges_and_skips_the_validator()
     out = p.observe(30 * S, 5.0, [[100.0], [100.0], [100.0]], np.zeros((3, 1)), positions, tracked)
     assert out == []
     out = p.observe(60 * S, 6.0, [[1.0], [100.0], [99.0]], np.zeros((3, 1)), positions, tracked)
-    assert [(r.uid, r.reason.text, r.sim_time_ns, r.wall_time_s) for r in out] == [
-        (1, "challenge failed", 60 * S, 6.0),
-        (2, "challenge failed", 60 * S, 6.0),
+    assert [(r.uid, r.reason.text, r.sim_time_ns, r.wall_time_s, r.value, r.reference) for r in out] == [
+        (1, "challenge failed", 60 * S, 6.0, 100.0, 100.0),
+        (2, "challenge failed", 60 * S, 6.0, 99.0, 100.0),
     ]
     assert not p.eliminations.is_eliminated(0)  # the validator's own slot fell 99 % but is not watched
     p.reset_uid(1)

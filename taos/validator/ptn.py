@@ -116,8 +116,9 @@ class LedgerSettingsChanged(ValueError):
 
 @dataclass(frozen=True)
 class Elimination:
-    """One elimination: the uid, why, when (sim and wall time), the portfolio value and the maximum
-    it was measured against (NaN for a failed challenge)."""
+    """One elimination: the uid, why, when (sim and wall time), the portfolio value then and the
+    reference it was measured against (the maximum for a drawdown, the starting value of the
+    challenge period for a failed challenge)."""
 
     uid: int
     reason: Reason
@@ -746,8 +747,13 @@ class Policies:
             _, failed = self.challenge.observe(
                 time_ns, wall_time_s, values, median, positions, mask & ~self.eliminated
             )
+            start = self.challenge.start_value()
             for u in failed:
-                new.append(self.eliminations.eliminate(u, Reason.CHALLENGE_FAILED, time_ns, wall_time_s))
+                new.append(
+                    self.eliminations.eliminate(
+                        u, Reason.CHALLENGE_FAILED, time_ns, wall_time_s, float(values[u]), float(start[u])
+                    )
+                )
         if s.weights == "ptn":
             live = mask & ~self.eliminated
             hours = np.zeros(self.miners)
