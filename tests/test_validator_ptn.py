@@ -567,3 +567,18 @@ def test_policies_from_state_with_another_ledger_period_starts_the_ledgers_anew(
     assert "the ledgers start anew" in caplog.text
     assert back.ledger.ledger(0).gains.size == 0
     assert back.challenge.to_state()["status"].tolist() == p.challenge.to_state()["status"].tolist()
+
+
+def test_ptn_scores_rank_among_the_registered_miners_only() -> None:
+    # challenge off: every slot that is not eliminated competes, but only registered ones are
+    # ranked; slot 3 (never registered, empty ledger) must not shift the percentiles
+    p = ptn_policies(miners=4, challenge=False)
+    tracked = np.array([False, True, True, False])
+    p.observe(0, 0.0, [[100.0]] * 4, np.zeros((4, 1)), NoPositions(), tracked)
+    p.observe(H, 0.0, [[100.0], [103.0], [101.0], [100.0]], np.zeros((4, 1)), NoPositions(), tracked)
+    weights, scores = p.weights([0, 1, 2], H, np.zeros(4), exclude=0)
+    # N = 2: uid 1 first on return and Omega, both tied on Sortino (0, never in a position)
+    assert scores.tolist() == pytest.approx([0.0, (1 + 1 + 0.75) / 3, (0.5 + 0.5 + 0.75) / 3])
+    e = 10.0**-1.25
+    assert weights.tolist() == pytest.approx([0.0, 1 / (1 + e), e / (1 + e)])
+    assert p.scores(H, np.zeros(4), tracked).tolist() == pytest.approx([0.0, *scores[1:], 0.0])

@@ -783,11 +783,13 @@ class Policies:
         out: BoolArray = (self.challenge.status() == Status.ACTIVE) & ~self.eliminated
         return out
 
-    def scores(self, now_ns: int, ema_scores: ArrayLike) -> FloatArray:
+    def scores(self, now_ns: int, ema_scores: ArrayLike, eligible: ArrayLike | None = None) -> FloatArray:
         """The score of every slot that the weights are made from: preset ``ptn``'s
-        :func:`taos.scoring.ptn_score` of the competing miners' ledgers (ranked among them), or
-        the EMA scores; 0 for a miner that does not compete."""
+        :func:`taos.scoring.ptn_score` of the competing miners' ledgers (ranked among the competing
+        miners that are ``eligible``, e.g. registered), or the EMA scores; 0 for the others."""
         competing = self.competing()
+        if eligible is not None:
+            competing &= _mask(eligible, self.miners, "eligible")
         out = np.zeros(self.miners)
         uids = [int(u) for u in np.flatnonzero(competing)]
         if self.settings.weights == "ptn":
@@ -807,8 +809,10 @@ class Policies:
         to their EMA scores (``taos``); miners in their challenge get ``challenge_weight`` each, the
         competing ones the rest (:func:`taos.scoring.challenge_weights`); eliminated ones 0."""
         ids = np.asarray([int(u) for u in uids], dtype=np.int64)
-        scores = self.scores(now_ns, ema_scores)
         keep = np.ones(len(ids), dtype=np.bool_) if exclude is None else ids != exclude
+        eligible = np.zeros(self.miners, dtype=np.bool_)
+        eligible[ids[keep]] = True
+        scores = self.scores(now_ns, ema_scores, eligible)
         competing = self.competing()[ids] & keep
         challenge = self.in_challenge()[ids] & keep
         s = self.settings

@@ -368,11 +368,11 @@ class Validator:
 
     def miner_scores(self) -> np.ndarray:
         """The score of every slot that its weight comes from: the EMA scores (weights ``taos``)
-        or the ledger's ``ptn_score`` among the competing miners (weights ``ptn``; 0 for a miner in
-        its challenge period or eliminated)."""
+        or the ledger's ``ptn_score`` among the registered competing miners (weights ``ptn``; 0
+        for a miner in its challenge period, eliminated or not registered)."""
         if self.policies is None:
             return self.scores.scores()
-        return self.policies.scores(self.sim.time_ns, self.scores.scores())
+        return self.policies.scores(self.sim.time_ns, self.scores.scores(), self._tracked())
 
     # --- 6. the chain --------------------------------------------------------------------------------
 
