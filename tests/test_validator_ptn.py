@@ -137,7 +137,7 @@ def test_the_days_maximum_restarts_at_the_day_boundary() -> None:
     # day 1: its first value starts the day's maximum, although it is 7 % below yesterday's
     assert observe(e, DAY, 93.0) == []
     assert e.day_max().tolist() == [93.0] and e.running_max().tolist() == [100.0]
-    # 5.4 % below yesterday's maximum 96 ... but 1.1 % below today's: not eliminated
+    # 8 % below yesterday's maximum 100 (more than 5 %) but 1.1 % below today's 93: not eliminated
     assert observe(e, DAY + 5 * S, 92.0) == []
     # 5.4 % below today's maximum 97.3 (set within the day): eliminated
     assert observe(e, DAY + 10 * S, 97.3) == []

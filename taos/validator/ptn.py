@@ -757,8 +757,8 @@ class Policies:
         if s.weights == "ptn":
             live = mask & ~self.eliminated
             hours = np.zeros(self.miners)
-            for u in np.flatnonzero(live):
-                hours[u] = float(positions.hours_in_positions(int(u), time_ns))
+            for uid in np.flatnonzero(live):
+                hours[uid] = float(positions.hours_in_positions(int(uid), time_ns))
             self.ledger.observe(time_ns, values, hours, live)
         return new
 
