@@ -10,7 +10,17 @@ from pathlib import Path
 import pytest
 
 import taos
-from taos.local.runner import AgentSpec, LocalError, build_config, parse_duration
+from taos.local.runner import (
+    AgentSpec,
+    LocalError,
+    build_config,
+    build_market,
+    build_scoring,
+    default_agents,
+    parse_duration,
+    run_market,
+)
+from taos.validator.policy import SCORING_FLAGS, ScoringSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(Path(taos.__file__).resolve().parents[1]), "COLUMNS": "160"}
@@ -75,6 +85,8 @@ def test_demo_market_runs_and_writes_its_run_folder(tmp_path: Path) -> None:
         (["--transport", "pigeon"], "--transport must be inprocess or http"),
         (["--config", "missing.toml"], "cannot read"),
         (["--agent", "agents/RandomMakerAgent.py", "--count", "300"], "slots"),
+        (["--scoring.preset", "sn8"], "--scoring.preset must be one of taos, ptn"),
+        (["--scoring.challenge-clock", "moon"], "--scoring.challenge-clock must be one of sim, wall"),
     ],
 )
 def test_bad_options_stop_with_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:
@@ -96,3 +108,39 @@ def test_http_transport_runs_miner_processes_with_signed_requests(tmp_path: Path
     assert summary["transport"] == "http" and summary["steps"] == 60
     maker = summary["agents"][0]
     assert maker["volume"] > 0 or maker["pnl"] != 0  # its orders reached the market over HTTP
+
+
+def test_taos_local_has_every_scoring_flag() -> None:
+    import typer
+
+    from taos.local.cli import app
+
+    command = typer.main.get_command(app).commands["local"]  # type: ignore[attr-defined]
+    options = {o for p in command.params for o in p.opts if o.startswith("--scoring.")}
+    assert options == {f"--scoring.{name}" for name in SCORING_FLAGS}
+    assert build_scoring() == ScoringSettings()
+    assert build_scoring("ptn", {"challenge-period": "2m"}).challenge_period_s == 120.0
+    with pytest.raises(LocalError, match=r"--scoring\.rank-share must be a number"):
+        build_scoring("ptn", {"rank-share": "high"})
+
+
+def test_a_local_market_with_preset_ptn() -> None:
+    import asyncio
+
+    cfg, _ = build_config(None, books=1, duration_s=640.0, seed=4, threads=1)
+    assert cfg.simulation.grace_period_s == 600.0
+    scoring = build_scoring("ptn", {"challenge-period": "2m", "challenge-weight": "0.01"})
+    market = build_market(cfg, default_agents(), "inprocess", scoring=scoring)
+    try:
+        asyncio.run(run_market(market))
+    finally:
+        market.close()
+    v = market.validator
+    assert v.settings.scoring == scoring and v.policies is not None
+    # without positions nobody can pass: their 2-minute challenges ran out during the grace period,
+    # which the policies see at the first step after it
+    records = v.policies.eliminations.records()
+    assert [(r.uid, r.reason.text, r.sim_time_ns) for r in records] == [
+        (uid, "challenge failed", 605 * 10**9) for uid in (1, 2, 3)
+    ]
+    assert v.chain.weight_calls[-1].weights == (0.0, 0.0, 0.0, 0.0)  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from taos.scoring import ema, exponential_rank_weights, weights_from_scores
+from taos.scoring import challenge_weights, ema, exponential_rank_weights, weights_from_scores
 
 # --- ema -----------------------------------------------------------------------------------------
 
@@ -198,3 +198,60 @@ def test_rank_weights_do_not_depend_on_input_order(scores: list[float], rnd: ran
     w = exponential_rank_weights(scores)
     wp = exponential_rank_weights([scores[i] for i in perm])
     assert wp == pytest.approx(w[perm])
+
+
+# --- challenge weights ---------------------------------------------------------------------------
+
+
+def test_challenge_weights_hand_values() -> None:
+    # two challenge miners at 0.001 each; the competing ones share 1 - 0.002 in proportion to base
+    base = [0.0, 0.75, 0.0, 0.25, 0.0]
+    mask = np.array([True, False, True, False, False])
+    w = challenge_weights(base, mask, 0.001)
+    assert w.tolist() == pytest.approx([0.001, 0.75 * 0.998, 0.001, 0.25 * 0.998, 0.0])
+    assert w.sum() == pytest.approx(1.0)
+
+
+def test_challenge_weights_edge_cases() -> None:
+    mask = np.array([True, True, False])
+    # nobody competing with weight: the challenge miners share 1
+    assert challenge_weights([0.0, 0.0, 0.0], mask, 0.001).tolist() == [0.5, 0.5, 0.0]
+    # no challenge miners: base unchanged; nobody at all: zeros
+    assert challenge_weights([0.2, 0.8], np.array([False, False]), 0.1).tolist() == [0.2, 0.8]
+    assert challenge_weights([0.0, 0.0], np.array([False, False]), 0.1).tolist() == [0.0, 0.0]
+    assert challenge_weights([], np.array([], dtype=bool), 0.1).tolist() == []
+    # n_c · c over 1: the challenge miners' total is capped at 1
+    assert challenge_weights([0.0, 0.0, 1.0], mask, 0.6).tolist() == [0.5, 0.5, 0.0]
+    # weight 0: challenge miners get nothing while somebody competes
+    assert challenge_weights([0.0, 0.0, 1.0], mask, 0.0).tolist() == [0.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("base", "mask", "c", "message"),
+    [
+        ([0.5, 0.5], [True], 0.1, "challenge must be a boolean array of shape"),
+        ([0.5, 0.5], [1, 0], 0.1, "challenge must be a boolean array"),
+        ([0.5, 0.5], [False, False], 1.5, r"challenge_weight must lie in \[0, 1\]"),
+        ([0.5, np.nan], [False, False], 0.1, "base must be finite and >= 0"),
+        ([1.5, -0.5], [False, False], 0.1, "base must be finite and >= 0"),
+        ([0.5, 0.25], [False, False], 0.1, "base must sum to 1 or be all 0"),
+        ([0.5, 0.5], [True, False], 0.1, "base must be 0 for the miners in their challenge period"),
+    ],
+)
+def test_challenge_weights_bad_input(base: list[float], mask: list, c: float, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        challenge_weights(base, np.array(mask), c)
+
+
+@given(st.lists(st.tuples(st.floats(0.0, 10.0), st.booleans()), max_size=40), st.floats(0.0, 1.0))
+def test_challenge_weights_sum_to_one_whenever_anybody_has_weight(rows: list, c: float) -> None:
+    mask = np.array([m for _, m in rows], dtype=bool)
+    base = weights_from_scores([0.0 if m else x for x, m in rows])
+    w = challenge_weights(base, mask, c)
+    assert np.all(w >= 0.0)
+    if base.sum() > 0 or mask.any():
+        assert float(w.sum()) == pytest.approx(1.0)
+    else:
+        assert float(w.sum()) == 0.0
+    if mask.any():
+        assert np.allclose(w[mask], w[mask][0])  # the same fixed weight for every challenge miner

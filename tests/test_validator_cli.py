@@ -63,10 +63,10 @@ def validator_args(setup: dict, config: Path, state: Path, *extra: str) -> list[
     ]  # fmt: skip
 
 
-def run_to_end(setup: dict, config: Path, state: Path) -> None:
+def run_to_end(setup: dict, config: Path, state: Path, *extra: str) -> None:
     """Runs a validator process until its simulation ends; it must exit 0."""
     out = subprocess.run(
-        validator_args(setup, config, state),
+        validator_args(setup, config, state, *extra),
         check=False,
         env=ENV,
         capture_output=True,
@@ -84,6 +84,11 @@ def run_to_end(setup: dict, config: Path, state: Path) -> None:
             "cannot read",
         ),
         (lambda a: [*a, "--timeout", "0"], "--timeout must be > 0"),
+        (lambda a: [*a, "--scoring.preset", "sn8"], "--scoring.preset must be one of taos, ptn"),
+        (
+            lambda a: [*a, "--scoring.preset", "ptn", "--scoring.max-drawdown", "1.5"],
+            "--scoring.max-drawdown: max_drawdown must lie in (0, 1)",
+        ),
     ],
 )
 def test_start_failures_print_one_line_and_exit_1(setup: dict, change, message) -> None:  # type: ignore[no-untyped-def]
@@ -139,16 +144,55 @@ def test_a_validator_process_scores_a_miner_process_over_signed_http(setup: dict
     assert saved.hotkeys[1] == setup["miner"].hotkey.ss58_address
 
 
-def test_kill_9_at_random_moments_then_resume_exactly(setup: dict) -> None:
+def test_scoring_flags_reach_the_validator_process(setup: dict) -> None:
+    # preset ptn with a 60 s challenge: the registered miner (not serving, no positions) cannot pass
+    # and is eliminated at 60 s; the validator's own uid is not policed
+    state = setup["tmp"] / "state"
+    args = validator_args(setup, config_file(setup, 90), state)
+    args += [
+        "--scoring.preset",
+        "ptn",
+        "--scoring.challenge-period",
+        "60s",
+        "--scoring.challenge-weight",
+        "0.01",
+    ]
+    out = subprocess.run(args, check=False, env=ENV, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    with ValidatorStore(state) as store:
+        saved = store.load()
+    assert saved is not None and saved.time_ns == 90 * 10**9
+    reasons = saved.extra["policy/elimination/reason"]
+    assert reasons.tolist()[:2] == [0, 3]  # uid 1: challenge failed
+    assert saved.extra["policy/elimination/sim_time_ns"][1] == 60 * 10**9
+    assert saved.extra["policy/challenge/status"].tolist()[:2] == [0, 3]
+    assert "challenge failed" in out.stderr
+
+
+PTN_FLAGS = (
+    "--scoring.preset", "ptn", "--scoring.challenge-period", "300s",
+    "--scoring.checkpoint-period", "60s", "--scoring.decay-window", "180s",
+)  # fmt: skip
+WALL_TIMES = {
+    "policy/challenge/start_wall_s",
+    "policy/challenge/end_wall_s",
+    "policy/elimination/wall_time_s",
+}
+
+
+@pytest.mark.parametrize("flags", [(), PTN_FLAGS], ids=["taos", "ptn"])
+def test_kill_9_at_random_moments_then_resume_exactly(setup: dict, flags: tuple[str, ...]) -> None:
     config = config_file(setup, 600)
     reference = setup["tmp"] / "reference"
-    run_to_end(setup, config, reference)
+    run_to_end(setup, config, reference, *flags)
 
     state = setup["tmp"] / "killed"
     rng = random.Random(11)
     seen_steps = []
     for _ in range(4):
-        proc = subprocess.Popen(validator_args(setup, config, state), env=ENV, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            validator_args(setup, config, state, *flags), env=ENV, stderr=subprocess.DEVNULL
+        )
         time.sleep(rng.uniform(1.0, 3.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -156,7 +200,7 @@ def test_kill_9_at_random_moments_then_resume_exactly(setup: dict) -> None:
             saved = store.load()
         seen_steps.append(0 if saved is None else saved.step_index)
     assert seen_steps == sorted(seen_steps)  # never goes back
-    run_to_end(setup, config, state)
+    run_to_end(setup, config, state, *flags)
     with ValidatorStore(reference) as a, ValidatorStore(state) as b:
         ra, rb = a.load(), b.load()
     assert ra is not None and rb is not None
@@ -164,3 +208,16 @@ def test_kill_9_at_random_moments_then_resume_exactly(setup: dict) -> None:
     assert rb.checkpoint_bytes == ra.checkpoint_bytes  # the same simulation state, byte for byte
     for name, arr in ra.score_state.to_arrays().items():
         assert np.array_equal(arr, rb.score_state.to_arrays()[name], equal_nan=arr.dtype.kind == "f"), name
+    # the policies' state (preset ptn): equal but for the wall-clock times, which are only recorded
+    assert ra.extra.keys() == rb.extra.keys()
+    policy = sorted(k for k in ra.extra if k.startswith("policy/"))
+    assert bool(policy) == bool(flags)
+    for name in policy:
+        x, y = ra.extra[name], rb.extra[name]
+        if name in WALL_TIMES:
+            assert np.array_equal(np.isfinite(x), np.isfinite(y)), name
+        else:
+            assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), name
+    if flags:  # the miner's challenge ran out at 300 s (no positions): eliminated
+        assert ra.extra["policy/elimination/reason"].tolist()[:2] == [0, 3]
+        assert ra.extra["policy/elimination/sim_time_ns"][1] == 300 * 10**9

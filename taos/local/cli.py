@@ -15,10 +15,12 @@ from taos.local.runner import (
     LocalError,
     build_config,
     build_market,
+    build_scoring,
     default_agents,
     parse_duration,
     run_market,
 )
+from taos.validator.policy import SCORING_FLAGS as _H
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help="τaos research tools.")
 
@@ -39,6 +41,50 @@ def local(
     ] = "inprocess",
     out: Annotated[Path | None, typer.Option(help="Output folder; default runs/<config-hash>-<seed>")] = None,
     timeout: Annotated[float, typer.Option(help="Miner query timeout in seconds")] = 3.0,
+    scoring_preset: Annotated[str, typer.Option("--scoring.preset", help=_H["preset"])] = "taos",
+    scoring_weights: Annotated[str | None, typer.Option("--scoring.weights", help=_H["weights"])] = None,
+    scoring_elimination: Annotated[
+        str | None, typer.Option("--scoring.elimination", help=_H["elimination"])
+    ] = None,
+    scoring_challenge: Annotated[
+        str | None, typer.Option("--scoring.challenge", help=_H["challenge"])
+    ] = None,
+    scoring_metric_weights: Annotated[
+        str | None, typer.Option("--scoring.metric-weights", help=_H["metric-weights"])
+    ] = None,
+    scoring_checkpoint_period: Annotated[
+        str | None, typer.Option("--scoring.checkpoint-period", help=_H["checkpoint-period"])
+    ] = None,
+    scoring_decay_window: Annotated[
+        str | None, typer.Option("--scoring.decay-window", help=_H["decay-window"])
+    ] = None,
+    scoring_decay_exponent: Annotated[
+        str | None, typer.Option("--scoring.decay-exponent", help=_H["decay-exponent"])
+    ] = None,
+    scoring_rank_share: Annotated[
+        str | None, typer.Option("--scoring.rank-share", help=_H["rank-share"])
+    ] = None,
+    scoring_rank_fraction: Annotated[
+        str | None, typer.Option("--scoring.rank-fraction", help=_H["rank-fraction"])
+    ] = None,
+    scoring_max_drawdown: Annotated[
+        str | None, typer.Option("--scoring.max-drawdown", help=_H["max-drawdown"])
+    ] = None,
+    scoring_max_daily_drawdown: Annotated[
+        str | None, typer.Option("--scoring.max-daily-drawdown", help=_H["max-daily-drawdown"])
+    ] = None,
+    scoring_challenge_period: Annotated[
+        str | None, typer.Option("--scoring.challenge-period", help=_H["challenge-period"])
+    ] = None,
+    scoring_challenge_clock: Annotated[
+        str | None, typer.Option("--scoring.challenge-clock", help=_H["challenge-clock"])
+    ] = None,
+    scoring_challenge_weight: Annotated[
+        str | None, typer.Option("--scoring.challenge-weight", help=_H["challenge-weight"])
+    ] = None,
+    scoring_challenge_thresholds: Annotated[
+        str | None, typer.Option("--scoring.challenge-thresholds", help=_H["challenge-thresholds"])
+    ] = None,
 ) -> None:
     """Run a full market on this machine: simulator, validator loop and local agents."""
     from rich.console import Console
@@ -48,7 +94,25 @@ def local(
     from taos.local.output import RunWriter, print_summary, run_folder_name, summary_rows
 
     console = Console()
+    scoring_flags = {
+        "weights": scoring_weights,
+        "elimination": scoring_elimination,
+        "challenge": scoring_challenge,
+        "metric-weights": scoring_metric_weights,
+        "checkpoint-period": scoring_checkpoint_period,
+        "decay-window": scoring_decay_window,
+        "decay-exponent": scoring_decay_exponent,
+        "rank-share": scoring_rank_share,
+        "rank-fraction": scoring_rank_fraction,
+        "max-drawdown": scoring_max_drawdown,
+        "max-daily-drawdown": scoring_max_daily_drawdown,
+        "challenge-period": scoring_challenge_period,
+        "challenge-clock": scoring_challenge_clock,
+        "challenge-weight": scoring_challenge_weight,
+        "challenge-thresholds": scoring_challenge_thresholds,
+    }
     try:
+        scoring = build_scoring(scoring_preset, scoring_flags)
         cfg, text = build_config(
             config,
             books=books,
@@ -64,7 +128,7 @@ def local(
         )
         if len(counts) > len(agent or []):
             raise LocalError(f"{len(counts)} --count values for {len(agent or [])} --agent options")
-        market = build_market(cfg, specs, transport, timeout)
+        market = build_market(cfg, specs, transport, timeout, scoring)
     except LocalError as e:
         console.print(f"[red]taos local: error:[/red] {e}")
         raise typer.Exit(1) from None

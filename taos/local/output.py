@@ -308,7 +308,7 @@ class RunWriter:
             np.asarray(validator.inventory_values(result), dtype=np.float64)[self.uids] / self.quote_units
         )
         volume = self._quote(np.asarray(validator.traded_totals(result))[self.uids])
-        score = np.asarray(validator.scores.scores(), dtype=np.float64)[self.uids]
+        score = np.asarray(validator.miner_scores(), dtype=np.float64)[self.uids]
         n, books = len(self.uids), self.books
         rows.append(
             (

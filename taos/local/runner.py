@@ -26,6 +26,7 @@ from taos.chain import LocalChain, Neuron
 from taos.config import Config, ConfigError, from_dict
 from taos.local.data import data_dir
 from taos.validator.loop import run
+from taos.validator.policy import ScoringSettings, scoring_from_flags
 from taos.validator.transport import HttpTransport, InProcessTransport
 from taos.validator.validator import Validator, ValidatorSettings
 
@@ -126,8 +127,20 @@ class LocalMarket:
             self.tmp.cleanup()
 
 
+def build_scoring(preset: str = "taos", flags: dict[str, str | None] | None = None) -> ScoringSettings:
+    """The ``--scoring.*`` options as settings; a bad one is a :class:`LocalError` naming it."""
+    try:
+        return scoring_from_flags(preset, flags)
+    except ValueError as e:
+        raise LocalError(str(e)) from None
+
+
 def build_market(
-    config: Config, specs: Sequence[AgentSpec], transport: str, timeout_s: float = 3.0
+    config: Config,
+    specs: Sequence[AgentSpec],
+    transport: str,
+    timeout_s: float = 3.0,
+    scoring: ScoringSettings | None = None,
 ) -> LocalMarket:
     total = sum(s.count for s in specs)
     if total + 1 > config.miners.slots:
@@ -145,7 +158,9 @@ def build_market(
             uid = len(names) + 1
             names[uid] = f"{spec.name}-{uid}"
             classes.append((uid, spec, cls))
-    settings = ValidatorSettings(timeout_s=timeout_s, weights_interval_s=60.0)
+    settings = ValidatorSettings(
+        timeout_s=timeout_s, weights_interval_s=60.0, scoring=scoring or ScoringSettings()
+    )
     if transport == "inprocess":
         agents = {}
         for uid, spec, cls in classes:
@@ -230,6 +245,7 @@ __all__ = [
     "LocalMarket",
     "build_config",
     "build_market",
+    "build_scoring",
     "default_agents",
     "parse_duration",
     "run_market",

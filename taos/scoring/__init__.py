@@ -44,7 +44,7 @@ from taos.scoring.risk import (
     total_return,
 )
 from taos.scoring.sharpe import normalize_sharpe, sharpe, sharpe_batch
-from taos.scoring.weights import ema, exponential_rank_weights, weights_from_scores
+from taos.scoring.weights import challenge_weights, ema, exponential_rank_weights, weights_from_scores
 
 __all__ = [
     "CHECKPOINT_NS",
@@ -59,6 +59,7 @@ __all__ = [
     "age_decay_weight",
     "calmar",
     "challenge_passed",
+    "challenge_weights",
     "checkpoint_ledger",
     "ema",
     "exponential_rank_weights",

@@ -112,3 +112,48 @@ def exponential_rank_weights(
     shared = (cum[first + counts] - cum[first]) / counts
     out[valid] = shared[inverse.reshape(-1)]
     return out
+
+
+def challenge_weights(base: ArrayLike, challenge: ArrayLike, challenge_weight: float) -> FloatArray:
+    """Weights with a fixed share for the miners in their challenge period (SPEC §10.2).
+
+    ``base`` is the competing miners' weight vector (summing to 1, or all 0 when nobody earned
+    any; e.g. :func:`exponential_rank_weights`), ``challenge`` marks the ``n_c`` miners in their
+    challenge period (their ``base`` must be 0) and ``c = challenge_weight`` is the weight of each::
+
+        C = min(n_c · c, 1)                       the challenge miners' total
+        w_i = C / n_c                             i in challenge (= c unless n_c · c > 1)
+        w_i = (1 - C) · base_i                    otherwise
+
+    When ``base`` is all zero (no competing miner with weight), the challenge miners share 1
+    equally; without challenge miners the result is ``base``. So the weights sum to 1 whenever
+    any miner has weight, and are all 0 otherwise.
+
+    Raises:
+        ValueError: shapes differ, ``challenge`` not boolean, ``base`` negative, NaN, not summing to
+        1 or 0, or positive for a challenge miner, or ``challenge_weight`` outside [0, 1].
+    """
+    w = as_float_1d(base, "base")
+    mask = np.asarray(challenge)
+    if mask.shape != w.shape or (mask.size and mask.dtype != np.bool_):
+        raise ValueError(
+            f"challenge must be a boolean array of shape {w.shape}, got {mask.dtype}{list(mask.shape)}"
+        )
+    c = float(challenge_weight)
+    if not 0.0 <= c <= 1.0:
+        raise ValueError(f"challenge_weight must lie in [0, 1], got {challenge_weight!r}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0.0):
+        raise ValueError("base must be finite and >= 0")
+    total = float(np.sum(w))
+    if total > 0.0 and abs(total - 1.0) > 1e-9:
+        raise ValueError(f"base must sum to 1 or be all 0, sums to {total!r}")
+    if np.any(w[mask] > 0.0):
+        raise ValueError("base must be 0 for the miners in their challenge period")
+    n_c = int(np.count_nonzero(mask))
+    out = w.copy()
+    if n_c == 0:
+        return out
+    share = 1.0 if total == 0.0 else min(n_c * c, 1.0)
+    out *= 1.0 - share
+    out[mask] = share / n_c
+    return out

@@ -15,12 +15,23 @@ from pathlib import Path
 
 from taos.chain import ChainError
 from taos.config import ConfigError, load
+from taos.validator.policy import SCORING_FLAGS, ScoringSettings, scoring_from_flags
 
 log = logging.getLogger("taos.validator")
 
 
 class StartError(Exception):
     pass
+
+
+def _scoring_dest(name: str) -> str:
+    return "scoring_" + name.replace("-", "_")
+
+
+def scoring_settings(args: argparse.Namespace) -> ScoringSettings:
+    """The ``--scoring.*`` flags as settings (a ValueError names a bad flag)."""
+    flags = {name: getattr(args, _scoring_dest(name)) for name in SCORING_FLAGS if name != "preset"}
+    return scoring_from_flags(args.scoring_preset, flags)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -37,6 +48,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--weights-interval", dest="weights_interval", type=float, default=1_200.0)
     p.add_argument("--prometheus-port", dest="prometheus_port", type=int, default=9001, help="0 = off")
     p.add_argument("--pagerduty-key", dest="pagerduty_key", default=None)
+    for name, help_text in SCORING_FLAGS.items():
+        p.add_argument(
+            f"--scoring.{name}",
+            dest=_scoring_dest(name),
+            default="taos" if name == "preset" else None,
+            metavar="taos|ptn" if name == "preset" else "VALUE",
+            help=help_text,
+        )
     p.add_argument("--max-steps", dest="max_steps", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument(
         "--log-level", dest="log_level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -55,6 +74,7 @@ def build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         raise StartError(f"--timeout must be > 0, got {args.timeout}")
     if not 0 <= args.prometheus_port <= 65_535:
         raise StartError(f"--prometheus-port must be in [0, 65535], got {args.prometheus_port}")
+    scoring = scoring_settings(args)
     config = load(args.config)
     import bittensor as bt
 
@@ -67,7 +87,9 @@ def build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         raise StartError(f"--fresh: the state folder {state} exists; move it away to start anew")
     store = ValidatorStore(state)
     metrics = ValidatorMetrics()
-    settings = ValidatorSettings(timeout_s=args.timeout, weights_interval_s=args.weights_interval)
+    settings = ValidatorSettings(
+        timeout_s=args.timeout, weights_interval_s=args.weights_interval, scoring=scoring
+    )
     v = Validator(config, chain, HttpTransport(wallet, {}, {}), settings, metrics=metrics, store=store)
     return v, metrics
 

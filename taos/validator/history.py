@@ -156,6 +156,8 @@ class ScoreState:
         self._observations = 0
         self._last_step = -1
         self._last_time_ns = -1
+        self._sharpe: FloatArray = np.zeros((m, b))  # book_sharpes() of the history as of …
+        self._sharpe_columns = -1  # … this many columns written (-1: not computed)
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -226,11 +228,19 @@ class ScoreState:
             return np.zeros((self.miners, self.books), dtype=np.int64)
         return self._bucket_sum(self._last_time_ns, self.params.window_buckets)
 
+    def book_sharpes(self) -> FloatArray:
+        """Per-book Sharpe ratio ``(miners, books)`` over the current window (:func:`sharpe_batch`
+        of :meth:`window_values`; 0 for fewer than 2 returns), as the scores use it (a copy)."""
+        if self._sharpe_columns != self._columns:
+            self._sharpe = sharpe_batch(self.window_values())
+            self._sharpe_columns = self._columns
+        return self._sharpe.copy()
+
     def compute_step_scores(self) -> FloatArray:
         """The preset ``taos`` score of every miner from the current state, without changing it:
         per-book Sharpe over the window → normalised → activity-weighted → median minus the
         outlier penalty across books (SPEC §9)."""
-        s_hat = normalize_sharpe(sharpe_batch(self.window_values()))
+        s_hat = normalize_sharpe(self.book_sharpes())
         w = activity_weighted(self._activity, s_hat)
         return taos_score_batch(w)
 
@@ -324,6 +334,7 @@ class ScoreState:
         if isinstance(uid, bool) or not isinstance(uid, (int, np.integer)) or not 0 <= uid < self.miners:
             raise ValueError(f"uid must be an integer in [0, {self.miners}), got {uid!r}")
         self._values[uid] = np.nan
+        self._sharpe_columns = -1
         self._volume[uid] = 0
         self._prev_traded[uid] = 0
         self._activity[uid] = 0.0

@@ -6,6 +6,11 @@ accepted last time; ``requests`` builds every miner's state (the shared part enc
 ``query`` asks the miners; ``accept`` validates the answers and turns them into the next step's
 instructions; ``score`` updates the scores; ``sync_chain`` handles deregistrations and weights;
 ``persist`` saves the state.
+
+With the SPEC §10 policies on (``ValidatorSettings.scoring``, e.g. preset ``ptn``), ``score`` also
+keeps the portfolio values, eliminates miners (their open orders are cancelled in the next step and
+they are not queried any more), follows the challenge periods and the checkpoint ledgers
+(``taos/validator/ptn.py``), and ``set_weights`` takes its weights from there.
 """
 
 from __future__ import annotations
@@ -37,12 +42,16 @@ from taos.validator.convert import Units, book_states, miner_account, miner_noti
 from taos.validator.history import ScoreParams, ScoreState
 from taos.validator.latency import LatencyModel, LinearLatency, instruction_delay_ns
 from taos.validator.metrics import QueryOutcome, ValidatorMetrics
+from taos.validator.policy import ScoringSettings
+from taos.validator.ptn import Elimination, NoPositions, Policies, PositionStats
 from taos.validator.transport import Answer, Transport
 from taos.validator.validation import RejectRule, ValidationContext, validate_reply
 
 log = logging.getLogger("taos.validator")
 S = 1_000_000_000
 
+
+POLICY_PREFIX = "policy/"  # names of the policies' arrays in the store's extra state
 
 MAX_NOTICES = 1_000
 """Notices per miner and state at most; beyond, one notice says how many were left out (a reply of
@@ -56,6 +65,7 @@ class ValidatorSettings:
     depth: int = 21  # levels per side in a state
     detail_depth: int = 5  # levels per side with per-order detail
     persist_every: int = 1  # steps between commits of the state (with a store)
+    scoring: ScoringSettings = field(default_factory=ScoringSettings)  # preset taos by default
 
 
 @dataclass
@@ -79,10 +89,14 @@ class Validator:
         store: Any = None,
         simulation: Callable[[Any], Any] | None = None,
         restore: Callable[[Any, bytes], Any] | None = None,
+        positions: PositionStats | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         """``simulation(core_config)`` and ``restore(core_config, state)`` build the simulator
         (default: ``Simulation`` and ``Simulation.restore``; e.g. ``RaySimulation`` to spread the
-        books over a Ray cluster with the loop unchanged)."""
+        books over a Ray cluster with the loop unchanged). ``positions`` answers the challenge
+        period's and the ledger's questions about positions (default: none); ``wall_clock`` gives
+        the wall time in seconds (challenge periods in wall time, elimination records)."""
         self.config = config
         self.chain = chain
         self.transport = transport
@@ -106,6 +120,11 @@ class Validator:
         self.sim = (simulation or Simulation)(self.core)
         self._last_weights = -float("inf")
         self._registered: list[int] = []
+        self._own_uid: int | None = None
+        self.positions: PositionStats = positions if positions is not None else NoPositions()
+        self.wall_clock = wall_clock
+        scoring = self.settings.scoring
+        self.policies = Policies(scoring, self.slots, self.books) if scoring.policies else None
         if store is not None:
             self._resume()
 
@@ -143,12 +162,17 @@ class Validator:
         )
 
     def serving(self) -> list[int]:
-        """The uids to query: registered slots the transport can reach, except this validator's own."""
+        """The uids to query: registered slots the transport can reach, except this validator's own
+        and eliminated miners."""
         own = self.chain.own_uid()
+        eliminated = self.policies.eliminated if self.policies is not None else None
         return [
             uid
             for uid, m in enumerate(self.miners)
-            if m.hotkey is not None and uid != own and self.transport.serves(uid)
+            if m.hotkey is not None
+            and uid != own
+            and not (eliminated is not None and eliminated[uid])
+            and self.transport.serves(uid)
         ]
 
     def requests(self, result: Any) -> dict[int, bytes]:
@@ -199,7 +223,10 @@ class Validator:
         now = self.sim.time_ns
         capped = self.scores.over_volume_cap(now)
         batches = []
+        eliminated = self.policies.eliminated if self.policies is not None else None
         for uid, answer in sorted(answers.items()):
+            if eliminated is not None and eliminated[uid]:
+                continue  # not queried; an answer that comes anyway is ignored
             delay = None if answer.error else self.latency.delay_ns(answer.response_time_s)
             self._count_query(uid, answer, delay)
             body: bytes | BaseException = (
@@ -278,9 +305,74 @@ class Validator:
     def score(self, result: Any) -> None:
         if self.sim.time_ns <= self.grace_ns:
             return
-        self.scores.observe(
-            self.step_index, result.time_ns, self.inventory_values(result), self.traded_totals(result)
+        values = self.inventory_values(result)
+        self.scores.observe(self.step_index, result.time_ns, values, self.traded_totals(result))
+        if self.policies is not None:
+            self._police(result, values)
+
+    def _tracked(self) -> np.ndarray:
+        """Mask of the slots the policies watch: the registered uids except this validator's own."""
+        tracked = np.zeros(self.slots, dtype=np.bool_)
+        tracked[self._registered] = True
+        if self._own_uid is not None:
+            tracked[self._own_uid] = False
+        return tracked
+
+    def _police(self, result: Any, values: np.ndarray) -> None:
+        """Elimination, challenge periods and ledgers for this step (SPEC §10.2, §9 preset ptn);
+        the open orders of eliminated miners are cancelled in the next step."""
+        assert self.policies is not None
+        scoring = self.settings.scoring
+        sharpes = self.scores.book_sharpes() if scoring.challenge else np.zeros((self.slots, self.books))
+        eliminated = self.policies.observe(
+            result.time_ns, self.wall_clock(), values, sharpes, self.positions, self._tracked()
         )
+        for e in eliminated:
+            self._on_eliminated(e)
+        self._cancel_eliminated_orders(result)
+
+    def _on_eliminated(self, e: Elimination) -> None:
+        log.warning(
+            "uid %d eliminated (%s) at sim time %.1f s: portfolio value %.6g, reference %.6g",
+            e.uid,
+            e.reason.text,
+            e.sim_time_ns / S,
+            e.value,
+            e.reference,
+        )
+        # its instructions accepted this turn are dropped (a RESET_AGENT of the validator stays)
+        keep = (self.pending["agent"] != e.uid) | (self.pending["kind"] == InstructionKind.RESET_AGENT)
+        self.pending = _concat([self.pending[keep]])
+        self.miners[e.uid].notices = []
+
+    def _cancel_eliminated_orders(self, result: Any) -> None:
+        """A Cancel record, for the start of the next step, for every open order of an eliminated
+        miner (also orders that reached the book after the elimination, e.g. with a long delay)."""
+        assert self.policies is not None
+        eliminated = self.policies.eliminated
+        if not eliminated.any():
+            return
+        batches = [self.pending]
+        for b in range(self.books):
+            acc = result.accounts[b]
+            agents = acc["agent"][(acc["open_orders"] > 0) & eliminated[acc["agent"]]]
+            for uid in agents:
+                orders = self.sim.open_orders(b, int(uid))
+                cancels = instruction_array(len(orders))
+                cancels["kind"] = InstructionKind.CANCEL
+                cancels["agent"] = uid
+                cancels["book"] = b
+                cancels["order_id"] = orders["order_id"]
+                batches.append(cancels)
+        self.pending = _concat(batches)
+
+    def miner_scores(self) -> np.ndarray:
+        """The score of every slot that its weight comes from: the EMA scores (weights ``taos``)
+        or the ledger's ``ptn_score`` among the registered competing miners (weights ``ptn``; 0
+        for a miner in its challenge period, eliminated or not registered)."""
+        if self.policies is None:
+            return self.scores.scores()
+        return self.policies.scores(self.sim.time_ns, self.scores.scores(), self._tracked())
 
     # --- 6. the chain --------------------------------------------------------------------------------
 
@@ -303,6 +395,12 @@ class Validator:
         for uid in resets:
             self.reset_uid(uid)
         self._registered = [n.uid for n in graph.neurons if n.uid < self.slots]
+        own = graph.by_hotkey(self.chain.hotkey)
+        self._own_uid = own.uid if own is not None and own.uid < self.slots else None
+        if self.policies is not None:
+            uids = [u for u in self._registered if u != self._own_uid]
+            for uid in self.policies.start_challenges(uids, self.sim.time_ns, self.wall_clock()):
+                log.info("uid %d: hotkey %s starts its challenge period", uid, self.miners[uid].hotkey)
         self.transport.follow(graph)
         if force_weights or time.monotonic() - self._last_weights >= self.settings.weights_interval_s:
             self.set_weights()
@@ -310,6 +408,8 @@ class Validator:
     def reset_uid(self, uid: int) -> None:
         log.info("uid %d has a new hotkey: resetting its score and accounts", uid)
         self.scores.reset_uid(uid)
+        if self.policies is not None:
+            self.policies.reset_uid(uid)
         self.miners[uid].notices = []
         reset = instruction_array(1)
         reset["kind"] = InstructionKind.RESET_AGENT
@@ -319,16 +419,24 @@ class Validator:
             self.metrics.forget_uid(uid)
 
     def set_weights(self) -> None:
-        """Weights for the registered uids, proportional to their EMA scores."""
+        """Weights for the registered uids: proportional to their EMA scores, or with the policies
+        on from ``Policies.weights`` (eliminated 0, challenge miners a fixed weight, the rest by
+        rank or score)."""
         uids = list(self._registered)
-        weights = weights_from_scores(self.scores.scores()[uids])
+        if self.policies is None:
+            scores = self.scores.scores()[uids]
+            weights = weights_from_scores(scores)
+        else:
+            weights, scores = self.policies.weights(
+                uids, self.sim.time_ns, self.scores.scores(), exclude=self._own_uid
+            )
         try:
             self.chain.set_weights(uids, weights.tolist())
             self._last_weights = time.monotonic()
         except ChainError as e:
             log.warning("set_weights failed, retrying at the next step: %s", e)
         if self.metrics is not None:
-            self.metrics.set_scores(uids, self.scores.scores()[uids].tolist(), weights.tolist())
+            self.metrics.set_scores(uids, scores.tolist(), weights.tolist())
 
     # --- 7. persistence and metrics ------------------------------------------------------------------
 
@@ -344,8 +452,14 @@ class Validator:
             time_ns=self.sim.time_ns,
             score_state=self.scores,
             hotkeys={uid: m.hotkey for uid, m in enumerate(self.miners) if m.hotkey is not None},
-            extra={"pending": self.pending.view(np.uint8)},
+            extra=self._extra_state(),
         )
+
+    def _extra_state(self) -> dict[str, np.ndarray]:
+        extra = {"pending": self.pending.view(np.uint8)}
+        if self.policies is not None:
+            extra.update({POLICY_PREFIX + k: a for k, a in self.policies.to_state().items()})
+        return extra
 
     def _resume(self) -> None:
         from taos.validator.store import StoreError, simulation_identity
@@ -365,7 +479,21 @@ class Validator:
             self.pending = _concat(
                 [np.frombuffer(stored.extra["pending"].tobytes(), dtype=instruction_array(0).dtype)]
             )
+        if self.policies is not None:
+            self._resume_policies(stored.extra)
         log.info("resumed at step %d (sim time %.1f s)", self.step_index, self.sim.time_ns / S)
+
+    def _resume_policies(self, extra: Mapping[str, np.ndarray]) -> None:
+        from taos.validator.store import StoreError
+
+        state = {k[len(POLICY_PREFIX) :]: a for k, a in extra.items() if k.startswith(POLICY_PREFIX)}
+        if not state:
+            log.info("no stored elimination, challenge or ledger state: starting them now")
+            return
+        try:
+            self.policies = Policies.from_state(state, self.settings.scoring, self.slots, self.books)
+        except ValueError as e:
+            raise StoreError(f"stored policy state is unusable: {e}") from e
 
     def observe(self, result: Any, duration_s: float) -> None:
         if self.metrics is not None:
