@@ -4,6 +4,8 @@
 #   -h hotkey (validator)   -u netuid (79)   -l log level (INFO)   -d PagerDuty routing key
 #   -o Prometheus port (9001)   -t miner query timeout (3.0)   -c simulation config
 #   -s keep the running simulation (resume from the saved state; the default)   -f start fresh
+# Further options after the flags go to python -m taos.validator as they are, e.g.
+#   ./run_validator.sh -c configs/default.toml -- --rules.preset ptn --rules.max-open 100
 set -euo pipefail
 network=finney; wallet_path=~/.bittensor/wallets; coldkey=taos; hotkey=validator; netuid=79
 log_level=INFO; pagerduty=""; prom=9001; timeout=3.0; config=configs/default.toml; fresh=""
@@ -12,11 +14,12 @@ while getopts "e:p:w:h:u:l:d:o:t:c:sf" opt; do
     e) network=$OPTARG ;; p) wallet_path=$OPTARG ;; w) coldkey=$OPTARG ;; h) hotkey=$OPTARG ;;
     u) netuid=$OPTARG ;; l) log_level=$OPTARG ;; d) pagerduty=$OPTARG ;; o) prom=$OPTARG ;;
     t) timeout=$OPTARG ;; c) config=$OPTARG ;; s) fresh="" ;; f) fresh="--fresh" ;;
-    *) echo "usage: $0 [-e network] [-p wallet path] [-w coldkey] [-h hotkey] [-u netuid] [-l level] [-d key] [-o port] [-t timeout] [-c config] [-s|-f]" >&2; exit 2 ;;
+    *) echo "usage: $0 [-e network] [-p wallet path] [-w coldkey] [-h hotkey] [-u netuid] [-l level] [-d key] [-o port] [-t timeout] [-c config] [-s|-f] [-- validator options]" >&2; exit 2 ;;
   esac
 done
+shift $((OPTIND - 1))
 args=(--chain "$network" --wallet.path "$wallet_path" --wallet.name "$coldkey" --wallet.hotkey "$hotkey"
       --netuid "$netuid" --log-level "$log_level" --prometheus-port "$prom" --timeout "$timeout" --config "$config")
 [ -n "$pagerduty" ] && args+=(--pagerduty-key "$pagerduty")
 [ -n "$fresh" ] && args+=("$fresh")
-exec python3 -m taos.validator "${args[@]}"
+exec python3 -m taos.validator "${args[@]}" "$@"

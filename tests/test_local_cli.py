@@ -75,6 +75,9 @@ def test_demo_market_runs_and_writes_its_run_folder(tmp_path: Path) -> None:
         (["--transport", "pigeon"], "--transport must be inprocess or http"),
         (["--config", "missing.toml"], "cannot read"),
         (["--agent", "agents/RandomMakerAgent.py", "--count", "300"], "slots"),
+        (["--rules.preset", "sn8"], "--rules.preset must be one of taos, ptn"),
+        (["--rules.position-interval", "-5"], "--rules.position-interval must be a finite number >= 0"),
+        (["--rules.sessions", "[{books = 99, open = 0, close = 60}]"], "names book 99"),
     ],
 )
 def test_bad_options_stop_with_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:

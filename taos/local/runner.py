@@ -26,6 +26,7 @@ from taos.chain import LocalChain, Neuron
 from taos.config import Config, ConfigError, from_dict
 from taos.local.data import data_dir
 from taos.validator.loop import run
+from taos.validator.rules import RulesSettings
 from taos.validator.transport import HttpTransport, InProcessTransport
 from taos.validator.validator import Validator, ValidatorSettings
 
@@ -127,8 +128,19 @@ class LocalMarket:
 
 
 def build_market(
-    config: Config, specs: Sequence[AgentSpec], transport: str, timeout_s: float = 3.0
+    config: Config,
+    specs: Sequence[AgentSpec],
+    transport: str,
+    timeout_s: float = 3.0,
+    *,
+    rules: RulesSettings | None = None,
 ) -> LocalMarket:
+    """The validator and the agents; ``rules`` are the trading rules (default: preset taos, off)."""
+    rules = rules or RulesSettings()
+    try:
+        rules.check_books(config.simulation.books)
+    except ValueError as e:
+        raise LocalError(f"--rules.sessions: {e}") from None
     total = sum(s.count for s in specs)
     if total + 1 > config.miners.slots:
         raise LocalError(
@@ -145,7 +157,7 @@ def build_market(
             uid = len(names) + 1
             names[uid] = f"{spec.name}-{uid}"
             classes.append((uid, spec, cls))
-    settings = ValidatorSettings(timeout_s=timeout_s, weights_interval_s=60.0)
+    settings = ValidatorSettings(timeout_s=timeout_s, weights_interval_s=60.0, rules=rules)
     if transport == "inprocess":
         agents = {}
         for uid, spec, cls in classes:

@@ -3,13 +3,16 @@
 A ``Validator`` owns the simulation, the miners' view of it, the scores and the chain link. Each
 method does one thing: ``step`` runs the simulator to the next publish time with the instructions
 accepted last time; ``requests`` builds every miner's state (the shared part encoded once);
-``query`` asks the miners; ``accept`` validates the answers and turns them into the next step's
-instructions; ``score`` updates the scores; ``sync_chain`` handles deregistrations and weights;
-``persist`` saves the state.
+``query`` asks the miners; ``accept`` validates the answers (with the trading rules of
+``taos.validator.rules``) and turns them into the next step's instructions, ``TargetPosition``
+included (``taos.validator.targets``); ``score`` updates the scores; ``sync_chain`` handles
+deregistrations and weights; ``persist`` saves the state. Every step's result also updates the
+miners' positions (``taos.validator.positions``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -25,8 +28,12 @@ from taos.protocol import (
     FeeTier,
     Notice,
     OrderRejected,
+    PlaceMarket,
     RejectReason,
+    ReplyRejected,
+    Side,
     SimulationInfo,
+    TargetAccepted,
     TargetPosition,
     encode_shared,
     encode_state_for,
@@ -37,6 +44,9 @@ from taos.validator.convert import Units, book_states, miner_account, miner_noti
 from taos.validator.history import ScoreParams, ScoreState
 from taos.validator.latency import LatencyModel, LinearLatency, instruction_delay_ns
 from taos.validator.metrics import QueryOutcome, ValidatorMetrics
+from taos.validator.positions import PositionTracker
+from taos.validator.rules import RateLimiter, RulesSettings, closed_books
+from taos.validator.targets import plan_target
 from taos.validator.transport import Answer, Transport
 from taos.validator.validation import RejectRule, ValidationContext, validate_reply
 
@@ -56,6 +66,29 @@ class ValidatorSettings:
     depth: int = 21  # levels per side in a state
     detail_depth: int = 5  # levels per side with per-order detail
     persist_every: int = 1  # steps between commits of the state (with a store)
+    rules: RulesSettings = field(default_factory=RulesSettings)  # SPEC §10.2; preset taos: off
+
+
+NEVER = np.iinfo(np.int64).min
+"""``last_target_ns`` of a book without an accepted target."""
+
+
+@dataclass(frozen=True)
+class MarketSnapshot:
+    """What the validator keeps of the latest ``StepResult`` to size targets and apply the rules
+    (engine units): the mid price per book in ticks (NaN when a side is empty), and per miner and
+    book the base in lots (total and free), the quote in quote units (total) and the open orders."""
+
+    time_ns: int
+    mid_ticks: np.ndarray  # [books] float64
+    base_lots: np.ndarray  # [slots, books] int64, free + reserved
+    free_base_lots: np.ndarray  # [slots, books] int64
+    quote_units: np.ndarray  # [slots, books] int64, free + reserved
+    open_orders: np.ndarray  # [slots, books] int64
+
+    def equity_units(self) -> np.ndarray:
+        """``quote + mid x base`` per miner and book in quote units; NaN where there is no mid."""
+        return self.quote_units + self.mid_ticks[None, :] * self.base_lots
 
 
 @dataclass
@@ -79,10 +112,12 @@ class Validator:
         store: Any = None,
         simulation: Callable[[Any], Any] | None = None,
         restore: Callable[[Any, bytes], Any] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``simulation(core_config)`` and ``restore(core_config, state)`` build the simulator
         (default: ``Simulation`` and ``Simulation.restore``; e.g. ``RaySimulation`` to spread the
-        books over a Ray cluster with the loop unchanged)."""
+        books over a Ray cluster with the loop unchanged). ``clock`` is the wall clock of the
+        request rate limit (seconds)."""
         self.config = config
         self.chain = chain
         self.transport = transport
@@ -102,6 +137,14 @@ class Validator:
         self.info = self._simulation_info()
         self.step_index = 0
         self.scores = ScoreState(ScoreParams.from_core(self.core), self.slots, self.books)
+        self.rules = self.settings.rules
+        self.rules.check_books(self.books)
+        self.neutral_lots = int(self.core.miner_base_lots)  # the starting base of SimulationInfo.capital
+        self.positions = PositionTracker(self.slots, self.books, config.market.lot_size)
+        self.last_target_ns = np.full((self.slots, self.books), NEVER, dtype=np.int64)
+        self.rate = RateLimiter(self.rules.rate_limit, self.rules.rate_window_s, clock)
+        self.market: MarketSnapshot | None = None
+        self._positions_bytes: tuple[int, np.ndarray] | None = None  # (tracker version, JSON)
         self._restore = restore or Simulation.restore
         self.sim = (simulation or Simulation)(self.core)
         self._last_weights = -float("inf")
@@ -124,7 +167,31 @@ class Validator:
         until = min(self.end_ns, self.sim.time_ns + self.publish_ns)
         records, self.pending = self.pending, instruction_array(0)
         self.step_index += 1
-        return self.sim.step(until, records, self.settings.depth, self.settings.detail_depth)
+        result = self.sim.step(until, records, self.settings.depth, self.settings.detail_depth)
+        self.market = self.snapshot(result)
+        lot = self.units.lot_size
+        self.positions.observe(
+            int(result.time_ns),
+            self.market.base_lots * lot,
+            self.neutral_lots * lot,
+            self.market.equity_units() / self.units.quote_units,
+        )
+        return result
+
+    def snapshot(self, result: Any) -> MarketSnapshot:
+        shape = (self.slots, self.books)
+        mid = np.full(self.books, np.nan)
+        base, free, quote, orders = (np.zeros(shape, dtype=np.int64) for _ in range(4))
+        for b in range(self.books):
+            book, acc = result.books[b], result.accounts[b]
+            if len(book["bids"]) and len(book["asks"]):
+                mid[b] = (int(book["bids"]["price_ticks"][0]) + int(book["asks"]["price_ticks"][0])) / 2
+            rows = acc["agent"]
+            free[rows, b] = acc["base_free"]
+            base[rows, b] = acc["base_free"] + acc["base_reserved"]
+            quote[rows, b] = acc["quote_free"] + acc["quote_reserved"]
+            orders[rows, b] = acc["open_orders"]
+        return MarketSnapshot(int(result.time_ns), mid, base, free, quote, orders)
 
     # --- 2. the miners' states ----------------------------------------------------------------------
 
@@ -198,15 +265,36 @@ class Validator:
         notices that tell the miner what was refused."""
         now = self.sim.time_ns
         capped = self.scores.over_volume_cap(now)
+        rules, market = self.rules, self.market
+        closed = closed_books(rules.sessions, now, self.books)
+        no_mid = frozenset(range(self.books))
+        open_count = self.positions.open_counts()
+        if market is not None:
+            no_mid = frozenset(int(b) for b in np.flatnonzero(~np.isfinite(market.mid_ticks)))
+            open_count = open_count + market.open_orders.sum(axis=1)
         batches = []
         for uid, answer in sorted(answers.items()):
             delay = None if answer.error else self.latency.delay_ns(answer.response_time_s)
             self._count_query(uid, answer, delay)
+            if delay is not None and not self.rate.allow(self.miners[uid].hotkey or f"uid {uid}"):
+                self.miners[uid].notices.append(
+                    ReplyRejected(
+                        ts_ns=now,
+                        detail=f"{RejectRule.RATE_LIMIT.value}: more than {rules.rate_limit} replies from "
+                        f"this hotkey within {rules.rate_window_s:g} s: this reply is ignored",
+                    )
+                )
+                if self.metrics is not None:
+                    self.metrics.count_rejection(RejectRule.RATE_LIMIT.value)
+                continue
             body: bytes | BaseException = (
                 answer.body if delay is not None else TimeoutError(answer.error or "late")
             )
             ctx = ValidationContext.for_simulation(
-                self.info, now, volume_capped_books=frozenset(int(b) for b in np.flatnonzero(capped[uid]))
+                self.info,
+                now,
+                volume_capped_books=frozenset(int(b) for b in np.flatnonzero(capped[uid])),
+                **self._rule_context(uid, now, closed, no_mid, int(open_count[uid])),
             )
             result = validate_reply(uid, body, ctx)
             notices = list(result.notices)
@@ -217,20 +305,19 @@ class Validator:
                     )
             items = []
             for a in result.accepted:
-                if isinstance(a.instruction, TargetPosition):  # positions come with preset ptn
-                    notices.append(
-                        OrderRejected(
-                            a.instruction.book,
-                            now,
-                            RejectReason.INVALID_INSTRUCTION,
-                            detail="target_position: positions are not enabled on this validator",
-                        )
-                    )
-                    continue
+                instruction = a.instruction
+                if isinstance(instruction, TargetPosition):
+                    order, notice = self._target(uid, instruction, now)
+                    notices.append(notice)
+                    if isinstance(notice, OrderRejected) and self.metrics is not None:
+                        self.metrics.count_rejection(notice.reason.name)
+                    if order is None:
+                        continue
+                    instruction = order
                 assert delay is not None
                 items.append(
                     (
-                        a.instruction,
+                        instruction,
                         delay
                         + instruction_delay_ns(0, a.instruction, max_extra_delay_ns=ctx.max_extra_delay_ns),
                     )
@@ -239,6 +326,70 @@ class Validator:
             if items:
                 batches.append(to_records(uid, items, self.units))
         self.pending = _concat(batches)
+
+    def _rule_context(
+        self, uid: int, now: int, closed: frozenset[int], no_mid: frozenset[int], open_count: int
+    ) -> dict[str, Any]:
+        """The rule fields of a miner's ``ValidationContext`` (only the books that matter)."""
+        rules, market = self.rules, self.market
+        interval = rules.position_interval_ns
+        recent: dict[int, int] = {}
+        if interval:
+            last = self.last_target_ns[uid]
+            recent = {int(b): int(last[b]) for b in np.flatnonzero(last > now - interval)}
+        sides: dict[int, int] = {}
+        if market is not None:
+            deviation = market.base_lots[uid] - self.neutral_lots
+            sides = {int(b): 1 if deviation[b] > 0 else -1 for b in np.flatnonzero(np.abs(deviation) > 1)}
+        return {
+            "closed_books": closed,
+            "no_mid_books": no_mid,
+            "position_interval_ns": interval,
+            "last_target_ns": recent,
+            "max_open": rules.max_open,
+            "open_count": open_count,
+            "position_sides": sides,
+        }
+
+    def _target(self, uid: int, target: TargetPosition, now: int) -> tuple[PlaceMarket | None, Notice]:
+        """A validated target → its market order (None when nothing is to be traded) and the notice
+        for the miner. Validation refused targets on books without a mid price."""
+        market = self.market
+        assert market is not None
+        b = target.book
+        plan = plan_target(
+            target.direction,
+            target.leverage,
+            max_leverage=self.rules.max_leverage,
+            base_lots=int(market.base_lots[uid, b]),
+            free_base_lots=int(market.free_base_lots[uid, b]),
+            neutral_lots=self.neutral_lots,
+            quote_units=int(market.quote_units[uid, b]),
+            mid_ticks=float(market.mid_ticks[b]),
+        )
+        if plan.capped and plan.order_lots == 0:
+            return None, OrderRejected(
+                b,
+                now,
+                RejectReason.INSUFFICIENT_BASE,
+                client_order_id=target.client_order_id,
+                detail="target_position: the target needs a sell, but no base is free "
+                "(it may be reserved by resting sell orders)",
+            )
+        self.last_target_ns[uid, b] = now
+        notice = TargetAccepted(
+            b, now, plan.direction, plan.leverage, self.units.qty(plan.order_lots), target.client_order_id
+        )
+        if plan.order_lots == 0:
+            return None, notice
+        order = PlaceMarket(
+            b,
+            Side.BUY if plan.order_lots > 0 else Side.SELL,
+            self.units.qty(abs(plan.order_lots)),
+            client_order_id=target.client_order_id,
+            delay_ns=target.delay_ns,
+        )
+        return order, notice
 
     def _count_query(self, uid: int, answer: Answer, delay: int | None) -> None:
         if self.metrics is None:
@@ -257,16 +408,8 @@ class Validator:
 
     def inventory_values(self, result: Any) -> np.ndarray:
         """V = quote + mid x base per miner and book, in quote units (NaN for a one-sided book)."""
-        values = np.full((self.slots, self.books), np.nan)
-        for b in range(self.books):
-            book, acc = result.books[b], result.accounts[b]
-            if len(book["bids"]) == 0 or len(book["asks"]) == 0:
-                continue
-            mid = (int(book["bids"]["price_ticks"][0]) + int(book["asks"]["price_ticks"][0])) / 2
-            quote = acc["quote_free"] + acc["quote_reserved"]
-            base = acc["base_free"] + acc["base_reserved"]
-            values[acc["agent"], b] = quote + mid * base
-        return values
+        market = self.market if self.market is not None and self.market.time_ns == result.time_ns else None
+        return (market or self.snapshot(result)).equity_units()
 
     def traded_totals(self, result: Any) -> np.ndarray:
         totals = np.zeros((self.slots, self.books), dtype=np.int64)
@@ -310,6 +453,8 @@ class Validator:
     def reset_uid(self, uid: int) -> None:
         log.info("uid %d has a new hotkey: resetting its score and accounts", uid)
         self.scores.reset_uid(uid)
+        self.positions.reset_uid(uid)
+        self.last_target_ns[uid] = NEVER
         self.miners[uid].notices = []
         reset = instruction_array(1)
         reset["kind"] = InstructionKind.RESET_AGENT
@@ -344,8 +489,20 @@ class Validator:
             time_ns=self.sim.time_ns,
             score_state=self.scores,
             hotkeys={uid: m.hotkey for uid, m in enumerate(self.miners) if m.hotkey is not None},
-            extra={"pending": self.pending.view(np.uint8)},
+            extra={
+                "pending": self.pending.view(np.uint8),
+                "positions": self._positions_json(),
+                "last_target_ns": self.last_target_ns,
+            },
         )
+
+    def _positions_json(self) -> np.ndarray:
+        """The position tracker's state as JSON bytes, encoded again only when it changed."""
+        version = self.positions.version
+        if self._positions_bytes is None or self._positions_bytes[0] != version:
+            text = json.dumps(self.positions.to_state(), separators=(",", ":"))
+            self._positions_bytes = (version, np.frombuffer(text.encode(), dtype=np.uint8).copy())
+        return self._positions_bytes[1]
 
     def _resume(self) -> None:
         from taos.validator.store import StoreError, simulation_identity
@@ -365,6 +522,26 @@ class Validator:
             self.pending = _concat(
                 [np.frombuffer(stored.extra["pending"].tobytes(), dtype=instruction_array(0).dtype)]
             )
+        if "positions" in stored.extra:
+            try:
+                state = json.loads(stored.extra["positions"].tobytes().decode())
+                positions = PositionTracker.from_state(state)
+            except (UnicodeDecodeError, ValueError) as e:
+                raise StoreError(f"the stored positions cannot be used: {e}") from None
+            if (positions.slots, positions.books) != (self.slots, self.books):
+                raise StoreError(
+                    f"the stored positions are for {positions.slots} slots x {positions.books} books, "
+                    f"not {self.slots} x {self.books}"
+                )
+            self.positions = positions
+        if "last_target_ns" in stored.extra:
+            last = stored.extra["last_target_ns"]
+            if last.dtype != np.int64 or last.shape != (self.slots, self.books):
+                raise StoreError(
+                    f"the stored last_target_ns has dtype {last.dtype} and shape {last.shape}, "
+                    f"expected int64 {(self.slots, self.books)}"
+                )
+            self.last_target_ns = last.copy()
         log.info("resumed at step %d (sim time %.1f s)", self.step_index, self.sim.time_ns / S)
 
     def observe(self, result: Any, duration_s: float) -> None:
