@@ -20,18 +20,32 @@ closes there until the book has a price again.
 ``observe`` per validator step; only the cells whose state changed are handled one by one. It keeps
 exact per-miner counters (closed positions, time spent in closed positions) and, for
 ``positions(uid)``, the open positions plus the last ``keep_closed`` closed ones of each miner.
+
+Its state is plain numpy arrays. ``to_state`` / ``from_state`` give and take it as a JSON-ready
+dict; ``to_arrays`` / ``from_arrays`` as named arrays laid out for the validator's store, which
+writes only the chunks (one per book, or per miner for the closed history) that changed.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 NS_PER_HOUR = 3_600 * 1_000_000_000
+NO_TIME = np.iinfo(np.int64).min  # "never observed" in to_arrays
+_HISTORY_FIELDS = {
+    "book": np.int64,
+    "direction": np.int8,
+    "open_ns": np.int64,
+    "open_equity": np.float64,
+    "close_ns": np.int64,
+    "close_equity": np.float64,
+}
 STATE_FORMAT = "taos.positions/1"
 DEFAULT_KEEP_CLOSED = 100
 _TOLERANCE = 1e-9  # relative, on the one-lot threshold: float noise in base = lots x lot_size
@@ -85,11 +99,14 @@ class PositionTracker:
         self._direction = np.zeros((slots, books), dtype=np.int8)
         self._open_ns = np.zeros((slots, books), dtype=np.int64)
         self._open_equity = np.zeros((slots, books), dtype=np.float64)
-        # exact counters per miner, and the last keep_closed closed positions (oldest first)
+        # exact counters per miner, and the last keep_closed closed positions (oldest first): row
+        # uid of each _hist array holds _hist_len[uid] of them
         self._closed_count = np.zeros(slots, dtype=np.int64)
         self._closed_ns = np.zeros(slots, dtype=np.int64)
-        self._closed: list[list[Position]] = [[] for _ in range(slots)]
-        self.version = 0  # bumped on every change (lets a caller skip re-serialising an unchanged state)
+        self._hist_len = np.zeros(slots, dtype=np.int64)
+        self._hist = {
+            name: np.zeros((slots, keep_closed), dtype=dtype) for name, dtype in _HISTORY_FIELDS.items()
+        }
 
     # --- updates ----------------------------------------------------------------------------------
 
@@ -133,18 +150,41 @@ class PositionTracker:
                 self._direction[uid, book] = now_side
                 self._open_ns[uid, book] = time_ns
                 self._open_equity[uid, book] = float(equity[uid, book])
-        self.version += 1
 
     def _close(self, uid: int, book: int, time_ns: int, equity: float) -> None:
         p = self._open_position(uid, book)
-        closed = Position(uid, book, p.direction, p.open_ns, p.open_equity, time_ns, equity)
         self._closed_count[uid] += 1
-        self._closed_ns[uid] += closed.duration_ns(time_ns)
-        history = self._closed[uid]
-        history.append(closed)
-        if len(history) > self.keep_closed:
-            del history[: len(history) - self.keep_closed]
+        self._closed_ns[uid] += max(0, time_ns - p.open_ns)
         self._direction[uid, book] = 0
+        self._remember(Position(uid, book, p.direction, p.open_ns, p.open_equity, time_ns, equity))
+
+    def _remember(self, p: Position) -> None:
+        """Appends a closed position to its miner's history, dropping the oldest beyond keep_closed."""
+        if self.keep_closed == 0:
+            return
+        n = int(self._hist_len[p.uid])
+        if n == self.keep_closed:
+            for column in self._hist.values():
+                column[p.uid, :-1] = column[p.uid, 1:]
+            n -= 1
+        for name in _HISTORY_FIELDS:
+            self._hist[name][p.uid, n] = getattr(p, name)
+        self._hist_len[p.uid] = n + 1
+
+    def _history(self, uid: int) -> list[Position]:
+        h = self._hist
+        return [
+            Position(
+                uid,
+                int(h["book"][uid, i]),
+                int(h["direction"][uid, i]),
+                int(h["open_ns"][uid, i]),
+                float(h["open_equity"][uid, i]),
+                int(h["close_ns"][uid, i]),
+                float(h["close_equity"][uid, i]),
+            )
+            for i in range(int(self._hist_len[uid]))
+        ]
 
     def reset_uid(self, uid: int) -> None:
         """Forgets everything about ``uid`` (a new miner on the slot)."""
@@ -154,8 +194,9 @@ class PositionTracker:
         self._open_equity[uid] = 0.0
         self._closed_count[uid] = 0
         self._closed_ns[uid] = 0
-        self._closed[uid] = []
-        self.version += 1
+        self._hist_len[uid] = 0
+        for column in self._hist.values():
+            column[uid] = 0
 
     # --- queries ----------------------------------------------------------------------------------
 
@@ -201,7 +242,7 @@ class PositionTracker:
     def positions(self, uid: int) -> list[Position]:
         """The open positions and the kept closed ones of ``uid``, oldest (by opening) first."""
         self._check_uid(uid)
-        out = [*self._closed[uid]]
+        out = self._history(uid)
         out += [self._open_position(uid, int(b)) for b in np.flatnonzero(self._direction[uid])]
         return sorted(out, key=lambda p: (p.open_ns, p.close_ns is None, p.close_ns or 0, p.book))
 
@@ -210,7 +251,8 @@ class PositionTracker:
     def to_state(self) -> dict[str, Any]:
         """A JSON-serializable snapshot (plain ints, floats, lists and None)."""
         open_uid, open_book = np.nonzero(self._direction)
-        closed = [p for history in self._closed for p in history]
+        kept = np.arange(self.keep_closed)[None, :] < self._hist_len[:, None]
+        closed_uid, closed_i = np.nonzero(kept)  # miner by miner, oldest first
         return {
             "format": STATE_FORMAT,
             "slots": self.slots,
@@ -228,15 +270,81 @@ class PositionTracker:
                 "open_equity": self._open_equity[open_uid, open_book].tolist(),
             },
             "closed": {
-                "uid": [p.uid for p in closed],
-                "book": [p.book for p in closed],
-                "direction": [p.direction for p in closed],
-                "open_ns": [p.open_ns for p in closed],
-                "open_equity": [p.open_equity for p in closed],
-                "close_ns": [p.close_ns for p in closed],
-                "close_equity": [p.close_equity for p in closed],
+                "uid": closed_uid.tolist(),
+                **{name: self._hist[name][closed_uid, closed_i].tolist() for name in _HISTORY_FIELDS},
             },
         }
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The state as named numpy arrays (copies) for the validator's store: the open positions
+        ``[slots, books]`` (a chunk per book), the counters ``[slots]``, the closed history
+        ``[keep_closed, slots]`` (a chunk per miner) with its lengths, ``last_time_ns`` (``NO_TIME``:
+        none) and ``params`` (lot size, keep_closed)."""
+        out = {
+            "direction": self._direction.copy(),
+            "open_ns": self._open_ns.copy(),
+            "open_equity": self._open_equity.copy(),
+            "closed_count": self._closed_count.copy(),
+            "closed_ns": self._closed_ns.copy(),
+            "hist_len": self._hist_len.copy(),
+            "last_time_ns": np.array([NO_TIME if self.last_time_ns is None else self.last_time_ns]),
+            "params": np.array([self.lot_size, float(self.keep_closed)]),
+        }
+        for name, column in self._hist.items():
+            out[f"hist_{name}"] = np.ascontiguousarray(column.T)
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> PositionTracker:
+        """The tracker ``to_arrays`` described, checked as ``from_state`` checks a state."""
+        names = ["direction", "open_ns", "open_equity", "closed_count", "closed_ns", "hist_len"]
+        names += ["last_time_ns", "params", *(f"hist_{n}" for n in _HISTORY_FIELDS)]
+        missing = [n for n in names if n not in arrays]
+        if missing:
+            raise ValueError(f"positions arrays: {missing[0]} is missing")
+        a = {n: np.asarray(arrays[n]) for n in names}
+        if a["direction"].ndim != 2 or a["params"].shape != (2,) or a["last_time_ns"].shape != (1,):
+            raise ValueError("positions arrays: direction must be 2-d, params hold 2 values, last_time_ns 1")
+        slots, books = a["direction"].shape
+        lot_size, keep_value = float(a["params"][0]), float(a["params"][1])
+        if not (keep_value.is_integer() and keep_value >= 0):
+            raise ValueError(f"positions arrays: keep_closed must be an integer >= 0, got {keep_value!r}")
+        keep = int(keep_value)
+        for n in ("open_ns", "open_equity"):
+            if a[n].shape != (slots, books):
+                raise ValueError(f"positions arrays: {n} must have shape {(slots, books)}, got {a[n].shape}")
+        for n in ("closed_count", "closed_ns", "hist_len"):
+            if a[n].shape != (slots,):
+                raise ValueError(f"positions arrays: {n} must have shape {(slots,)}, got {a[n].shape}")
+        for n in _HISTORY_FIELDS:
+            if a[f"hist_{n}"].shape != (keep, slots):
+                raise ValueError(f"positions arrays: hist_{n} must have shape {(keep, slots)}")
+        lengths = a["hist_len"]
+        if ((lengths < 0) | (lengths > keep)).any():
+            raise ValueError(f"positions arrays: hist_len must lie in [0, {keep}]")
+        open_uid, open_book = np.nonzero(a["direction"])
+        closed_uid, closed_i = np.nonzero(np.arange(keep)[None, :] < lengths[:, None])
+        last = int(a["last_time_ns"][0])
+        state = {
+            "format": STATE_FORMAT,
+            "slots": slots,
+            "books": books,
+            "lot_size": lot_size,
+            "keep_closed": keep,
+            "last_time_ns": None if last == NO_TIME else last,
+            "closed_count": a["closed_count"].tolist(),
+            "closed_ns": a["closed_ns"].tolist(),
+            "open": {
+                "uid": open_uid.tolist(),
+                "book": open_book.tolist(),
+                **{n: a[n][open_uid, open_book].tolist() for n in ("direction", "open_ns", "open_equity")},
+            },
+            "closed": {
+                "uid": closed_uid.tolist(),
+                **{n: a[f"hist_{n}"][closed_i, closed_uid].tolist() for n in _HISTORY_FIELDS},
+            },
+        }
+        return cls.from_state(state)
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> PositionTracker:
@@ -270,6 +378,7 @@ class PositionTracker:
             t._open_equity[uid, book] = r.item("open", op, "open_equity", i, float)
         keys = ("uid", "book", "direction", "open_ns", "open_equity", "close_ns", "close_equity")
         cl = r.columns("closed", keys)
+        history: dict[int, list[Position]] = {}
         for i in range(len(cl["uid"])):
             uid, book = r.cell("closed", cl, i, t)
             p = Position(
@@ -284,17 +393,19 @@ class PositionTracker:
             assert p.close_ns is not None
             if p.close_ns < p.open_ns:
                 raise ValueError(f"positions state: closed[{i}] closes at {p.close_ns}, before it opens")
-            t._closed[uid].append(p)
-        for uid, history in enumerate(t._closed):
-            if len(history) > t.keep_closed or len(history) > counts[uid]:
+            history.setdefault(uid, []).append(p)
+        for uid, kept in sorted(history.items()):
+            if len(kept) > t.keep_closed or len(kept) > counts[uid]:
                 raise ValueError(
-                    f"positions state: uid {uid} has {len(history)} closed positions kept, more than "
+                    f"positions state: uid {uid} has {len(kept)} closed positions kept, more than "
                     f"keep_closed ({t.keep_closed}) or its closed_count ({counts[uid]})"
                 )
-            if any(a.close_ns > b.close_ns for a, b in itertools.pairwise(history)):  # type: ignore[operator]
+            if any(a.close_ns > b.close_ns for a, b in itertools.pairwise(kept)):  # type: ignore[operator]
                 raise ValueError(
                     f"positions state: the closed positions of uid {uid} are not in closing order"
                 )
+            for p in kept:
+                t._remember(p)
         return t
 
 
@@ -366,4 +477,4 @@ class _Reader:
         return d
 
 
-__all__ = ["DEFAULT_KEEP_CLOSED", "NS_PER_HOUR", "Position", "PositionTracker"]
+__all__ = ["DEFAULT_KEEP_CLOSED", "NO_TIME", "NS_PER_HOUR", "Position", "PositionTracker"]

@@ -12,7 +12,6 @@ miners' positions (``taos.validator.positions``).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -139,12 +138,11 @@ class Validator:
         self.scores = ScoreState(ScoreParams.from_core(self.core), self.slots, self.books)
         self.rules = self.settings.rules
         self.rules.check_books(self.books)
-        self.neutral_lots = int(self.core.miner_base_lots)  # the starting base of SimulationInfo.capital
+        self.neutral_lots = int(self.core.miner_base_lots)  # = SimulationInfo.capital[b].base in lots
         self.positions = PositionTracker(self.slots, self.books, config.market.lot_size)
         self.last_target_ns = np.full((self.slots, self.books), NEVER, dtype=np.int64)
         self.rate = RateLimiter(self.rules.rate_limit, self.rules.rate_window_s, clock)
         self.market: MarketSnapshot | None = None
-        self._positions_bytes: tuple[int, np.ndarray] | None = None  # (tracker version, JSON)
         self._restore = restore or Simulation.restore
         self.sim = (simulation or Simulation)(self.core)
         self._last_weights = -float("inf")
@@ -196,8 +194,9 @@ class Validator:
     # --- 2. the miners' states ----------------------------------------------------------------------
 
     def _simulation_info(self) -> SimulationInfo:
-        m, market = self.config.miners, self.config.market
-        capital = Capital(m.wealth * m.base_fraction / market.start_price, m.wealth * (1 - m.base_fraction))
+        market = self.config.market
+        # the engine's starting balances, on the lot grid: the neutral inventory of a position
+        capital = Capital(self.units.qty(self.core.miner_base_lots), self.units.quote(self.core.miner_quote))
         return SimulationInfo(
             simulation_id=f"{self.config.simulation.seed}",
             books=self.config.simulation.books,
@@ -491,18 +490,10 @@ class Validator:
             hotkeys={uid: m.hotkey for uid, m in enumerate(self.miners) if m.hotkey is not None},
             extra={
                 "pending": self.pending.view(np.uint8),
-                "positions": self._positions_json(),
                 "last_target_ns": self.last_target_ns,
+                **{f"positions/{k}": a for k, a in self.positions.to_arrays().items()},
             },
         )
-
-    def _positions_json(self) -> np.ndarray:
-        """The position tracker's state as JSON bytes, encoded again only when it changed."""
-        version = self.positions.version
-        if self._positions_bytes is None or self._positions_bytes[0] != version:
-            text = json.dumps(self.positions.to_state(), separators=(",", ":"))
-            self._positions_bytes = (version, np.frombuffer(text.encode(), dtype=np.uint8).copy())
-        return self._positions_bytes[1]
 
     def _resume(self) -> None:
         from taos.validator.store import StoreError, simulation_identity
@@ -522,11 +513,13 @@ class Validator:
             self.pending = _concat(
                 [np.frombuffer(stored.extra["pending"].tobytes(), dtype=instruction_array(0).dtype)]
             )
-        if "positions" in stored.extra:
+        arrays = {
+            k.removeprefix("positions/"): a for k, a in stored.extra.items() if k.startswith("positions/")
+        }
+        if arrays:
             try:
-                state = json.loads(stored.extra["positions"].tobytes().decode())
-                positions = PositionTracker.from_state(state)
-            except (UnicodeDecodeError, ValueError) as e:
+                positions = PositionTracker.from_arrays(arrays)
+            except ValueError as e:
                 raise StoreError(f"the stored positions cannot be used: {e}") from None
             if (positions.slots, positions.books) != (self.slots, self.books):
                 raise StoreError(
