@@ -210,3 +210,34 @@ def test_two_open_positions_on_one_cell_are_refused() -> None:
         column.append(column[0])
     with pytest.raises(ValueError, match="two positions for uid 0 on book 0"):
         PositionTracker.from_state(state)
+
+
+def test_the_store_arrays_round_trip_and_keep_each_miners_history_in_its_own_column() -> None:
+    t = busy()
+    arrays = t.to_arrays()
+    assert arrays["direction"].shape == (2, 2) and arrays["direction"].dtype == np.int8
+    assert arrays["hist_close_ns"].shape == (5, 2)  # [keep_closed, slots]: a store chunk per miner
+    assert arrays["hist_close_ns"][:, 0].tolist() == [2 * H, 0, 0, 0, 0]
+    assert arrays["hist_len"].tolist() == [1, 0]
+    back = PositionTracker.from_arrays(arrays)
+    assert back.to_state() == t.to_state()
+    fresh = PositionTracker.from_arrays(tracker().to_arrays())
+    assert fresh.last_time_ns is None and fresh.to_state() == tracker().to_state()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda a: a.pop("open_ns"), "open_ns is missing"),
+        (lambda a: a.update(params=np.array([LOT, 2.5])), "keep_closed must be an integer"),
+        (lambda a: a.update(open_equity=np.zeros((2, 3))), r"open_equity must have shape \(2, 2\)"),
+        (lambda a: a.update(hist_len=np.array([6, 0])), r"hist_len must lie in \[0, 5\]"),
+        (lambda a: a["direction"].__setitem__((1, 1), 3), r"open.direction\[\d\] must be 1 or -1"),
+        (lambda a: a.update(params=np.array([-1.0, 5.0])), "lot_size must be a finite number > 0"),
+    ],
+)
+def test_bad_store_arrays_are_refused(change, message: str) -> None:  # type: ignore[no-untyped-def]
+    arrays = busy().to_arrays()
+    change(arrays)
+    with pytest.raises(ValueError, match=message):
+        PositionTracker.from_arrays(arrays)

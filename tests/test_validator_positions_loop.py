@@ -194,3 +194,19 @@ def test_positions_and_position_change_times_survive_a_restart(tmp_path: Path, s
     assert (second.last_target_ns == reference.last_target_ns).all()
     if stop_after == 14:  # stopped right after the close at 70 s: the FLAT at 75 s is still too soon
         assert agent.refused[5].detail.startswith("position_interval: the last position change on book 0")
+
+
+def test_a_store_with_broken_positions_is_refused(tmp_path: Path) -> None:
+    from taos.validator.store import StoreError, ValidatorStore
+
+    store = ValidatorStore(tmp_path / "state")
+    v, _ = make(tmp_path, store)
+    asyncio.run(run(v, max_steps=3))
+    arrays = v.positions.to_arrays()
+    arrays["direction"][1, 0] = 3  # not a direction
+    v.positions.to_arrays = lambda: arrays  # type: ignore[method-assign]
+    asyncio.run(run(v, max_steps=1))
+    store.close()
+    message = r"the stored positions cannot be used: .*must be 1 or -1"
+    with ValidatorStore(tmp_path / "state") as again, pytest.raises(StoreError, match=message):
+        make(tmp_path, again)
