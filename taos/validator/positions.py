@@ -280,14 +280,16 @@ class PositionTracker:
         ``[slots, books]`` (a chunk per book), the counters ``[slots]``, the closed history
         ``[keep_closed, slots]`` (a chunk per miner) with its lengths, ``last_time_ns`` (``NO_TIME``:
         none) and ``params`` (lot size, keep_closed)."""
-        out = {
+        out: dict[str, np.ndarray] = {
             "direction": self._direction.copy(),
             "open_ns": self._open_ns.copy(),
             "open_equity": self._open_equity.copy(),
             "closed_count": self._closed_count.copy(),
             "closed_ns": self._closed_ns.copy(),
             "hist_len": self._hist_len.copy(),
-            "last_time_ns": np.array([NO_TIME if self.last_time_ns is None else self.last_time_ns]),
+            "last_time_ns": np.array(
+                [NO_TIME if self.last_time_ns is None else self.last_time_ns], dtype=np.int64
+            ),
             "params": np.array([self.lot_size, float(self.keep_closed)]),
         }
         for name, column in self._hist.items():
