@@ -99,3 +99,18 @@ def test_http_transport_runs_miner_processes_with_signed_requests(tmp_path: Path
     assert summary["transport"] == "http" and summary["steps"] == 60
     maker = summary["agents"][0]
     assert maker["volume"] > 0 or maker["pnl"] != 0  # its orders reached the market over HTTP
+
+
+def test_the_rules_reach_the_validator_of_a_local_market() -> None:
+    from taos.local.runner import build_market, default_agents
+    from taos.validator.rules import RulesSettings, parse_sessions
+
+    cfg, _ = build_config(None, books=2, duration_s=60.0, seed=1, threads=1)
+    market = build_market(cfg, default_agents(), "inprocess", rules=RulesSettings.preset("ptn"))
+    assert market.validator.rules == RulesSettings.preset("ptn")
+    assert build_market(cfg, default_agents(), "inprocess").validator.rules == RulesSettings()
+    bad = RulesSettings(sessions=parse_sessions([{"books": 2, "open": 0, "close": 60}]))
+    with pytest.raises(
+        LocalError, match=r"--rules\.sessions: sessions\[0\] names book 2, but there are 2 books"
+    ):
+        build_market(cfg, default_agents(), "inprocess", rules=bad)
