@@ -4,7 +4,8 @@
 #   -h hotkey (validator)   -u netuid (79)   -l log level (INFO)   -d PagerDuty routing key
 #   -o Prometheus port (9001)   -t miner query timeout (3.0)   -c simulation config
 #   -s keep the running simulation (resume from the saved state; the default)   -f start fresh
-# Arguments after -- go to python -m taos.validator as they are, e.g. -- --scoring.preset ptn
+# Further options after the flags go to python -m taos.validator as they are, e.g.
+#   ./run_validator.sh -c configs/default.toml -- --scoring.preset ptn --rules.max-open 100
 set -euo pipefail
 network=finney; wallet_path=~/.bittensor/wallets; coldkey=taos; hotkey=validator; netuid=79
 log_level=INFO; pagerduty=""; prom=9001; timeout=3.0; config=configs/default.toml; fresh=""

@@ -87,6 +87,9 @@ def test_demo_market_runs_and_writes_its_run_folder(tmp_path: Path) -> None:
         (["--agent", "agents/RandomMakerAgent.py", "--count", "300"], "slots"),
         (["--scoring.preset", "sn8"], "--scoring.preset must be one of taos, ptn"),
         (["--scoring.challenge-clock", "moon"], "--scoring.challenge-clock must be one of sim, wall"),
+        (["--rules.preset", "sn8"], "--rules.preset must be one of taos, ptn"),
+        (["--rules.position-interval", "-5"], "--rules.position-interval must be a finite number >= 0"),
+        (["--rules.sessions", "[{books = 99, open = 0, close = 60}]"], "names book 99"),
     ],
 )
 def test_bad_options_stop_with_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:
@@ -144,3 +147,18 @@ def test_a_local_market_with_preset_ptn() -> None:
         (uid, "challenge failed", 605 * 10**9) for uid in (1, 2, 3)
     ]
     assert v.chain.weight_calls[-1].weights == (0.0, 0.0, 0.0, 0.0)  # type: ignore[attr-defined]
+
+
+def test_the_rules_reach_the_validator_of_a_local_market() -> None:
+    from taos.local.runner import build_market, default_agents
+    from taos.validator.rules import RulesSettings, parse_sessions
+
+    cfg, _ = build_config(None, books=2, duration_s=60.0, seed=1, threads=1)
+    market = build_market(cfg, default_agents(), "inprocess", rules=RulesSettings.preset("ptn"))
+    assert market.validator.rules == RulesSettings.preset("ptn")
+    assert build_market(cfg, default_agents(), "inprocess").validator.rules == RulesSettings()
+    bad = RulesSettings(sessions=parse_sessions([{"books": 2, "open": 0, "close": 60}]))
+    with pytest.raises(
+        LocalError, match=r"--rules\.sessions: sessions\[0\] names book 2, but there are 2 books"
+    ):
+        build_market(cfg, default_agents(), "inprocess", rules=bad)

@@ -89,6 +89,14 @@ def run_to_end(setup: dict, config: Path, state: Path, *extra: str) -> None:
             lambda a: [*a, "--scoring.preset", "ptn", "--scoring.max-drawdown", "1.5"],
             "--scoring.max-drawdown: max_drawdown must lie in (0, 1)",
         ),
+        (lambda a: [*a, "--rules.preset", "sn8"], "--rules.preset must be one of taos, ptn"),
+        (lambda a: [*a, "--rules.max-open", "-1"], "--rules.max-open must be an integer >= 0"),
+        (lambda a: [*a, "--rules.rate-window", "0"], "--rules.rate-window must be a finite number > 0"),
+        (
+            lambda a: [*a, "--rules.sessions", "[{books = 9, open = 0, close = 60}]"],
+            "--rules.sessions: sessions[0] names book 9, but there are 2 books",
+        ),
+        (lambda a: [*a, "--rules.sessions", "[{open = '25:00', close = 60}]"], "outside the day"),
     ],
 )
 def test_start_failures_print_one_line_and_exit_1(setup: dict, change, message) -> None:  # type: ignore[no-untyped-def]

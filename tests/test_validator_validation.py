@@ -35,7 +35,6 @@ from taos.protocol import (
     encode_state,
 )
 from taos.validator.validation import (
-    DEFAULT_MAX_LEVERAGE,
     AcceptedInstruction,
     RejectRule,
     ValidationContext,
@@ -87,8 +86,13 @@ def test_context_for_simulation_takes_the_cap_and_the_publish_interval() -> None
     assert ctx.max_instructions_per_book == 20 == SIM.max_instructions_per_book
     assert ctx.max_extra_delay_ns == 5 * SECOND == SIM.publish_interval_ns
     assert ctx.volume_capped_books == frozenset({1})
-    assert ctx.max_leverage == DEFAULT_MAX_LEVERAGE == 1.0
     assert ctx.strict is False
+    # the trading rules are off unless given
+    assert ctx.max_open == 0 and ctx.position_interval_ns == 0
+    assert ctx.closed_books == frozenset() == ctx.no_mid_books
+    assert dict(ctx.last_target_ns) == {} == dict(ctx.position_sides)
+    ruled = ValidationContext.for_simulation(SIM, NOW, max_open=200, closed_books=frozenset({2}))
+    assert ruled.max_open == 200 and ruled.closed_books == frozenset({2})
 
 
 @pytest.mark.parametrize(
@@ -98,10 +102,14 @@ def test_context_for_simulation_takes_the_cap_and_the_publish_interval() -> None
         ({"max_instructions_per_book": -1}, ValueError),
         ({"max_extra_delay_ns": 1.5}, ValueError),
         ({"max_reply_bytes": True}, ValueError),
-        ({"max_leverage": 0.0}, ValueError),
-        ({"max_leverage": math.nan}, ValueError),
-        ({"max_leverage": math.inf}, ValueError),
+        ({"max_open": -1}, ValueError),
+        ({"open_count": 1.5}, ValueError),
+        ({"position_interval_ns": -60}, ValueError),
         ({"volume_capped_books": {1}}, TypeError),
+        ({"closed_books": [1]}, TypeError),
+        ({"no_mid_books": {1}}, TypeError),
+        ({"last_target_ns": [(0, 1)]}, TypeError),
+        ({"position_sides": None}, TypeError),
     ],
 )
 def test_context_refuses_bad_values(changes: dict[str, object], error: type[Exception]) -> None:
@@ -256,28 +264,23 @@ def test_the_maximum_extra_delay_comes_from_the_context() -> None:
     assert validate(limit(delay_ns=101), ctx=ctx).rejected[0].rule is RejectRule.EXTRA_DELAY
 
 
-# --- rule 3: leverage ---------------------------------------------------------------------------
+# --- leverage: clamped when the target is executed, never refused here -------------------------
 
 
-def test_leverage_up_to_the_maximum_is_accepted() -> None:
-    assert len(validate(TargetPosition(book=0, direction=Direction.LONG, leverage=1.0)).accepted) == 1
-    ctx = context(max_leverage=3.0)
-    assert (
-        len(validate(TargetPosition(book=0, direction=Direction.LONG, leverage=3.0), ctx=ctx).accepted) == 1
-    )
+def test_any_positive_leverage_passes_validation() -> None:
+    for leverage in (0.5, 1.0, 1.5, 100.0):
+        target = TargetPosition(book=0, direction=Direction.LONG, leverage=leverage)
+        assert validate(target).accepted == (AcceptedInstruction(UID, 0, target),)
 
 
-def test_leverage_over_the_maximum_is_rejected() -> None:
-    result = validate(TargetPosition(book=2, direction=Direction.SHORT, leverage=1.5))
-    notice = only_rejection(result)
-    assert notice.reason == RejectReason.INVALID_INSTRUCTION
-    assert notice.detail == "leverage: leverage 1.5 is over the maximum of 1.0"
-    assert notice.book == 2
-    assert notice.client_order_id is None and notice.order_id is None
-    assert result.rejected[0].rule is RejectRule.LEVERAGE
+def test_a_refused_target_echoes_its_client_order_id() -> None:
+    target = TargetPosition(book=7, direction=Direction.LONG, client_order_id=99)
+    notice = only_rejection(validate(target))
+    assert notice.reason == RejectReason.UNKNOWN_BOOK
+    assert notice.client_order_id == 99 and notice.order_id is None
 
 
-# --- rule 4: volume cap -------------------------------------------------------------------------
+# --- rule 3: volume cap -------------------------------------------------------------------------
 
 
 def test_on_a_volume_capped_book_only_cancels_pass() -> None:
@@ -305,7 +308,7 @@ def test_without_capped_books_the_same_instructions_pass() -> None:
     assert len(validate(limit(1), market(1), TargetPosition(book=1, direction=Direction.LONG)).accepted) == 3
 
 
-# --- rule 5: per-book cap -----------------------------------------------------------------------
+# --- rule 9: per-book cap -----------------------------------------------------------------------
 
 
 def test_25_on_one_book_and_3_on_another_keep_exactly_20_and_3() -> None:
@@ -413,26 +416,18 @@ def test_a_mix_rejects_only_the_bad_ones_in_order() -> None:
         limit(0, client_order_id=2, price=0.0),  # bad
         Cancel(book=1, order_id=5),
         market(7, client_order_id=3),  # bad: unknown book
-        TargetPosition(book=2, direction=Direction.LONG, leverage=2.0),  # bad: over max leverage
+        TargetPosition(book=2, direction=Direction.LONG, leverage=2.0),  # good: clamped later
         market(2, client_order_id=4),
         Cancel(book=0, order_id=6, delay_ns=6 * SECOND),  # bad: extra delay
         limit(1, client_order_id=5, time_in_force=TimeInForce.GTT, expiry_ns=NOW + SECOND),
     )
     result = validate(*instructions)
-    assert [a.index for a in result.accepted] == [0, 2, 5, 7]
-    assert [a.instruction for a in result.accepted] == [instructions[i] for i in (0, 2, 5, 7)]
-    assert [r.index for r in result.rejected] == [1, 3, 4, 6]
+    assert [a.index for a in result.accepted] == [0, 2, 4, 5, 7]
+    assert [a.instruction for a in result.accepted] == [instructions[i] for i in (0, 2, 4, 5, 7)]
+    assert [r.index for r in result.rejected] == [1, 3, 6]
     assert result.notices == (
         OrderRejected(0, NOW, RejectReason.INVALID_PRICE, 2, None, "price must be > 0, got 0.0"),
         OrderRejected(7, NOW, RejectReason.UNKNOWN_BOOK, 3, None, "book 7 does not exist (3 books)"),
-        OrderRejected(
-            2,
-            NOW,
-            RejectReason.INVALID_INSTRUCTION,
-            None,
-            None,
-            "leverage: leverage 2.0 is over the maximum of 1.0",
-        ),
         OrderRejected(
             0,
             NOW,
@@ -610,13 +605,29 @@ instruction_lists = st.lists(
     st.one_of(place_limits, place_markets, cancels, targets, st.builds(limit, book=books)),
     max_size=80,
 )
+book_sets = st.sets(st.integers(min_value=0, max_value=BOOKS - 1)).map(frozenset)
 contexts = st.builds(
-    lambda cap, capped, strict: context(
-        max_instructions_per_book=cap, volume_capped_books=frozenset(capped), strict=strict
+    lambda cap, capped, strict, closed, no_mid, max_open, open_count, recent, sides: context(
+        max_instructions_per_book=cap,
+        volume_capped_books=capped,
+        strict=strict,
+        closed_books=closed,
+        no_mid_books=no_mid,
+        max_open=max_open,
+        open_count=open_count,
+        position_interval_ns=60 * SECOND,
+        last_target_ns={b: NOW - 30 * SECOND for b in recent},
+        position_sides={b: 1 for b in sides},
     ),
     st.integers(min_value=0, max_value=25),
-    st.sets(st.integers(min_value=0, max_value=BOOKS - 1)),
+    book_sets,
     st.booleans(),
+    book_sets,
+    book_sets,
+    st.integers(min_value=0, max_value=8),
+    st.integers(min_value=0, max_value=8),
+    book_sets,
+    book_sets,
 )
 
 
@@ -650,6 +661,28 @@ def test_at_most_the_cap_per_book_and_only_cancels_on_capped_books(
             assert all(isinstance(x, Cancel) for x in on_book)
     assert all(0 <= a.instruction.book < BOOKS for a in result.accepted)
     assert all(0 <= a.instruction.delay_ns <= ctx.max_extra_delay_ns for a in result.accepted)
+    # the trading rules: nothing but cancels on closed books, no target without a mid, after a
+    # recent change or twice per book, and at most max_open - open_count placements
+    for a in result.accepted:
+        x = a.instruction
+        if x.book in ctx.closed_books:
+            assert isinstance(x, Cancel)
+        if isinstance(x, TargetPosition):
+            assert x.book not in ctx.no_mid_books and x.book not in ctx.last_target_ns
+    targets = [a.instruction.book for a in result.accepted if isinstance(a.instruction, TargetPosition)]
+    assert len(targets) == len(set(targets))
+    if ctx.max_open:
+        placements = [
+            a
+            for a in result.accepted
+            if isinstance(a.instruction, PlaceLimit | PlaceMarket)
+            or (
+                isinstance(a.instruction, TargetPosition)
+                and a.instruction.direction != Direction.FLAT
+                and a.instruction.book not in ctx.position_sides
+            )
+        ]
+        assert len(placements) <= max(0, ctx.max_open - ctx.open_count)
     # the cap only bites when the book had more acceptable instructions than the cap
     for r in result.rejected:
         if r.rule is RejectRule.PER_BOOK_CAP:

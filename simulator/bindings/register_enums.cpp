@@ -61,6 +61,7 @@ void register_enums(py::module_& m) {
       .value("NOT_OWNER", RejectReason::NotOwner)
       .value("INVALID_INSTRUCTION", RejectReason::InvalidInstruction)
       .value("BOOK_FULL", RejectReason::BookFull)
+      .value("MARKET_CLOSED", RejectReason::MarketClosed)
       .finalize();
   py::native_enum<CancelReason>(m, "CancelReason", "enum.IntEnum")
       .value("REQUESTED", CancelReason::Requested)

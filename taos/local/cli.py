@@ -85,6 +85,32 @@ def local(
     scoring_challenge_thresholds: Annotated[
         str | None, typer.Option("--scoring.challenge-thresholds", help=_H["challenge-thresholds"])
     ] = None,
+    rules_preset: Annotated[
+        str | None,
+        typer.Option(
+            "--rules.preset", help="Trading rules: taos (off) or ptn (all on); default: the scoring preset"
+        ),
+    ] = None,
+    rules_max_leverage: Annotated[
+        float | None, typer.Option("--rules.max-leverage", help="Largest target leverage applied")
+    ] = None,
+    rules_max_open: Annotated[
+        int | None, typer.Option("--rules.max-open", help="Open orders + positions per miner; 0 = off")
+    ] = None,
+    rules_position_interval: Annotated[
+        float | None,
+        typer.Option("--rules.position-interval", help="Sim seconds between position changes; 0 = off"),
+    ] = None,
+    rules_rate_limit: Annotated[
+        int | None, typer.Option("--rules.rate-limit", help="Replies per hotkey per window; 0 = off")
+    ] = None,
+    rules_rate_window: Annotated[
+        float | None, typer.Option("--rules.rate-window", help="Rate-limit window in wall seconds")
+    ] = None,
+    rules_sessions: Annotated[
+        str | None,
+        typer.Option("--rules.sessions", help="Trading sessions: a TOML array, a TOML file, or none"),
+    ] = None,
 ) -> None:
     """Run a full market on this machine: simulator, validator loop and local agents."""
     from rich.console import Console
@@ -92,6 +118,7 @@ def local(
 
     from taos.analysis import load_run, plot_run
     from taos.local.output import RunWriter, print_summary, run_folder_name, summary_rows
+    from taos.validator.rules import rules_from_options
 
     console = Console()
     scoring_flags = {
@@ -128,7 +155,19 @@ def local(
         )
         if len(counts) > len(agent or []):
             raise LocalError(f"{len(counts)} --count values for {len(agent or [])} --agent options")
-        market = build_market(cfg, specs, transport, timeout, scoring)
+        try:
+            rules = rules_from_options(
+                scoring_preset if rules_preset is None else rules_preset,
+                max_leverage=rules_max_leverage,
+                max_open=rules_max_open,
+                position_interval_s=rules_position_interval,
+                rate_limit=rules_rate_limit,
+                rate_window_s=rules_rate_window,
+                sessions=rules_sessions,
+            )
+        except ValueError as e:
+            raise LocalError(str(e)) from None
+        market = build_market(cfg, specs, transport, timeout, scoring, rules=rules)
     except LocalError as e:
         console.print(f"[red]taos local: error:[/red] {e}")
         raise typer.Exit(1) from None

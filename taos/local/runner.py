@@ -27,6 +27,7 @@ from taos.config import Config, ConfigError, from_dict
 from taos.local.data import data_dir
 from taos.validator.loop import run
 from taos.validator.policy import ScoringSettings, scoring_from_flags
+from taos.validator.rules import RulesSettings
 from taos.validator.transport import HttpTransport, InProcessTransport
 from taos.validator.validator import Validator, ValidatorSettings
 
@@ -141,7 +142,15 @@ def build_market(
     transport: str,
     timeout_s: float = 3.0,
     scoring: ScoringSettings | None = None,
+    *,
+    rules: RulesSettings | None = None,
 ) -> LocalMarket:
+    """The validator and the agents; ``rules`` are the trading rules (default: preset taos, off)."""
+    rules = rules or RulesSettings()
+    try:
+        rules.check_books(config.simulation.books)
+    except ValueError as e:
+        raise LocalError(f"--rules.sessions: {e}") from None
     total = sum(s.count for s in specs)
     if total + 1 > config.miners.slots:
         raise LocalError(
@@ -159,7 +168,7 @@ def build_market(
             names[uid] = f"{spec.name}-{uid}"
             classes.append((uid, spec, cls))
     settings = ValidatorSettings(
-        timeout_s=timeout_s, weights_interval_s=60.0, scoring=scoring or ScoringSettings()
+        timeout_s=timeout_s, weights_interval_s=60.0, scoring=scoring or ScoringSettings(), rules=rules
     )
     if transport == "inprocess":
         agents = {}

@@ -73,6 +73,7 @@ class RejectReason(IntEnum):
     NOT_OWNER = 18
     INVALID_INSTRUCTION = 19
     BOOK_FULL = 20
+    MARKET_CLOSED = 21
 
 
 class CancelReason(IntEnum):

@@ -56,6 +56,56 @@ def parser() -> argparse.ArgumentParser:
             metavar="taos|ptn" if name == "preset" else "VALUE",
             help=help_text,
         )
+    rules = p.add_argument_group("trading rules (SPEC §10.2; 0 turns a rule off)")
+    rules.add_argument(
+        "--rules.preset",
+        metavar="NAME",
+        dest="rules_preset",
+        default=None,
+        help="taos (rules off) or ptn (all on); default: the scoring preset",
+    )
+    rules.add_argument(
+        "--rules.max-leverage", metavar="X", dest="rules_max_leverage", type=float, default=None
+    )
+    rules.add_argument(
+        "--rules.max-open",
+        metavar="N",
+        dest="rules_max_open",
+        type=int,
+        default=None,
+        help="open orders + positions",
+    )
+    rules.add_argument(
+        "--rules.position-interval",
+        metavar="S",
+        dest="rules_position_interval_s",
+        type=float,
+        default=None,
+        help="sim seconds between position changes on a book",
+    )
+    rules.add_argument(
+        "--rules.rate-limit",
+        metavar="N",
+        dest="rules_rate_limit",
+        type=int,
+        default=None,
+        help="replies per hotkey",
+    )
+    rules.add_argument(
+        "--rules.rate-window",
+        metavar="S",
+        dest="rules_rate_window_s",
+        type=float,
+        default=None,
+        help="wall seconds",
+    )
+    rules.add_argument(
+        "--rules.sessions",
+        metavar="SESSIONS",
+        dest="rules_sessions",
+        default=None,
+        help='TOML array, e.g. \'[{books = "0-3", open = "09:30", close = "16:00"}]\', a TOML file, or none',
+    )
     p.add_argument("--max-steps", dest="max_steps", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument(
         "--log-level", dest="log_level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -75,7 +125,12 @@ def build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if not 0 <= args.prometheus_port <= 65_535:
         raise StartError(f"--prometheus-port must be in [0, 65535], got {args.prometheus_port}")
     scoring = scoring_settings(args)
+    rules = rules_from_args(args)
     config = load(args.config)
+    try:
+        rules.check_books(config.simulation.books)
+    except ValueError as e:
+        raise StartError(f"--rules.sessions: {e}") from None
     import bittensor as bt
 
     wallet = bt.Wallet(name=args.wallet_name, hotkey=args.wallet_hotkey, path=args.wallet_path)
@@ -88,10 +143,28 @@ def build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     store = ValidatorStore(state)
     metrics = ValidatorMetrics()
     settings = ValidatorSettings(
-        timeout_s=args.timeout, weights_interval_s=args.weights_interval, scoring=scoring
+        timeout_s=args.timeout, weights_interval_s=args.weights_interval, scoring=scoring, rules=rules
     )
     v = Validator(config, chain, HttpTransport(wallet, {}, {}), settings, metrics=metrics, store=store)
     return v, metrics
+
+
+def rules_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The ``--rules.*`` options as ``RulesSettings``; a bad value is a ``StartError`` naming it."""
+    from taos.validator.rules import rules_from_options
+
+    try:
+        return rules_from_options(
+            args.rules_preset if args.rules_preset is not None else getattr(args, _scoring_dest("preset")),
+            max_leverage=args.rules_max_leverage,
+            max_open=args.rules_max_open,
+            position_interval_s=args.rules_position_interval_s,
+            rate_limit=args.rules_rate_limit,
+            rate_window_s=args.rules_rate_window_s,
+            sessions=args.rules_sessions,
+        )
+    except ValueError as e:
+        raise StartError(str(e)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

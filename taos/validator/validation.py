@@ -1,4 +1,4 @@
-"""Validation of a miner's reply (SPEC §8).
+"""Validation of a miner's reply (SPEC §8, and the per-instruction rules of §10.2).
 
 Pure functions: the input (bytes or a decoded ``Reply``, and a frozen
 ``ValidationContext``) is never changed; the result is new tuples of accepted
@@ -16,28 +16,41 @@ The rules, in the order they are applied to each instruction:
    after now, expiry only with GTT, IOC/FOK not post-only, ``stp`` NONE refused,
    leverage > 0, ``delay_ns`` >= 0. The notice carries the check's ``RejectReason``.
 2. ``extra_delay``: ``delay_ns`` at most ``max_extra_delay_ns`` (the publish interval).
-3. ``leverage``: a ``TargetPosition``'s leverage at most ``max_leverage``.
-4. ``volume_cap``: on a book where the miner's 24 h traded volume reached the
+3. ``volume_cap``: on a book where the miner's 24 h traded volume reached the
    cap, only ``Cancel`` is allowed.
-5. ``per_book_cap``: of the instructions that pass rules 1 to 4, the first
+4. ``session``: on a book outside its trading session (``closed_books``), only
+   ``Cancel`` is allowed; reason ``MARKET_CLOSED``.
+5. ``no_mid``: a ``TargetPosition`` on a book without a mid price (one side
+   empty) cannot be sized; reason ``NO_LIQUIDITY``.
+6. ``position_interval``: a ``TargetPosition`` less than ``position_interval_ns``
+   after the last accepted one on its book (``last_target_ns``).
+7. ``target_repeated``: a second ``TargetPosition`` for a book in one reply
+   (the first acceptable one is kept).
+8. ``max_open``: a placement (``PlaceLimit``, ``PlaceMarket``, or a
+   ``TargetPosition`` that would open a position) once ``open_count`` plus the
+   placements accepted earlier in the reply reached ``max_open``.
+9. ``per_book_cap``: of the instructions that pass rules 1 to 8, the first
    ``max_instructions_per_book`` (20) of each book in reply order are kept and
-   the rest rejected. An instruction rejected by rules 1 to 4 does not take a slot.
+   the rest rejected. An instruction rejected by rules 1 to 8 does not take a slot.
    Once a book has its 20, every later instruction for it is rejected by this
    rule straight away, without the other checks (nothing more can be kept there,
    and a reply of 200,000 instructions then costs little to validate).
 
-``RejectReason`` is numbered once and shared with the engine, so the rules the
-validator adds (2 to 5) have no member of their own: their notice carries
-``RejectReason.INVALID_INSTRUCTION`` and a ``detail`` that starts with the rule's
-name (``"per_book_cap: ..."``), which a miner can match on. The validator itself
+Rules 4 to 8 are off with the context's defaults (preset ``taos``).
+
+``RejectReason`` is numbered once and shared with the engine, so most rules the
+validator adds have no member of their own: their notice carries
+``RejectReason.INVALID_INSTRUCTION`` (``MARKET_CLOSED`` and ``NO_LIQUIDITY`` for
+rules 4 and 5) and a ``detail`` that starts with the rule's name
+(``"per_book_cap: ..."``), which a miner can match on. The validator itself
 sees the rule as ``Rejection.rule`` (a ``RejectRule``), e.g. for metrics.
 """
 
 from __future__ import annotations
 
 import functools
-import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 
 from taos.protocol import (
@@ -45,6 +58,7 @@ from taos.protocol import (
     MAX_INSTRUCTIONS,
     PROTOCOL_VERSION,
     Cancel,
+    Direction,
     Instruction,
     Notice,
     OrderRejected,
@@ -60,8 +74,6 @@ from taos.protocol import (
     decode_reply,
 )
 
-DEFAULT_MAX_LEVERAGE = 1.0
-"""Largest ``TargetPosition`` leverage accepted unless configured otherwise."""
 _UINT64_MAX = 2**64 - 1
 
 
@@ -70,9 +82,14 @@ class RejectRule(str, Enum):
 
     CHECK = "check"
     EXTRA_DELAY = "extra_delay"
-    LEVERAGE = "leverage"
     VOLUME_CAP = "volume_cap"
+    SESSION = "session"
+    NO_MID = "no_mid"
+    POSITION_INTERVAL = "position_interval"
+    TARGET_REPEATED = "target_repeated"
+    MAX_OPEN = "max_open"
     PER_BOOK_CAP = "per_book_cap"
+    RATE_LIMIT = "rate_limit"  # a whole reply ignored (the validator applies it, per hotkey)
 
 
 _DETAIL_PREFIX = {rule: "" if rule is RejectRule.CHECK else f"{rule.value}: " for rule in RejectRule}
@@ -87,6 +104,15 @@ class ValidationContext:
     ``volume_capped_books`` the books on which this miner's 24 h traded volume
     reached the cap. ``for_simulation`` fills the per-book cap and the maximum
     extra delay from the simulation info (the values the miner is told).
+
+    The rules of SPEC §10.2 (off by default): ``closed_books`` are outside their
+    trading session now; ``no_mid_books`` have no mid price; ``last_target_ns``
+    maps a book to the time of this miner's last accepted ``TargetPosition``
+    there (books without one may be left out), and ``position_interval_ns`` is
+    the least time between two (0 = off); ``open_count`` is the miner's open
+    orders plus open positions, ``max_open`` their limit (0 = off);
+    ``position_sides`` maps a book to +1/-1 where the miner holds a position
+    (books without one may be left out): a target there opens nothing.
     """
 
     simulation: SimulationInfo
@@ -94,23 +120,32 @@ class ValidationContext:
     max_instructions_per_book: int
     max_extra_delay_ns: int
     volume_capped_books: frozenset[int] = frozenset()
-    max_leverage: float = DEFAULT_MAX_LEVERAGE
     max_reply_bytes: int = DEFAULT_MAX_BYTES
     strict: bool = False
+    closed_books: frozenset[int] = frozenset()
+    no_mid_books: frozenset[int] = frozenset()
+    position_interval_ns: int = 0
+    last_target_ns: Mapping[int, int] = field(default_factory=dict)
+    max_open: int = 0
+    open_count: int = 0
+    position_sides: Mapping[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("now_ns", "max_instructions_per_book", "max_extra_delay_ns", "max_reply_bytes"):
+        for name in (
+            "now_ns", "max_instructions_per_book", "max_extra_delay_ns", "max_reply_bytes",
+            "position_interval_ns", "max_open", "open_count",
+        ):  # fmt: skip
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-        if not isinstance(self.volume_capped_books, frozenset):
-            raise TypeError(
-                f"volume_capped_books must be a frozenset, got {type(self.volume_capped_books).__name__}"
-            )
-        if not (isinstance(self.max_leverage, int | float) and math.isfinite(self.max_leverage)) or (
-            self.max_leverage <= 0
-        ):
-            raise ValueError(f"max_leverage must be a finite number > 0, got {self.max_leverage!r}")
+        for name in ("volume_capped_books", "closed_books", "no_mid_books"):
+            value = getattr(self, name)
+            if not isinstance(value, frozenset):
+                raise TypeError(f"{name} must be a frozenset, got {type(value).__name__}")
+        for name in ("last_target_ns", "position_sides"):
+            value = getattr(self, name)
+            if not isinstance(value, Mapping):
+                raise TypeError(f"{name} must be a mapping of book to int, got {type(value).__name__}")
 
     @classmethod
     def for_simulation(
@@ -119,21 +154,22 @@ class ValidationContext:
         now_ns: int,
         *,
         volume_capped_books: frozenset[int] = frozenset(),
-        max_leverage: float = DEFAULT_MAX_LEVERAGE,
         max_reply_bytes: int = DEFAULT_MAX_BYTES,
         strict: bool = False,
+        **rules: object,
     ) -> ValidationContext:
         """The context with the per-book cap of ``simulation.max_instructions_per_book``
-        and a maximum extra delay of one publish interval."""
+        and a maximum extra delay of one publish interval; ``rules`` are the rule
+        fields (``closed_books=...``, ``max_open=...``, ...)."""
         return cls(
             simulation=simulation,
             now_ns=now_ns,
             max_instructions_per_book=simulation.max_instructions_per_book,
             max_extra_delay_ns=simulation.publish_interval_ns,
             volume_capped_books=volume_capped_books,
-            max_leverage=max_leverage,
             max_reply_bytes=max_reply_bytes,
             strict=strict,
+            **rules,  # type: ignore[arg-type]
         )
 
 
@@ -196,24 +232,46 @@ def validate_reply(
 def validate_instructions(
     uid: int, instructions: tuple[Instruction, ...], context: ValidationContext
 ) -> ValidationResult:
-    """Judges each instruction of a decoded reply on its own (rules 1 to 5 of the module doc)."""
+    """Judges each instruction of a decoded reply on its own (rules 1 to 9 of the module doc)."""
     accepted: list[AcceptedInstruction] = []
     rejected: list[Rejection] = []
     kept_per_book: dict[int, int] = {}
+    targets: dict[int, int] = {}  # book → index of the target accepted for it in this reply
+    open_count = context.open_count
     cap = context.max_instructions_per_book
     for index, instruction in enumerate(instructions):
         book = getattr(instruction, "book", None)
+        opens = False
         if isinstance(book, int) and book in kept_per_book and kept_per_book[book] >= cap:
             # the book is full: nothing more is kept on it, so the other rules need not run
             refusal: tuple[RejectRule, RejectReason, str] | None = _over_cap(book, cap)
         else:
             refusal = _refusal(instruction, context)
+            if refusal is None and isinstance(instruction, TargetPosition) and instruction.book in targets:
+                refusal = (
+                    RejectRule.TARGET_REPEATED,
+                    RejectReason.INVALID_INSTRUCTION,
+                    f"a target_position for book {instruction.book} was already accepted in this reply "
+                    f"(instruction {targets[instruction.book]}); one per book and reply",
+                )
+            opens = refusal is None and context.max_open > 0 and _opens(instruction, context)
+            if opens and open_count >= context.max_open:
+                refusal = (
+                    RejectRule.MAX_OPEN,
+                    RejectReason.INVALID_INSTRUCTION,
+                    f"{open_count} open orders and positions (with this reply's placements), the most "
+                    f"allowed is {context.max_open}: no further placements",
+                )
         if refusal is None:
             if kept_per_book.get(instruction.book, 0) >= cap:  # only with a cap of 0
                 refusal = _over_cap(instruction.book, cap)
             else:
                 kept_per_book[instruction.book] = kept_per_book.get(instruction.book, 0) + 1
                 accepted.append(AcceptedInstruction(uid, index, instruction))
+                if isinstance(instruction, TargetPosition):
+                    targets[instruction.book] = index
+                if opens:
+                    open_count += 1
                 continue
         rule, reason, message = refusal
         rejected.append(Rejection(uid, index, instruction, rule, reason, message))
@@ -262,10 +320,25 @@ def _error_detail(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+def _opens(instruction: Instruction, context: ValidationContext) -> bool:
+    """Whether ``instruction`` counts as a placement for ``max_open``: every limit or market
+    order, and a target that is not FLAT on a book where the miner holds no position."""
+    if isinstance(instruction, PlaceLimit | PlaceMarket):
+        return True
+    if isinstance(instruction, TargetPosition):
+        return instruction.direction != Direction.FLAT and not context.position_sides.get(instruction.book, 0)
+    return False
+
+
+def _time_of_day(time_ns: int) -> str:
+    seconds = (time_ns // 1_000_000_000) % 86_400
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
 def _refusal(
     instruction: Instruction, context: ValidationContext
 ) -> tuple[RejectRule, RejectReason, str] | None:
-    """Why rules 1 to 4 refuse ``instruction``, or None."""
+    """Why rules 1 to 6 refuse ``instruction``, or None."""
     problem = check_instruction(instruction, context.simulation, now_ns=context.now_ns, strict=context.strict)
     if problem is not None:
         return RejectRule.CHECK, problem.reason, problem.message
@@ -276,17 +349,38 @@ def _refusal(
             f"delay_ns {instruction.delay_ns} is over the maximum extra delay of "
             f"{context.max_extra_delay_ns} ns",
         )
-    if isinstance(instruction, TargetPosition) and instruction.leverage > context.max_leverage:
-        return (
-            RejectRule.LEVERAGE,
-            RejectReason.INVALID_INSTRUCTION,
-            f"leverage {instruction.leverage!r} is over the maximum of {context.max_leverage!r}",
-        )
-    if instruction.book in context.volume_capped_books and not isinstance(instruction, Cancel):
+    if isinstance(instruction, Cancel):
+        return None
+    book = instruction.book
+    if book in context.volume_capped_books:
         return (
             RejectRule.VOLUME_CAP,
             RejectReason.INVALID_INSTRUCTION,
-            f"the 24 h traded volume on book {instruction.book} reached the cap: only cancels are allowed",
+            f"the 24 h traded volume on book {book} reached the cap: only cancels are allowed",
+        )
+    if book in context.closed_books:
+        return (
+            RejectRule.SESSION,
+            RejectReason.MARKET_CLOSED,
+            f"book {book} is outside its trading session at {_time_of_day(context.now_ns)} of the "
+            "simulated day: only cancels are allowed",
+        )
+    if not isinstance(instruction, TargetPosition):
+        return None
+    if book in context.no_mid_books:
+        return (
+            RejectRule.NO_MID,
+            RejectReason.NO_LIQUIDITY,
+            f"book {book} has no mid price (a side of the book is empty): the target cannot be sized",
+        )
+    last = context.last_target_ns.get(book)
+    interval = context.position_interval_ns
+    if interval and last is not None and context.now_ns - last < interval:
+        return (
+            RejectRule.POSITION_INTERVAL,
+            RejectReason.INVALID_INSTRUCTION,
+            f"the last position change on book {book} was {(context.now_ns - last) / 1e9:g} s ago; "
+            f"at most one per {interval / 1e9:g} s of simulated time",
         )
     return None
 
@@ -307,7 +401,7 @@ def _notice(rejection: Rejection, now_ns: int) -> OrderRejected:
         ts_ns=now_ns,
         reason=rejection.reason,
         client_order_id=_id_or_none(getattr(instruction, "client_order_id", None))
-        if isinstance(instruction, PlaceLimit | PlaceMarket)
+        if isinstance(instruction, PlaceLimit | PlaceMarket | TargetPosition)
         else None,
         order_id=_id_or_none(instruction.order_id) if isinstance(instruction, Cancel) else None,
         detail=detail,

@@ -3,9 +3,11 @@
 A ``Validator`` owns the simulation, the miners' view of it, the scores and the chain link. Each
 method does one thing: ``step`` runs the simulator to the next publish time with the instructions
 accepted last time; ``requests`` builds every miner's state (the shared part encoded once);
-``query`` asks the miners; ``accept`` validates the answers and turns them into the next step's
-instructions; ``score`` updates the scores; ``sync_chain`` handles deregistrations and weights;
-``persist`` saves the state.
+``query`` asks the miners; ``accept`` validates the answers (with the trading rules of
+``taos.validator.rules``) and turns them into the next step's instructions, ``TargetPosition``
+included (``taos.validator.targets``); ``score`` updates the scores; ``sync_chain`` handles
+deregistrations and weights; ``persist`` saves the state. Every step's result also updates the
+miners' positions (``taos.validator.positions``).
 
 With the SPEC §10 policies on (``ValidatorSettings.scoring``, e.g. preset ``ptn``), ``score`` also
 keeps the portfolio values, eliminates miners (their open orders are cancelled in the next step and
@@ -30,8 +32,12 @@ from taos.protocol import (
     FeeTier,
     Notice,
     OrderRejected,
+    PlaceMarket,
     RejectReason,
+    ReplyRejected,
+    Side,
     SimulationInfo,
+    TargetAccepted,
     TargetPosition,
     encode_shared,
     encode_state_for,
@@ -43,7 +49,10 @@ from taos.validator.history import ScoreParams, ScoreState
 from taos.validator.latency import LatencyModel, LinearLatency, instruction_delay_ns
 from taos.validator.metrics import QueryOutcome, ValidatorMetrics
 from taos.validator.policy import ScoringSettings
-from taos.validator.ptn import Elimination, NoPositions, Policies, PositionStats
+from taos.validator.positions import PositionTracker
+from taos.validator.ptn import Elimination, Policies, PositionStats
+from taos.validator.rules import RateLimiter, RulesSettings, closed_books
+from taos.validator.targets import plan_target
 from taos.validator.transport import Answer, Transport
 from taos.validator.validation import RejectRule, ValidationContext, validate_reply
 
@@ -66,6 +75,29 @@ class ValidatorSettings:
     detail_depth: int = 5  # levels per side with per-order detail
     persist_every: int = 1  # steps between commits of the state (with a store)
     scoring: ScoringSettings = field(default_factory=ScoringSettings)  # preset taos by default
+    rules: RulesSettings = field(default_factory=RulesSettings)  # SPEC §10.2; preset taos: off
+
+
+NEVER = np.iinfo(np.int64).min
+"""``last_target_ns`` of a book without an accepted target."""
+
+
+@dataclass(frozen=True)
+class MarketSnapshot:
+    """What the validator keeps of the latest ``StepResult`` to size targets and apply the rules
+    (engine units): the mid price per book in ticks (NaN when a side is empty), and per miner and
+    book the base in lots (total and free), the quote in quote units (total) and the open orders."""
+
+    time_ns: int
+    mid_ticks: np.ndarray  # [books] float64
+    base_lots: np.ndarray  # [slots, books] int64, free + reserved
+    free_base_lots: np.ndarray  # [slots, books] int64
+    quote_units: np.ndarray  # [slots, books] int64, free + reserved
+    open_orders: np.ndarray  # [slots, books] int64
+
+    def equity_units(self) -> np.ndarray:
+        """``quote + mid x base`` per miner and book in quote units; NaN where there is no mid."""
+        return self.quote_units + self.mid_ticks[None, :] * self.base_lots
 
 
 @dataclass
@@ -91,12 +123,14 @@ class Validator:
         restore: Callable[[Any, bytes], Any] | None = None,
         positions: PositionStats | None = None,
         wall_clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``simulation(core_config)`` and ``restore(core_config, state)`` build the simulator
         (default: ``Simulation`` and ``Simulation.restore``; e.g. ``RaySimulation`` to spread the
         books over a Ray cluster with the loop unchanged). ``positions`` answers the challenge
-        period's and the ledger's questions about positions (default: none); ``wall_clock`` gives
-        the wall time in seconds (challenge periods in wall time, elimination records)."""
+        period's and the ledger's questions about positions (default: the validator's own
+        ``PositionTracker``); ``wall_clock`` gives the wall time in seconds (challenge periods in
+        wall time, elimination records); ``clock`` is the wall clock of the request rate limit."""
         self.config = config
         self.chain = chain
         self.transport = transport
@@ -116,17 +150,30 @@ class Validator:
         self.info = self._simulation_info()
         self.step_index = 0
         self.scores = ScoreState(ScoreParams.from_core(self.core), self.slots, self.books)
+        self.rules = self.settings.rules
+        self.rules.check_books(self.books)
+        self.neutral_lots = int(self.core.miner_base_lots)  # = SimulationInfo.capital[b].base in lots
+        self.positions = PositionTracker(self.slots, self.books, config.market.lot_size)
+        self.last_target_ns = np.full((self.slots, self.books), NEVER, dtype=np.int64)
+        self.rate = RateLimiter(self.rules.rate_limit, self.rules.rate_window_s, clock)
+        self.market: MarketSnapshot | None = None
         self._restore = restore or Simulation.restore
         self.sim = (simulation or Simulation)(self.core)
         self._last_weights = -float("inf")
         self._registered: list[int] = []
         self._own_uid: int | None = None
-        self.positions: PositionStats = positions if positions is not None else NoPositions()
+        self._position_stats = positions
         self.wall_clock = wall_clock
         scoring = self.settings.scoring
         self.policies = Policies(scoring, self.slots, self.books) if scoring.policies else None
         if store is not None:
             self._resume()
+
+    @property
+    def position_stats(self) -> PositionStats:
+        """What the challenge period and the ledger read of positions: the validator's own tracker
+        unless another was given."""
+        return self._position_stats if self._position_stats is not None else self.positions
 
     # --- 1. the simulator -------------------------------------------------------------------------
 
@@ -143,13 +190,38 @@ class Validator:
         until = min(self.end_ns, self.sim.time_ns + self.publish_ns)
         records, self.pending = self.pending, instruction_array(0)
         self.step_index += 1
-        return self.sim.step(until, records, self.settings.depth, self.settings.detail_depth)
+        result = self.sim.step(until, records, self.settings.depth, self.settings.detail_depth)
+        self.market = self.snapshot(result)
+        lot = self.units.lot_size
+        self.positions.observe(
+            int(result.time_ns),
+            self.market.base_lots * lot,
+            self.neutral_lots * lot,
+            self.market.equity_units() / self.units.quote_units,
+        )
+        return result
+
+    def snapshot(self, result: Any) -> MarketSnapshot:
+        shape = (self.slots, self.books)
+        mid = np.full(self.books, np.nan)
+        base, free, quote, orders = (np.zeros(shape, dtype=np.int64) for _ in range(4))
+        for b in range(self.books):
+            book, acc = result.books[b], result.accounts[b]
+            if len(book["bids"]) and len(book["asks"]):
+                mid[b] = (int(book["bids"]["price_ticks"][0]) + int(book["asks"]["price_ticks"][0])) / 2
+            rows = acc["agent"]
+            free[rows, b] = acc["base_free"]
+            base[rows, b] = acc["base_free"] + acc["base_reserved"]
+            quote[rows, b] = acc["quote_free"] + acc["quote_reserved"]
+            orders[rows, b] = acc["open_orders"]
+        return MarketSnapshot(int(result.time_ns), mid, base, free, quote, orders)
 
     # --- 2. the miners' states ----------------------------------------------------------------------
 
     def _simulation_info(self) -> SimulationInfo:
-        m, market = self.config.miners, self.config.market
-        capital = Capital(m.wealth * m.base_fraction / market.start_price, m.wealth * (1 - m.base_fraction))
+        market = self.config.market
+        # the engine's starting balances, on the lot grid: the neutral inventory of a position
+        capital = Capital(self.units.qty(self.core.miner_base_lots), self.units.quote(self.core.miner_quote))
         return SimulationInfo(
             simulation_id=f"{self.config.simulation.seed}",
             books=self.config.simulation.books,
@@ -222,6 +294,13 @@ class Validator:
         notices that tell the miner what was refused."""
         now = self.sim.time_ns
         capped = self.scores.over_volume_cap(now)
+        rules, market = self.rules, self.market
+        closed = closed_books(rules.sessions, now, self.books)
+        no_mid = frozenset(range(self.books))
+        open_count = self.positions.open_counts()
+        if market is not None:
+            no_mid = frozenset(int(b) for b in np.flatnonzero(~np.isfinite(market.mid_ticks)))
+            open_count = open_count + market.open_orders.sum(axis=1)
         batches = []
         eliminated = self.policies.eliminated if self.policies is not None else None
         for uid, answer in sorted(answers.items()):
@@ -229,11 +308,25 @@ class Validator:
                 continue  # not queried; an answer that comes anyway is ignored
             delay = None if answer.error else self.latency.delay_ns(answer.response_time_s)
             self._count_query(uid, answer, delay)
+            if delay is not None and not self.rate.allow(self.miners[uid].hotkey or f"uid {uid}"):
+                self.miners[uid].notices.append(
+                    ReplyRejected(
+                        ts_ns=now,
+                        detail=f"{RejectRule.RATE_LIMIT.value}: more than {rules.rate_limit} replies from "
+                        f"this hotkey within {rules.rate_window_s:g} s: this reply is ignored",
+                    )
+                )
+                if self.metrics is not None:
+                    self.metrics.count_rejection(RejectRule.RATE_LIMIT.value)
+                continue
             body: bytes | BaseException = (
                 answer.body if delay is not None else TimeoutError(answer.error or "late")
             )
             ctx = ValidationContext.for_simulation(
-                self.info, now, volume_capped_books=frozenset(int(b) for b in np.flatnonzero(capped[uid]))
+                self.info,
+                now,
+                volume_capped_books=frozenset(int(b) for b in np.flatnonzero(capped[uid])),
+                **self._rule_context(uid, now, closed, no_mid, int(open_count[uid])),
             )
             result = validate_reply(uid, body, ctx)
             notices = list(result.notices)
@@ -244,20 +337,19 @@ class Validator:
                     )
             items = []
             for a in result.accepted:
-                if isinstance(a.instruction, TargetPosition):  # positions come with preset ptn
-                    notices.append(
-                        OrderRejected(
-                            a.instruction.book,
-                            now,
-                            RejectReason.INVALID_INSTRUCTION,
-                            detail="target_position: positions are not enabled on this validator",
-                        )
-                    )
-                    continue
+                instruction = a.instruction
+                if isinstance(instruction, TargetPosition):
+                    order, notice = self._target(uid, instruction, now)
+                    notices.append(notice)
+                    if isinstance(notice, OrderRejected) and self.metrics is not None:
+                        self.metrics.count_rejection(notice.reason.name)
+                    if order is None:
+                        continue
+                    instruction = order
                 assert delay is not None
                 items.append(
                     (
-                        a.instruction,
+                        instruction,
                         delay
                         + instruction_delay_ns(0, a.instruction, max_extra_delay_ns=ctx.max_extra_delay_ns),
                     )
@@ -266,6 +358,70 @@ class Validator:
             if items:
                 batches.append(to_records(uid, items, self.units))
         self.pending = _concat(batches)
+
+    def _rule_context(
+        self, uid: int, now: int, closed: frozenset[int], no_mid: frozenset[int], open_count: int
+    ) -> dict[str, Any]:
+        """The rule fields of a miner's ``ValidationContext`` (only the books that matter)."""
+        rules, market = self.rules, self.market
+        interval = rules.position_interval_ns
+        recent: dict[int, int] = {}
+        if interval:
+            last = self.last_target_ns[uid]
+            recent = {int(b): int(last[b]) for b in np.flatnonzero(last > now - interval)}
+        sides: dict[int, int] = {}
+        if market is not None:
+            deviation = market.base_lots[uid] - self.neutral_lots
+            sides = {int(b): 1 if deviation[b] > 0 else -1 for b in np.flatnonzero(np.abs(deviation) > 1)}
+        return {
+            "closed_books": closed,
+            "no_mid_books": no_mid,
+            "position_interval_ns": interval,
+            "last_target_ns": recent,
+            "max_open": rules.max_open,
+            "open_count": open_count,
+            "position_sides": sides,
+        }
+
+    def _target(self, uid: int, target: TargetPosition, now: int) -> tuple[PlaceMarket | None, Notice]:
+        """A validated target → its market order (None when nothing is to be traded) and the notice
+        for the miner. Validation refused targets on books without a mid price."""
+        market = self.market
+        assert market is not None
+        b = target.book
+        plan = plan_target(
+            target.direction,
+            target.leverage,
+            max_leverage=self.rules.max_leverage,
+            base_lots=int(market.base_lots[uid, b]),
+            free_base_lots=int(market.free_base_lots[uid, b]),
+            neutral_lots=self.neutral_lots,
+            quote_units=int(market.quote_units[uid, b]),
+            mid_ticks=float(market.mid_ticks[b]),
+        )
+        if plan.capped and plan.order_lots == 0:
+            return None, OrderRejected(
+                b,
+                now,
+                RejectReason.INSUFFICIENT_BASE,
+                client_order_id=target.client_order_id,
+                detail="target_position: the target needs a sell, but no base is free "
+                "(it may be reserved by resting sell orders)",
+            )
+        self.last_target_ns[uid, b] = now
+        notice = TargetAccepted(
+            b, now, plan.direction, plan.leverage, self.units.qty(plan.order_lots), target.client_order_id
+        )
+        if plan.order_lots == 0:
+            return None, notice
+        order = PlaceMarket(
+            b,
+            Side.BUY if plan.order_lots > 0 else Side.SELL,
+            self.units.qty(abs(plan.order_lots)),
+            client_order_id=target.client_order_id,
+            delay_ns=target.delay_ns,
+        )
+        return order, notice
 
     def _count_query(self, uid: int, answer: Answer, delay: int | None) -> None:
         if self.metrics is None:
@@ -284,16 +440,8 @@ class Validator:
 
     def inventory_values(self, result: Any) -> np.ndarray:
         """V = quote + mid x base per miner and book, in quote units (NaN for a one-sided book)."""
-        values = np.full((self.slots, self.books), np.nan)
-        for b in range(self.books):
-            book, acc = result.books[b], result.accounts[b]
-            if len(book["bids"]) == 0 or len(book["asks"]) == 0:
-                continue
-            mid = (int(book["bids"]["price_ticks"][0]) + int(book["asks"]["price_ticks"][0])) / 2
-            quote = acc["quote_free"] + acc["quote_reserved"]
-            base = acc["base_free"] + acc["base_reserved"]
-            values[acc["agent"], b] = quote + mid * base
-        return values
+        market = self.market if self.market is not None and self.market.time_ns == result.time_ns else None
+        return (market or self.snapshot(result)).equity_units()
 
     def traded_totals(self, result: Any) -> np.ndarray:
         totals = np.zeros((self.slots, self.books), dtype=np.int64)
@@ -325,7 +473,7 @@ class Validator:
         scoring = self.settings.scoring
         sharpes = self.scores.book_sharpes() if scoring.challenge else np.zeros((self.slots, self.books))
         eliminated = self.policies.observe(
-            result.time_ns, self.wall_clock(), values, sharpes, self.positions, self._tracked()
+            result.time_ns, self.wall_clock(), values, sharpes, self.position_stats, self._tracked()
         )
         for e in eliminated:
             self._on_eliminated(e)
@@ -410,6 +558,8 @@ class Validator:
         self.scores.reset_uid(uid)
         if self.policies is not None:
             self.policies.reset_uid(uid)
+        self.positions.reset_uid(uid)
+        self.last_target_ns[uid] = NEVER
         self.miners[uid].notices = []
         reset = instruction_array(1)
         reset["kind"] = InstructionKind.RESET_AGENT
@@ -456,7 +606,11 @@ class Validator:
         )
 
     def _extra_state(self) -> dict[str, np.ndarray]:
-        extra = {"pending": self.pending.view(np.uint8)}
+        extra = {
+            "pending": self.pending.view(np.uint8),
+            "last_target_ns": self.last_target_ns,
+            **{f"positions/{k}": a for k, a in self.positions.to_arrays().items()},
+        }
         if self.policies is not None:
             extra.update({POLICY_PREFIX + k: a for k, a in self.policies.to_state().items()})
         return extra
@@ -481,6 +635,28 @@ class Validator:
             )
         if self.policies is not None:
             self._resume_policies(stored.extra)
+        arrays = {
+            k.removeprefix("positions/"): a for k, a in stored.extra.items() if k.startswith("positions/")
+        }
+        if arrays:
+            try:
+                positions = PositionTracker.from_arrays(arrays)
+            except ValueError as e:
+                raise StoreError(f"the stored positions cannot be used: {e}") from None
+            if (positions.slots, positions.books) != (self.slots, self.books):
+                raise StoreError(
+                    f"the stored positions are for {positions.slots} slots x {positions.books} books, "
+                    f"not {self.slots} x {self.books}"
+                )
+            self.positions = positions
+        if "last_target_ns" in stored.extra:
+            last = stored.extra["last_target_ns"]
+            if last.dtype != np.int64 or last.shape != (self.slots, self.books):
+                raise StoreError(
+                    f"the stored last_target_ns has dtype {last.dtype} and shape {last.shape}, "
+                    f"expected int64 {(self.slots, self.books)}"
+                )
+            self.last_target_ns = last.copy()
         log.info("resumed at step %d (sim time %.1f s)", self.step_index, self.sim.time_ns / S)
 
     def _resume_policies(self, extra: Mapping[str, np.ndarray]) -> None:

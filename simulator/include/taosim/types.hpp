@@ -87,6 +87,7 @@ enum class RejectReason : std::uint8_t {
   NotOwner = 18,            // cancel of another agent's order
   InvalidInstruction = 19,  // unknown instruction kind
   BookFull = 20,            // the book holds its maximum number of resting orders
+  MarketClosed = 21,        // outside the book's trading session (set by the validator, not the engine)
 };
 
 // Why (part of) an order left the book without trading.

@@ -1,0 +1,243 @@
+"""Positions (taos.validator.positions): open/close by the one-lot threshold, returns, hours,
+reset and the persisted state. Every expected value is worked out by hand in the comments."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from taos.validator.positions import NS_PER_HOUR, Position, PositionTracker
+
+H = NS_PER_HOUR
+LOT = 0.01
+NEUTRAL = 1.0  # base units; one lot = 0.01
+
+
+def tracker(**kw: int) -> PositionTracker:
+    return PositionTracker(2, 2, LOT, **kw)
+
+
+def obs(t: PositionTracker, hours: float, base: list[list[float]], equity: list[list[float]]) -> None:
+    t.observe(round(hours * H), np.array(base, dtype=float), NEUTRAL, np.array(equity, dtype=float))
+
+
+FLAT = [[1.0, 1.0], [1.0, 1.0]]
+E100 = [[100.0, 100.0], [100.0, 100.0]]
+
+
+def test_adds_and_partial_closes_stay_one_position_until_the_inventory_is_back_within_a_lot() -> None:
+    t = tracker()
+    obs(t, 1, FLAT, E100)  # at neutral: nothing
+    assert t.open_count(0) == 0 and t.positions(0) == []
+    obs(t, 2, [[1.5, 1.0], [1.0, 1.0]], [[100.0, 100.0], [100.0, 100.0]])  # +0.5: long opens
+    obs(t, 3, [[2.0, 1.0], [1.0, 1.0]], [[110.0, 100.0], [100.0, 100.0]])  # an add
+    obs(t, 4, [[1.2, 1.0], [1.0, 1.0]], [[105.0, 100.0], [100.0, 100.0]])  # a partial close
+    assert t.open_count(0) == 1 and t.closed_count(0) == 0
+    assert t.positions(0) == [Position(0, 0, 1, 2 * H, 100.0)]
+    # 1.005 is half a lot from neutral: closed, although no FLAT was asked (implicit flat)
+    obs(t, 5, [[1.005, 1.0], [1.0, 1.0]], [[120.0, 100.0], [100.0, 100.0]])
+    assert t.open_count(0) == 0 and t.closed_count(0) == 1
+    (p,) = t.positions(0)
+    assert p == Position(0, 0, 1, 2 * H, 100.0, 5 * H, 120.0)
+    assert p.return_ == pytest.approx(0.2)  # 120 / 100 - 1
+    assert t.hours_in_positions(0, 9 * H) == 3.0  # 2 h → 5 h
+    assert t.positions(1) == [] and t.closed_count(1) == 0  # the other miner saw nothing
+
+
+def test_exactly_one_lot_away_is_not_a_position_and_two_lots_are() -> None:
+    t = tracker()
+    obs(t, 1, [[1.01, 0.99], [1.02, 0.98]], E100)  # 1.01 - 1.0 = 0.010000000000000009 in floats
+    assert t.open_directions(0).tolist() == [0, 0]
+    assert t.open_directions(1).tolist() == [1, -1]
+
+
+def test_a_sign_flip_between_two_observations_closes_one_position_and_opens_the_other() -> None:
+    t = tracker()
+    obs(t, 1, [[0.5, 1.0], [1.0, 1.0]], [[90.0, 100.0], [100.0, 100.0]])  # short opens at 90
+    obs(t, 2, [[1.6, 1.0], [1.0, 1.0]], [[99.0, 100.0], [100.0, 100.0]])  # now long
+    closed, opened = t.positions(0)
+    assert closed == Position(0, 0, -1, 1 * H, 90.0, 2 * H, 99.0)
+    assert closed.return_ == pytest.approx(0.1)  # 99 / 90 - 1
+    assert opened == Position(0, 0, 1, 2 * H, 99.0)
+    assert opened.is_open and opened.return_ is None
+    assert t.closed_count(0) == 1 and t.open_count(0) == 1
+
+
+def test_a_book_without_a_mid_is_skipped_until_it_has_one_again() -> None:
+    t = tracker()
+    nan = float("nan")
+    obs(t, 1, [[1.0, 2.0], [1.0, 1.0]], [[100.0, nan], [100.0, 100.0]])  # long on book 1, no price
+    assert t.open_count(0) == 0
+    obs(t, 2, [[1.0, 2.0], [1.0, 1.0]], [[100.0, 50.0], [100.0, 100.0]])  # priced: opens at 50
+    obs(t, 3, [[1.0, 1.0], [1.0, 1.0]], [[100.0, nan], [100.0, 100.0]])  # flat, but no price: kept
+    assert t.open_count(0) == 1
+    obs(t, 4, [[1.0, 1.0], [1.0, 1.0]], [[100.0, 60.0], [100.0, 100.0]])  # closes at 60
+    (p,) = t.positions(0)
+    assert (p.book, p.open_ns, p.close_ns, p.return_) == (1, 2 * H, 4 * H, pytest.approx(0.2))
+
+
+def test_hours_sum_closed_and_open_positions_over_books() -> None:
+    t = tracker()
+    obs(t, 1, [[2.0, 1.0], [1.0, 1.0]], E100)  # book 0 long from 1 h
+    obs(t, 4, [[1.0, 0.0], [1.0, 1.0]], E100)  # book 0 closed (3 h), book 1 short from 4 h
+    obs(t, 5, [[2.0, 0.0], [1.0, 1.0]], E100)  # book 0 long again from 5 h
+    # 3 h closed + (7 - 4) h + (7 - 5) h open = 8 h
+    assert t.hours_in_positions(0, 7 * H) == 8.0
+    assert t.hours_in_positions(0, 5 * H) == 4.0  # 3 + 1 + 0
+    assert t.open_count(0) == 2 and t.closed_count(0) == 1
+    assert [(p.book, p.open_ns) for p in t.positions(0)] == [(0, 1 * H), (1, 4 * H), (0, 5 * H)]
+    assert t.open_counts().tolist() == [2, 0]
+
+
+def test_neutral_may_differ_per_book() -> None:
+    t = PositionTracker(1, 2, LOT)
+    t.observe(1, np.array([[1.0, 1.0]]), np.array([1.0, 3.0]), np.array([[10.0, 10.0]]))
+    assert t.open_directions(0).tolist() == [0, -1]  # 1.0 is 2.0 below book 1's neutral of 3.0
+
+
+def test_only_the_last_keep_closed_positions_are_kept_but_the_counters_stay_exact() -> None:
+    t = tracker(keep_closed=2)
+    for i in range(3):  # three positions of 1 h each, closed at 2, 4 and 6 h
+        obs(t, 2 * i + 1, [[2.0, 1.0], [1.0, 1.0]], E100)
+        obs(t, 2 * i + 2, FLAT, E100)
+    assert t.closed_count(0) == 3
+    assert [p.open_ns for p in t.positions(0)] == [3 * H, 5 * H]
+    assert t.hours_in_positions(0, 100 * H) == 3.0
+
+
+def test_reset_forgets_one_miner_only() -> None:
+    t = tracker()
+    obs(t, 1, [[2.0, 0.0], [2.0, 1.0]], E100)
+    obs(t, 2, [[1.0, 0.0], [2.0, 1.0]], E100)
+    t.reset_uid(0)
+    assert t.open_count(0) == 0 and t.closed_count(0) == 0 and t.positions(0) == []
+    assert t.hours_in_positions(0, 10 * H) == 0.0
+    assert t.open_count(1) == 1 and t.hours_in_positions(1, 3 * H) == 2.0
+    # after the reset, an inventory off neutral opens a new position at the next observation
+    obs(t, 3, [[1.0, 0.0], [2.0, 1.0]], E100)
+    assert [(p.book, p.open_ns) for p in t.positions(0)] == [(1, 3 * H)]
+
+
+def test_observe_refuses_bad_inputs() -> None:
+    t = tracker()
+    with pytest.raises(ValueError, match=r"base must have shape \(2, 2\)"):
+        t.observe(1, np.ones((2, 3)), NEUTRAL, np.ones((2, 2)))
+    with pytest.raises(ValueError, match="neutral must be a number or broadcastable"):
+        t.observe(1, np.ones((2, 2)), np.ones(3), np.ones((2, 2)))
+    with pytest.raises(TypeError, match="time_ns must be an integer"):
+        t.observe(1.5, np.ones((2, 2)), NEUTRAL, np.ones((2, 2)))  # type: ignore[arg-type]
+    t.observe(10, np.ones((2, 2)), NEUTRAL, np.ones((2, 2)))
+    with pytest.raises(ValueError, match="before the last observation"):
+        t.observe(9, np.ones((2, 2)), NEUTRAL, np.ones((2, 2)))
+    with pytest.raises(ValueError, match="uid must be in"):
+        t.open_count(2)
+    for bad in ({"slots": -1}, {"books": 0}, {"lot_size": 0.0}):
+        args = {"slots": 2, "books": 2, "lot_size": LOT, **bad}
+        with pytest.raises(ValueError):
+            PositionTracker(**args)  # type: ignore[arg-type]
+
+
+def busy() -> PositionTracker:
+    t = tracker(keep_closed=5)
+    obs(t, 1, [[2.0, 0.5], [1.0, 1.0]], [[100.0, 80.0], [100.0, 100.0]])
+    obs(t, 2, [[1.0, 0.5], [1.3, 1.0]], [[110.0, 81.0], [100.0, 100.0]])
+    obs(t, 3, [[0.0, 0.5], [1.3, 1.0]], [[108.0, 82.0], [101.5, 100.0]])
+    return t
+
+
+def test_the_state_round_trips_through_json() -> None:
+    t = busy()
+    state = json.loads(json.dumps(t.to_state()))
+    back = PositionTracker.from_state(state)
+    assert back.to_state() == t.to_state()
+    for uid in (0, 1):
+        assert back.positions(uid) == t.positions(uid)
+        assert back.hours_in_positions(uid, 5 * H) == t.hours_in_positions(uid, 5 * H)
+    # the restored tracker goes on exactly as the original
+    for x in (t, back):
+        obs(x, 4, FLAT, [[120.0, 90.0], [99.0, 100.0]])
+    assert back.to_state() == t.to_state()
+    assert [p.return_ for p in back.positions(0)] == pytest.approx([0.1 / 1.0, 90 / 80 - 1, 120 / 108 - 1])
+
+
+def bad_states() -> list[tuple[str, object]]:
+    good = busy().to_state()
+
+    def change(path: str, value: object) -> dict:
+        state = json.loads(json.dumps(good))
+        *parents, last = path.split(".")
+        node = state
+        for key in parents:
+            node = node[key] if not key.isdigit() else node[int(key)]
+        if value is KeyError:
+            del node[last]
+        elif last.isdigit():
+            node[int(last)] = value
+        else:
+            node[last] = value
+        return state
+
+    return [
+        ("must be a dict", []),
+        ("format must be", change("format", "other/1")),
+        ("slots is missing", change("slots", KeyError)),
+        ("lot_size must be a finite number", change("lot_size", "0.01")),
+        ("books must be an integer >= 1", change("books", 0)),
+        ("closed_count must have 2 entries", change("closed_count", [0])),
+        ("closed_ns.1. must be >= 0", change("closed_ns.1", -5)),
+        (r"open.uid\[0\] = 7 is not a slot", change("open.uid.0", 7)),
+        (r"closed.book\[0\] = 2 is not a book", change("closed.book.0", 2)),
+        (r"open.direction\[0\] must be 1 or -1", change("open.direction.0", 0)),
+        (r"open.open_equity\[0\] must be a finite number", change("open.open_equity.0", None)),
+        ("the columns of closed differ in length", change("closed.close_ns", [])),
+        (r"closed.uid is missing", change("closed.uid", KeyError)),
+        ("closes at .*, before it opens", change("closed.close_ns.0", 0)),
+        ("more than keep_closed", change("closed_count.0", 0)),
+    ]
+
+
+@pytest.mark.parametrize(("message", "state"), bad_states())
+def test_a_bad_state_is_refused_with_a_clear_error(message: str, state: object) -> None:
+    with pytest.raises(ValueError, match=f"positions state.*{message}"):
+        PositionTracker.from_state(state)  # type: ignore[arg-type]
+
+
+def test_two_open_positions_on_one_cell_are_refused() -> None:
+    state = busy().to_state()
+    for column in state["open"].values():
+        column.append(column[0])
+    with pytest.raises(ValueError, match="two positions for uid 0 on book 0"):
+        PositionTracker.from_state(state)
+
+
+def test_the_store_arrays_round_trip_and_keep_each_miners_history_in_its_own_column() -> None:
+    t = busy()
+    arrays = t.to_arrays()
+    assert arrays["direction"].shape == (2, 2) and arrays["direction"].dtype == np.int8
+    assert arrays["hist_close_ns"].shape == (5, 2)  # [keep_closed, slots]: a store chunk per miner
+    assert arrays["hist_close_ns"][:, 0].tolist() == [2 * H, 0, 0, 0, 0]
+    assert arrays["hist_len"].tolist() == [1, 0]
+    back = PositionTracker.from_arrays(arrays)
+    assert back.to_state() == t.to_state()
+    fresh = PositionTracker.from_arrays(tracker().to_arrays())
+    assert fresh.last_time_ns is None and fresh.to_state() == tracker().to_state()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda a: a.pop("open_ns"), "open_ns is missing"),
+        (lambda a: a.update(params=np.array([LOT, 2.5])), "keep_closed must be an integer"),
+        (lambda a: a.update(open_equity=np.zeros((2, 3))), r"open_equity must have shape \(2, 2\)"),
+        (lambda a: a.update(hist_len=np.array([6, 0])), r"hist_len must lie in \[0, 5\]"),
+        (lambda a: a["direction"].__setitem__((1, 1), 3), r"open.direction\[\d\] must be 1 or -1"),
+        (lambda a: a.update(params=np.array([-1.0, 5.0])), "lot_size must be a finite number > 0"),
+    ],
+)
+def test_bad_store_arrays_are_refused(change, message: str) -> None:  # type: ignore[no-untyped-def]
+    arrays = busy().to_arrays()
+    change(arrays)
+    with pytest.raises(ValueError, match=message):
+        PositionTracker.from_arrays(arrays)
