@@ -4,7 +4,6 @@ sending signals and their acknowledgement, restarted, and driven to the end."""
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -15,10 +14,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 from protocol_samples import state
-from signal_helpers import files
+from signal_helpers import ENV, KEY, ROOT, SAMPLE, SERVER, SignalServerProcess, files, run
 from wallets import make_wallet
 
-import taos
 from taos.miner import Target, query
 from taos.protocol import (
     Direction,
@@ -30,18 +28,6 @@ from taos.protocol import (
     encode_state,
 )
 from taos.signals import client_order_id
-
-ROOT = Path(__file__).resolve().parents[1]
-SERVER = ROOT / "mining" / "run_receive_signals_server.py"
-SAMPLE = ROOT / "mining" / "sample_signal_request.py"
-ENV = {**os.environ, "PYTHONPATH": str(Path(taos.__file__).resolve().parents[1])}
-KEY = "a-test-key-that-is-long-enough"
-
-
-def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, *map(str, args)], capture_output=True, text=True, env=ENV, timeout=60, check=False
-    )
 
 
 def one_error_line(out: subprocess.CompletedProcess[str], prefix: str, message: str) -> None:
@@ -98,47 +84,6 @@ def test_the_sample_names_an_unreachable_server() -> None:
 
 
 # --- server, miner, kill -9 ------------------------------------------------------------------------
-
-
-class SignalServerProcess:
-    def __init__(self, root: Path) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(SERVER), "--dir", str(root), "--port", "0", "--log-level", "WARNING"],
-            env=ENV,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()  # "listening on http://127.0.0.1:PORT/api/receive-signal; ..."
-        assert line.startswith("listening on http://127.0.0.1:"), line + self.proc.stderr.read()  # type: ignore[union-attr]
-        self.url = line.split()[2].rstrip(";")
-
-    def send(self, book: int, order_type: str, leverage: float | None = None) -> str:
-        extra = [] if leverage is None else ["--leverage", str(leverage)]
-        out = run(
-            SAMPLE,
-            "--url",
-            self.url,
-            "--api-key",
-            KEY,
-            "--book",
-            str(book),
-            "--order-type",
-            order_type,
-            *extra,
-        )
-        assert out.returncode == 0, out.stderr
-        status, answer = out.stdout.split(" ", 1)
-        assert status == "200"
-        return json.loads(answer)["uuid"]
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        assert self.proc.wait(timeout=30) == 0
-        for pipe in (self.proc.stdout, self.proc.stderr):
-            assert pipe is not None
-            pipe.close()
 
 
 def miner_args(setup: dict) -> list[str]:

@@ -13,7 +13,15 @@ from markets import populations
 from taos.agents import Agent, create_agent, load_agent_class
 from taos.chain import LocalChain
 from taos.config import loads
-from taos.protocol import AccountReset, MarketState, OrderAccepted, OrderRejected, PlaceLimit, Side
+from taos.protocol import (
+    AccountReset,
+    InstructionKind,
+    MarketState,
+    OrderAccepted,
+    OrderRejected,
+    PlaceLimit,
+    Side,
+)
 from taos.validator.loop import run
 from taos.validator.transport import InProcessTransport
 from taos.validator.validator import Validator, ValidatorSettings
@@ -111,6 +119,17 @@ def test_a_new_hotkey_resets_the_uid(tmp_path: Path) -> None:
     assert isinstance(rec, Recorder)
     assert any(isinstance(n, AccountReset) for s in rec.states[-2:] for n in s.notices)
     assert v.scores.scores()[1] == 0.0
+
+
+def test_a_reset_drops_the_old_miners_pending_instructions(tmp_path: Path) -> None:
+    v, _, _ = make(tmp_path)
+    v.sync_chain()
+    asyncio.run(run(v, max_steps=20))
+    assert (v.pending["agent"] == 1).any()  # its last reply's order waits for the next step
+    others = v.pending[v.pending["agent"] != 1].copy()
+    v.reset_uid(1)
+    assert v.pending[v.pending["agent"] == 1]["kind"].tolist() == [InstructionKind.RESET_AGENT]
+    assert v.pending[v.pending["agent"] != 1].tobytes() == others.tobytes()
 
 
 def test_an_agent_that_raises_gets_a_reply_rejected_notice_and_the_loop_goes_on(tmp_path: Path) -> None:

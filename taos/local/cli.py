@@ -18,6 +18,7 @@ from taos.local.runner import (
     build_scoring,
     default_agents,
     parse_duration,
+    policy_summary,
     run_market,
 )
 from taos.validator.policy import SCORING_FLAGS as _H
@@ -220,6 +221,8 @@ def local(
             "interrupted": stop.is_set(),
             "events": events,
             "transport": transport,
+            "scoring_preset": scoring_preset,
+            "policies": policy_summary(v, sorted(market.names)),
         }
     )
     print_summary(summary_rows(summary), console)

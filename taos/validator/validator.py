@@ -564,7 +564,8 @@ class Validator:
         reset = instruction_array(1)
         reset["kind"] = InstructionKind.RESET_AGENT
         reset["agent"] = uid
-        self.pending = _concat([self.pending, reset])
+        # the old miner's accepted instructions would run after the reset (their delays are > 0)
+        self.pending = _concat([self.pending[self.pending["agent"] != uid], reset])
         if self.metrics is not None:
             self.metrics.forget_uid(uid)
 
@@ -606,7 +607,7 @@ class Validator:
         )
 
     def _extra_state(self) -> dict[str, np.ndarray]:
-        extra = {
+        extra: dict[str, np.ndarray] = {
             "pending": self.pending.view(np.uint8),
             "last_target_ns": self.last_target_ns,
             **{f"positions/{k}": a for k, a in self.positions.to_arrays().items()},
