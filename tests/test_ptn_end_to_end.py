@@ -42,6 +42,11 @@ def test_signals_become_positions_in_a_local_ptn_market(tmp_path: Path) -> None:
 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["scoring_preset"] == "ptn" and summary["complete"]
+    # the ptn rules, but the wall-clock reply rate limit (a local market outruns real time)
+    assert summary["rules"] == {
+        "max_leverage": 1.0, "max_open": 200, "position_interval_s": 60.0, "rate_limit": 0,
+        "rate_window_s": 60.0, "sessions": [],
+    }  # fmt: skip
     names = {a["uid"]: a["name"] for a in summary["agents"]}
     signal_uid = next(uid for uid, name in names.items() if name.startswith("SignalAgent"))
     maker_uid = next(uid for uid, name in names.items() if name.startswith("RandomMakerAgent"))

@@ -162,7 +162,9 @@ def local(
                 max_leverage=rules_max_leverage,
                 max_open=rules_max_open,
                 position_interval_s=rules_position_interval,
-                rate_limit=rules_rate_limit,
+                # a local market runs far faster than real time: the wall-clock reply rate limit of
+                # preset ptn would drop most replies, so it is off unless asked for
+                rate_limit=0 if rules_rate_limit is None else rules_rate_limit,
                 rate_window_s=rules_rate_window,
                 sessions=rules_sessions,
             )
@@ -222,6 +224,21 @@ def local(
             "events": events,
             "transport": transport,
             "scoring_preset": scoring_preset,
+            "rules": {
+                "max_leverage": v.rules.max_leverage,
+                "max_open": v.rules.max_open,
+                "position_interval_s": v.rules.position_interval_s,
+                "rate_limit": v.rules.rate_limit,
+                "rate_window_s": v.rules.rate_window_s,
+                "sessions": [
+                    {
+                        "books": None if x.books is None else sorted(x.books),
+                        "open_s": x.open_s,
+                        "close_s": x.close_s,
+                    }
+                    for x in v.rules.sessions
+                ],
+            },
             "policies": policy_summary(v, sorted(market.names)),
         }
     )
