@@ -22,8 +22,10 @@ from taos.protocol import (
     ProtocolError,
     RejectReason,
     Reply,
+    SharedState,
     Side,
     StateDecoder,
+    StateRequest,
     Stp,
     TargetPosition,
     TimeInForce,
@@ -80,7 +82,7 @@ def test_wire_tags_are_fixed_integers() -> None:
     raw = msgspec.msgpack.decode(encode_reply([TargetPosition(0, Direction.LONG, 2.0)]))
     assert raw["instructions"][0] == {"kind": 5, "book": 0, "direction": 1, "leverage": 2.0}
     s = msgspec.msgpack.decode(encode_state(state(notices=all_notices())))
-    assert [n["kind"] for n in s["notices"]] == [6, 1, 2, 3, 4, 5, 8, 9, 7]
+    assert [n[0] for n in s["notices"]] == [6, 1, 2, 3, 4, 5, 8, 9, 7]  # arrays, tag first
     assert s["books"][0]["event_records"][56::RECORD_SIZE] == bytes([1, 1, 3, 4])  # EventKind values
     assert s["protocol_version"] == PROTOCOL_VERSION
 
@@ -494,3 +496,45 @@ def test_state_decoder_checks_new_books_and_its_size_cap() -> None:
     small = StateDecoder(max_bytes=100)
     with pytest.raises(ProtocolError, match="over the limit of 100"):
         small.decode(encode_state(s))
+
+
+def test_a_state_request_gives_the_full_body_or_its_own_part_for_a_shared_reader() -> None:
+    """StateRequest.body() is what a remote miner receives; decode_parts of the shared part and own()
+    gives the same state, decoding the books once per shared object."""
+    s = state(notices=all_notices())
+    shared = encode_shared(s.timestamp_ns, s.books)
+    requests = [
+        StateRequest(shared, s.simulation, s.accounts, s.notices),
+        StateRequest(shared, simulation(2)),
+        StateRequest(shared, s.simulation, s.accounts[:1], ()),
+    ]
+    assert requests[0].body() == encode_state(s)
+    decoder = StateDecoder()
+    decoded = [decoder.decode_parts(r.shared, r.own()) for r in requests]
+    assert decoded == [decode_state(r.body()) for r in requests]
+    assert decoded[0].books is decoded[1].books is decoded[2].books  # decoded once
+    other = encode_shared(s.timestamp_ns, state(books=3).books)
+    assert decoder.decode_parts(other, requests[1].own()).books == state(books=3).books
+
+
+def test_decode_parts_refuses_bad_parts_and_states_over_the_cap() -> None:
+    s = state()
+    shared = encode_shared(s.timestamp_ns, s.books)
+    own = StateRequest(shared, s.simulation, s.accounts).own()
+    with pytest.raises(ProtocolError, match="over the limit of 1000"):
+        StateDecoder(max_bytes=1000).decode_parts(shared, own)
+    decoder = StateDecoder()
+    with pytest.raises(ProtocolError, match="market state: body is empty"):
+        decoder.decode_parts(shared, b"")
+    with pytest.raises(ProtocolError, match="protocol_version 1 is not supported"):
+        decoder.decode_parts(shared, msgspec.msgpack.encode({"protocol_version": 1, "timestamp_ns": 0}))
+    bad_books = encode_shared(0, (msgspec.structs.replace(s.books[0], event_records=b"x"),))
+    with pytest.raises(ProtocolError, match=r"64-byte event records - at `\$.books\[0\].event_records`"):
+        decoder.decode_parts(bad_books, own)
+    with pytest.raises(ProtocolError, match="malformed books"):
+        decoder.decode_parts(SharedState(0, msgspec.Raw(b"\xc1")), own)
+    # a reader in the packing process may skip the record checks (not the decoding)
+    unchecked = StateDecoder().decode_parts(bad_books, own, check_books=False)
+    assert unchecked.books[0].event_records == b"x"
+    with pytest.raises(ProtocolError, match="malformed books"):
+        StateDecoder().decode_parts(SharedState(0, msgspec.Raw(b"\xc1")), own, check_books=False)

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import msgspec
 
-from taos.protocol.events import check_records
+from taos.protocol.events import RECORD_SIZE, check_records
 from taos.protocol.instructions import MAX_INSTRUCTIONS, Instruction, Reply
 from taos.protocol.levels import check_side
 from taos.protocol.notices import Notice
@@ -48,6 +48,17 @@ class _StateWire(msgspec.Struct, frozen=True):
     notices: tuple[Notice, ...]
 
 
+class _OwnWire(msgspec.Struct, frozen=True):
+    """A miner's own part of a state (MarketState without its books), for a reader that has the
+    step's shared part already (``StateDecoder.decode_parts``)."""
+
+    protocol_version: int
+    timestamp_ns: int
+    simulation: SimulationInfo
+    accounts: tuple[Account, ...]
+    notices: tuple[Notice, ...]
+
+
 @dataclass(frozen=True)
 class SharedState:
     """The part of a step's state that every miner receives, encoded once."""
@@ -56,12 +67,36 @@ class SharedState:
     books: msgspec.Raw
 
 
+@dataclass(frozen=True)
+class StateRequest:
+    """One miner's state as the validator hands it to a transport: the step's shared part (encoded
+    once for all miners) and the miner's own part. ``body()`` is the ``MarketState`` body a remote
+    miner receives (byte for byte ``encode_state`` of the full state); ``own()`` encodes only the own
+    part, for a reader in this process that decodes the shared part once per step
+    (``StateDecoder.decode_parts``)."""
+
+    shared: SharedState
+    simulation: SimulationInfo
+    accounts: tuple[Account, ...] = ()
+    notices: tuple[Notice, ...] = ()
+
+    def body(self) -> bytes:
+        return encode_state_for(self.shared, self.simulation, self.accounts, self.notices)
+
+    def own(self) -> bytes:
+        wire = _OwnWire(
+            PROTOCOL_VERSION, self.shared.timestamp_ns, self.simulation, self.accounts, self.notices
+        )
+        return _encoder.encode(wire)
+
+
 _encoder = msgspec.msgpack.Encoder()
 _state_decoder = msgspec.msgpack.Decoder(MarketState)
 _reply_decoder = msgspec.msgpack.Decoder(Reply)
 _envelope_decoder = msgspec.msgpack.Decoder(_Envelope)
 _state_head_decoder = msgspec.msgpack.Decoder(_StateWire)
 _books_decoder = msgspec.msgpack.Decoder(tuple[BookState, ...])
+_own_decoder = msgspec.msgpack.Decoder(_OwnWire)
 
 
 def encode_state(state: MarketState) -> bytes:
@@ -94,8 +129,10 @@ class StateDecoder:
 
     def __init__(self, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.max_bytes = max_bytes
-        self._raw: bytes | None = None
+        self._raw: msgspec.Raw | None = None
         self._books: tuple[BookState, ...] = ()
+        self._shared: SharedState | None = None
+        self._shared_books: tuple[BookState, ...] = ()
 
     def decode(self, body: bytes) -> MarketState:
         try:
@@ -104,8 +141,8 @@ class StateDecoder:
             head = None
         if head is None or head.protocol_version != PROTOCOL_VERSION:
             return decode_state(body, max_bytes=self.max_bytes)  # the error, or a body of another shape
-        raw = bytes(head.books)
-        if raw != self._raw:
+        raw = head.books  # a view of the body: compared without a copy
+        if self._raw is None or raw != self._raw:
             try:
                 books = _books_decoder.decode(head.books)
             except (msgspec.DecodeError, ValueError, TypeError, OverflowError, RecursionError):
@@ -119,6 +156,33 @@ class StateDecoder:
             self._books,
             head.accounts,
             head.notices,
+        )
+
+    def decode_parts(self, shared: SharedState, own: bytes, *, check_books: bool = True) -> MarketState:
+        """The state of ``shared`` (a step's books) and ``own`` (``StateRequest.own()``): what
+        ``decode_state`` gives for the full body. The books of the same ``shared`` object are
+        decoded once; the size cap applies to the whole state. ``check_books=False`` skips the
+        checks of the books' record strings, for a reader in the process that packed them (there is
+        no outside input to check; the own part is always checked)."""
+        size = len(shared.books) + len(own)
+        if size > self.max_bytes:
+            raise ProtocolError(f"market state: body is {size} bytes, over the limit of {self.max_bytes}")
+        if shared is not self._shared:
+            try:
+                books = _books_decoder.decode(shared.books)
+            except (msgspec.DecodeError, ValueError, TypeError, OverflowError, RecursionError) as e:
+                raise ProtocolError(f"market state: malformed books: {e}") from None
+            if check_books:
+                _check_books(books, "market state")
+            self._shared, self._shared_books = shared, books
+        part = _decode(own, _own_decoder, "market state", self.max_bytes)
+        return MarketState(
+            part.protocol_version,
+            part.timestamp_ns,
+            part.simulation,
+            self._shared_books,
+            part.accounts,
+            part.notices,
         )
 
 
@@ -139,7 +203,7 @@ def decode_reply(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Reply:
     return _decode(body, _reply_decoder, "reply", max_bytes)
 
 
-_T = TypeVar("_T", MarketState, Reply)
+_T = TypeVar("_T", MarketState, Reply, _OwnWire)
 
 
 def _decode(body: bytes, decoder: msgspec.msgpack.Decoder[_T], what: str, max_bytes: int) -> _T:
@@ -165,14 +229,17 @@ def _decode(body: bytes, decoder: msgspec.msgpack.Decoder[_T], what: str, max_by
 
 
 def _check_books(books: Sequence[BookState], what: str) -> None:
+    events = b"".join([b.event_records for b in books])  # the usual case: one check of all events
+    lengths_ok = all(len(b.event_records) % RECORD_SIZE == 0 for b in books)
+    events_ok = lengths_ok and check_records(events) is None
     for i, book in enumerate(books):
-        for field, problem in (
-            ("bid_levels", check_side(book.bid_levels, book.bid_orders)),
-            ("ask_levels", check_side(book.ask_levels, book.ask_orders)),
-            ("event_records", check_records(book.event_records)),
-        ):
-            if problem is not None:
-                raise ProtocolError(f"{what}: malformed: {problem} - at `$.books[{i}].{field}`")
+        field, problem = "bid_levels", check_side(book.bid_levels, book.bid_orders)
+        if problem is None:
+            field, problem = "ask_levels", check_side(book.ask_levels, book.ask_orders)
+        if problem is None and not events_ok:
+            field, problem = "event_records", check_records(book.event_records)
+        if problem is not None:
+            raise ProtocolError(f"{what}: malformed: {problem} - at `$.books[{i}].{field}`")
 
 
 def _check_version(body: bytes, what: str) -> None:

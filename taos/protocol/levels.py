@@ -71,8 +71,13 @@ def check_side(levels: bytes, orders: bytes) -> str | None:
         return f"{len(levels)} bytes is not a whole number of {LEVEL_SIZE}-byte level records"
     if len(orders) % ORDER_SIZE:
         return f"{len(orders)} bytes is not a whole number of {ORDER_SIZE}-byte order records"
-    n, last = len(levels) // LEVEL_SIZE, 0
-    for level in _level_column(orders):
+    if not orders:
+        return None
+    n, column = len(levels) // LEVEL_SIZE, _level_column(orders)
+    if max(column) < n and column == sorted(column):  # the usual case, at C speed
+        return None
+    last = 0
+    for level in column:
         if level >= n:
             return f"an order of level {level} on a side of {n} levels"
         if level < last:

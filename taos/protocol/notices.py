@@ -13,7 +13,7 @@ from taos.protocol.enums import CancelReason, RejectReason, Side, TimeInForce
 from taos.protocol.instructions import Direction
 
 
-class _Notice(msgspec.Struct, frozen=True, tag_field="kind"):
+class _Notice(msgspec.Struct, frozen=True, tag_field="kind", array_like=True):
     pass
 
 

@@ -5,7 +5,8 @@ encoded state and returns each answer with its response time.
   concurrently, with a timeout: the subnet's path.
 - ``InProcessTransport``: agents in this process (offline research and tests). The state still goes
   through the wire encoding, so an in-process agent sees exactly what a remote one would (the books
-  all states of a step share are decoded once); the response time is the agent's own wall time.
+  all states of a step share are encoded and decoded once); the response time is the agent's own
+  wall time.
 
 Either way, a miner's failure (timeout, error status, exception in its agent) is an ``Answer`` with
 ``error`` set, never an exception in the loop.
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from taos.agents import Agent
-from taos.protocol import ProtocolError, StateDecoder, encode_reply
+from taos.protocol import ProtocolError, StateDecoder, StateRequest, encode_reply
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Answer:
 
 class Transport(ABC):
     @abstractmethod
-    async def query(self, requests: Mapping[int, bytes], timeout_s: float) -> dict[int, Answer]:
+    async def query(self, requests: Mapping[int, StateRequest], timeout_s: float) -> dict[int, Answer]:
         """Sends each uid its request; answers for every uid in ``requests``."""
 
     @abstractmethod
@@ -61,19 +62,22 @@ class InProcessTransport(Transport):
     def serves(self, uid: int) -> bool:
         return uid in self.agents
 
-    async def query(self, requests: Mapping[int, bytes], timeout_s: float) -> dict[int, Answer]:
-        """Each agent's answer. The response time is the agent's own (``handle``) plus the reply's
-        encoding; decoding the state is left out, as the books are decoded once for all agents.
-        ``agent_s`` and ``codec_s`` add up the agents' time and the decoding/encoding time."""
+    async def query(self, requests: Mapping[int, StateRequest], timeout_s: float) -> dict[int, Answer]:
+        """Each agent's answer. A state goes through the wire encoding: the miner's own part is encoded
+        and decoded for each agent, the step's shared books decoded once for all of them
+        (``StateDecoder.decode_parts``). The response time is the agent's own (``handle``) plus the
+        reply's encoding. ``agent_s`` and ``codec_s`` add up the agents' time and the
+        encoding/decoding time."""
         out: dict[int, Answer] = {}
-        for uid, body in requests.items():
+        for uid, request in requests.items():
             agent = self.agents.get(uid)
             if agent is None:
                 out[uid] = Answer(b"", 0.0, f"no agent for uid {uid}")
                 continue
             t0 = time.perf_counter()
             try:
-                state = self._decoder.decode(body)
+                # the books were packed in this process: their record checks guard remote miners
+                state = self._decoder.decode_parts(request.shared, request.own(), check_books=False)
             except ProtocolError as e:  # the validator's own encoding: a bug, reported per miner
                 out[uid] = Answer(b"", 0.0, f"bad state: {e}")
                 continue
@@ -111,7 +115,7 @@ class HttpTransport(Transport):
     def serves(self, uid: int) -> bool:
         return bool(self.endpoints.get(uid)) and uid in self.hotkeys
 
-    async def query(self, requests: Mapping[int, bytes], timeout_s: float) -> dict[int, Answer]:
+    async def query(self, requests: Mapping[int, StateRequest], timeout_s: float) -> dict[int, Answer]:
         import aiohttp
 
         from taos.miner.client import Target, query_all
@@ -123,7 +127,7 @@ class HttpTransport(Transport):
         for uid in requests:
             if uid not in reachable:
                 out[uid] = Answer(b"", 0.0, f"uid {uid} serves no endpoint")
-        targets = [(Target(self.endpoints[u], self.hotkeys[u]), requests[u]) for u in reachable]
+        targets = [(Target(self.endpoints[u], self.hotkeys[u]), requests[u].body()) for u in reachable]
         results = await query_all(self._session, self.wallet, targets, timeout_s=timeout_s)
         for uid, r in zip(reachable, results, strict=True):
             out[uid] = Answer(r.body, r.elapsed_s, r.error)

@@ -37,10 +37,10 @@ from taos.protocol import (
     ReplyRejected,
     Side,
     SimulationInfo,
+    StateRequest,
     TargetAccepted,
     TargetPosition,
     encode_shared,
-    encode_state_for,
 )
 from taos.scoring import weights_from_scores
 from taos.simulator import InstructionKind, Simulation, instruction_array
@@ -149,6 +149,7 @@ class Validator:
         self.end_ns = round(config.simulation.duration_s * S)
         self.info = self._simulation_info()
         self.step_index = 0
+        self.encode_s = 0.0  # wall seconds spent encoding the shared part of the states
         self.scores = ScoreState(ScoreParams.from_core(self.core), self.slots, self.books)
         self.rules = self.settings.rules
         self.rules.check_books(self.books)
@@ -247,13 +248,16 @@ class Validator:
             and self.transport.serves(uid)
         ]
 
-    def requests(self, result: Any) -> dict[int, bytes]:
-        """Each serving miner's encoded state: the shared books once, its own accounts and notices.
-        None during the grace period (miners are not queried then)."""
+    def requests(self, result: Any) -> dict[int, StateRequest]:
+        """Each serving miner's state: the shared books (encoded once), its own accounts and notices
+        (encoded by the transport). Empty during the grace period (miners are not queried then)."""
         serving = self.serving()
         if self.in_grace or not serving:
             return {}
-        shared = encode_shared(result.time_ns, book_states(result.books, result.events, self.units))
+        books = book_states(result.books, result.events, self.units)
+        t0 = time.perf_counter()
+        shared = encode_shared(result.time_ns, books)
+        self.encode_s += time.perf_counter() - t0
         out = {}
         for uid in serving:
             view = self.miners[uid]
@@ -277,12 +281,12 @@ class Validator:
                         self.units,
                     )
                 )
-            out[uid] = encode_state_for(shared, self.info, accounts, notices)
+            out[uid] = StateRequest(shared, self.info, tuple(accounts), tuple(notices))
         return out
 
     # --- 3. the queries -------------------------------------------------------------------------------
 
-    async def query(self, requests: Mapping[int, bytes]) -> dict[int, Answer]:
+    async def query(self, requests: Mapping[int, StateRequest]) -> dict[int, Answer]:
         if self.in_grace or not requests:
             return {}
         return await self.transport.query(requests, self.settings.timeout_s)
