@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs a τaos miner (SPEC §14): the Python package WITHOUT the C++ simulator (no compiler
+# needed), with the chain extra (bittensor) and the example agents' extra (scikit-learn), then
+# copies the example agents to ~/.taos/agents (or -d DIR), where run_miner.sh looks for them.
+# Idempotent: an agent file that is already there is kept (your edits survive), a new one is added.
+#   -d agent folder (~/.taos/agents)      PYTHON=... picks the interpreter (python3)
+set -euo pipefail
+cd "$(dirname "$0")"
+agents_dir=~/.taos/agents
+while getopts "d:" opt; do
+  case $opt in
+    d) agents_dir=$OPTARG ;;
+    *) echo "usage: $0 [-d agent folder]" >&2; exit 2 ;;
+  esac
+done
+python=${PYTHON:-python3}
+"$python" -m pip install --quiet --disable-pip-version-check "scikit-build-core>=0.10" "pybind11>=3.0"
+TAOS_NO_SIMULATOR=1 "$python" -m pip install --quiet --disable-pip-version-check --no-build-isolation ".[chain,agents]"
+mkdir -p "$agents_dir"
+for file in agents/*.py; do
+  name=$(basename "$file")
+  if [ ! -e "$agents_dir/$name" ]; then
+    cp "$file" "$agents_dir/$name"
+    echo "added $agents_dir/$name"
+  elif ! cmp -s "$file" "$agents_dir/$name"; then
+    echo "kept $agents_dir/$name (it differs from agents/$name: yours is left as it is)"
+  fi
+done
+"$python" -c "import taos.miner, taos.agents" && echo "τaos miner installed; run ./run_miner.sh -h <hotkey> ..."
