@@ -35,9 +35,11 @@ class ImbalanceAgent(Agent):
         if not (self.cooldown_s >= 0 and math.isfinite(self.cooldown_s)):
             raise ValueError(f"cooldown_s must be a finite number >= 0, got {self.cooldown_s}")
         self.last_order_ns: dict[int, int] = {}  # book -> time of the agent's last order there
+        self.fee = 0.0  # the highest taker fee rate, kept in hand when buying
 
     def on_start(self, simulation: SimulationInfo) -> None:
         self.last_order_ns.clear()  # a new simulation starts its clock again
+        self.fee = max([0.0, *(t.taker for t in simulation.fee_tiers)])
 
     def imbalance(self, book: BookState) -> float | None:
         """Depth imbalance of the top ``depth_levels`` levels in [-1, 1]; None for an empty book."""
@@ -73,5 +75,4 @@ class ImbalanceAgent(Agent):
         """The base quantity the free balance pays for at ``price``, keeping the highest taker fee."""
         if side == Side.SELL:
             return account.base.free
-        fee = max((t.taker for t in self.simulation.fee_tiers), default=0.0)
-        return account.quote.free / (price * (1 + max(fee, 0.0)))
+        return account.quote.free / (price * (1 + self.fee))

@@ -34,7 +34,16 @@ except ImportError as e:
     raise ImportError(f"SimpleRegressorAgent needs scikit-learn: pip install scikit-learn ({e})") from e
 
 from taos.agents import Agent
-from taos.protocol import Account, BookState, Instruction, MarketState, Side, SimulationInfo, TimeInForce
+from taos.protocol import (
+    Account,
+    BookState,
+    EventKind,
+    Instruction,
+    MarketState,
+    Side,
+    SimulationInfo,
+    TimeInForce,
+)
 
 BPS = 1e4  # the model's unit: basis points of the mid
 
@@ -82,16 +91,20 @@ class SimpleRegressorAgent(Agent):
         self.scaler = StandardScaler()
         self.samples = 0  # moves learned
         self.last: dict[int, tuple[float, np.ndarray]] = {}  # book -> (mid, features) at the last state
+        self.tick_size = 0.01
+        self.fee = 0.0  # the highest fee rate, kept in hand when buying
 
     def on_start(self, simulation: SimulationInfo) -> None:
         self.last.clear()  # the model is kept: a new simulation has the same kind of market
+        self.tick_size = simulation.tick_size
+        self.fee = max([0.0, *(max(t.maker, t.taker) for t in simulation.fee_tiers)])
 
     def features(self, book: BookState, mid: float) -> np.ndarray:
         bids, asks = book.bid_array, book.ask_array
         bid1, ask1 = bids["quantity"][0], asks["quantity"][0]
         bid5, ask5 = bids["quantity"][:5].sum(), asks["quantity"][:5].sum()
         events = book.event_array
-        trades = events[events["kind"] == 3]  # EventKind.TRADE; side is the aggressor's
+        trades = events[events["kind"] == EventKind.TRADE]  # a trade's side is the aggressor's
         buy = trades["quantity"][trades["side"] == Side.BUY].sum()
         sell = trades["quantity"][trades["side"] == Side.SELL].sum()
         previous = self.last.get(book.book)
@@ -101,7 +114,7 @@ class SimpleRegressorAgent(Agent):
             [
                 (bid1 - ask1) / (bid1 + ask1),
                 (bid5 - ask5) / (bid5 + ask5),
-                (asks["price"][0] - bids["price"][0]) / self.simulation.tick_size,
+                (asks["price"][0] - bids["price"][0]) / self.tick_size,
                 ret1,
                 ret2,
                 (buy - sell) / (buy + sell) if buy + sell > 0 else 0.0,
@@ -145,10 +158,13 @@ class SimpleRegressorAgent(Agent):
     def order(self, book: BookState, account: Account, prediction: float, now_ns: int) -> list[Instruction]:
         """One passive order on the predicted side; the agent's other orders on the book cancelled."""
         side = Side.BUY if prediction > 0 else Side.SELL
-        price = self.snap_price(book.best_bid if side == Side.BUY else book.best_ask, side)
+        best = book.best_bid if side == Side.BUY else book.best_ask
+        if best is None:
+            return []
+        price = self.snap_price(best, side)
         if any(o.side == side and o.price == price for o in account.orders):
             return []  # already quoting there
-        strength = min(1.0, abs(prediction) / self.signal_threshold - 1)
+        strength = min(1.0, max(0.0, abs(prediction) / self.signal_threshold - 1))
         wanted = self.min_quantity + strength * (self.max_quantity - self.min_quantity)
         quantity = self.snap_quantity(min(wanted, self.affordable(account, side, price)))
         if quantity < self.min_quantity:
@@ -172,5 +188,4 @@ class SimpleRegressorAgent(Agent):
         """The base quantity the free balance pays for at ``price``, keeping the highest fee."""
         if side == Side.SELL:
             return account.base.free
-        fee = max((max(t.maker, t.taker) for t in self.simulation.fee_tiers), default=0.0)
-        return account.quote.free / (price * (1 + max(fee, 0.0)))
+        return account.quote.free / (price * (1 + self.fee))
