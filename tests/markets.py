@@ -21,3 +21,26 @@ count = {makers}
 base = 200.0
 quote = 60000.0
 """
+
+
+def loop_market(
+    *,
+    slots: int = 4,
+    seed: int = 5,
+    duration_s: float = 900.0,
+    grace_period_s: float = 60.0,
+    miners: str = "",
+) -> str:
+    """The TOML of a two-book market of 5 s steps for validator-loop tests; ``miners`` adds lines to
+    the [miners] table (e.g. ``"wealth = 1000.0"``)."""
+    return f"""
+[simulation]
+books = 2
+seed = {seed}
+duration_s = {duration_s}
+publish_interval_s = 5.0
+grace_period_s = {grace_period_s}
+[miners]
+slots = {slots}
+{miners}
+""" + populations(50, 60, 3)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from markets import populations
+from markets import loop_market
 from protocol_samples import SECOND, simulation
 
 from taos.agents import Agent, AgentLoadError, create_agent, load_agent_class
@@ -370,16 +370,7 @@ def test_passive_aggressive_model_on_every_scikit_learn(regressor_cls, monkeypat
 
 # --- in a market ------------------------------------------------------------------------------------
 
-CONFIG = """
-[simulation]
-books = 2
-seed = 5
-duration_s = 900.0
-publish_interval_s = 5.0
-grace_period_s = 60.0
-[miners]
-slots = 3
-""" + populations(50, 60, 3)
+CONFIG = loop_market(slots=3)
 
 
 def recording(cls: type[Agent]) -> type[Agent]:

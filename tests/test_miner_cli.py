@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from protocol_samples import state
-from wallets import make_wallet
+from wallets import validator_and_miner
 
 import taos
 from taos.miner import Target, query
@@ -26,20 +26,7 @@ ENV = {**os.environ, "PYTHONPATH": str(Path(taos.__file__).resolve().parents[1])
 
 @pytest.fixture
 def setup(tmp_path: Path) -> dict:
-    wallets = tmp_path / "wallets"
-    validator, miner = make_wallet(wallets, "validator"), make_wallet(wallets, "miner")
-    chain = tmp_path / "chain.json"
-    chain.write_text(
-        json.dumps(
-            {
-                "neurons": [
-                    {"hotkey": validator.hotkey.ss58_address, "validator_permit": True, "stake": 1000},
-                    {"hotkey": miner.hotkey.ss58_address},
-                ]
-            }
-        )
-    )
-    return {"validator": validator, "miner": miner, "chain": chain, "wallets": wallets}
+    return validator_and_miner(tmp_path)
 
 
 def miner_args(setup: dict, *extra: str, name: str = "RandomMakerAgent") -> list[str]:

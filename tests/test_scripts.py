@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from protocol_samples import state
-from wallets import make_wallet
+from wallets import validator_and_miner
 
 import taos
 from taos.miner import Target, query
@@ -48,19 +48,8 @@ def test_run_miner_refuses_an_unknown_flag() -> None:
 
 
 def test_run_miner_serves_the_named_agent_with_its_parameters(tmp_path: Path) -> None:
-    wallets = tmp_path / "wallets"
-    validator, miner = make_wallet(wallets, "validator"), make_wallet(wallets, "miner")
-    chain = tmp_path / "chain.json"
-    chain.write_text(
-        json.dumps(
-            {
-                "neurons": [
-                    {"hotkey": validator.hotkey.ss58_address, "validator_permit": True, "stake": 1000},
-                    {"hotkey": miner.hotkey.ss58_address},
-                ]
-            }
-        )
-    )
+    setup = validator_and_miner(tmp_path)
+    validator, miner, chain, wallets = setup["validator"], setup["miner"], setup["chain"], setup["wallets"]
     proc = subprocess.Popen(
         [
             str(ROOT / "run_miner.sh"),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from markets import populations
+from markets import loop_market
 
 from taos.agents import Agent, create_agent, load_agent_class
 from taos.chain import LocalChain
@@ -27,16 +27,7 @@ from taos.validator.transport import InProcessTransport
 from taos.validator.validator import Validator, ValidatorSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = """
-[simulation]
-books = 2
-seed = 5
-duration_s = 900.0
-publish_interval_s = 5.0
-grace_period_s = 60.0
-[miners]
-slots = 4
-""" + populations(50, 60, 3)
+CONFIG = loop_market(slots=4)
 
 
 class Recorder(Agent):

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from markets import populations
+from markets import loop_market
 
 from taos.agents import Agent
 from taos.chain import LocalChain
@@ -24,17 +24,7 @@ from taos.validator.validator import Validator, ValidatorSettings
 
 S = 1_000_000_000
 LOT = 0.0001
-CONFIG = """
-[simulation]
-books = 2
-seed = 11
-duration_s = 3600.0
-publish_interval_s = 5.0
-grace_period_s = 10.0
-[miners]
-slots = 3
-wealth = 1000.0
-""" + populations(50, 60, 3)
+CONFIG = loop_market(slots=3, seed=11, duration_s=3600.0, grace_period_s=10.0, miners="wealth = 1000.0")
 
 # sim time of the state → (direction, leverage, client order id) the agent sends for book 0
 PLAN = {

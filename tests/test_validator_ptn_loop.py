@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from markets import populations
+from markets import loop_market
 
 from taos.agents import Agent
 from taos.chain import LocalChain
@@ -29,16 +29,7 @@ from taos.validator.transport import InProcessTransport
 from taos.validator.validator import Validator, ValidatorSettings
 
 S = 1_000_000_000
-CONFIG = """
-[simulation]
-books = 2
-seed = 5
-duration_s = 900.0
-publish_interval_s = 5.0
-grace_period_s = 60.0
-[miners]
-slots = 4
-""" + populations(50, 60, 3)
+CONFIG = loop_market(slots=4)
 WALL = 1_700_000_000.0  # the wall clock of these runs (a constant: runs must be reproducible)
 
 # Preset ptn with limits that a few minutes of simulated trading can reach: eliminated 1 % below
