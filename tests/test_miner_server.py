@@ -20,8 +20,9 @@ from wallets import make_wallet
 
 from taos.agents import Agent
 from taos.chain import ChainError, LocalChain, Neuron
-from taos.miner import AgentPool, Gatekeeper, MinerServer, Refused, Target, query, query_all, state_url
+from taos.miner import AgentPool, Gatekeeper, MinerServer, Refused
 from taos.protocol import PROTOCOL_VERSION, Cancel, Reply, decode_reply, encode_state
+from taos.validator.client import Target, query, query_all, state_url
 
 TIMEOUT_S = 0.5
 

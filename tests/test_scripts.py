@@ -17,8 +17,8 @@ from protocol_samples import state
 from wallets import validator_and_miner
 
 import taos
-from taos.miner import Target, query
 from taos.protocol import PlaceLimit, decode_reply, encode_state
+from taos.validator.client import Target, query
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(Path(taos.__file__).resolve().parents[1]), "PYTHON": sys.executable}

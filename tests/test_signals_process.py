@@ -17,7 +17,6 @@ from protocol_samples import state
 from signal_helpers import ENV, KEY, ROOT, SAMPLE, SERVER, SignalServerProcess, files, run
 from wallets import make_wallet
 
-from taos.miner import Target, query
 from taos.protocol import (
     Direction,
     OrderRejected,
@@ -28,6 +27,7 @@ from taos.protocol import (
     encode_state,
 )
 from taos.signals import client_order_id
+from taos.validator.client import Target, query
 
 
 def one_error_line(out: subprocess.CompletedProcess[str], prefix: str, message: str) -> None:

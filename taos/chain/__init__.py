@@ -4,5 +4,17 @@
 from taos.chain.base import Chain, ChainError, Metagraph, Neuron
 from taos.chain.bittensor_chain import BittensorChain
 from taos.chain.local import LocalChain, WeightsCall
+from taos.chain.wallet import http_auth, make_chain, wallet_hotkey
 
-__all__ = ["BittensorChain", "Chain", "ChainError", "LocalChain", "Metagraph", "Neuron", "WeightsCall"]
+__all__ = [
+    "BittensorChain",
+    "Chain",
+    "ChainError",
+    "LocalChain",
+    "Metagraph",
+    "Neuron",
+    "WeightsCall",
+    "http_auth",
+    "make_chain",
+    "wallet_hotkey",
+]

@@ -9,9 +9,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
 
-from taos.chain import Chain, ChainError, Metagraph
+from taos.chain import Chain, ChainError, Metagraph, http_auth
 
 log = logging.getLogger("taos.miner")
 
@@ -23,14 +22,6 @@ class Refused(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-def http_auth() -> Any:
-    try:
-        from bittensor import http_auth as module
-    except ImportError as e:
-        raise ImportError(f"the miner needs the bittensor SDK: pip install 'taos[chain]' ({e})") from e
-    return module
 
 
 class Gatekeeper:

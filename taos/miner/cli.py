@@ -13,12 +13,11 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
 from taos.agents import Agent, AgentLoadError, create_agent, load_agent_class, parse_params
-from taos.chain import BittensorChain, Chain, ChainError, LocalChain
+from taos.chain import ChainError, make_chain
 from taos.miner.auth import Gatekeeper
 from taos.miner.pool import AgentPool
 from taos.miner.server import MinerServer
@@ -64,20 +63,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def make_chain(spec: str, netuid: int, wallet: Any) -> Chain:
-    if spec.startswith("local:"):
-        hotkey = _hotkey(wallet)
-        return LocalChain.from_file(spec.removeprefix("local:"), hotkey)
-    return BittensorChain(network=spec, netuid=netuid, wallet=wallet)
-
-
-def _hotkey(wallet: Any) -> str:
-    try:
-        return str(wallet.hotkey.ss58_address)
-    except Exception as e:
-        raise StartError(f"cannot read the hotkey of {wallet!r}: {e}") from e
-
-
 class Miner:
     """Everything checked and built, ready to serve."""
 
@@ -91,7 +76,6 @@ class Miner:
         import bittensor as bt
 
         wallet = bt.Wallet(name=args.wallet_name, hotkey=args.wallet_hotkey, path=args.wallet_path)
-        _hotkey(wallet)
         self.chain = make_chain(args.chain, args.netuid, wallet)
         uid = self.chain.own_uid()
         if uid is None:

@@ -18,9 +18,15 @@ from aiohttp import web
 
 from taos.miner.auth import Gatekeeper, Refused
 from taos.miner.pool import AgentPool
-from taos.protocol import CONTENT_TYPE, DEFAULT_MAX_BYTES, ProtocolError, decode_state, encode_reply
+from taos.protocol import (
+    CONTENT_TYPE,
+    DEFAULT_MAX_BYTES,
+    STATE_PATH,
+    ProtocolError,
+    decode_state,
+    encode_reply,
+)
 
-STATE_PATH = "/state"
 log = logging.getLogger("taos.miner")
 
 

@@ -27,6 +27,8 @@ from taos.protocol.state import Account, BookState, MarketState, SimulationInfo
 PROTOCOL_VERSION = 2
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 CONTENT_TYPE = "application/msgpack"
+STATE_PATH = "/state"
+"""The path a miner serves states on (HTTP POST)."""
 
 
 class ProtocolError(ValueError):

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from taos.chain import ChainError
+from taos.chain import ChainError, make_chain
 from taos.config import ConfigError, load
 from taos.validator.policy import SCORING_FLAGS, ScoringSettings, scoring_from_flags
 
@@ -114,7 +114,6 @@ def parser() -> argparse.ArgumentParser:
 
 
 def build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from taos.miner.cli import make_chain
     from taos.validator.metrics import ValidatorMetrics
     from taos.validator.store import ValidatorStore
     from taos.validator.transport import HttpTransport

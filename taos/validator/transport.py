@@ -1,7 +1,7 @@
 """How the validator reaches its miners: one call per publish interval that sends every miner its
 encoded state and returns each answer with its response time.
 
-- ``HttpTransport``: signed HTTP POSTs to the miners' published endpoints (``taos.miner.client``),
+- ``HttpTransport``: signed HTTP POSTs to the miners' published endpoints (``taos.validator.client``),
   concurrently, with a timeout: the subnet's path.
 - ``InProcessTransport``: agents in this process (offline research and tests). The state still goes
   through the wire encoding, so an in-process agent sees exactly what a remote one would (the books
@@ -118,7 +118,7 @@ class HttpTransport(Transport):
     async def query(self, requests: Mapping[int, StateRequest], timeout_s: float) -> dict[int, Answer]:
         import aiohttp
 
-        from taos.miner.client import Target, query_all
+        from taos.validator.client import Target, query_all
 
         if self._session is None:
             self._session = aiohttp.ClientSession()

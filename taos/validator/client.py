@@ -16,9 +16,8 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from taos.miner.auth import http_auth
-from taos.miner.server import STATE_PATH
-from taos.protocol import CONTENT_TYPE, DEFAULT_MAX_BYTES
+from taos.chain import http_auth
+from taos.protocol import CONTENT_TYPE, DEFAULT_MAX_BYTES, STATE_PATH
 
 
 @dataclass(frozen=True)
