@@ -66,6 +66,7 @@ from taos.protocol.levels import (
     pack_side,
     unpack_side,
 )
+from taos.protocol.limits import max_reply_bytes, max_reply_instructions, max_state_bytes
 from taos.protocol.notices import (
     AccountReset,
     Notice,
@@ -161,6 +162,9 @@ __all__ = [
     "event_dtype",
     "from_steps",
     "level_dtype",
+    "max_reply_bytes",
+    "max_reply_instructions",
+    "max_state_bytes",
     "on_grid",
     "order_dtype",
     "pack_events",

@@ -122,6 +122,7 @@ class BookState(msgspec.Struct, frozen=True):
     bid_orders: bytes = b""
     ask_orders: bytes = b""
     event_records: bytes = b""
+    events_dropped: int = 0  # older events of this interval left out (``limits.MAX_EVENTS_PER_BOOK``)
 
     @classmethod
     def build(
@@ -223,6 +224,7 @@ class Account(msgspec.Struct, frozen=True):
     orders: tuple[OpenOrder, ...] = ()
     fee_tier: int = 0
     volume: float = 0.0
+    orders_dropped: int = 0  # open orders beyond ``limits.MAX_ACCOUNT_ORDERS``, not listed
 
 
 class MarketState(msgspec.Struct, frozen=True):
