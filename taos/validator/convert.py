@@ -43,6 +43,7 @@ from taos.protocol import (
     event_dtype,
     from_steps,
     level_dtype,
+    notional_to_units,
     order_dtype,
     price_to_ticks,
     quantity_to_lots,
@@ -287,7 +288,7 @@ def to_records(uid: int, instructions: Iterable[tuple[Instruction, int]], u: Uni
                 if ins.currency == Currency.BASE:
                     r["qty_lots"] = quantity_to_lots(ins.quantity, u.lot_size)
                 else:
-                    r["notional_quote"] = int(ins.quantity * u.quote_units)
+                    r["notional_quote"] = notional_to_units(ins.quantity, u.tick_size, u.lot_size)
                 r["stp"] = ins.stp
                 r["client_order_id"] = ins.client_order_id or 0
             case Cancel():

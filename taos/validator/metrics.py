@@ -33,6 +33,8 @@ from prometheus_client import (
     start_http_server,
 )
 
+from taos.validator.outcome import ANSWERED, QueryOutcome
+
 __all__ = ["MetricsServer", "QueryOutcome", "ValidatorMetrics"]
 
 PREFIX = "taos_validator"
@@ -47,20 +49,9 @@ QUERY_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0,
 EVENTS_PER_STEP_BUCKETS = (0, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
 
 
-class QueryOutcome(str, Enum):
-    """How a miner query ended. ``OK``: a reply that decoded (its instructions may still be
-    rejected one by one). The others are failures, counted by kind."""
-
-    OK = "ok"
-    TIMEOUT = "timeout"  # no reply within the query timeout; the reply is dropped
-    HTTP_ERROR = "http_error"  # the miner answered with a non-2xx status
-    DECODE_ERROR = "decode_error"  # a 2xx reply that did not decode or validate
-    REFUSED = "refused"  # no connection (refused, reset, unreachable, name not resolved)
-
-
 # Outcomes with a response whose time is meaningful; timeouts and refused connections are
 # counted but not timed (a timeout would only say "at least the timeout").
-_TIMED = frozenset({QueryOutcome.OK, QueryOutcome.HTTP_ERROR, QueryOutcome.DECODE_ERROR})
+_TIMED = ANSWERED | {QueryOutcome.AGENT_ERROR, QueryOutcome.INTERNAL}
 
 
 class MetricsServer:
@@ -141,7 +132,7 @@ class ValidatorMetrics:
 
         self.query_latency = Histogram(
             f"{PREFIX}_query_latency_seconds",
-            "Response time of miner queries that got a response (ok, http_error, decode_error), in seconds.",
+            "Response time of miner queries that got a response (every outcome but timeout and refused), in seconds.",
             buckets=QUERY_LATENCY_BUCKETS,
             registry=r,
         )
@@ -153,7 +144,7 @@ class ValidatorMetrics:
         )
         self.query_failures = Counter(
             f"{PREFIX}_query_failures",
-            "Failed miner queries by kind (timeout, http_error, decode_error, refused).",
+            "Failed miner queries by kind (every outcome but ok).",
             labelnames=("kind",),
             registry=r,
         )

@@ -8,8 +8,9 @@ encoded state and returns each answer with its response time.
   all states of a step share are encoded and decoded once); the response time is the agent's own
   wall time.
 
-Either way, a miner's failure (timeout, error status, exception in its agent) is an ``Answer`` with
-``error`` set, never an exception in the loop.
+Either way, a miner's failure (timeout, refused connection, error status, oversized reply, exception
+in its agent) is an ``Answer`` with ``error`` and its kind ``outcome`` set, never an exception in the
+loop. A reply is never larger than ``max_reply_bytes`` of the market (``taos.protocol.limits``).
 """
 
 from __future__ import annotations
@@ -21,14 +22,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from taos.agents import Agent
-from taos.protocol import ProtocolError, StateDecoder, StateRequest, encode_reply
+from taos.protocol import ProtocolError, StateDecoder, StateRequest, encode_reply, max_reply_bytes
+from taos.validator.outcome import QueryOutcome
 
 
 @dataclass(frozen=True)
 class Answer:
+    """A miner's reply body, or why there is none: ``error`` (our words, never the peer's) and its
+    kind ``outcome``."""
+
     body: bytes
     response_time_s: float
     error: str | None = None
+    outcome: QueryOutcome = QueryOutcome.OK
+
+    def __post_init__(self) -> None:
+        if (self.error is None) != (self.outcome is QueryOutcome.OK):
+            raise ValueError(f"an answer has an error exactly when its outcome is not ok: {self!r}")
+
+
+def reply_cap(request: StateRequest) -> int:
+    """The largest reply the market of ``request`` allows."""
+    info = request.simulation
+    return max_reply_bytes(info.books, info.max_instructions_per_book)
 
 
 class Transport(ABC):
@@ -72,14 +88,14 @@ class InProcessTransport(Transport):
         for uid, request in requests.items():
             agent = self.agents.get(uid)
             if agent is None:
-                out[uid] = Answer(b"", 0.0, f"no agent for uid {uid}")
+                out[uid] = Answer(b"", 0.0, f"no agent for uid {uid}", QueryOutcome.REFUSED)
                 continue
             t0 = time.perf_counter()
             try:
                 # the books were packed in this process: their record checks guard remote miners
                 state = self._decoder.decode_parts(request.shared, request.own(), check_books=False)
             except ProtocolError as e:  # the validator's own encoding: a bug, reported per miner
-                out[uid] = Answer(b"", 0.0, f"bad state: {e}")
+                out[uid] = Answer(b"", 0.0, f"bad state: {e}", QueryOutcome.INTERNAL)
                 continue
             start = time.perf_counter()
             try:
@@ -87,17 +103,28 @@ class InProcessTransport(Transport):
                 handled = time.perf_counter()
                 reply = encode_reply(instructions)
             except ProtocolError as e:
-                out[uid] = Answer(b"", time.perf_counter() - start, f"bad reply: {e}")
+                out[uid] = Answer(
+                    b"", time.perf_counter() - start, f"bad reply: {e}", QueryOutcome.AGENT_ERROR
+                )
                 continue
             except Exception as e:  # an agent's bug is the miner's failure, not the validator's
-                out[uid] = Answer(b"", time.perf_counter() - start, f"agent raised {type(e).__name__}: {e}")
+                out[uid] = Answer(
+                    b"",
+                    time.perf_counter() - start,
+                    f"agent raised {type(e).__name__}: {e}",
+                    QueryOutcome.AGENT_ERROR,
+                )
                 continue
             end = time.perf_counter()
             self.agent_s += handled - start
             self.codec_s += (start - t0) + (end - handled)
             elapsed = end - start
             if elapsed >= timeout_s:
-                out[uid] = Answer(b"", elapsed, f"no answer within {timeout_s:g} s")
+                out[uid] = Answer(b"", elapsed, f"no answer within {timeout_s:g} s", QueryOutcome.TIMEOUT)
+            elif len(reply) > reply_cap(request):
+                out[uid] = Answer(
+                    b"", elapsed, f"reply larger than {reply_cap(request)} bytes", QueryOutcome.OVERSIZED
+                )
             else:
                 out[uid] = Answer(reply, elapsed)
         return out
@@ -116,21 +143,24 @@ class HttpTransport(Transport):
         return bool(self.endpoints.get(uid)) and uid in self.hotkeys
 
     async def query(self, requests: Mapping[int, StateRequest], timeout_s: float) -> dict[int, Answer]:
-        import aiohttp
-
-        from taos.validator.client import Target, query_all
+        from taos.validator.client import Target, new_session, query_all
 
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            self._session = new_session()
         out: dict[int, Answer] = {}
         reachable = [uid for uid in requests if self.endpoints.get(uid) and self.hotkeys.get(uid)]
         for uid in requests:
             if uid not in reachable:
-                out[uid] = Answer(b"", 0.0, f"uid {uid} serves no endpoint")
+                out[uid] = Answer(b"", 0.0, f"uid {uid} serves no endpoint", QueryOutcome.REFUSED)
+        if not reachable:
+            return out
+        caps = {reply_cap(requests[u]) for u in reachable}
         targets = [(Target(self.endpoints[u], self.hotkeys[u]), requests[u].body()) for u in reachable]
-        results = await query_all(self._session, self.wallet, targets, timeout_s=timeout_s)
+        results = await query_all(
+            self._session, self.wallet, targets, timeout_s=timeout_s, max_reply_bytes=max(caps)
+        )
         for uid, r in zip(reachable, results, strict=True):
-            out[uid] = Answer(r.body, r.elapsed_s, r.error)
+            out[uid] = Answer(r.body, r.elapsed_s, r.error, r.outcome)
         return out
 
     def follow(self, metagraph: Any) -> None:
