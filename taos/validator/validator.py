@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from taos.chain import Chain, ChainError
@@ -42,6 +43,8 @@ from taos.protocol import (
     TargetPosition,
     encode_shared,
 )
+from taos.protocol.limits import MAX_DETAIL_CHARS, MAX_NOTICES
+from taos.protocol.state import DETAILED_LEVELS, LEVELS
 from taos.scoring import weights_from_scores
 from taos.simulator import InstructionKind, Simulation, instruction_array
 from taos.validator.convert import Units, book_states, miner_account, miner_notices, to_records
@@ -63,10 +66,6 @@ S = 1_000_000_000
 
 POLICY_PREFIX = "policy/"  # names of the policies' arrays in the store's extra state
 
-MAX_NOTICES = 1_000
-"""Notices per miner and state at most; beyond, one notice says how many were left out (a reply of
-200,000 bad instructions would otherwise make a state too large for the miner to accept)."""
-
 
 @dataclass(frozen=True)
 class ValidatorSettings:
@@ -77,6 +76,15 @@ class ValidatorSettings:
     persist_every: int = 1  # steps between commits of the state (with a store)
     scoring: ScoringSettings = field(default_factory=ScoringSettings)  # preset taos by default
     rules: RulesSettings = field(default_factory=RulesSettings)  # SPEC §10.2; preset taos: off
+
+    def __post_init__(self) -> None:
+        # the depths bound the states' size (taos.protocol.limits counts on them)
+        if not 1 <= self.depth <= LEVELS:
+            raise ValueError(f"depth must be in [1, {LEVELS}], got {self.depth}")
+        if not 0 <= self.detail_depth <= min(self.depth, DETAILED_LEVELS):
+            raise ValueError(
+                f"detail_depth must be in [0, {min(self.depth, DETAILED_LEVELS)}], got {self.detail_depth}"
+            )
 
 
 NEVER = np.iinfo(np.int64).min
@@ -736,12 +744,21 @@ def _concat(batches: list[np.ndarray]) -> np.ndarray:
 
 
 def _capped(notices: list[Notice], now_ns: int) -> list[Notice]:
-    if len(notices) <= MAX_NOTICES:
-        return notices
-    left_out = len(notices) - MAX_NOTICES + 1
-    return [
-        *notices[: MAX_NOTICES - 1],
-        OrderRejected(
-            -1, now_ns, RejectReason.INVALID_INSTRUCTION, detail=f"notices: {left_out} more left out"
-        ),
-    ]
+    """At most ``MAX_NOTICES`` notices (beyond, the last one says how many were left out), each
+    ``detail`` at most ``MAX_DETAIL_CHARS`` characters: a state never outgrows what the miner takes
+    (``taos.protocol.limits``)."""
+    if len(notices) > MAX_NOTICES:
+        left_out = len(notices) - MAX_NOTICES + 1
+        notices = [
+            *notices[: MAX_NOTICES - 1],
+            OrderRejected(
+                -1, now_ns, RejectReason.INVALID_INSTRUCTION, detail=f"notices: {left_out} more left out"
+            ),
+        ]
+    return [_short_detail(n) for n in notices]
+
+
+def _short_detail(notice: Notice) -> Notice:
+    if isinstance(notice, OrderRejected | ReplyRejected) and len(notice.detail) > MAX_DETAIL_CHARS:
+        return msgspec.structs.replace(notice, detail=notice.detail[: MAX_DETAIL_CHARS - 3] + "...")
+    return notice
