@@ -34,7 +34,7 @@ SECRET = b"internal-secret-7f3a: this text must never reach a miner"
 """What the 'internal' server answers: a redirected validator would leak it."""
 
 HONEST_REPLY = encode_reply([PlaceLimit(0, Side.BUY, 290.0, 0.01)])
-GARBAGE = bytes(range(256)) * 64
+GARBAGE = bytes(range(256)) * 8
 # 200,000 cancels: the old hard limit of one reply, about 5 MB
 HUGE_REPLY = msgspec.msgpack.encode(
     {
@@ -174,6 +174,12 @@ class HostileMiners:
 
         async def handle(request: web.Request) -> web.StreamResponse:
             self._record(name, await request.read())
+            try:
+                return await answer(request)
+            except (ConnectionError, asyncio.CancelledError):  # the validator gave up on us
+                return web.Response(status=499)
+
+        async def answer(request: web.Request) -> web.StreamResponse:
             if name == "honest":
                 return web.Response(body=HONEST_REPLY)
             if name == "garbage":
