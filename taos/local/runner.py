@@ -229,7 +229,9 @@ def _http_market(
                 raise LocalError("the miner processes did not start (see their messages above)")
             time.sleep(0.1)
         chain = LocalChain.from_file(chain_file, validator.hotkey.ss58_address)
-        market.validator = Validator(config, chain, HttpTransport(validator, {}, {}), settings)
+        market.validator = Validator(
+            config, chain, HttpTransport(validator, {}, {}, allow_private=True), settings
+        )
         return market
     except BaseException:
         market.close()

@@ -57,6 +57,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--weights-interval", dest="weights_interval", type=float, default=1_200.0)
     p.add_argument("--prometheus-port", dest="prometheus_port", type=int, default=9001, help="0 = off")
     p.add_argument("--pagerduty-key", dest="pagerduty_key", default=None)
+    p.add_argument(
+        "--allow-private-endpoints",
+        dest="allow_private_endpoints",
+        action="store_true",
+        help="query miners that publish loopback or private addresses (on by itself with local:FILE)",
+    )
     for name, help_text in SCORING_FLAGS.items():
         p.add_argument(
             f"--scoring.{name}",
@@ -172,7 +178,9 @@ def build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         settings = ValidatorSettings(
             timeout_s=args.timeout, weights_interval_s=args.weights_interval, scoring=scoring, rules=rules
         )
-        v = Validator(config, chain, HttpTransport(wallet, {}, {}), settings, metrics=metrics, store=store)
+        local = args.chain.startswith("local:")
+        transport = HttpTransport(wallet, {}, {}, allow_private=args.allow_private_endpoints or local)
+        v = Validator(config, chain, transport, settings, metrics=metrics, store=store)
     except BaseException:
         store.close()
         raise

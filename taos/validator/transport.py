@@ -15,6 +15,8 @@ loop. A reply is never larger than ``max_reply_bytes`` of the market (``taos.pro
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -24,6 +26,8 @@ from typing import Any
 from taos.agents import Agent
 from taos.protocol import ProtocolError, StateDecoder, StateRequest, encode_reply, max_reply_bytes
 from taos.validator.outcome import QueryOutcome
+
+log = logging.getLogger("taos.validator")
 
 
 @dataclass(frozen=True)
@@ -130,17 +134,59 @@ class InProcessTransport(Transport):
         return out
 
 
-class HttpTransport(Transport):
-    """Signed POSTs to ``endpoints[uid]`` ("host:port") for the miner hotkeys ``hotkeys[uid]``."""
+def endpoint_problem(endpoint: str, *, allow_private: bool = False) -> str | None:
+    """Why the validator must not send a state to ``endpoint`` ("ip:port", as published on chain),
+    or None. Only IP literals are queried (a name could resolve anywhere, and again differently),
+    and, unless ``allow_private``, only globally routable addresses: a miner that publishes a
+    loopback, private, link-local or reserved address would otherwise make the validator POST
+    signed states to services inside its own network."""
+    host, sep, port = endpoint.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not port.isdigit() or not 1 <= int(port) <= 65_535:
+        return f"{endpoint!r} is not ip:port"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"{endpoint!r} does not name an IP address"
+    if not allow_private and not address.is_global:
+        return f"{endpoint} is not a public address"
+    return None
 
-    def __init__(self, wallet: Any, endpoints: Mapping[int, str], hotkeys: Mapping[int, str]) -> None:
+
+class HttpTransport(Transport):
+    """Signed POSTs to ``endpoints[uid]`` ("host:port") for the miner hotkeys ``hotkeys[uid]``.
+    Endpoints that ``endpoint_problem`` refuses are not queried (``allow_private`` lets loopback and
+    private addresses through: offline markets and test networks)."""
+
+    def __init__(
+        self,
+        wallet: Any,
+        endpoints: Mapping[int, str],
+        hotkeys: Mapping[int, str],
+        *,
+        allow_private: bool = False,
+    ) -> None:
         self.wallet = wallet
-        self.endpoints = dict(endpoints)
+        self.allow_private = allow_private
+        self.endpoints: dict[int, str] = {}
         self.hotkeys = dict(hotkeys)
+        self._refused: dict[int, str] = {}  # uid -> the endpoint refused and logged
+        self._take(endpoints)
         self._session: Any = None
 
     def serves(self, uid: int) -> bool:
         return bool(self.endpoints.get(uid)) and uid in self.hotkeys
+
+    def _take(self, endpoints: Mapping[int, str]) -> None:
+        self.endpoints = {}
+        for uid, endpoint in endpoints.items():
+            problem = endpoint_problem(endpoint, allow_private=self.allow_private)
+            if problem is None:
+                self.endpoints[uid] = endpoint
+                self._refused.pop(uid, None)
+            elif self._refused.get(uid) != endpoint:
+                self._refused[uid] = endpoint
+                log.warning("uid %d is not queried: its published endpoint %s", uid, problem)
 
     async def query(self, requests: Mapping[int, StateRequest], timeout_s: float) -> dict[int, Answer]:
         from taos.validator.client import Target, new_session, query_all
@@ -164,7 +210,7 @@ class HttpTransport(Transport):
         return out
 
     def follow(self, metagraph: Any) -> None:
-        self.endpoints = {n.uid: n.endpoint for n in metagraph.neurons if n.endpoint}
+        self._take({n.uid: n.endpoint for n in metagraph.neurons if n.endpoint})
         self.hotkeys = {n.uid: n.hotkey for n in metagraph.neurons}
 
     async def close(self) -> None:

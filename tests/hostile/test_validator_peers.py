@@ -54,7 +54,7 @@ def validator_for(tmp_path: Path, miners: HostileMiners, names: list[str]) -> Va
     config = loads(loop_market(slots=len(names) + 1, duration_s=3_600.0, grace_period_s=0.0))
     chain = LocalChain.from_file(chain_file, wallet.hotkey.ss58_address)
     settings = ValidatorSettings(timeout_s=1.0, weights_interval_s=1e9)
-    return Validator(config, chain, HttpTransport(wallet, {}, {}), settings)
+    return Validator(config, chain, HttpTransport(wallet, {}, {}, allow_private=True), settings)
 
 
 def test_every_failure_reaches_its_miner_named_by_kind_and_nothing_of_a_peer_is_echoed(
@@ -122,7 +122,7 @@ def test_a_state_request_for_a_miner_without_an_endpoint_is_refused_not_sent(
     tmp_path: Path, timeout_s: float
 ) -> None:
     wallet = make_wallet(tmp_path / "wallets", "validator")
-    transport = HttpTransport(wallet, {}, {})
+    transport = HttpTransport(wallet, {}, {}, allow_private=True)
     config = loads(loop_market(slots=2, grace_period_s=0.0))
     v = Validator(config, LocalChain(wallet.hotkey.ss58_address), transport, ValidatorSettings())
     request = StateRequest(encode_shared(0, ()), v.info)
@@ -135,3 +135,54 @@ def test_a_state_request_for_a_miner_without_an_endpoint_is_refused_not_sent(
 
     (answer,) = asyncio.run(ask()).values()
     assert answer.outcome is QueryOutcome.REFUSED and answer.error == "uid 1 serves no endpoint"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "problem"),
+    [
+        ("8.8.8.8:8091", None),
+        ("[2001:4860:4860::8888]:8091", None),
+        ("127.0.0.1:9001", "is not a public address"),
+        ("10.0.0.5:8091", "is not a public address"),
+        ("192.168.1.20:8091", "is not a public address"),
+        ("169.254.169.254:80", "is not a public address"),  # a cloud's metadata service
+        ("0.0.0.0:8091", "is not a public address"),
+        ("[::1]:8091", "is not a public address"),
+        ("[::ffff:127.0.0.1]:8091", "is not a public address"),
+        ("metadata.internal:80", "does not name an IP address"),
+        ("8.8.8.8:0", "is not ip:port"),
+        ("8.8.8.8:99999", "is not ip:port"),
+        ("8.8.8.8", "is not ip:port"),
+    ],
+)
+def test_only_public_ip_endpoints_are_queried(endpoint: str, problem: str | None) -> None:
+    from taos.validator.transport import endpoint_problem
+
+    found = endpoint_problem(endpoint)
+    assert (found is None) if problem is None else (found is not None and problem in found)
+    assert endpoint_problem("127.0.0.1:9001", allow_private=True) is None
+
+
+def test_a_miner_publishing_an_internal_address_is_not_queried(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A miner's published endpoint is an address of its choosing: pointed at the validator's own
+    network (here loopback), it would make the validator POST signed states there. On a real
+    chain (no allow_private) such a miner is not queried, and that is logged once."""
+    with HostileMiners(["honest"]) as miners:
+        v = validator_for(tmp_path, miners, ["honest"])
+        v.transport = HttpTransport(v.transport.wallet, {}, {})  # type: ignore[attr-defined]
+
+        async def steps() -> int:
+            v.sync_chain()
+            try:
+                return await run(v, max_steps=3)
+            finally:
+                await v.transport.close()
+
+        assert asyncio.run(steps()) == 3
+    assert miners.seen["honest"].states == 0
+    warnings = [r.getMessage() for r in caplog.records if "is not queried" in r.getMessage()]
+    assert warnings == [
+        f"uid 1 is not queried: its published endpoint {miners.endpoint('honest')} is not a public address"
+    ]
