@@ -56,6 +56,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=3.0, help="miner query timeout in seconds")
     p.add_argument("--weights-interval", dest="weights_interval", type=float, default=1_200.0)
     p.add_argument("--prometheus-port", dest="prometheus_port", type=int, default=9001, help="0 = off")
+    p.add_argument(
+        "--prometheus-host",
+        dest="prometheus_host",
+        default="127.0.0.1",
+        help="address of the metrics endpoint (127.0.0.1; 0.0.0.0 exposes it to the network)",
+    )
     p.add_argument("--pagerduty-key", dest="pagerduty_key", default=None)
     p.add_argument(
         "--allow-private-endpoints",
@@ -240,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             v, metrics = build(args)
             resources.callback(v.store.close)
             if args.prometheus_port:
-                resources.callback(metrics.serve(args.prometheus_port).close)
+                resources.callback(metrics.serve(args.prometheus_port, args.prometheus_host).close)
             alerter = _alerter(args.pagerduty_key)
             resources.callback(alerter.close)
         except errors as e:

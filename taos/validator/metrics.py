@@ -18,10 +18,13 @@ docs/validator.md ("Metrics and alerts").
 from __future__ import annotations
 
 import math
+import socket
 import threading
 from collections.abc import Sequence
 from enum import Enum
-from wsgiref.simple_server import WSGIServer
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
     CollectorRegistry,
@@ -30,7 +33,7 @@ from prometheus_client import (
     Histogram,
     ProcessCollector,
     generate_latest,
-    start_http_server,
+    make_wsgi_app,
 )
 
 from taos.validator.outcome import ANSWERED, QueryOutcome
@@ -278,14 +281,64 @@ class ValidatorMetrics:
         """The registry in the Prometheus text exposition format."""
         return generate_latest(self.registry)
 
-    def serve(self, port: int, host: str = "0.0.0.0") -> MetricsServer:
+    def serve(self, port: int, host: str = "127.0.0.1") -> MetricsServer:
         """Serves the registry over HTTP on ``host:port`` from a daemon thread (any path answers
         with the exposition; Prometheus scrapes ``/metrics``). Port 0 binds a free port:
-        read it from the returned server's ``port``."""
+        read it from the returned server's ``port``. Loopback by default: expose it with
+        ``host="0.0.0.0"`` only where the network in front is trusted or filtered. A client gets
+        ``CLIENT_TIMEOUT_S`` per read and at most ``MAX_CONNECTIONS`` are served at once (beyond,
+        a connection is closed at once), so idle or slow clients cannot pile up threads and file
+        descriptors in the validator's process."""
         if not 0 <= int(port) <= 65535:
             raise ValueError(f"metrics port must be in 0..65535, got {port}")
         try:
-            server, thread = start_http_server(int(port), addr=host, registry=self.registry)
+            family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+
+            class Server(_BoundedServer):
+                address_family = family
+
+            server = make_server(host, int(port), make_wsgi_app(self.registry), Server, _QuietHandler)
         except OSError as e:
             raise OSError(e.errno, f"cannot serve metrics on {host}:{port}: {e.strerror or e}") from e
+        thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
+        thread.start()
         return MetricsServer(server, thread)
+
+
+CLIENT_TIMEOUT_S = 10.0
+"""Seconds a metrics client may take for each read or write."""
+MAX_CONNECTIONS = 32
+"""Metrics clients served at once."""
+
+
+class _QuietHandler(WSGIRequestHandler):
+    timeout = CLIENT_TIMEOUT_S
+
+    def log_message(self, format: str, *args: object) -> None:
+        """No access log."""
+
+
+class _BoundedServer(ThreadingMixIn, WSGIServer):
+    """A thread per client, at most ``MAX_CONNECTIONS`` of them."""
+
+    daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # full: refused at once
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
