@@ -40,7 +40,7 @@ KINDS = {
     "stall": "timeout",
     "silent": "timeout",
 }
-RUN_S = 15.0
+STEPS = 8  # steps to watch (each waits the whole timeout for the stalling miners)
 TIMEOUT_S = 1.0
 
 
@@ -94,9 +94,9 @@ def test_a_validator_process_keeps_stepping_against_a_hostile_subnet(tmp_path: P
         with open(log, "w") as err:
             proc = subprocess.Popen(argv, env=ENV, stderr=err)
         try:
-            samples: list[tuple[float, float]] = []  # (steps, RSS MiB)
-            deadline = time.monotonic() + RUN_S
-            while time.monotonic() < deadline:
+            samples: list[tuple[float, float]] = [(0.0, 0.0)]  # (steps, RSS MiB)
+            deadline = time.monotonic() + 90
+            while samples[-1][0] < STEPS and time.monotonic() < deadline:
                 assert proc.poll() is None, log.read_text()
                 with contextlib.suppress(OSError):  # not serving yet
                     samples.append((value(metrics(port), "taos_validator_step_index"), rss_mib(proc.pid)))
@@ -113,7 +113,7 @@ def test_a_validator_process_keeps_stepping_against_a_hostile_subnet(tmp_path: P
 
     # it kept stepping: each step waits for the slowest miners (the timeout), and no longer
     steps = value(final, "taos_validator_step_index")
-    assert steps >= 6, (steps, stderr)
+    assert steps >= STEPS, (steps, stderr)
     total = value(final, "taos_validator_step_duration_seconds_count")
     typical = value(final, 'taos_validator_step_duration_seconds_bucket{le="2.5"}')
     longest = value(final, 'taos_validator_step_duration_seconds_bucket{le="5.0"}')
@@ -121,7 +121,7 @@ def test_a_validator_process_keeps_stepping_against_a_hostile_subnet(tmp_path: P
     assert typical >= total / 2  # and most at most 2.5 s (liveness margins for a loaded machine)
 
     # its memory stayed flat once running (a gzip bomb or a huge reply would show here)
-    running = [rss for n, rss in samples if n >= 2]
+    running = [rss for n, rss in samples[1:] if n >= 2]
     assert running and max(running) - min(running) < 64, running
 
     # every miner was told what went wrong, by kind; nothing reached the internal address
