@@ -9,8 +9,10 @@ process may use (``memory_limit``). ``to_core(config)`` converts decimals to the
 units (see ``docs/config.md``) and returns the ``taos.simulator.SimulationConfig`` the C++ core
 runs; the core parses no files.
 
-This module imports the C++ extension only inside ``to_core``; the engine limits it needs are
-mirrored below (``tests/test_config_bounds.py`` checks them against the extension).
+This module never imports the C++ extension at import time: ``to_core`` needs it, and
+``from_dict`` uses it when it is installed to let the engine check each model's parameters early.
+The engine limits this module needs are mirrored below (``tests/test_config_bounds.py`` checks them
+against the extension).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ MAX_AGENTS = 2**24
 """``kMaxAgents``: agent ids (miner slots, then background agents) are below this."""
 MAX_SUPPLY = 2**62
 """``kMaxSupply``: the sum of one book's base balances (in lots), and of its quote balances (in quote
-units), stays below this so that no balance or sum of balances can overflow int64."""
+units), is at most this, so that no balance or sum of balances can overflow int64."""
 MAX_WINDOW_BUCKETS = 100_000
 """The engine's largest fee volume window, in buckets."""
 MAX_INT64 = 2**63 - 1
@@ -561,6 +563,9 @@ def _fundamental(t: _Table, base: Path) -> FundamentalSection:
     return f
 
 
+_MAX_LINE = 256  # characters of a line of a price series file, newline included
+
+
 def read_price_series(path: Path, key: str = "replay_file") -> tuple[tuple[float, ...], tuple[float, ...]]:
     """A replayed price series: a CSV file with a header ``timestamp_s,price`` (seconds from the
     simulation start, increasing; prices > 0), or a Parquet file with those columns (needs pyarrow).
@@ -569,6 +574,10 @@ def read_price_series(path: Path, key: str = "replay_file") -> tuple[tuple[float
     where = f"{key} ({_show_path(path)})"
     rows: list[tuple[Any, Any]] = []
     try:
+        if not path.is_file():  # a device or a pipe could be read forever
+            raise ConfigError(
+                f"{where}: cannot read: {'not a regular file' if path.exists() else 'no such file'}"
+            )
         if path.suffix == ".parquet":
             try:
                 import pyarrow.parquet as pq
@@ -596,10 +605,14 @@ def read_price_series(path: Path, key: str = "replay_file") -> tuple[tuple[float
                     f"{where}: {size:,} bytes; a price series file is at most {MAX_REPLAY_BYTES:,}"
                 )
             with open(path, encoding="utf-8") as f:
-                header = [c.strip() for c in f.readline().split(",")]
+                header = [c.strip() for c in f.readline(_MAX_LINE).split(",")]
                 if header != ["timestamp_s", "price"]:
                     raise ConfigError(f"{where}: the first line must be the header 'timestamp_s,price'")
-                for n, line in enumerate(f, start=2):
+                n = 1
+                while line := f.readline(_MAX_LINE):
+                    n += 1
+                    if len(line) >= _MAX_LINE:
+                        raise ConfigError(f"{where}: line {n:,} is longer than {_MAX_LINE - 1} characters")
                     if not line.strip():
                         continue
                     if len(rows) >= MAX_REPLAY_POINTS:
@@ -895,9 +908,9 @@ def _check_process(f: FundamentalSection, key: str, config: Config, max_log: flo
     # variance sigma^2 days + jump_rate x updates x jump_sigma^2 (independent Gaussian steps).
     days = s.duration_s / 86_400
     jump_rate = f.jump_rate if f.model == "jump_diffusion" else 0.0
-    variance = (
-        f.sigma * f.sigma * days + jump_rate * (s.duration_s / f.update_s) * f.jump_sigma * f.jump_sigma
-    )
+    variance = f.sigma * f.sigma * days
+    if jump_rate > 0:
+        variance += jump_rate * (s.duration_s / f.update_s) * f.jump_sigma * f.jump_sigma
     drift = (f.mu - 0.5 * f.sigma * f.sigma) * days
     start = math.log(m.start_price / m.tick_size)
     reach = abs(drift) + PRICE_BAND_SD * math.sqrt(variance)

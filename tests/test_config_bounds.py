@@ -617,3 +617,16 @@ def test_the_config_loads_without_the_extension(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("simulation.publish_interval_s must be in [0.001, 3,155,760,000]")
+
+
+def test_a_replay_file_that_is_not_a_regular_file_or_has_endless_lines_is_refused(tmp_path: Path) -> None:
+    data = copy.deepcopy(BASE)
+    data["signal"] = {"model": "replay", "replay_file": "/dev/zero"}  # read as text, one endless line
+    with pytest.raises(
+        ConfigError, match=r"signal\.replay_file \(/dev/zero\): cannot read: not a regular file"
+    ):
+        from_dict(data)
+    (tmp_path / "p.csv").write_text("timestamp_s,price\n0,300\n1," + "3" * 1_000 + "\n")
+    data["signal"]["replay_file"] = str(tmp_path / "p.csv")
+    with pytest.raises(ConfigError, match=r"line 3 is longer than 255 characters"):
+        from_dict(data)
