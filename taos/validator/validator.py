@@ -242,6 +242,7 @@ class Validator:
             publish_interval_ns=self.publish_ns,
             capital=(capital,) * self.config.simulation.books,
             fee_tiers=tuple(FeeTier(t.volume, t.maker, t.taker) for t in self.config.fees.miner),
+            fee_window_ns=int(self.core.volume_window_buckets) * int(self.core.volume_bucket_ns),
         )
 
     def serving(self) -> list[int]:
