@@ -62,4 +62,23 @@ TEST(OwnOrders, SavesAndLoads) {
   EXPECT_EQ(r.remaining(), 0u);
 }
 
+// A loaded list may only hold ids its book issued, and none of another agent's live orders.
+TEST(OwnOrders, LoadedIdsAreCheckedAgainstTheBook) {
+  OrderBook book;
+  const OrderId mine = book.assign_id();
+  book.rest(mine, 5, Side::Buy, 100, 3);
+  const OrderId theirs = book.assign_id();
+  book.rest(theirs, 6, Side::Sell, 101, 3);
+  const LoadedContext ctx{1'000, 5, book, true, 1.0};
+  OwnOrders own;
+  own.on_event(ev(EventKind::OrderPlaced, mine, 5), 5);
+  EXPECT_EQ(own.check_loaded(ctx), "");
+  own.on_event(ev(EventKind::OrderPlaced, theirs, 5), 5);
+  EXPECT_EQ(own.check_loaded(ctx), "tracks order " + std::to_string(theirs) + " of agent 6");
+  OwnOrders unknown;
+  const OrderId never = theirs + (OrderId{1000} << OrderBook::kHandleBits);
+  unknown.on_event(ev(EventKind::OrderPlaced, never, 5), 5);
+  EXPECT_EQ(unknown.check_loaded(ctx), "tracks order " + std::to_string(never) + ", which its book never issued");
+}
+
 }  // namespace taosim::test

@@ -135,6 +135,23 @@ TEST(StylizedTrader, StateSurvivesSaveAndLoadAndCorruptStateIsRefused) {
   EXPECT_THROW(c.load(rc), CheckpointError);
 }
 
+// A loaded state is checked against the clock and the signal it will be compared with.
+TEST(StylizedTrader, LoadedStateIsCheckedAgainstClockAndSignal) {
+  FakeContext ctx;
+  book_around(ctx, 29'990, 30'010);
+  StylizedTrader a(params());
+  a.on_start(ctx);
+  for (int i = 0; i < 5; ++i) a.on_wakeup(ctx);
+  EXPECT_EQ(a.check_loaded(LoadedContext{ctx.now_, 7, ctx.book(), true, ctx.signal_}), "");
+  EXPECT_NE(a.check_loaded(LoadedContext{ctx.now_ - 1, 7, ctx.book(), true, ctx.signal_}).find("after the clock"),
+            std::string::npos);
+  // Before its start an agent has seen no signal: started, it could not compare the next one.
+  StylizedTrader fresh(params());
+  EXPECT_EQ(fresh.check_loaded(LoadedContext{ctx.now_, 7, ctx.book(), false, ctx.signal_}), "");
+  EXPECT_NE(fresh.check_loaded(LoadedContext{ctx.now_, 7, ctx.book(), true, ctx.signal_}).find("last signal seen"),
+            std::string::npos);
+}
+
 TEST(StylizedTrader, UnknownOrOutOfRangeParametersAreRefused) {
   EXPECT_THROW(StylizedTrader::Params::from({{"sigma_x", 1}}), std::invalid_argument);
   EXPECT_THROW(StylizedTrader::Params::from({{"tau_f", 0}}), std::invalid_argument);

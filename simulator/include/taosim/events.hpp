@@ -62,6 +62,8 @@ class EventLog {
   void set_time(TimeNs now) { now_ = now; }
   TimeNs time() const { return now_; }
   BookId book() const { return book_; }
+  // The sequence number of the last event pushed (0 before any).
+  std::uint64_t last_seq() const { return last_seq_; }
 
   // Appends an event, stamping its sequence number, time and book.
   Event& push(const Event& e) {

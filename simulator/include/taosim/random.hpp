@@ -71,6 +71,9 @@ class Rng {
   }
   // Exponential with the given mean.
   double exponential(double mean) { return -mean * std::log(1.0 - uniform()); }
+  // False for the all-zero state, the one xoshiro never leaves (every draw would be 0 and
+  // below() would never return): no seed gives it, so a loaded one is corrupt.
+  bool usable() const { return (s_[0] | s_[1] | s_[2] | s_[3]) != 0; }
   void save(StateWriter& w) const {
     for (std::uint64_t s : s_) w.pod(s);
   }

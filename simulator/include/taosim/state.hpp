@@ -64,6 +64,13 @@ class StateReader {
     std::memcpy(&v, p_, sizeof(T));
     p_ += sizeof(T);
   }
+  // A bool is one byte that must be 0 or 1 (any other byte is not a bool value).
+  void pod(bool& v) {
+    std::uint8_t b;
+    pod(b);
+    if (b > 1) fail();
+    v = b != 0;
+  }
   template <class T>
   void field(T& v) {
     pod(v);
@@ -99,6 +106,10 @@ class StateReader {
   const char* p_;
   const char* end_;
 };
+
+// A checkpoint that reads fine but whose state breaks an invariant of the engine: the message
+// names what is wrong, e.g. "checkpoint: book 3: order 123 at price 29999 belongs to unknown agent 9001".
+[[noreturn]] inline void corrupt_state(const std::string& what) { throw CheckpointError("checkpoint: " + what); }
 
 // FNV-1a, 64 bit: the checksum of a checkpoint's body and the fingerprint of a config.
 inline std::uint64_t fnv1a(std::string_view data) {

@@ -65,4 +65,15 @@ void ImbalanceTrader::load(StateReader& r) {
   r.pod(cooldown_until_ns_);
 }
 
+std::string ImbalanceTrader::check_loaded(const LoadedContext& ctx) const {
+  if (auto why = check_finite({{"buy volume", buy_}, {"sell volume", sell_}}); !why.empty()) return why;
+  if (buy_ < 0 || sell_ < 0) return "negative traded volume";
+  if (last_ns_ < 0 || last_ns_ > ctx.now) return "last trade seen at " + std::to_string(last_ns_) + ", after the clock";
+  if (remaining_ < 0 || remaining_ > p_.parent_lots)
+    return "parent order remainder " + std::to_string(remaining_) + " is outside [0, parent_lots]";
+  if (side_ != Side::Buy && side_ != Side::Sell) return "unknown side " + std::to_string(byte_of(side_));
+  if (cooldown_until_ns_ < 0) return "negative cool-down time";
+  return {};
+}
+
 }  // namespace taosim

@@ -67,4 +67,15 @@ void SignalTrader::load(StateReader& r) {
   r.pod(momentum_);
 }
 
+std::string SignalTrader::check_loaded(const LoadedContext& ctx) const {
+  if (auto why = check_finite({{"last signal", last_signal_}, {"momentum", momentum_}}); !why.empty()) return why;
+  if (ctx.started) {
+    if (auto why = check_observed_signal(last_signal_, ctx.signal_price); !why.empty()) return why;
+  } else if (last_signal_ != 0 || momentum_ != 0 || last_ns_ != 0) {
+    return "observations before the start";
+  }
+  if (last_ns_ < 0 || last_ns_ > ctx.now) return "last wake-up at " + std::to_string(last_ns_) + ", after the clock";
+  return {};
+}
+
 }  // namespace taosim

@@ -179,8 +179,37 @@ void StylizedTrader::load(StateReader& r) {
   r.pod(last_ns_);
   r.vec(returns_);
   next_ = r.pod<std::uint64_t>();
-  if (memory_ < 2 || returns_.size() > memory_ || next_ >= memory_)
+  if (memory_ < 2 || memory_ > 10'000 || returns_.size() > memory_ || next_ >= memory_ ||
+      (returns_.size() < memory_ && next_ != 0))
     throw CheckpointError("checkpoint is truncated or corrupt (stylized trader)");
+}
+
+std::string StylizedTrader::check_loaded(const LoadedContext& ctx) const {
+  if (auto why = own_.check_loaded(ctx); !why.empty()) return why;
+  if (auto why = check_finite({{"wF", wf_}, {"wC", wc_}, {"wN", wn_}, {"scale", scale_}, {"last mid", last_mid_ticks_},
+                               {"news", news_}, {"last signal", last_signal_}});
+      !why.empty())
+    return why;
+  // A weight is |Laplace(σ, σ)| with its tail cut at 1e-300: at most σ·(1 + 691).
+  if (wf_ < 0 || wc_ < 0 || wn_ < 0 || wf_ > 700 * p_.sigma_f || wc_ > 700 * p_.sigma_c || wn_ > 700 * p_.sigma_n)
+    return "a weight is outside what its draw can give";
+  if (scale_ != (1.0 + wf_) / (1.0 + wc_)) return "scale does not follow from the weights";
+  // A mid is between two prices in [1, kMaxPriceTicks] (0 before the first), so a return
+  // (the log of the ratio of two mids) is at most log(kMaxPriceTicks) ≈ 27.7 in size.
+  if (last_mid_ticks_ != 0 && !(last_mid_ticks_ >= 1 && last_mid_ticks_ <= static_cast<double>(kMaxPriceTicks)))
+    return "last mid " + std::to_string(last_mid_ticks_) + " is not a price";
+  for (double r : returns_)
+    if (!(std::abs(r) <= 28.0)) return "a remembered return is not the log ratio of two prices";
+  // News is a decayed sum of the signal's log moves beyond a threshold: of order 1 in any real
+  // run (one move between two doubles is at most ~1418); 1e6 keeps the wake-up rate finite.
+  if (news_ < 0 || news_ > 1e6) return "news " + std::to_string(news_) + " is out of range";
+  if (last_ns_ < 0 || last_ns_ > ctx.now) return "last wake-up at " + std::to_string(last_ns_) + ", after the clock";
+  if (ctx.started) {
+    if (auto why = check_observed_signal(last_signal_, ctx.signal_price); !why.empty()) return why;
+  } else if (last_signal_ != 0 || news_ != 0 || last_mid_ticks_ != 0 || !returns_.empty()) {
+    return "observations before the start";
+  }
+  return {};
 }
 
 }  // namespace taosim

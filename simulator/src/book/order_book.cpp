@@ -177,6 +177,106 @@ void OrderBook::load(StateReader& r) {
   r.pod(live_orders_);
 }
 
+void OrderBook::check_loaded(const std::string& where) const {
+  auto fail = [&](const std::string& what) { corrupt_state(where + ": " + what); };
+  const std::size_t n_orders = orders_.size();
+  const std::size_t n_levels = levels_.size();
+  if (n_orders > kMaxLiveOrders) fail(std::to_string(n_orders) + " order slots, at most 2^24 exist");
+  if (n_levels > kMaxLiveOrders) fail(std::to_string(n_levels) + " price levels, at most 2^24 exist");
+  if (next_seq_ < 1 || next_seq_ > (std::uint64_t{1} << (64 - kHandleBits)))
+    fail("next order sequence " + std::to_string(next_seq_) + " is out of range");
+
+  // Order slots: 1 = free, 2 = live and reached from a level.
+  std::vector<std::uint8_t> slot(n_orders, 0);
+  for (OrderHandle h : free_) {
+    if (h >= n_orders)
+      fail("free order slot " + std::to_string(h) + " is beyond the " + std::to_string(n_orders) + " slots");
+    if (slot[h]) fail("order slot " + std::to_string(h) + " is free twice");
+    if (orders_[h].id != kNoOrder)
+      fail("order slot " + std::to_string(h) + " is free but holds order " + std::to_string(orders_[h].id));
+    slot[h] = 1;
+  }
+  std::size_t live = 0;
+  for (std::size_t h = 0; h < n_orders; ++h) {
+    const OrderId id = orders_[h].id;
+    if (id == kNoOrder) {
+      if (!slot[h]) fail("order slot " + std::to_string(h) + " is neither free nor in use");
+      continue;
+    }
+    ++live;
+    if (handle_of(id) != h || !issued(id))
+      fail("order " + std::to_string(id) + " in slot " + std::to_string(h) +
+           " has an id this book did not issue there");
+  }
+  if (live != live_orders_)
+    fail(std::to_string(live) + " live orders, the book counts " + std::to_string(live_orders_));
+
+  // Levels: 1 = free, 2 = on a ladder.
+  std::vector<std::uint8_t> level_use(n_levels, 0);
+  for (LevelHandle lh : free_levels_) {
+    if (lh >= n_levels)
+      fail("free level " + std::to_string(lh) + " is beyond the " + std::to_string(n_levels) + " levels");
+    if (level_use[lh]) fail("level " + std::to_string(lh) + " is free twice");
+    level_use[lh] = 1;
+  }
+  std::size_t reached = 0;
+  for (Side side : {Side::Buy, Side::Sell}) {
+    const char* name = side == Side::Buy ? "bid" : "ask";
+    const auto& ladder = side_levels(side);
+    for (std::size_t i = 0; i < ladder.size(); ++i) {
+      const Rung& rung = ladder[i];
+      // Messages are built only on failure: this runs for every order of every book.
+      auto at = [&] { return std::string(name) + " level at price " + std::to_string(rung.price_ticks); };
+      if (rung.price_ticks < 1 || rung.price_ticks > kMaxPriceTicks) fail(at() + ": price out of range");
+      if (i > 0 && (side == Side::Buy ? rung.price_ticks <= ladder[i - 1].price_ticks
+                                      : rung.price_ticks >= ladder[i - 1].price_ticks))
+        fail(std::string(name) + " levels are not in price order at " + std::to_string(rung.price_ticks));
+      if (rung.level >= n_levels) fail(at() + ": level " + std::to_string(rung.level) + " does not exist");
+      if (level_use[rung.level])
+        fail(at() + ": level " + std::to_string(rung.level) +
+             (level_use[rung.level] == 1 ? " is free" : " is used twice"));
+      level_use[rung.level] = 2;
+      const PriceLevel& lvl = levels_[rung.level];
+      if (lvl.price_ticks != rung.price_ticks) fail(at() + ": its level has price " + std::to_string(lvl.price_ticks));
+      OrderHandle prev = kNullHandle;
+      std::uint64_t count = 0;
+      __int128 qty = 0;
+      for (OrderHandle h = lvl.head; h != kNullHandle; h = orders_[h].next) {
+        if (h >= n_orders) fail(at() + ": order slot " + std::to_string(h) + " does not exist");
+        if (slot[h] == 1) fail(at() + ": order slot " + std::to_string(h) + " is free");
+        if (slot[h] == 2) fail(at() + ": order slot " + std::to_string(h) + " is reached twice");
+        slot[h] = 2;
+        const RestingOrder& o = orders_[h];
+        auto order = [&] { return at() + ": order " + std::to_string(o.id); };
+        if (o.prev != prev) fail(order() + " is linked to the wrong previous order");
+        if (o.level != rung.level) fail(order() + " names level " + std::to_string(o.level));
+        if (o.side != side) fail(order() + " is on the other side");
+        if (o.price_ticks != rung.price_ticks) fail(order() + " has price " + std::to_string(o.price_ticks));
+        if (o.qty_lots < 1 || o.qty_lots > kMaxQtyLots ||
+            static_cast<__int128>(o.qty_lots) * o.price_ticks > kMaxNotional)
+          fail(order() + " has quantity " + std::to_string(o.qty_lots));
+        qty += o.qty_lots;
+        ++count;
+        prev = h;
+      }
+      if (count == 0) fail(at() + ": the level is empty");
+      if (lvl.tail != prev) fail(at() + ": the level's last order is not its tail");
+      if (lvl.count != count)
+        fail(at() + ": the level counts " + std::to_string(lvl.count) + " orders, it holds " + std::to_string(count));
+      if (lvl.qty_lots != qty)
+        fail(at() + ": the level's total is " + std::to_string(lvl.qty_lots) + " lots, its orders hold " +
+             std::to_string(static_cast<long long>(qty)));
+      reached += count;
+    }
+  }
+  for (std::size_t lh = 0; lh < n_levels; ++lh)
+    if (!level_use[lh]) fail("level " + std::to_string(lh) + " is neither free nor on a ladder");
+  if (reached != live) fail(std::to_string(live - reached) + " live orders are on no level");
+  if (!bids_.empty() && !asks_.empty() && bids_.back().price_ticks >= asks_.back().price_ticks)
+    fail("the book is crossed (bid " + std::to_string(bids_.back().price_ticks) + ", ask " +
+         std::to_string(asks_.back().price_ticks) + ")");
+}
+
 MatchResult OrderBook::match(Aggressor& a, EventLog& log) {
   MatchResult r;
   auto& ladder = side_levels(opposite(a.side));

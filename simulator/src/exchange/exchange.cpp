@@ -1,6 +1,7 @@
 #include "taosim/exchange/exchange.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -554,7 +555,9 @@ void Exchange::load(StateReader& r) {
     bs.book.load(r);
     bs.log.load(r);
     const auto n = r.pod<std::uint64_t>();
-    if (n > kMaxAgents) throw CheckpointError("checkpoint is truncated or corrupt");
+    // Each saved account takes well over 64 bytes: a count the rest cannot hold is refused
+    // before anything is allocated for it.
+    if (n > kMaxAgents || n > r.remaining() / 64) throw CheckpointError("checkpoint is truncated or corrupt");
     bs.accounts.assign(n, Account{});
     for (Account& a : bs.accounts) {
       transfer_account(r, a);
@@ -565,6 +568,122 @@ void Exchange::load(StateReader& r) {
     transfer_book_scalars(r, bs);
   }
   unrouted_.load(r);
+  check_loaded();
+}
+
+namespace {
+
+// What is wrong with a log's untaken events (empty when nothing): they are the last ones the
+// log numbered, in order, stamped with its book and no later than its clock, of known kinds.
+std::string check_events(const EventLog& log, BookId book) {
+  const auto& ev = log.events();
+  for (std::size_t i = 0; i < ev.size(); ++i) {
+    const Event& e = ev[i];
+    auto at = [i] { return "untaken event " + std::to_string(i); };
+    if (e.book != book) return at() + " names book " + std::to_string(e.book);
+    if (e.seq != log.last_seq() - (ev.size() - 1 - i)) return at() + " is out of sequence";
+    if (e.ts_ns > log.time() || (i > 0 && e.ts_ns < ev[i - 1].ts_ns)) return at() + " is out of time order";
+    if (e.kind < byte_of(EventKind::OrderPlaced) || e.kind > byte_of(EventKind::AccountReset))
+      return at() + " has unknown kind " + std::to_string(e.kind);
+  }
+  return {};
+}
+
+}  // namespace
+
+void Exchange::check_loaded() const {
+  for (BookId b = 0; b < books_.size(); ++b) check_book(b);
+  if (unrouted_.book() != kNoBook)
+    corrupt_state("the log of unrouted events names book " + std::to_string(unrouted_.book()));
+  if (unrouted_.time() < 0) corrupt_state("the log of unrouted events has a negative clock");
+  if (const std::string why = check_events(unrouted_, kNoBook); !why.empty()) corrupt_state("unrouted events: " + why);
+}
+
+void Exchange::check_book(BookId b) const {
+  const BookState& bs = books_[b];
+  const std::string where = "book " + std::to_string(b);
+  auto fail = [&](const std::string& what) { corrupt_state(where + ": " + what); };
+  const TimeNs now = bs.log.time();
+  if (bs.log.book() != b) fail("its event log names book " + std::to_string(bs.log.book()));
+  if (now < 0) fail("negative clock " + std::to_string(now));
+  const bool bucket_ok = (bs.next_bucket_ns == 0 && bs.bucket == 0) ||
+                         (bs.bucket == now / config_.volume_bucket_ns &&
+                          bs.next_bucket_ns == (bs.bucket + 1) * config_.volume_bucket_ns);
+  if (!bucket_ok) fail("fee bucket " + std::to_string(bs.bucket) + " does not match the clock " + std::to_string(now));
+  if (const std::string why = check_events(bs.log, b); !why.empty()) fail(why);
+  if (bs.supply_base < 0 || bs.supply_quote < 0) fail("negative supply");
+  bs.book.check_loaded(where);
+
+  // What the resting orders of each agent hold: lots of sells, reservations of buys, count.
+  struct Held {
+    __int128 sell_lots = 0;
+    __int128 buy_quote = 0;
+    std::uint64_t orders = 0;
+  };
+  std::vector<Held> held(bs.accounts.size());
+  bs.book.for_each_order([&](const RestingOrder& o) {
+    if (o.agent >= bs.accounts.size() || !bs.accounts[o.agent].open)
+      fail("order " + std::to_string(o.id) + " at price " + std::to_string(o.price_ticks) +
+           " belongs to unknown agent " + std::to_string(o.agent));
+    Held& h = held[o.agent];
+    ++h.orders;
+    if (o.side == Side::Sell)
+      h.sell_lots += o.qty_lots;
+    else
+      h.buy_quote += buy_reservation(o.price_ticks, o.qty_lots, reserve_rate(bs.accounts[o.agent]));
+  });
+
+  __int128 base = 0, quote = 0;
+  for (std::size_t a = 0; a < bs.accounts.size(); ++a) {
+    const Account& acc = bs.accounts[a];
+    if (!acc.open) continue;
+    auto bad = [&](const std::string& what) { fail("agent " + std::to_string(a) + ": " + what); };
+    for (const auto& [name, v] :
+         {std::pair{"base free", acc.base.free}, std::pair{"base reserved", acc.base.reserved},
+          std::pair{"quote free", acc.quote.free}, std::pair{"quote reserved", acc.quote.reserved},
+          std::pair{"starting base", acc.start_base_lots}, std::pair{"starting quote", acc.start_quote},
+          std::pair{"traded volume", acc.traded_quote}})
+      if (v < 0) bad(std::string(name) + " balance " + std::to_string(v) + " is negative");
+    const Held& h = held[a];
+    if (acc.base.reserved != h.sell_lots)
+      bad("base reserved " + std::to_string(acc.base.reserved) + ", its resting sells hold " +
+          std::to_string(static_cast<long long>(h.sell_lots)));
+    if (acc.quote.reserved != h.buy_quote)
+      bad("quote reserved " + std::to_string(acc.quote.reserved) + ", its resting buys need " +
+          std::to_string(static_cast<long long>(h.buy_quote)));
+    if (acc.open_orders != h.orders)
+      bad(std::to_string(acc.open_orders) + " open orders counted, " + std::to_string(h.orders) + " resting");
+    if (const std::string why = acc.volume.check_loaded(config_.volume_window_buckets, bs.bucket); !why.empty())
+      bad(why);
+    // The cached tier, when set, is one of the schedule's tiers, cached in a bucket that has begun.
+    if (acc.tier.bucket != -1) {
+      const auto& tiers = config_.agent_classes[acc.agent_class].fees.tiers();
+      bool known = false;
+      for (std::size_t t = 0; t < tiers.size() && !known; ++t) {
+        const Quote next = t + 1 < tiers.size() ? tiers[t + 1].volume_quote : std::numeric_limits<Quote>::max();
+        known = acc.tier.maker_ppb == tiers[t].maker_ppb && acc.tier.taker_ppb == tiers[t].taker_ppb &&
+                acc.tier.next_volume == next;
+      }
+      if (!known || acc.tier.bucket < 0 || acc.tier.bucket > bs.bucket)
+        bad("the cached fee tier is not one of its schedule");
+    }
+    base += acc.base.total();
+    quote += acc.quote.total();
+  }
+  if (base != bs.supply_base)
+    fail("base balances add up to " + std::to_string(static_cast<long long>(base)) + ", the book's supply is " +
+         std::to_string(bs.supply_base));
+  if (quote + bs.fees_collected != bs.supply_quote)
+    fail("quote balances plus fees collected add up to " +
+         std::to_string(static_cast<long long>(quote + bs.fees_collected)) + ", the book's supply is " +
+         std::to_string(bs.supply_quote));
+
+  // GTT expiries: a heap, all due after the clock (due ones were processed when the clock moved).
+  const auto& ex = bs.expiries.items();
+  if (!std::is_heap(ex.begin(), ex.end(), std::greater<>{})) fail("the expiry queue is not in heap order");
+  for (const Expiry& x : ex)
+    if (x.at <= now)
+      fail("order " + std::to_string(x.id) + " expires at " + std::to_string(x.at) + ", before the clock");
 }
 
 std::vector<Event> Exchange::take_events() {

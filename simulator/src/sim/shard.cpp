@@ -1,6 +1,9 @@
 #include "taosim/sim/shard.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <functional>
+#include <string>
 
 #include "taosim/agents/registry.hpp"
 
@@ -63,11 +66,70 @@ void Shard::load(StateReader& r) {
     a.rng.load(r);
     a.agent->load(r);
   }
-  for (const Item& it : queue_.items()) {
-    const bool ok = it.kind == ItemKind::Fundamental || it.kind == ItemKind::Signal ||
-                    (it.kind == ItemKind::Wakeup && it.index < agents_.size()) ||
-                    (it.kind == ItemKind::Instruction && it.index < pending_.size());
-    if (!ok) throw CheckpointError("checkpoint is truncated or corrupt");
+}
+
+void Shard::check_loaded(TimeNs now, bool started) const {
+  const std::string where = "book " + std::to_string(book_);
+  auto fail = [&](const std::string& what) { corrupt_state(where + ": " + what); };
+  if (now_ != now) fail("the agents' clock is " + std::to_string(now_) + ", the simulation's " + std::to_string(now));
+  if (!started && (!queue_.empty() || !pending_.empty() || !free_pending_.empty()))
+    fail("work is queued although the simulation has not started");
+  const auto& items = queue_.items();
+  if (!std::is_heap(items.begin(), items.end(), std::greater<>{})) fail("the event queue is not in heap order");
+  // Pending instruction slots: 1 = free, 2 = queued.
+  std::vector<std::uint8_t> slot(pending_.size(), 0);
+  for (std::uint32_t s : free_pending_) {
+    if (s >= pending_.size()) fail("free instruction slot " + std::to_string(s) + " does not exist");
+    if (slot[s]) fail("instruction slot " + std::to_string(s) + " is free twice");
+    slot[s] = 1;
+  }
+  std::size_t fundamental = 0, signal = 0;
+  for (const Item& it : items) {
+    if (it.at < now_)
+      fail("a queued item is due at " + std::to_string(it.at) + ", before the clock " + std::to_string(now_));
+    if (it.seq >= seq_) fail("queued item " + std::to_string(it.seq) + " is numbered beyond the queue's counter");
+    switch (it.kind) {
+      case ItemKind::Wakeup:
+        if (it.index >= agents_.size())
+          fail("a wake-up for unknown agent " + std::to_string(first_agent_ + std::uint64_t{it.index}));
+        break;
+      case ItemKind::Instruction: {
+        auto s = [&] { return "instruction slot " + std::to_string(it.index); };
+        if (it.index >= pending_.size()) fail("a queued " + s() + " does not exist");
+        if (slot[it.index]) fail(s() + (slot[it.index] == 1 ? " is queued but free" : " is queued twice"));
+        slot[it.index] = 2;
+        if (pending_[it.index].book != book_) fail(s() + " is for book " + std::to_string(pending_[it.index].book));
+        break;
+      }
+      case ItemKind::Fundamental:
+        ++fundamental;
+        break;
+      case ItemKind::Signal:
+        ++signal;
+        break;
+      default:
+        fail("a queued item has unknown kind " + std::to_string(static_cast<unsigned>(it.kind)));
+    }
+  }
+  for (std::size_t s = 0; s < slot.size(); ++s)
+    if (!slot[s]) fail("instruction slot " + std::to_string(s) + " is neither queued nor free");
+  if (started && (fundamental != 1 || signal != 1))
+    fail("the queue holds " + std::to_string(fundamental) + " fundamental and " + std::to_string(signal) +
+         " signal updates, one of each is expected");
+  // Prices of the processes: > 0 and finite; the fundamental (in ticks, which agents round to
+  // prices) also at most 1000 times the highest order price.
+  if (!(fundamental_.price_ticks() > 0 && fundamental_.price_ticks() <= 1e3 * static_cast<double>(kMaxPriceTicks)))
+    fail("the fundamental price " + std::to_string(fundamental_.price_ticks()) + " is out of range");
+  if (!(signal_.price_ticks() > 0 && std::isfinite(signal_.price_ticks())))
+    fail("the signal " + std::to_string(signal_.price_ticks()) + " is not finite and > 0");
+  if (!rng_.usable() || !signal_rng_.usable()) fail("a random stream of the price processes is all zero");
+  const OrderBook& book = exchange_.book(book_);
+  for (std::size_t i = 0; i < agents_.size(); ++i) {
+    const AgentId id = first_agent_ + static_cast<AgentId>(i);
+    if (!agents_[i].rng.usable()) fail("agent " + std::to_string(id) + ": its random stream is all zero");
+    const LoadedContext ctx{now_, id, book, started, signal_.price_ticks()};
+    if (const std::string why = agents_[i].agent->check_loaded(ctx); !why.empty())
+      fail("agent " + std::to_string(id) + ": " + why);
   }
 }
 

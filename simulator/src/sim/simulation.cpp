@@ -174,7 +174,38 @@ std::unique_ptr<Simulation> Simulation::restore(SimulationConfig config, std::st
   sim->exchange_.load(r);
   for (auto& s : sim->shards_) s->load(r);
   if (r.remaining() != 0) throw CheckpointError("checkpoint is truncated or corrupt (trailing data)");
+  sim->check_loaded();
   return sim;
+}
+
+void Simulation::check_loaded() const {
+  if (now_ < 0) corrupt_state("negative simulation time " + std::to_string(now_));
+  if (!started_ && now_ != 0) corrupt_state("the simulation has not started but its time is " + std::to_string(now_));
+  // Every book holds the accounts the configuration opens (miners, then each population), each
+  // with its class and starting balances, and no other; its clock is the simulation's.
+  const AgentId agents = first_background_agent() + static_cast<AgentId>(shards_.front()->agent_count());
+  for (BookId b = 0; b < exchange_.num_books(); ++b) {
+    const std::string where = "book " + std::to_string(b);
+    if (exchange_.time(b) != now_)
+      corrupt_state(where + ": its clock is " + std::to_string(exchange_.time(b)) + ", the simulation's " +
+                    std::to_string(now_));
+    std::size_t open = 0;
+    exchange_.for_each_account(b, [&](AgentId, const Account&) { ++open; });
+    if (open != agents)
+      corrupt_state(where + ": " + std::to_string(open) + " accounts, the configuration opens " +
+                    std::to_string(agents));
+    AgentId id = 0;
+    auto expect = [&](std::uint32_t agent_class, Lots base, Quote quote) {
+      const Account* a = exchange_.account(b, id);
+      if (!a || a->agent_class != agent_class || a->start_base_lots != base || a->start_quote != quote)
+        corrupt_state(where + ": agent " + std::to_string(id) + " has no account of its class and starting balances");
+      ++id;
+    };
+    for (AgentId m = 0; m < config_.miner_slots; ++m) expect(kMinerClass, config_.miner_base_lots, config_.miner_quote);
+    for (const PopulationConfig& p : config_.populations)
+      for (std::uint32_t k = 0; k < p.count; ++k) expect(kBackgroundClass, p.base_lots, p.quote);
+  }
+  for (const auto& s : shards_) s->check_loaded(now_, started_);
 }
 
 void Simulation::step(TimeNs until_ns, const InstructionRecord* instructions, std::size_t count) {

@@ -7,6 +7,11 @@
 // owns the clock: an agent cannot stamp its own times.
 #pragma once
 
+#include <cmath>
+#include <initializer_list>
+#include <string>
+#include <utility>
+
 #include "taosim/book/order_book.hpp"
 #include "taosim/events.hpp"
 #include "taosim/exchange/accounts.hpp"
@@ -41,6 +46,16 @@ struct PublicTrade {
   Side aggressor;
 };
 
+// What a loaded agent's state is checked against: the shard's clock, the agent's id, its book,
+// whether on_start has run, and the signal the agent will next compare its observations with.
+struct LoadedContext {
+  TimeNs now;
+  AgentId self;
+  const OrderBook& book;
+  bool started;
+  double signal_price;
+};
+
 class BackgroundAgent {
  public:
   virtual ~BackgroundAgent() = default;
@@ -55,6 +70,25 @@ class BackgroundAgent {
   // The agent's internal state, for checkpoints (parameters come from the config).
   virtual void save(StateWriter& w) const = 0;
   virtual void load(StateReader& r) = 0;
+  // What is wrong with a loaded state (empty when nothing): values the agent could never have
+  // reached (times after the clock, non-finite or negative estimates, indices out of range,
+  // orders of other agents).
+  virtual std::string check_loaded(const LoadedContext& /*ctx*/) const { return {}; }
 };
+
+// "" when every value is finite, else a message naming the first that is not.
+inline std::string check_finite(std::initializer_list<std::pair<const char*, double>> values) {
+  for (const auto& [name, v] : values)
+    if (!std::isfinite(v)) return std::string(name) + " is not finite";
+  return {};
+}
+
+// "" when `seen`, a signal value an agent observed earlier, can be compared with the current one
+// `now`: both > 0 and their log ratio finite (what on_start leaves; any real signal keeps it).
+inline std::string check_observed_signal(double seen, double now) {
+  if (!(seen > 0.0) || !std::isfinite(std::log(now / seen)))
+    return "last signal seen " + std::to_string(seen) + " cannot be compared with the current " + std::to_string(now);
+  return {};
+}
 
 }  // namespace taosim

@@ -28,6 +28,7 @@ class ImbalanceTrader final : public BackgroundAgent {
   void on_market_trade(AgentContext& ctx, const PublicTrade& trade) override;
   void save(StateWriter& w) const override;
   void load(StateReader& r) override;
+  std::string check_loaded(const LoadedContext& ctx) const override;
 
   double buy_volume() const { return buy_; }
   double sell_volume() const { return sell_; }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "taosim/agents/agent.hpp"
@@ -35,6 +36,15 @@ class OwnOrders {
   OrderId oldest() const { return ids_.front(); }
   void save(StateWriter& w) const { w.vec(ids_); }
   void load(StateReader& r) { r.vec(ids_); }
+  // Every tracked id was issued by the agent's book, and one still resting is the agent's own.
+  std::string check_loaded(const LoadedContext& ctx) const {
+    for (OrderId id : ids_) {
+      if (!ctx.book.issued(id)) return "tracks order " + std::to_string(id) + ", which its book never issued";
+      if (const RestingOrder* o = ctx.book.find(id); o && o->agent != ctx.self)
+        return "tracks order " + std::to_string(id) + " of agent " + std::to_string(o->agent);
+    }
+    return {};
+  }
 
  private:
   void forget(OrderId id) {
@@ -50,6 +60,7 @@ class OrderTrackingAgent : public BackgroundAgent {
   void on_event(AgentContext& ctx, const Event& e) override { own_.on_event(e, ctx.agent_id()); }
   void save(StateWriter& w) const override { own_.save(w); }
   void load(StateReader& r) override { own_.load(r); }
+  std::string check_loaded(const LoadedContext& ctx) const override { return own_.check_loaded(ctx); }
 
  protected:
   OwnOrders own_;

@@ -27,6 +27,7 @@ class SignalTrader final : public BackgroundAgent {
   void on_event(AgentContext&, const Event&) override {}
   void save(StateWriter& w) const override;
   void load(StateReader& r) override;
+  std::string check_loaded(const LoadedContext& ctx) const override;
 
   double momentum() const { return momentum_; }
 

@@ -54,6 +54,7 @@ class StylizedTrader final : public BackgroundAgent {
   void on_event(AgentContext& ctx, const Event& e) override { own_.on_event(e, ctx.agent_id()); }
   void save(StateWriter& w) const override;
   void load(StateReader& r) override;
+  std::string check_loaded(const LoadedContext& ctx) const override;
 
   // The forecast log return for the given weights and inputs (no randomness: pass ε).
   static double forecast(double wf, double wc, double wn, double tau_f, double log_gap_to_fundamental,

@@ -34,6 +34,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "taosim/book/price_level.hpp"
@@ -127,9 +128,22 @@ class OrderBook {
       for (std::size_t i = 0; i < level_count(s); ++i) for_each_order_at(s, i, f);
   }
   std::size_t order_count() const { return live_orders_; }
+  // True for an id this book has handed out (live or not): ids are never reused.
+  bool issued(OrderId id) const {
+    const std::uint64_t seq = id >> kHandleBits;
+    return seq >= 1 && seq < next_seq_;
+  }
 
   void save(StateWriter& w) const;
   void load(StateReader& r);
+  // Checks a loaded book's structure and throws CheckpointError (its message starts with
+  // `where`) unless: the ladders are strictly sorted, uncrossed, and each rung names its own level
+  // of the same price; every level is either on a ladder or free, never both; each level's
+  // orders form a proper doubly linked list (no cycle, no order in two places) of live orders
+  // on that side at that price, with quantity in [1, kMaxQtyLots], and the level's count and
+  // total match them; every slot is either a live order (its id locates its slot and was issued
+  // before next_seq_) or free, never both; the live count matches. Linear in the book's size.
+  void check_loaded(const std::string& where) const;
 
  private:
   // A side is a ladder of (price, level handle) sorted worst → best, so the best

@@ -115,7 +115,8 @@ class Exchange {
   std::vector<Event> take_events();
 
   // The whole state (books, accounts, logs, expiries); the configuration is not
-  // part of it and must be the same when loading.
+  // part of it and must be the same when loading. load() checks the loaded state
+  // (check_loaded) and throws CheckpointError naming the first problem.
   void save(StateWriter& w) const;
   void load(StateReader& r);
 
@@ -193,6 +194,14 @@ class Exchange {
     return acc.tier;
   }
   void refresh_tier(Account& acc, std::int64_t bucket) const;
+  // The invariants settlement keeps, checked on a loaded state: every book's structure
+  // (OrderBook::check_loaded); the clock, its fee bucket and the untaken events; every resting
+  // order owned by an agent with an account; every open account's balances >= 0, reservations
+  // equal to what its resting orders need (sells: their lots; buys: buy_reservation at their
+  // price), its open order count, fee window and cached tier; base totals equal to the book's
+  // supply and quote totals plus fees collected equal to its quote supply; the GTT expiry heap.
+  void check_loaded() const;
+  void check_book(BookId b) const;
 
   ExchangeConfig config_;
   std::vector<RatePpb> reserve_rates_;  // per agent class

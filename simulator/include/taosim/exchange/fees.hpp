@@ -125,6 +125,26 @@ class VolumeWindow {
     r.pod(last_);
     r.pod(pos_);
   }
+  // What is wrong with a loaded window of `buckets` slots at the book's bucket `now_bucket`
+  // (empty when nothing): the slot count, the position (always last_ mod buckets), the last
+  // bucket (in [0, now_bucket]), volumes >= 0 and their sum.
+  std::string check_loaded(std::size_t buckets, std::int64_t now_bucket) const {
+    if (slots_.size() != buckets)
+      return "fee volume window has " + std::to_string(slots_.size()) + " slots, the config says " +
+             std::to_string(buckets);
+    if (last_ < 0 || last_ > now_bucket)
+      return "fee volume window was last moved in bucket " + std::to_string(last_) + ", the book is in bucket " +
+             std::to_string(now_bucket);
+    if (pos_ != static_cast<std::size_t>(last_ % static_cast<std::int64_t>(buckets)))
+      return "fee volume window position " + std::to_string(pos_) + " does not match its bucket";
+    __int128 sum = 0;
+    for (Quote v : slots_) {
+      if (v < 0) return "fee volume window holds a negative volume";
+      sum += v;
+    }
+    if (sum != sum_) return "fee volume window total " + std::to_string(sum_) + " differs from its slots";
+    return {};
+  }
 
  private:
   void roll(std::int64_t b) {

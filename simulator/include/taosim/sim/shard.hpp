@@ -39,6 +39,14 @@ class Shard final : private AgentContext {
   // the book itself is saved with the exchange.
   void save(StateWriter& w) const;
   void load(StateReader& r);
+  // Checks a loaded shard against the simulation's clock `now` (after its book was loaded) and
+  // throws CheckpointError naming the problem unless: its clock is `now`; nothing is queued
+  // before the start; the queue is a heap of items due at or after the clock, numbered below the
+  // counter, each a wake-up of one of its agents, an instruction for its book in a pending slot
+  // of its own (every slot is either queued once or free), or one of the single fundamental and
+  // signal updates; the prices are finite and > 0; no random stream is all zero; and every
+  // agent's state passes its own check (BackgroundAgent::check_loaded).
+  void check_loaded(TimeNs now, bool started) const;
 
  private:
   enum class ItemKind : std::uint8_t { Wakeup, Instruction, Fundamental, Signal };

@@ -61,6 +61,9 @@ class Simulation {
   static std::unique_ptr<Simulation> restore(SimulationConfig config, std::string_view state);
 
  private:
+  // Checks a restored state against the configuration and across its parts (the exchange and
+  // the shards check their own on loading); throws CheckpointError naming the problem.
+  void check_loaded() const;
   void run_shards(TimeNs until_ns);
   // Worker w runs shards w, w + workers, ... for every step until shutdown.
   void worker_loop(std::size_t w);
