@@ -1,14 +1,13 @@
 """taos.miner: the server over real loopback HTTP with real bittensor wallets and signatures:
-authentication (401), authorization (403), bad bodies (400/413), one agent per validator,
-agent failures and overruns (empty replies), and the validator's client."""
+authentication (401), authorization (403), bad bodies (400/413), one agent per validator in its own
+worker process, agent failures and overruns (empty replies), and the validator's client."""
 
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import ClassVar
+from pathlib import Path
 
 import aiohttp
 import bittensor as bt
@@ -18,13 +17,16 @@ from aiohttp import web
 from protocol_samples import state
 from wallets import make_wallet
 
-from taos.agents import Agent
+from taos.agents import AgentLoadError
 from taos.chain import ChainError, LocalChain, Neuron
-from taos.miner import AgentPool, Gatekeeper, MinerServer, Refused
+from taos.miner import AgentFile, AgentPool, ConnectionGuard, Gatekeeper, MinerServer, Refused
 from taos.protocol import PROTOCOL_VERSION, Cancel, Reply, decode_reply, encode_state
 from taos.validator.client import Target, query, query_all, state_url
 
 TIMEOUT_S = 0.5
+AGENTS = (
+    Path(__file__).resolve().parent / "miner_agents"
+)  # Counting.py: replies Cancel(0, n) to its n-th state
 
 
 @pytest.fixture(scope="module")
@@ -52,32 +54,18 @@ def local_chain(wallets: dict[str, bt.Wallet]) -> LocalChain:
     )
 
 
-class Counting(Agent):
-    """Replies Cancel(book 0, order n) to its n-th state."""
-
-    built: ClassVar[list["Counting"]] = []
-
-    def __init__(self, uid, params=None):
-        super().__init__(uid, params)
-        self.states = 0
-        Counting.built.append(self)
-
-    def on_state(self, state):
-        self.states += 1
-        if self.params.get("fail_once") and self.states == 1:
-            raise RuntimeError("first state goes wrong")
-        if self.params.get("sleep_s") and self.states == 1:
-            time.sleep(float(self.params["sleep_s"]))
-        if self.params.get("junk"):
-            return [Cancel(0, self.states), "junk"]
-        return [Cancel(0, self.states)]
-
-
 class Server:
-    def __init__(self, pool: AgentPool, endpoint: str, miner_hotkey: str) -> None:
-        self.pool = pool
+    def __init__(self, server: MinerServer, endpoint: str, miner_hotkey: str) -> None:
+        self.server = server
+        self.pool = server.pool
         self.target = Target(endpoint, miner_hotkey)
         self.url = state_url(endpoint)
+        self.port = int(endpoint.rsplit(":", 1)[1])
+
+
+def counting_pool(params: dict | None = None, *, name: str = "Counting", **kw) -> AgentPool:
+    kw.setdefault("timeout_s", TIMEOUT_S)
+    return AgentPool(AgentFile(str(AGENTS), name, params or {}), 1, **kw)
 
 
 @contextlib.asynccontextmanager
@@ -87,23 +75,22 @@ async def serving(
     *,
     chain: LocalChain | None = None,
     max_body_bytes: int = 16 * 2**20,
+    guard: ConnectionGuard | None = None,
+    **pool_kw,
 ) -> AsyncIterator[Server]:
     chain = chain or local_chain(wallets)
-    pool = AgentPool(lambda: Counting(1, params), timeout_s=TIMEOUT_S)
-    server = MinerServer(Gatekeeper(chain, min_stake=100.0), pool, max_body_bytes=max_body_bytes)
-    runner = web.AppRunner(server.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    pool = counting_pool(params, max_state_bytes=max_body_bytes, **pool_kw)
+    await pool.start()
+    server = MinerServer(Gatekeeper(chain, min_stake=100.0), pool, max_body_bytes=max_body_bytes, guard=guard)
     try:
-        yield Server(pool, f"127.0.0.1:{runner.addresses[0][1]}", chain.hotkey)
+        port = await server.start("127.0.0.1", 0)
+        yield Server(server, f"127.0.0.1:{port}", chain.hotkey)
     finally:
-        await runner.cleanup()
-        pool.close()
+        await server.stop()
+        await pool.close()
 
 
 def run(scenario: Callable[[], object]) -> None:
-    Counting.built.clear()
     asyncio.run(scenario())  # type: ignore[arg-type]
 
 
@@ -117,19 +104,31 @@ async def post(
         return r.status, (await r.read()).decode("utf-8", "replace")
 
 
+async def instructions(session: aiohttp.ClientSession, wallet: bt.Wallet, srv: Server) -> tuple:
+    result = await query(session, wallet, srv.target, BODY, timeout_s=5)
+    assert result.ok, result.error
+    return decode_reply(result.body).instructions
+
+
 # --- the good path ------------------------------------------------------------------------------------
 
 
-def test_a_signed_state_from_a_permitted_validator_gets_the_agents_reply(wallets) -> None:
+def test_a_signed_state_from_a_permitted_validator_gets_the_agents_reply(wallets, caplog) -> None:
     async def scenario() -> None:
         async with serving(wallets) as srv, aiohttp.ClientSession() as session:
+            first = srv.pool.pids  # the worker started with the pool, whose agent serves the first validator
             result = await query(session, wallets["validator"], srv.target, BODY, timeout_s=5)
             assert result.ok and result.status == 200, result.error
             assert decode_reply(result.body) == Reply(PROTOCOL_VERSION, (Cancel(0, 1),))
             assert 0 < result.elapsed_s < 5
-            assert len(Counting.built) == 1 and Counting.built[0].simulation == state().simulation
+            assert srv.pool.validators == {hk(wallets["validator"])}
+            assert [srv.pool.pid_of(hk(wallets["validator"]))] == first
 
-    run(scenario)
+    with caplog.at_level(logging.INFO, logger="taos.miner"):
+        run(scenario)
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("Counting built" in m for m in messages) >= 1
+    assert messages.count("Counting started simulation test-sim (2 books)") == 1  # on_start, in the worker
 
 
 def test_one_agent_per_validator_keeps_its_state(wallets) -> None:
@@ -140,8 +139,9 @@ def test_one_agent_per_validator_keeps_its_state(wallets) -> None:
                 r = await query(session, wallets[name], srv.target, BODY, timeout_s=5)
                 replies.append(decode_reply(r.body).instructions)
             assert replies == [(Cancel(0, 1),), (Cancel(0, 2),), (Cancel(0, 1),), (Cancel(0, 3),)]
-            assert set(srv.pool.agents) == {hk(wallets["validator"]), hk(wallets["validator2"])}
-            assert len(Counting.built) == 2
+            assert srv.pool.validators == {hk(wallets["validator"]), hk(wallets["validator2"])}
+            pids = {srv.pool.pid_of(hk(wallets[n])) for n in ("validator", "validator2")}
+            assert len(pids) == 2 and None not in pids  # two agents, each in its own process
 
     run(scenario)
 
@@ -167,7 +167,8 @@ def test_a_validator_gets_an_empty_reply_while_its_agent_is_busy(wallets) -> Non
                 session, wallets["validator"], [(srv.target, BODY), (srv.target, BODY)], timeout_s=5
             )
             assert sorted(len(decode_reply(r.body).instructions) for r in results) == [0, 1]
-            assert Counting.built[0].states == 1
+            await asyncio.sleep(0.3)
+            assert await instructions(session, wallets["validator"], srv) == (Cancel(0, 2),)  # 1 state before
 
     run(scenario)
 
@@ -200,7 +201,8 @@ def test_unauthenticated_requests_get_401_and_run_no_agent(wallets) -> None:
             for message, headers in cases.items():
                 status, text = await post(session, srv.url, BODY, headers)
                 assert status == 401 and message in text, (message, status, text)
-            assert Counting.built == []
+            assert srv.pool.validators == set()  # no agent was given any of them
+            assert await instructions(session, wallets["validator"], srv) == (Cancel(0, 1),)
 
     run(scenario)
 
@@ -212,7 +214,7 @@ def test_a_replayed_request_gets_401(wallets) -> None:
             assert (await post(session, srv.url, BODY, headers))[0] == 200
             status, text = await post(session, srv.url, BODY, headers)
             assert status == 401 and "already accepted" in text
-            assert Counting.built[0].states == 1
+            assert await instructions(session, wallets["validator"], srv) == (Cancel(0, 2),)  # 1 state before
 
     run(scenario)
 
@@ -224,7 +226,7 @@ def test_a_signature_for_another_path_gets_401(wallets) -> None:
                 wallets["validator"], method="POST", path="/other", body=BODY, receiver_ss58=srv.target.hotkey
             )
             status, _ = await post(session, srv.url, BODY, headers)
-            assert status == 401 and Counting.built == []
+            assert status == 401 and srv.pool.validators == set()
 
     run(scenario)
 
@@ -246,7 +248,7 @@ def test_unauthorized_callers_get_403_and_run_no_agent(wallets, caller: str, mes
         async with serving(wallets) as srv, aiohttp.ClientSession() as session:
             result = await query(session, wallets[caller], srv.target, BODY, timeout_s=5)
             assert result.status == 403 and result.error is not None and message in result.error
-            assert Counting.built == []
+            assert srv.pool.validators == set()
 
     run(scenario)
 
@@ -276,7 +278,7 @@ def test_an_unreadable_metagraph_gives_503(wallets) -> None:
         async with serving(wallets, chain=chain) as srv, aiohttp.ClientSession() as session:
             result = await query(session, wallets["validator"], srv.target, BODY, timeout_s=5)
             assert result.status == 503 and "node unreachable" in (result.error or "")
-            assert Counting.built == []
+            assert srv.pool.validators == set()
 
     run(scenario)
 
@@ -298,7 +300,8 @@ def test_malformed_or_wrong_version_bodies_get_400_with_the_reason(wallets) -> N
             for body, message in bodies.items():
                 result = await query(session, wallets["validator"], srv.target, body, timeout_s=5)
                 assert result.status == 400 and message in (result.error or ""), result
-            assert Counting.built == []
+            # decoded in the worker: the agent saw none of them
+            assert await instructions(session, wallets["validator"], srv) == (Cancel(0, 1),)
 
     run(scenario)
 
@@ -308,7 +311,7 @@ def test_an_oversized_body_gets_413(wallets) -> None:
         async with serving(wallets, max_body_bytes=1000) as srv, aiohttp.ClientSession() as session:
             result = await query(session, wallets["validator"], srv.target, BODY, timeout_s=5)
             assert len(BODY) > 1000 and result.status == 413
-            assert Counting.built == []
+            assert srv.pool.validators == set()
 
     run(scenario)
 
@@ -361,34 +364,41 @@ def test_items_that_are_not_instructions_are_dropped(wallets, caplog) -> None:
     assert any("1 items that are not instructions" in r.getMessage() for r in caplog.records)
 
 
-def test_a_failing_agent_constructor_gives_empty_replies(wallets) -> None:
-    def broken() -> Agent:
-        raise ValueError("no model file")
+def test_a_failing_agent_constructor_stops_the_start_or_gives_empty_replies(tmp_path: Path, caplog) -> None:
+    built = tmp_path / "built"
 
     async def scenario() -> None:
-        pool = AgentPool(broken, timeout_s=TIMEOUT_S)
+        built.write_text("")  # every instance fails: the pool does not start
+        with pytest.raises(AgentLoadError, match=r"Counting\(1, \.\.\.\) failed: ValueError: no model file"):
+            await counting_pool({"refuse_if": str(built)}).start()
+        built.unlink()  # the first instance builds, the next ones fail
+        pool = counting_pool({"refuse_if": str(built)})
+        await pool.start()
         try:
-            assert await pool.run("5V", state()) == []
+            assert decode_reply(await pool.run("5V1", BODY)).instructions == (Cancel(0, 1),)
+            assert decode_reply(await pool.run("5V2", BODY)).instructions == ()
         finally:
-            pool.close()
+            await pool.close()
 
-    run(scenario)
+    with caplog.at_level(logging.ERROR, logger="taos.miner"):
+        run(scenario)
+    assert any(
+        "the agent of 5V2 cannot start" in r.getMessage() and "no model file" in r.getMessage()
+        for r in caplog.records
+    )
 
 
-def test_on_end_is_called_when_the_pool_closes() -> None:
-    ended = threading.Event()
-
-    class Ending(Counting):
-        def on_end(self):
-            ended.set()
+def test_on_end_is_called_when_the_pool_closes(tmp_path: Path) -> None:
+    ended = tmp_path / "ended"
 
     async def scenario() -> None:
-        pool = AgentPool(lambda: Ending(0), timeout_s=TIMEOUT_S)
-        assert await pool.run("5V", state()) == [Cancel(0, 1)]
-        pool.close()
+        pool = counting_pool({"end_file": str(ended)})
+        await pool.start()
+        assert decode_reply(await pool.run("5V", BODY)).instructions == (Cancel(0, 1),)
+        await pool.close()
 
     run(scenario)
-    assert ended.is_set()
+    assert ended.read_text() == "5V\n"
 
 
 # --- the client ---------------------------------------------------------------------------------------
