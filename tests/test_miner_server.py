@@ -20,7 +20,7 @@ from wallets import make_wallet
 from taos.agents import AgentLoadError
 from taos.chain import ChainError, LocalChain, Neuron
 from taos.miner import AgentFile, AgentPool, ConnectionGuard, Gatekeeper, MinerServer, Refused
-from taos.protocol import PROTOCOL_VERSION, Cancel, Reply, decode_reply, encode_state
+from taos.protocol import PROTOCOL_VERSION, STATE_PATH, Cancel, Reply, decode_reply, encode_state
 from taos.validator.client import Target, query, query_all, state_url
 
 TIMEOUT_S = 0.5
@@ -444,3 +444,243 @@ def test_client_reports_timeouts_refusals_and_oversized_replies(wallets) -> None
             await runner.cleanup()
 
     run(scenario)
+
+
+# --- headers first, body bounded, connections bounded -------------------------------------------------
+
+
+def request_head(headers: dict[str, str], *, length: int | None = None, chunked: bool = False) -> bytes:
+    lines = [f"POST {STATE_PATH} HTTP/1.1", "Host: 127.0.0.1", *(f"{k}: {v}" for k, v in headers.items())]
+    if chunked:
+        lines.append("Transfer-Encoding: chunked")
+    elif length is not None:
+        lines.append(f"Content-Length: {length}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def answer(reader: asyncio.StreamReader, timeout_s: float = 3.0) -> tuple[int, str]:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout_s)
+    lines = head.decode("latin-1").split("\r\n")
+    length = next(int(x.split(":")[1]) for x in lines if x.lower().startswith("content-length:"))
+    body = await asyncio.wait_for(reader.readexactly(length), timeout_s)
+    return int(lines[0].split()[1]), body.decode("utf-8", "replace")
+
+
+async def connect(srv: Server) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection("127.0.0.1", srv.port)
+
+
+def test_headers_are_checked_before_any_body_byte_is_read(wallets) -> None:
+    """Each request announces a body and sends none: the refusal comes from the headers alone."""
+
+    async def scenario() -> None:
+        async with serving(wallets, max_body_bytes=100_000) as srv:
+            miner, v = srv.target.hotkey, wallets["validator"]
+            gzip = {**signed(v, srv.url, BODY, miner), "Content-Encoding": "gzip"}
+            cases = [
+                (signed(wallets["unknown"], srv.url, BODY, miner), len(BODY), 403, "is not registered"),
+                (
+                    signed(wallets["stranger"], srv.url, BODY, miner),
+                    len(BODY),
+                    403,
+                    "has no validator permit",
+                ),
+                (signed(wallets["poor"], srv.url, BODY, miner), len(BODY), 403, "has stake 5 < 100"),
+                (
+                    signed(v, srv.url, BODY, hk(wallets["stranger"])),
+                    len(BODY),
+                    401,
+                    "different receiving hotkey",
+                ),
+                (signed(v, srv.url, BODY, miner, nonce_ns=1), len(BODY), 401, "freshness window"),
+                (
+                    {**signed(v, srv.url, BODY, miner), "X-Bittensor-Hotkey": "x" * 4000},
+                    10,
+                    401,
+                    "not an ss58",
+                ),
+                (
+                    {**signed(v, srv.url, BODY, miner), "X-Bittensor-Nonce": "9" * 30},
+                    10,
+                    401,
+                    "not a decimal",
+                ),
+                ({**signed(v, srv.url, BODY, miner), "X-Bittensor-Signature": "zz"}, 10, 401, "is not hex"),
+                (signed(v, srv.url, BODY, miner), 100_001, 413, "over this miner's limit of 100000 bytes"),
+                (gzip, len(BODY), 415, "Content-Encoding must be identity"),
+            ]
+
+            async def one(headers: dict[str, str], length: int, status: int, message: str) -> None:
+                reader, writer = await connect(srv)
+                writer.write(request_head(headers, length=length))
+                got = await answer(reader)
+                assert got[0] == status and message in got[1], (message, got)
+                assert "x" * 100 not in got[1]  # a malformed header is not echoed
+                assert await reader.read() == b""  # and the connection is closed
+                writer.close()
+
+            await asyncio.gather(*(one(*case) for case in cases))
+            assert srv.pool.validators == set()
+            assert srv.server.refused == {403: 3, 401: 5, 413: 1, 415: 1}
+
+    run(scenario)
+
+
+def test_a_chunked_body_is_cut_off_at_the_cap(wallets) -> None:
+    async def scenario() -> None:
+        async with serving(wallets, max_body_bytes=100_000) as srv:
+            reader, writer = await connect(srv)
+            writer.write(
+                request_head(signed(wallets["validator"], srv.url, BODY, srv.target.hotkey), chunked=True)
+            )
+            for _ in range(30):  # 30 x 10 kB and no last chunk: the body never ends
+                writer.write(b"%x\r\n%s\r\n" % (10_000, b"\x00" * 10_000))
+            got = await answer(reader)
+            assert got == (413, "the body is over this miner's limit of 100000 bytes")
+            writer.close()
+            assert srv.pool.validators == set()
+
+    run(scenario)
+
+
+def test_a_body_that_is_too_slow_gets_408_and_its_nonce_stays_usable(wallets) -> None:
+    """The headers' check records no nonce: the same signed request, resent whole, is served."""
+
+    async def scenario() -> None:
+        guard = ConnectionGuard(body_timeout_s=0.5)
+        async with serving(wallets, guard=guard) as srv:
+            head = request_head(
+                signed(wallets["validator"], srv.url, BODY, srv.target.hotkey), length=len(BODY)
+            )
+            reader, writer = await connect(srv)
+            started = time.monotonic()
+            writer.write(head + BODY[:10])
+            assert await answer(reader) == (408, "the body did not arrive within 0.5 s of the headers")
+            assert 0.5 <= time.monotonic() - started < 2.0
+            writer.close()
+            reader, writer = await connect(srv)
+            writer.write(head + BODY)
+            status, _ = await answer(reader)
+            writer.close()
+            assert status == 200 and srv.pool.validators == {hk(wallets["validator"])}
+
+    run(scenario)
+
+
+async def closed(reader: asyncio.StreamReader, within_s: float) -> bool:
+    try:
+        while await asyncio.wait_for(reader.read(1024), within_s):
+            pass
+        return True
+    except ConnectionError:
+        return True
+    except asyncio.TimeoutError:
+        return False
+
+
+def test_connections_that_send_nothing_or_too_slowly_are_closed_at_their_deadline(wallets) -> None:
+    async def scenario() -> None:
+        guard = ConnectionGuard(header_timeout_s=0.5, idle_timeout_s=1.0)
+        async with serving(wallets, guard=guard) as srv, aiohttp.ClientSession() as session:
+            silent, w1 = await connect(srv)
+            loris, w2 = await connect(srv)
+            w2.write(b"POST /state HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a")
+            started = time.monotonic()
+            assert await closed(silent, 2.0) and await closed(loris, 2.0)
+            assert 0.5 <= time.monotonic() - started < 1.5
+            # a validator's keep-alive connection stays between its requests, up to the idle timeout
+            assert await instructions(session, wallets["validator"], srv) == (Cancel(0, 1),)
+            await asyncio.sleep(0.7)  # past the header timeout
+            assert guard.open == 1
+            await asyncio.sleep(0.8)  # past the idle timeout
+            assert guard.open == 0 and guard.expired == 3
+            for w in (w1, w2):
+                w.close()
+
+    run(scenario)
+
+
+def test_beyond_the_connection_cap_the_oldest_unauthenticated_connection_gives_way(wallets) -> None:
+    async def scenario() -> None:
+        guard = ConnectionGuard(max_connections=4)
+        async with serving(wallets, guard=guard) as srv, aiohttp.ClientSession() as session:
+            assert await instructions(session, wallets["validator"], srv) == (Cancel(0, 1),)
+            assert guard.open == 1  # the validator's, kept alive, authenticated
+            idle = [await connect(srv) for _ in range(8)]
+            await asyncio.sleep(0.1)
+            assert guard.open == 4 and guard.evicted == 5
+            gone = [await closed(r, 0.2) for r, _ in idle]
+            assert gone == [True] * 5 + [False] * 3  # the oldest first, never the validator's
+            assert await instructions(session, wallets["validator"], srv) == (Cancel(0, 2),)
+            for _, w in idle:
+                w.close()
+
+    run(scenario)
+
+
+# --- agents in worker processes -----------------------------------------------------------------------
+
+
+def test_a_reply_is_cut_to_what_the_validator_reads(wallets, caplog) -> None:
+    async def scenario() -> None:
+        async with serving(wallets, {"many": 100}) as srv, aiohttp.ClientSession() as session:
+            got = await instructions(session, wallets["validator"], srv)
+            assert got == tuple(Cancel(0, n) for n in range(40))  # 2 books x 20 per book
+
+    with caplog.at_level(logging.ERROR, logger="taos.miner"):
+        run(scenario)
+    assert any("returned 100 instructions; the first 40 are sent" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("mode", ["block_for", "hold_gil_for"])
+def test_a_stuck_agent_delays_no_other_validator_and_is_killed_after_kill_after(
+    wallets, caplog, mode
+) -> None:
+    """One validator's agent blocks (time.sleep) or holds the GIL in a C call: the other validator's
+    agent answers each time; the stuck worker is killed at ``kill_after_s`` and a new one serves."""
+    stuck = hk(wallets["validator2"])
+
+    async def scenario() -> None:
+        params = {mode: stuck, "hold_s": 60}
+        async with serving(wallets, params, kill_after_s=1.5) as srv, aiohttp.ClientSession() as session:
+            await instructions(session, wallets["validator"], srv)
+            first = await query(session, wallets["validator2"], srv.target, BODY, timeout_s=5)
+            assert decode_reply(first.body).instructions == () and first.elapsed_s < TIMEOUT_S + 0.5
+            pid = srv.pool.pid_of(stuck)
+            assert pid is not None
+            for n in range(2, 6):
+                assert await instructions(session, wallets["validator"], srv) == (Cancel(0, n),)
+                await asyncio.sleep(0.3)
+            await asyncio.sleep(0.5)  # past 1.5 s: killed
+            assert srv.pool.pid_of(stuck) is None and not Path(f"/proc/{pid}/cmdline").exists()
+            again = await query(session, wallets["validator2"], srv.target, BODY, timeout_s=5)
+            assert again.ok and srv.pool.pid_of(stuck) not in (None, pid)
+
+    with caplog.at_level(logging.ERROR, logger="taos.miner"):
+        run(scenario)
+    killed = [r.getMessage() for r in caplog.records if "is killed" in r.getMessage()]
+    assert len(killed) == 1 and f"agent of {stuck} is still busy 1.5 s" in killed[0]
+
+
+def test_at_most_max_workers_run_and_the_least_recently_used_is_stopped(tmp_path: Path, caplog) -> None:
+    ended = tmp_path / "ended"
+
+    async def scenario() -> None:
+        pool = counting_pool({"end_file": str(ended)}, max_workers=2)
+        await pool.start()
+        try:
+            for v in ("5A", "5B", "5A", "5C"):
+                await pool.run(v, BODY)
+                assert len(pool.pids) <= 2
+            assert pool.validators == {"5A", "5C"}
+            assert decode_reply(await pool.run("5A", BODY)).instructions == (Cancel(0, 3),)
+        finally:
+            await pool.close()
+
+    with caplog.at_level(logging.INFO, logger="taos.miner"):
+        run(scenario)
+    assert any(
+        "stopped the agent of 5B (least recently used; at most 2 workers)" in r.getMessage()
+        for r in caplog.records
+    )
+    assert sorted(ended.read_text().split()) == ["5A", "5B", "5C"]  # 5B's on_end ran when it was stopped

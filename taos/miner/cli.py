@@ -197,7 +197,7 @@ class Miner:
             return await self.server.start(self.host, self.port)
         except OSError as e:
             await self.pool.close(grace_s=0.5)
-            reason = e.strerror or str(e)
+            reason = os.strerror(e.errno) if e.errno and e.errno > 0 else (e.strerror or str(e))
             raise StartError(f"cannot listen on {self.host}:{self.port}: {reason}") from None
 
     async def serve(self, port: int, stop: asyncio.Event) -> None:
