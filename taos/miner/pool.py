@@ -262,10 +262,6 @@ class AgentPool:
         live = self._live()
         if len(live) < self.max_workers:
             return True
-        if self._spare is not None and not self._spare.gone:
-            self._stop(self._spare)
-            self._spare = None
-            return True
         idle = [w for w in live if not w.busy]
         if not idle:
             return False
@@ -304,6 +300,8 @@ class AgentPool:
             self._lost(w)
             self._workers.remove(w)
             return
+        if w.gone:  # stopped (the pool closing) while it started
+            w.kill()
         assert w.proc.stdin is not None and w.proc.stdout is not None
         init = {
             "path": self.agent.path,
@@ -403,12 +401,14 @@ class AgentPool:
     def _overdue(self, w: _Worker, validator: str, request_id: int) -> None:
         if request_id not in w.pending or w.proc is None or w.proc.returncode is not None:
             return
+        others = sorted(w.validators - {validator})
         log.error(
             "agent of %s is still busy %.3g s after its state: its worker (pid %d) is killed and its "
-            "state is lost; a new agent serves the next state",
+            "state is lost%s; a new agent serves the next state",
             validator,
             self.kill_after_s,
             w.proc.pid,
+            f", with those of {', '.join(others)} (one worker for all)" if others else "",
         )
         w.quiet = True
         w.kill()

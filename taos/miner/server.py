@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections import Counter
+from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from taos.miner.auth import Gatekeeper, Refused
 from taos.miner.guard import ConnectionGuard
@@ -64,16 +67,7 @@ class MinerServer:
 
     async def start(self, host: str, port: int) -> int:
         """Listens on ``host:port`` (0: a free port); returns the port. ``OSError`` when it cannot."""
-        runner = web.AppRunner(
-            self.app(),
-            access_log=None,
-            shutdown_timeout=1.0,
-            keepalive_timeout=self.guard.idle_timeout_s,
-            lingering_time=1.0,
-            max_line_size=4096,
-            max_field_size=4096,
-            auto_decompress=False,
-        )
+        runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1.0, **self._handler_options())
         await runner.setup()
         try:
             assert runner.server is not None
@@ -86,6 +80,21 @@ class MinerServer:
         self._runner = runner
         self._summary = asyncio.get_running_loop().create_task(self._report())
         return int(self._server.sockets[0].getsockname()[1])
+
+    def _handler_options(self) -> dict[str, Any]:
+        """aiohttp's per-connection options: short header lines, a one-second linger after a refusal
+        (the unread rest of a body is read and dropped, then the connection closes), and no
+        decompression of a request body (the ones with a Content-Encoding are refused unread). An
+        option the installed aiohttp does not know is left out."""
+        options: dict[str, Any] = {
+            "keepalive_timeout": self.guard.idle_timeout_s,
+            "lingering_time": 1.0,
+            "max_line_size": 4096,
+            "max_field_size": 4096,
+            "auto_decompress": False,
+        }
+        known = inspect.signature(RequestHandler.__init__).parameters
+        return {k: v for k, v in options.items() if k in known}
 
     async def stop(self) -> None:
         """Stops listening, closes every connection (requests in flight get a second to finish)."""
