@@ -645,7 +645,7 @@ def test_a_stuck_agent_delays_no_other_validator_and_is_killed_after_kill_after(
         async with serving(wallets, params, kill_after_s=1.5) as srv, aiohttp.ClientSession() as session:
             await instructions(session, wallets["validator"], srv)
             first = await query(session, wallets["validator2"], srv.target, BODY, timeout_s=5)
-            assert decode_reply(first.body).instructions == () and first.elapsed_s < TIMEOUT_S + 0.5
+            assert decode_reply(first.body).instructions == () and first.elapsed_s < TIMEOUT_S + 1.0
             pid = srv.pool.pid_of(stuck)
             assert pid is not None
             for n in range(2, 6):

@@ -228,16 +228,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return asyncio.run(_run(args))
+        miner = Miner(args)  # in the main thread: the chain's SDK may want it
+        return asyncio.run(_run(miner))
     except (AgentLoadError, ChainError, StartError, ImportError) as e:
         print(f"taos.miner: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C while connecting the chain, before the handlers below
+        return 130
 
 
-async def _run(args: argparse.Namespace) -> int:
+async def _run(miner: Miner) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    miner: Miner | None = None
 
     def stopping() -> None:
         if not stop.is_set():
@@ -246,22 +248,18 @@ async def _run(args: argparse.Namespace) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping)
-    miner = await loop.run_in_executor(None, Miner, args)  # the chain's calls block
-    if stop.is_set():
-        return 0
     port = await miner.start()
     await miner.serve(port, stop)
     return 0
 
 
-def _exit_by_deadline(seconds: float, miner: Miner | None) -> None:
+def _exit_by_deadline(seconds: float, miner: Miner) -> None:
     """A stop that takes longer than ``seconds`` (a chain call that hangs, a worker that does not
     die) ends the process then, with its worker processes."""
 
     def deadline() -> None:
         log.warning("stopping took longer than %g s: exiting now", seconds)
-        if miner is not None:
-            miner.pool.kill_all()
+        miner.pool.kill_all()
         logging.shutdown()
         os._exit(0)
 
