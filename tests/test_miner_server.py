@@ -578,6 +578,30 @@ async def closed(reader: asyncio.StreamReader, within_s: float) -> bool:
         return False
 
 
+def test_bodies_being_read_share_a_memory_budget_the_oldest_giving_way(wallets) -> None:
+    """Headers that claim a validator's hotkey get their body read before the signature can be
+    checked: those bodies together hold at most the guard's budget."""
+
+    async def scenario() -> None:
+        guard = ConnectionGuard(max_body_memory=30_000)
+        async with serving(wallets, max_body_bytes=100_000, guard=guard) as srv:
+            head = request_head(signed(wallets["validator"], srv.url, BODY, srv.target.hotkey), length=50_000)
+            older, w1 = await connect(srv)
+            w1.write(head + b"\x00" * 20_000)
+            await asyncio.sleep(0.2)
+            newer, w2 = await connect(srv)
+            w2.write(head + b"\x00" * 20_000)
+            assert await closed(older, 1.0)  # evicted for the newer body
+            assert guard.buffered == 20_000
+            w2.write(b"\x00" * 20_000)  # 40 kB: more than the budget, and nothing left to evict
+            assert await answer(newer) == (503, "the miner holds too many request bodies at the moment")
+            assert guard.buffered == 0
+            for w in (w1, w2):
+                w.close()
+
+    run(scenario)
+
+
 def test_connections_that_send_nothing_or_too_slowly_are_closed_at_their_deadline(wallets) -> None:
     async def scenario() -> None:
         guard = ConnectionGuard(header_timeout_s=0.5, idle_timeout_s=1.0)

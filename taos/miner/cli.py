@@ -28,6 +28,8 @@ from taos.protocol.limits import MAX_BOOKS
 
 log = logging.getLogger("taos.miner")
 DEFAULT_WALLET_PATH = str(Path("~/.bittensor/wallets").expanduser())
+BODY_MEMORY = 256 * 2**20
+"""Bodies not yet authenticated hold at most this much memory together (or 4 bodies at the cap)."""
 STOP_DEADLINE_S = 4.5
 """After SIGINT/SIGTERM the process exits by this time at the latest, whatever still runs."""
 
@@ -182,6 +184,7 @@ class Miner:
             header_timeout_s=args.header_timeout,
             body_timeout_s=args.body_timeout,
             idle_timeout_s=args.idle_timeout,
+            max_body_memory=max(BODY_MEMORY, 4 * cap),
         )
         gate = Gatekeeper(self.chain, min_stake=args.min_stake)
         self.server = MinerServer(gate, self.pool, max_body_bytes=cap, guard=guard)

@@ -21,6 +21,12 @@ one; a connection being served is never evicted, and when all are, the new one i
 So sockets that send nothing, or too slowly, cost at most ``max_connections`` file descriptors and
 cannot keep an honest validator out: its connection is the newest and is served within
 milliseconds of being accepted.
+
+Bodies being read are held in memory until their signature is checked, and their headers may
+claim any validator's hotkey: together they may hold at most ``max_body_memory`` bytes. A body
+that would pass it evicts the bodies still being read, oldest first (never its own, never one
+whose request is authenticated); when that is not enough, ``charge`` says no (the handler answers
+503).
 """
 
 from __future__ import annotations
@@ -36,13 +42,14 @@ NEW, BODY, BUSY, IDLE = "new", "body", "busy", "idle"
 
 
 class _Conn:
-    __slots__ = ("deadline", "phase", "since", "transport", "trusted")
+    __slots__ = ("buffered", "deadline", "phase", "since", "transport", "trusted")
 
     def __init__(self, transport: asyncio.Transport, now: float) -> None:
         self.transport = transport
         self.phase = NEW
         self.since = now
         self.trusted = False
+        self.buffered = 0
         self.deadline: asyncio.TimerHandle | None = None
 
 
@@ -54,6 +61,7 @@ class ConnectionGuard:
         header_timeout_s: float = 5.0,
         body_timeout_s: float = 10.0,
         idle_timeout_s: float = 30.0,
+        max_body_memory: int = 256 * 2**20,
     ) -> None:
         for name, value in (
             ("header_timeout_s", header_timeout_s),
@@ -64,6 +72,10 @@ class ConnectionGuard:
                 raise ValueError(f"{name} must be > 0, got {value!r}")
         if max_connections < 1:
             raise ValueError(f"max_connections must be >= 1, got {max_connections!r}")
+        if max_body_memory < 1:
+            raise ValueError(f"max_body_memory must be >= 1, got {max_body_memory!r}")
+        self.max_body_memory = max_body_memory
+        self.buffered = 0
         self.max_connections = max_connections
         self.header_timeout_s = header_timeout_s
         self.body_timeout_s = body_timeout_s
@@ -99,7 +111,29 @@ class ConnectionGuard:
         """The handler answered: the next request's headers are due."""
         conn = self._conns.get(transport) if transport is not None else None
         if conn is not None:
+            self._release(conn)
             self._enter(transport, IDLE, self.idle_timeout_s if conn.trusted else self.header_timeout_s)
+
+    def charge(self, transport: asyncio.BaseTransport | None, size: int) -> bool:
+        """Counts ``size`` more body bytes held for ``transport``'s request; False when they do not
+        fit in ``max_body_memory`` even after evicting the other bodies still being read."""
+        conn = self._conns.get(transport) if transport is not None else None
+        if conn is None:
+            return True
+        while self.buffered + size > self.max_body_memory:
+            victim = min(
+                (c for c in self._conns.values() if c.phase == BODY and c.buffered and c is not conn),
+                key=lambda c: c.since,
+                default=None,
+            )
+            if victim is None:
+                return False
+            self.evicted += 1
+            self._forget(victim.transport)
+            victim.transport.abort()
+        conn.buffered += size
+        self.buffered += size
+        return True
 
     def close_all(self) -> None:
         for conn in list(self._conns.values()):
@@ -149,8 +183,14 @@ class ConnectionGuard:
 
     def _forget(self, transport: asyncio.BaseTransport) -> None:
         conn = self._conns.pop(transport, None)
-        if conn is not None and conn.deadline is not None:
-            conn.deadline.cancel()
+        if conn is not None:
+            self._release(conn)
+            if conn.deadline is not None:
+                conn.deadline.cancel()
+
+    def _release(self, conn: _Conn) -> None:
+        self.buffered -= conn.buffered
+        conn.buffered = 0
 
 
 class _Guarded(asyncio.Protocol):

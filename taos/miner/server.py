@@ -9,7 +9,8 @@ the third):
    503 while the metagraph cannot be read at all); a ``Content-Encoding`` other than identity: 415;
 3. the body, at most ``max_body_bytes`` (a larger ``Content-Length`` is refused before reading, a
    chunked body is cut off at the cap: 413), complete within ``body_timeout_s`` of the headers
-   (else 408);
+   (else 408); all bodies being read share the guard's ``max_body_memory`` (older ones being read
+   are evicted to make room; 503 when that is not enough);
 4. ``bittensor.http_auth.verify``: the signature over the body; the nonce is recorded (else 401);
 5. the caller's agent, in its worker process, decodes the state (a bad one: 400 with the reason) and
    answers within its budget; an overrun or a failure gives an empty reply. 200 with the MessagePack
@@ -120,7 +121,7 @@ class MinerServer:
                 if request.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
                     raise Refused(415, "Content-Encoding must be identity")
                 body = await self._read_body(request, deadline)
-                caller = self.gate.authenticate(request.headers, body, request.method, request.path_qs)
+                caller = await self._authenticate(request, body)
             except Refused as e:
                 self.refused[e.status] += 1
                 log.debug("refused %s from %s: %s", e.status, request.remote, e)
@@ -153,6 +154,8 @@ class MinerServer:
                 size += len(chunk)
                 if size > cap:
                     raise Refused(413, f"the body is over this miner's limit of {cap} bytes")
+                if not self.guard.charge(request.transport, len(chunk)):
+                    raise Refused(503, "the miner holds too many request bodies at the moment")
                 chunks.append(chunk)
 
         try:
@@ -165,6 +168,15 @@ class MinerServer:
             raise
         except Exception as e:  # a reset connection, a malformed chunked encoding
             raise Refused(400, f"the body cannot be read: {type(e).__name__}") from None
+
+    async def _authenticate(self, request: web.Request, body: bytes) -> str:
+        """``Gatekeeper.authenticate``; a large body is hashed in a thread (hashlib releases the GIL)
+        so that the event loop keeps serving meanwhile."""
+        if len(body) < 2**16:
+            return self.gate.authenticate(request.headers, body, request.method, request.path_qs)
+        return await asyncio.get_running_loop().run_in_executor(
+            None, self.gate.authenticate, request.headers, body, request.method, request.path_qs
+        )
 
     async def _report(self) -> None:
         """Logs what was refused, evicted and timed out, as counts."""
