@@ -28,7 +28,9 @@ import json
 import logging
 import os
 import signal
+import site
 import sys
+import sysconfig
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -283,8 +285,6 @@ class AgentPool:
 
     async def _serve(self, w: _Worker) -> None:
         """Starts ``w``'s process, then reads its frames until it exits."""
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
         try:
             w.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -293,7 +293,7 @@ class AgentPool:
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 start_new_session=True,  # its own process group: killed as a whole; no terminal signals
-                env=env,
+                env=_worker_env(),
             )
         except OSError as e:
             self._fail_start(w, AgentLoadError(f"cannot start an agent worker: {e}"))
@@ -423,6 +423,18 @@ class AgentPool:
                 ),
             )
             w.kill()
+
+
+def _worker_env() -> dict[str, str]:
+    """The miner's environment; when this ``taos`` is not an installed one (a source checkout on
+    ``PYTHONPATH`` or the working folder), its folder goes first on the worker's ``PYTHONPATH`` so
+    that the worker runs the same code."""
+    env = dict(os.environ)
+    installed = {*site.getsitepackages(), site.getusersitepackages()}
+    installed |= {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
+    if os.path.realpath(_PACKAGE_ROOT) not in {os.path.realpath(p) for p in installed if p}:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+    return env
 
 
 def _forwarded_level() -> int:
