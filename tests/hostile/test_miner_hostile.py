@@ -47,6 +47,8 @@ CAP = max_state_bytes(20)
 MINER_FD_LIMIT = 1024
 IDLE_SOCKETS = 1024  # as many as the miner may open files
 GIL_HOLD_S = 30.0
+BLOCKED_CROWD = 16  # as many agents as the miner once had worker threads
+MINER_UID = 4 + BLOCKED_CROWD + 1
 
 
 @dataclass
@@ -88,19 +90,21 @@ def _room_for_sockets(count: int) -> int:
 @pytest.fixture(scope="module")
 def miner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Miner]:
     tmp = tmp_path_factory.mktemp("hostile-miner")
-    names = ("honest", "blocked", "gil", "stranger", "outsider", "miner")
+    crowd = tuple(f"blocked{i}" for i in range(BLOCKED_CROWD))
+    names = ("honest", "blocked", "gil", "stranger", "outsider", "miner", "newcomer", *crowd)
     wallets = {n: make_wallet(tmp / "wallets", n) for n in names}
     chain = tmp / "chain.json"
     neurons = [
         {"hotkey": wallets[n].hotkey.ss58_address, "validator_permit": True, "stake": 1000}
-        for n in ("honest", "blocked", "gil")
+        for n in ("honest", "blocked", "gil", "newcomer", *crowd)
     ]
     neurons += [{"hotkey": wallets["stranger"].hotkey.ss58_address, "stake": 1000}]
-    neurons += [{"hotkey": wallets["miner"].hotkey.ss58_address}]  # uid 4; "outsider" is not registered
+    neurons += [{"hotkey": wallets["miner"].hotkey.ss58_address}]  # "outsider" is not registered
     chain.write_text(json.dumps({"neurons": neurons}))
     log = tmp / "miner.log"
+    blocked = ",".join(wallets[n].hotkey.ss58_address for n in ("blocked", *crowd))
     params = [
-        f"block_for={wallets['blocked'].hotkey.ss58_address}",
+        f"block_for={blocked}",
         f"hold_gil_for={wallets['gil'].hotkey.ss58_address}",
         f"hold_s={GIL_HOLD_S}",
     ]
@@ -120,7 +124,7 @@ def miner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Miner]:
         deadline = time.monotonic() + 60
         while endpoint is None and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.1)
-            endpoint = json.loads(chain.read_text())["neurons"][4].get("endpoint")
+            endpoint = json.loads(chain.read_text())["neurons"][MINER_UID].get("endpoint")
         assert endpoint is not None, log.read_text()
         m = Miner(proc, Target(endpoint, wallets["miner"].hotkey.ss58_address), wallets, log, 0)
         assert_answered(asyncio.run(honest_queries(m, 1)))  # the honest validator's worker is up
@@ -488,5 +492,25 @@ def test_everything_at_once(miner: Miner) -> None:
         await asyncio.gather(*attacks)
         assert_answered(honest)
         assert miner.fds() <= miner.baseline_fds + MAX_CONNECTIONS + 16
+
+    run(scenario)
+
+
+def test_sixteen_blocked_agents_keep_no_validator_waiting(miner: Miner) -> None:
+    """16 validators whose agents block at once: each gets the empty reply in time, and a validator
+    served before as well as one never seen are answered by their agents (runs last: 16 workers
+    are stuck until they are killed)."""
+
+    async def blocked(session: aiohttp.ClientSession, name: str) -> QueryResult:
+        return await query(session, miner.wallets[name], miner.target, BODY, timeout_s=10)  # 16 workers start
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            crowd = [f"blocked{i}" for i in range(BLOCKED_CROWD)]
+            results = await asyncio.gather(*(blocked(session, n) for n in crowd))
+            assert all(r.ok and decode_reply(r.body).instructions == () for r in results), results
+            newcomer = await query(session, miner.wallets["newcomer"], miner.target, BODY, timeout_s=10)
+            assert newcomer.ok and len(decode_reply(newcomer.body).instructions) == 1, newcomer.error
+        assert_answered(await honest_queries(miner, 4, every_s=0.25))
 
     run(scenario)

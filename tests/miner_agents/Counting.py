@@ -4,7 +4,7 @@ Parameters (all optional): ``fail_once`` (the first state raises), ``sleep_s`` (
 sleeps that long), ``junk`` (the reply holds an item that is not an instruction), ``many`` (the reply
 holds that many instructions), ``refuse_if`` (a file: the constructor raises when it exists and
 creates it otherwise, so only the first instance builds), ``end_file`` (``on_end`` writes the
-validator's hotkey into that file), ``block_for`` (a validator hotkey: that validator's states
+validator's hotkey into that file), ``block_for`` (validator hotkeys, comma-separated: their states
 block for ever in ``time.sleep``), ``hold_gil_for`` (a validator hotkey: that validator's states hold
 the GIL in one C call for ``hold_s`` seconds, 60 by default), ``shared`` (all validators' instances
 in one worker process)."""
@@ -41,7 +41,7 @@ class Counting(Agent):
     def on_state(self, state):
         self.states += 1
         log.info("Counting in pid %d serves validator %s", os.getpid(), self.validator)
-        if self.params.get("block_for") == self.validator:
+        if self.validator in str(self.params.get("block_for", "")).split(","):
             time.sleep(3600)
         if self.params.get("hold_gil_for") == self.validator:
             hold_gil(float(self.params.get("hold_s", 60.0)))
