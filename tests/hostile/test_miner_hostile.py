@@ -259,12 +259,14 @@ def test_a_thousand_idle_sockets_cost_bounded_descriptors_and_delay_no_honest_va
 
     async def scenario() -> None:
         conns = await open_idle(miner, count)
-        await asyncio.sleep(0.2)
-        peak = miner.fds()
-        results = await honest_queries(miner, 5, every_s=0.2)
-        peak = max(peak, miner.fds())
-        for _, w in conns:
-            w.close()
+        try:
+            await asyncio.sleep(0.2)
+            peak = miner.fds()
+            results = await honest_queries(miner, 5, every_s=0.2)
+            peak = max(peak, miner.fds())
+        finally:
+            for _, w in conns:
+                w.close()
         assert_answered(results)
         assert peak <= miner.baseline_fds + MAX_CONNECTIONS + 16, (peak, miner.baseline_fds)
 
@@ -458,25 +460,29 @@ def test_an_agent_holding_the_gil_delays_no_other_validator(miner: Miner) -> Non
 
 
 def test_everything_at_once(miner: Miner) -> None:
-    """Idle sockets past the connection cap, slow-loris headers, forged bodies and both stuck agents
-    together: the honest validator is answered every time."""
+    """Idle sockets past the connection cap, forged bodies and both stuck agents together: the
+    honest validator is answered every time."""
     count = _room_for_sockets(IDLE_SOCKETS)
 
     async def idle() -> None:
         conns = await open_idle(miner, count)
-        await asyncio.sleep(HEADER_TIMEOUT_S + 1)
-        for _, w in conns:
-            w.close()
+        try:
+            await asyncio.sleep(HEADER_TIMEOUT_S + 1)
+        finally:
+            for _, w in conns:
+                w.close()
 
     async def forged() -> None:
         async with aiohttp.ClientSession() as session:
             for _ in range(50):
                 headers = headers_for(miner, "honest", BODY, forge=True)
-                headers["X-Bittensor-Nonce"] = str(time.time_ns())
-                async with session.post(
-                    f"http://{miner.target.endpoint}{STATE_PATH}", data=BODY, headers=headers
-                ) as r:
-                    assert r.status == 401
+                try:
+                    async with session.post(
+                        f"http://{miner.target.endpoint}{STATE_PATH}", data=BODY, headers=headers
+                    ) as r:
+                        assert r.status == 401
+                except aiohttp.ClientConnectionError:
+                    pass  # not authenticated: its connection may give way to newer ones
                 await asyncio.sleep(0.05)
 
     async def stuck(name: str) -> None:
