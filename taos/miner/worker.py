@@ -148,21 +148,25 @@ class Worker:
         self.shared = bool(getattr(self.cls, "shared_process", False))
         self.spare: Agent | None = create_agent(self.cls, self.uid, self.params)
         self.agents: dict[str, Agent] = {}
+        self._lock = threading.Lock()
 
     def agent_for(self, hotkey: str) -> Agent | None:
-        agent = self.agents.get(hotkey)
-        if agent is not None:
-            return agent
-        try:
-            if self.spare is not None:
-                agent, self.spare = self.spare, None
-            else:
+        """``hotkey``'s agent: the one built at start for the first validator, then new ones (the
+        server sends one state of a validator at a time, so one thread per hotkey asks)."""
+        with self._lock:
+            agent = self.agents.get(hotkey)
+            if agent is not None:
+                return agent
+            agent, self.spare = self.spare, None
+        if agent is None:
+            try:
                 agent = self.cls(self.uid, dict(self.params))
-        except Exception as e:
-            log.error("creating an agent for %s failed: %s: %s", hotkey, type(e).__name__, e)
-            return None
+            except Exception as e:
+                log.error("creating an agent for %s failed: %s: %s", hotkey, type(e).__name__, e)
+                return None
         agent.validator = hotkey
-        self.agents[hotkey] = agent
+        with self._lock:
+            self.agents[hotkey] = agent
         log.info("new agent for validator %s", hotkey)
         return agent
 
@@ -189,7 +193,9 @@ class Worker:
         self.channel.send(b"A", rid, encode_reply(instructions))
 
     def end(self) -> None:
-        for hotkey, agent in self.agents.items():
+        with self._lock:
+            agents = list(self.agents.items())
+        for hotkey, agent in agents:
             try:
                 agent.on_end()
             except Exception as e:
