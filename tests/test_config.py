@@ -1,8 +1,10 @@
 """taos.config: TOML → validated objects → the core's SimulationConfig."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from taos.config import ConfigError, load, loads, quote_units, to_core
 from taos.simulator import Simulation
@@ -54,18 +56,27 @@ def test_defaults_fill_omitted_sections() -> None:
         ("[simulation]\nbookz = 3", r"simulation\.bookz: unknown key"),
         ("[simulatoin]\nbooks = 3", "simulatoin: unknown key"),
         ('[simulation]\nbooks = "3"', r"simulation\.books must be an integer, got str"),
-        ("[simulation]\nbooks = 0", r"simulation\.books must be >= 1"),
+        (
+            "[simulation]\nbooks = 0",
+            r"simulation\.books must be in \[1, 10,000\] \(a market state on the wire lists at most 10,000 books\), got 0",
+        ),
         ("[simulation]\nbooks = true", r"simulation\.books must be an integer"),
-        ("[simulation]\nduration_s = 0", r"simulation\.duration_s must be > 0"),
+        (
+            "[simulation]\nduration_s = 0",
+            r"simulation\.duration_s must be in \[0\.001, 3,155,760,000\] \(1 ms to 100 years: time is int64 ns",
+        ),
         ("[market]\ntick_size = -0.01", r"market\.tick_size must be > 0"),
         ("[market]\nstart_price = nan", r"market\.start_price must be finite"),
-        ("[miners]\nbase_fraction = 1.5", r"miners\.base_fraction must be <= 1"),
+        ("[miners]\nbase_fraction = 1.5", r"miners\.base_fraction must be in \[0, 1\], got 1\.5"),
         ("[fees]\nminer = [[5, 0.001, 0.001]]", r"fees\.miner\[0\]: the first tier must start at volume 0"),
         ("[fees]\nminer = [[0, 1.5, 0.001]]", r"fees\.miner\[0\]: maker rate must be in \(-1, 1\)"),
         ("[fees]\nminer = [[0, 0.1, 0.1], [0, 0.1, 0.1]]", r"fees\.miner\[1\]: volume must be greater"),
         ("[fees]\nminer = [[0, 0.1]]", r"fees\.miner\[0\] must be \[volume, maker, taker\]"),
         ('[fundamental]\nmodel = "brownian"', r"fundamental\.model must be one of jump_diffusion, gbm"),
-        ("[fundamental]\njump_rate = 2", r"fundamental\.jump_rate must be <= 1"),
+        (
+            "[fundamental]\njump_rate = 2",
+            r"fundamental\.jump_rate must be in \[0, 1\] \(a probability per update\), got 2",
+        ),
         (
             '[[population]]\nmodel = "random_trader"\ncount = 1\nbase = 1.0',
             r"population\[0\]\.quote is required",
@@ -89,22 +100,26 @@ def test_bad_values_name_their_key(text: str, message: str) -> None:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ("wakeup = 1.0", r"population\[0\]: random_trader: unknown parameter 'wakeup'"),
-        ("cancel_prob = 3.0", r"population\[0\]: random_trader\.cancel_prob must be in"),
+        ("wakeup = 1.0", r"population\[0\]\.params: random_trader: unknown parameter 'wakeup'"),
+        ("cancel_prob = 3.0", r"population\[0\]\.params: random_trader\.cancel_prob must be in"),
     ],
 )
 def test_bad_agent_parameters_name_population_and_parameter(params: str, message: str) -> None:
-    cfg = loads(
-        f'[[population]]\nmodel = "random_trader"\ncount = 1\nbase = 1.0\nquote = 1.0\n[population.params]\n{params}'
+    """The engine checks each model's parameters when the config is loaded, and again in to_core."""
+    text = '[[population]]\nmodel = "random_trader"\ncount = 1\nbase = 1.0\nquote = 1.0\n'
+    with pytest.raises(ConfigError, match=message):
+        loads(f"{text}[population.params]\n{params}")
+    good = loads(text)
+    bad = dataclasses.replace(
+        good, populations=(dataclasses.replace(good.populations[0], params=dict(tomllib.loads(params))),)
     )
     with pytest.raises(ConfigError, match=message):
-        to_core(cfg)
+        to_core(bad)
 
 
-def test_unknown_model_is_refused_at_conversion() -> None:
-    cfg = loads('[[population]]\nmodel = "martian"\ncount = 1\nbase = 1.0\nquote = 1.0')
-    with pytest.raises(ConfigError, match=r"population\[0\]: unknown agent model 'martian'"):
-        to_core(cfg)
+def test_unknown_model_is_refused_when_loading() -> None:
+    with pytest.raises(ConfigError, match=r"population\[0\]\.model: unknown agent model 'martian' \(known: "):
+        loads('[[population]]\nmodel = "martian"\ncount = 1\nbase = 1.0\nquote = 1.0')
 
 
 def test_tick_and_lot_must_give_whole_quote_units() -> None:
@@ -171,7 +186,10 @@ def test_replayed_fundamental_is_read_converted_and_followed(tmp_path: Path) -> 
     [
         ("price,timestamp_s\n0,1\n", r"first line must be the header 'timestamp_s,price'"),
         ("timestamp_s,price\n", r"the series is empty"),
-        ("timestamp_s,price\n0,300\n0,301\n", r"row 2: timestamps must be >= 0 and increasing"),
+        (
+            "timestamp_s,price\n0,300\n0,301\n",
+            r"row 2: timestamps must be >= 0, increasing and at most 100 years",
+        ),
         ("timestamp_s,price\n0,300\n5,-1\n", r"row 2: price must be a finite number > 0"),
         ("timestamp_s,price\n0,300\n5,abc\n", r"line 3 is not 'timestamp_s,price'"),
         ("timestamp_s,price\n0,300\n5,nan\n", r"row 2: price must be a finite number > 0"),

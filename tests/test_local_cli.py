@@ -53,7 +53,7 @@ def test_agent_specs_and_overrides(tmp_path: Path) -> None:
     cfg, text = build_config(None, books=3, duration_s=600.0, seed=9, threads=1)
     assert (cfg.simulation.books, cfg.simulation.duration_s, cfg.simulation.seed) == (3, 600.0, 9)
     assert text.startswith("# override: simulation.books = 3")
-    with pytest.raises(LocalError, match=r"simulation\.books must be >= 1"):
+    with pytest.raises(LocalError, match=r"simulation\.books must be in \[1, 10,000\]"):
         build_config(None, books=0, duration_s=None, seed=None, threads=None)
 
 

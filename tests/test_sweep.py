@@ -124,7 +124,7 @@ def test_bad_set_is_named(text: str, message: str) -> None:
         (
             ("simulation.books", [2, 0]),
             ConfigError,
-            r"simulation\.books must be >= 1, got 0 \(with simulation\.books=0\)",
+            r"simulation\.books must be in \[1, 10,000\] \(.*\), got 0 \(with simulation\.books=0\)",
         ),
         (("population.stylized_trader.sigma_c", [-1.0]), ConfigError, r"stylized_trader\.sigma_c must be in"),
         (("population.stylized_trader.sigma_q", [1.0]), ConfigError, r"unknown parameter 'sigma_q'"),

@@ -83,7 +83,7 @@ def run_to_end(setup: dict, config: Path, state: Path, *extra: str) -> None:
             lambda a: [*a[: a.index("--config") + 1], "missing.toml", *a[a.index("--config") + 2 :]],
             "cannot read",
         ),
-        (lambda a: [*a, "--timeout", "0"], "--timeout must be > 0"),
+        (lambda a: [*a, "--timeout", "0"], "--timeout must be in (0, 60] seconds"),
         (lambda a: [*a, "--scoring.preset", "sn8"], "--scoring.preset must be one of taos, ptn"),
         (
             lambda a: [*a, "--scoring.preset", "ptn", "--scoring.max-drawdown", "1.5"],

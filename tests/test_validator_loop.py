@@ -197,3 +197,9 @@ def test_weights_cover_the_registered_uids_only(tmp_path: Path) -> None:
     v.sync_chain(force_weights=True)
     last = chain.weight_calls[-1]
     assert last.uids == (0, 1) and len(last.weights) == 2 and all(w >= 0 for w in last.weights)
+
+
+def test_the_miners_are_told_the_fee_window_of_the_config() -> None:
+    text = loop_market() + "\n[fees]\nwindow_buckets = 3\nbucket_s = 600.0\n"
+    v = Validator(loads(text), LocalChain("v"), InProcessTransport({}), ValidatorSettings())
+    assert v.info.fee_window_ns == 3 * 600 * 10**9

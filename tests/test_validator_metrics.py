@@ -3,8 +3,11 @@ forgotten. Every check scrapes a real server over loopback."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -261,3 +264,37 @@ def test_process_metrics_are_optional() -> None:
     assert "process_resident_memory_bytes" in with_process
     assert "process_" not in without
     assert "taos_validator_step_index" in without
+
+
+def test_the_endpoint_listens_on_loopback_unless_told_otherwise(metrics: ValidatorMetrics) -> None:
+    with metrics.serve(0) as srv:
+        assert srv.host == "127.0.0.1"
+        assert scrape(srv)
+
+
+def test_idle_clients_cannot_pile_up_in_the_validator(
+    metrics: ValidatorMetrics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clients that connect and send nothing hold at most MAX_CONNECTIONS threads, each for at most
+    CLIENT_TIMEOUT_S; the connections beyond are closed at once; then the endpoint answers again."""
+    import taos.validator.metrics as module
+
+    monkeypatch.setattr(module._QuietHandler, "timeout", 1.0)
+    with metrics.serve(0) as srv:
+        before = threading.active_count()
+        idle = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(100)]
+        try:
+            time.sleep(0.5)
+            assert threading.active_count() - before <= module.MAX_CONNECTIONS
+            closed = 0
+            for s in idle:
+                s.settimeout(0.5)
+                with contextlib.suppress(TimeoutError):  # one of those held until their timeout
+                    closed += s.recv(1) == b""
+            assert closed >= 100 - module.MAX_CONNECTIONS
+            time.sleep(1.5)  # the held ones time out
+            assert threading.active_count() - before <= 1
+            assert scrape(srv)
+        finally:
+            for s in idle:
+                s.close()

@@ -339,11 +339,12 @@ def test_the_rate_limit_ignores_replies_beyond_it_with_a_notice(tmp_path: Path) 
 
 
 def test_a_timeout_does_not_use_the_rate_limit(tmp_path: Path) -> None:
+    from taos.validator.outcome import QueryOutcome
     from taos.validator.transport import Answer
 
     v = make_validator(tmp_path, RulesSettings(rate_limit=1))
     v.rate.clock = lambda: 0.0
-    v.accept({UID: Answer(b"", 5.0, "no answer within 3 s")})
+    v.accept({UID: Answer(b"", 5.0, "no answer within 3 s", QueryOutcome.TIMEOUT)})
     v.accept(answer(limit(0, 1)))
     assert len(v.pending) == 1
 

@@ -33,6 +33,7 @@ from taos.protocol import (
     decode_state,
     encode_reply,
     encode_state,
+    max_reply_bytes,
 )
 from taos.validator.validation import (
     AcceptedInstruction,
@@ -512,20 +513,33 @@ def test_an_oversized_body_is_dropped() -> None:
     assert len(validate_reply(UID, body, context(max_reply_bytes=len(body))).accepted) == 10
 
 
-def test_too_many_instructions_do_not_decode() -> None:
-    body = msgspec.msgpack.encode(
-        {
-            "protocol_version": PROTOCOL_VERSION,
-            "instructions": [{"kind": 3, "book": 0, "order_id": 1}] * (MAX_INSTRUCTIONS + 1),
-        }
-    )
-    assert "reply: malformed" in dropped(validate_reply(UID, body, context()))
+def test_a_reply_is_bounded_by_what_can_be_kept_before_it_is_decoded() -> None:
+    # 3 books x 20 per book: 60 instructions can be kept, so no more are ever decoded
+    ctx = context()
+    assert ctx.max_instructions == SIM.books * SIM.max_instructions_per_book == 60
+    assert ctx.max_reply_bytes == max_reply_bytes(SIM.books, SIM.max_instructions_per_book)
+
+    def body(n: int) -> bytes:
+        return msgspec.msgpack.encode(
+            {
+                "protocol_version": PROTOCOL_VERSION,
+                "instructions": [{"kind": 3, "book": 0, "order_id": 1}] * n,
+            }
+        )
+
+    full = validate_reply(UID, body(60), ctx)
+    assert (len(full.accepted), len(full.rejected)) == (20, 40)  # the per-book cap of book 0
+    assert "more than 60 instructions" in dropped(validate_reply(UID, body(61), ctx))
+    # a longer reply is refused by its size before anything is decoded
+    huge = body(MAX_INSTRUCTIONS + 1)
+    assert len(huge) > ctx.max_reply_bytes
+    assert f"over the limit of {ctx.max_reply_bytes}" in dropped(validate_reply(UID, huge, ctx))
 
 
 def test_a_built_reply_of_another_version_or_too_long_is_dropped() -> None:
     assert "protocol_version 3 is not supported" in dropped(validate_reply(UID, Reply(3, ()), context()))
-    too_long = Reply(PROTOCOL_VERSION, (Cancel(book=0, order_id=1),) * (MAX_INSTRUCTIONS + 1))
-    assert "over the limit of 200000" in dropped(validate_reply(UID, too_long, context()))
+    too_long = Reply(PROTOCOL_VERSION, (Cancel(book=0, order_id=1),) * 61)
+    assert "61 instructions, more than 60" in dropped(validate_reply(UID, too_long, context()))
     as_list = Reply(PROTOCOL_VERSION, [limit(0)])  # type: ignore[arg-type]
     assert "must be a tuple" in dropped(validate_reply(UID, as_list, context()))
 

@@ -131,6 +131,22 @@ TEST(Kernel, BadConfigsAreRefusedWithTheField) {
   c = small_market();
   c.fundamental.update_s = 0;
   EXPECT_THROW(Simulation{c}, std::invalid_argument);
+  // An update period that truncates to 0 ns would never let the clock advance (step() hung).
+  c = small_market();
+  c.fundamental.update_s = 1e-12;
+  EXPECT_THROW(Simulation{c}, std::invalid_argument);
+  c = small_market();
+  c.signal.update_s = 0.0009;
+  EXPECT_THROW(Simulation{c}, std::invalid_argument);
+  c = small_market();
+  c.signal.update_s = 1e300;  // its nanoseconds do not fit int64
+  EXPECT_THROW(Simulation{c}, std::invalid_argument);
+  c = small_market();
+  c.fundamental.update_s = 1e-3;
+  EXPECT_NO_THROW(Simulation{c});
+  c = small_market();
+  c.populations[0].latency_max_ns = std::numeric_limits<TimeNs>::max();  // now + latency would overflow
+  EXPECT_THROW(Simulation{c}, std::invalid_argument);
 }
 
 TEST(Registry, KnowsItsModels) {

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from taos.config import ConfigError
 from taos.local.runner import (
     AgentSpec,
     LocalError,
@@ -171,8 +173,8 @@ def local(
         except ValueError as e:
             raise LocalError(str(e)) from None
         market = build_market(cfg, specs, transport, timeout, scoring, rules=rules)
-    except LocalError as e:
-        console.print(f"[red]taos local: error:[/red] {e}")
+    except (LocalError, ConfigError) as e:
+        print(f"taos local: error: {e}", file=sys.stderr)  # one line, unwrapped
         raise typer.Exit(1) from None
     folder = out or Path("runs") / run_folder_name(cfg)
     v = market.validator
@@ -272,7 +274,7 @@ def sweep(
             address=address, workers=workers,
         )  # fmt: skip
     except (SweepError, LocalError, ValueError) as e:
-        console.print(f"[red]taos sweep: error:[/red] {e}")
+        print(f"taos sweep: error: {e}", file=sys.stderr)  # one line, unwrapped
         raise typer.Exit(1) from None
     console.print(table.to_string(index=False))
     console.print(f"{len(table)} runs; results in {out}")

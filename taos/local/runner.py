@@ -19,11 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from taos.agents import AgentLoadError, create_agent, load_agent_class, parse_params
 from taos.chain import LocalChain, Neuron
-from taos.config import Config, ConfigError, from_dict
+from taos.config import Config, ConfigError, from_dict, parse_toml, read_config_text
 from taos.local.data import data_dir
 from taos.validator.loop import run
 from taos.validator.policy import ScoringSettings, scoring_from_flags
@@ -84,12 +82,10 @@ def build_config(
     text as used (written to the run folder)."""
     source = path if path is not None else data_dir("configs") / "small.toml"
     try:
-        text = source.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except OSError as e:
-        raise LocalError(f"--config {source}: cannot read: {e.strerror or e}") from e
-    except tomllib.TOMLDecodeError as e:
-        raise LocalError(f"--config {source}: not valid TOML: {e}") from e
+        text = read_config_text(source)
+        data = parse_toml(text, str(source))
+    except ConfigError as e:
+        raise LocalError(f"--config {e}") from None
     sim = data.setdefault("simulation", {})
     if path is None and duration_s is None:
         duration_s = 1_800.0  # the demo: half an hour of the small market
@@ -230,7 +226,9 @@ def _http_market(
                 raise LocalError("the miner processes did not start (see their messages above)")
             time.sleep(0.1)
         chain = LocalChain.from_file(chain_file, validator.hotkey.ss58_address)
-        market.validator = Validator(config, chain, HttpTransport(validator, {}, {}), settings)
+        market.validator = Validator(
+            config, chain, HttpTransport(validator, {}, {}, allow_private=True), settings
+        )
         return market
     except BaseException:
         market.close()

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import tomllib
 
-from taos.config import ConfigError, loads, to_core
+from taos.config import ConfigError, loads, parse_toml, to_core
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -232,10 +232,7 @@ def grid(
     """One run spec per point of sets x seeds (the first --set varies slowest, seeds fastest), each
     holding its full config text with the seed and one thread per simulation. Every point's config
     is validated here, so a bad key or value fails before anything runs."""
-    try:
-        base = tomllib.loads(config_text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{source}: not valid TOML: {e}") from e
+    base = parse_toml(config_text, source)
     keys = [k for k, _ in sets]
     if len(set(keys)) != len(keys):
         raise SweepError(f"--set: key {next(k for k in keys if keys.count(k) > 1)} is given twice")

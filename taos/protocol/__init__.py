@@ -11,10 +11,12 @@ needs the C++ extension or bittensor (only msgspec).
 - ``checks``: checks of one instruction; rounding between decimals and ticks/lots.
 """
 
+from taos.protocol import limits
 from taos.protocol.checks import (
     Problem,
     check_instruction,
     from_steps,
+    notional_to_units,
     on_grid,
     price_to_ticks,
     quantity_to_lots,
@@ -162,9 +164,11 @@ __all__ = [
     "event_dtype",
     "from_steps",
     "level_dtype",
+    "limits",
     "max_reply_bytes",
     "max_reply_instructions",
     "max_state_bytes",
+    "notional_to_units",
     "on_grid",
     "order_dtype",
     "pack_events",

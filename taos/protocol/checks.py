@@ -14,6 +14,7 @@ raise it as a ValueError, the validator rejects that instruction with its reason
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 from taos.protocol.enums import Currency, RejectReason, Side, Stp, TimeInForce
@@ -22,9 +23,20 @@ from taos.protocol.state import SimulationInfo
 
 GRID_TOLERANCE = 1e-6
 """Fraction of a step within which a decimal counts as on the step."""
-MAX_STEPS = 10**12
-"""Largest price in ticks or quantity in lots the engine takes."""
+
+# The engine's representable ranges (simulator/include/taosim/types.hpp; tests/test_enum_parity.py
+# checks them against the extension). Every number of an instruction is checked against these
+# before it is converted, so no miner's value can overflow a conversion or an engine field.
+MAX_PRICE_TICKS = 10**12
+"""Largest limit price in ticks."""
+MAX_QTY_LOTS = 10**12
+"""Largest quantity in lots."""
+MAX_NOTIONAL = 10**18
+"""Largest quote notional in quote units (tick x lot) of a market order sized in quote."""
+INT64_MAX = 2**63 - 1
+"""Largest engine time in nanoseconds (``expiry_ns``)."""
 UINT64_MAX = 2**64 - 1
+"""Largest order id and client order id."""
 
 
 class Problem(NamedTuple):
@@ -32,29 +44,35 @@ class Problem(NamedTuple):
     message: str
 
 
-def _steps(value: float, step: float) -> float:
-    return value / step
-
-
 def _near(q: float) -> int | None:
     n = round(q)
     return n if abs(q - n) <= max(GRID_TOLERANCE, abs(n) * 1e-12) else None
 
 
+def _whole_steps(value: float, step: float) -> float:
+    """``value / step``; a ValueError for a number of steps that is not finite (NaN, infinite, or
+    so large that the division overflows), which no rounding can turn into an integer."""
+    q = value / step
+    if not math.isfinite(q):
+        raise ValueError(f"{value!r} is not a finite number of steps of {step:g}")
+    return q
+
+
 def on_grid(value: float, step: float) -> bool:
     """Whether ``value`` is a whole number of ``step`` (within the tolerance)."""
-    return math.isfinite(value) and _near(_steps(value, step)) is not None
+    return math.isfinite(value) and math.isfinite(value / step) and _near(value / step) is not None
 
 
 def round_down(value: float, step: float) -> int:
-    """The number of steps at or below ``value`` (a value just under a step counts as on it)."""
-    q = _steps(value, step)
+    """The number of steps at or below ``value`` (a value just under a step counts as on it).
+    A ValueError when ``value / step`` is not finite."""
+    q = _whole_steps(value, step)
     n = _near(q)
     return n if n is not None else math.floor(q)
 
 
 def round_up(value: float, step: float) -> int:
-    q = _steps(value, step)
+    q = _whole_steps(value, step)
     n = _near(q)
     return n if n is not None else math.ceil(q)
 
@@ -66,6 +84,11 @@ def price_to_ticks(price: float, tick_size: float, side: Side) -> int:
 
 def quantity_to_lots(quantity: float, lot_size: float) -> int:
     return round_down(quantity, lot_size)
+
+
+def notional_to_units(notional: float, tick_size: float, lot_size: float) -> int:
+    """A quote amount in quote units (one unit = tick x lot), rounded down."""
+    return round_down(notional, tick_size * lot_size)
 
 
 def from_steps(n: int, step: float) -> float:
@@ -95,9 +118,10 @@ def check_instruction(
         return Problem(
             RejectReason.UNKNOWN_BOOK, f"book {instruction.book} does not exist ({simulation.books} books)"
         )
-    if not isinstance(instruction.delay_ns, int) or instruction.delay_ns < 0:
+    if not _integer(instruction.delay_ns) or not 0 <= instruction.delay_ns <= INT64_MAX:
         return Problem(
-            RejectReason.INVALID_INSTRUCTION, f"delay_ns must be >= 0, got {instruction.delay_ns!r}"
+            RejectReason.INVALID_INSTRUCTION,
+            f"delay_ns must be >= 0 (an integer below 2^63), got {instruction.delay_ns!r}",
         )
     match instruction:
         case PlaceLimit():
@@ -116,12 +140,26 @@ def check_instruction(
 
 
 def _positive(x: object) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+    """A finite number > 0 that converts to a float (an integer beyond the float range does not)."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return False
+    try:
+        value = float(x)
+    except OverflowError:
+        return False
+    return math.isfinite(value) and value > 0
+
+
+def _integer(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
 
 
 def _client_id(value: int | None) -> Problem | None:
-    if value is not None and not 0 <= value <= UINT64_MAX:
-        return Problem(RejectReason.INVALID_INSTRUCTION, f"client_order_id must be in [0, 2^64), got {value}")
+    if value is not None and not (_integer(value) and 0 <= value <= UINT64_MAX):
+        return Problem(
+            RejectReason.INVALID_INSTRUCTION,
+            f"client_order_id must be in [0, 2^64), got {value!r}",
+        )
     return None
 
 
@@ -132,15 +170,27 @@ def _stp(stp: Stp) -> Problem | None:
 
 
 def _grid(
-    value: float, step: float, what: str, reason: RejectReason, strict: bool, round_: int
+    value: float,
+    step: float,
+    what: str,
+    reason: RejectReason,
+    strict: bool,
+    limit: int,
+    rounding: Callable[[float, float], int] = round_down,
 ) -> Problem | None:
-    """``round_`` is the rounded number of steps the validator would use."""
+    """What is wrong with ``value`` (a finite number > 0) as a whole number of ``step`` of at most
+    ``limit`` steps, or None. The range is checked before anything is rounded: a value of
+    1e308 is too large, not an overflow."""
+    q = float(value) / step
+    if not q < limit + 1:  # also an infinite quotient
+        return Problem(reason, f"{what} {value!r} is too large: the most is {limit} steps of {step:g}")
     if strict and not on_grid(value, step):
         return Problem(reason, f"{what} {value!r} is not a multiple of {step:g}")
-    if round_ <= 0:
+    n = rounding(value, step)
+    if n <= 0:
         return Problem(reason, f"{what} {value!r} is less than one step of {step:g}")
-    if round_ > MAX_STEPS:
-        return Problem(reason, f"{what} {value!r} is too large")
+    if n > limit:
+        return Problem(reason, f"{what} {value!r} is too large: the most is {limit} steps of {step:g}")
     return None
 
 
@@ -154,6 +204,10 @@ def _check_limit(
     if o.time_in_force == TimeInForce.GTT:
         if o.expiry_ns is None:
             return Problem(RejectReason.INVALID_EXPIRY, "a GTT order needs expiry_ns")
+        if not _integer(o.expiry_ns) or not 0 < o.expiry_ns <= INT64_MAX:
+            return Problem(
+                RejectReason.INVALID_EXPIRY, f"expiry_ns must be an integer in (0, 2^63), got {o.expiry_ns!r}"
+            )
         if now_ns is not None and o.expiry_ns <= now_ns:
             return Problem(
                 RejectReason.INVALID_EXPIRY, f"expiry_ns {o.expiry_ns} is not after now ({now_ns})"
@@ -167,11 +221,10 @@ def _check_limit(
     problem = _stp(o.stp) or _client_id(o.client_order_id)
     if problem or sim is None:
         return problem
-    ticks = price_to_ticks(o.price, sim.tick_size, o.side)
-    lots = quantity_to_lots(o.quantity, sim.lot_size)
-    return _grid(o.price, sim.tick_size, "price", RejectReason.INVALID_PRICE, strict, ticks) or _grid(
-        o.quantity, sim.lot_size, "quantity", RejectReason.INVALID_QUANTITY, strict, lots
-    )
+    price_rounding = round_down if o.side == Side.BUY else round_up
+    return _grid(
+        o.price, sim.tick_size, "price", RejectReason.INVALID_PRICE, strict, MAX_PRICE_TICKS, price_rounding
+    ) or _grid(o.quantity, sim.lot_size, "quantity", RejectReason.INVALID_QUANTITY, strict, MAX_QTY_LOTS)
 
 
 def _check_market(o: PlaceMarket, sim: SimulationInfo | None, strict: bool) -> Problem | None:
@@ -182,20 +235,21 @@ def _check_market(o: PlaceMarket, sim: SimulationInfo | None, strict: bool) -> P
     problem = _stp(o.stp) or _client_id(o.client_order_id)
     if problem or sim is None:
         return problem
-    step = sim.lot_size if o.currency == Currency.BASE else sim.tick_size * sim.lot_size
-    return _grid(
-        o.quantity, step, "quantity", RejectReason.INVALID_QUANTITY, strict, round_down(o.quantity, step)
-    )
+    if o.currency == Currency.BASE:
+        return _grid(
+            o.quantity, sim.lot_size, "quantity", RejectReason.INVALID_QUANTITY, strict, MAX_QTY_LOTS
+        )
+    step = sim.tick_size * sim.lot_size
+    return _grid(o.quantity, step, "quantity", RejectReason.INVALID_QUANTITY, strict, MAX_NOTIONAL)
 
 
 def _check_cancel(o: Cancel, sim: SimulationInfo | None, strict: bool) -> Problem | None:
-    if not 0 < o.order_id <= UINT64_MAX:
-        return Problem(RejectReason.UNKNOWN_ORDER, f"order_id must be in (0, 2^64), got {o.order_id}")
+    if not (_integer(o.order_id) and 0 < o.order_id <= UINT64_MAX):
+        return Problem(RejectReason.UNKNOWN_ORDER, f"order_id must be in (0, 2^64), got {o.order_id!r}")
     if o.quantity is None:
         return None
     if not _positive(o.quantity):
         return Problem(RejectReason.INVALID_QUANTITY, f"quantity must be > 0 or None, got {o.quantity!r}")
     if sim is None:
         return None
-    lots = quantity_to_lots(o.quantity, sim.lot_size)
-    return _grid(o.quantity, sim.lot_size, "quantity", RejectReason.INVALID_QUANTITY, strict, lots)
+    return _grid(o.quantity, sim.lot_size, "quantity", RejectReason.INVALID_QUANTITY, strict, MAX_QTY_LOTS)

@@ -12,9 +12,10 @@ miner's request, giving the same bytes as ``encode_state`` of the full state.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
@@ -200,12 +201,47 @@ def decode_state(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> MarketSt
     return _decode(body, _state_decoder, "market state", max_bytes)
 
 
-def decode_reply(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Reply:
-    """Decodes a miner's reply; raises ProtocolError when it is not acceptable."""
-    return _decode(body, _reply_decoder, "reply", max_bytes)
+def decode_reply(
+    body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_instructions: int = MAX_INSTRUCTIONS
+) -> Reply:
+    """Decodes a miner's reply; raises ProtocolError when it is not acceptable. A body over
+    ``max_bytes`` is refused before decoding and a list of more than ``max_instructions``
+    instructions as soon as its length is read (``taos.protocol.limits`` gives both for a market)."""
+    if max_instructions >= MAX_INSTRUCTIONS:
+        return _decode(body, _reply_decoder, "reply", max_bytes)
+    try:
+        capped = _decode(body, _capped_reply_decoder(max_instructions), "reply", max_bytes)
+    except ProtocolError as e:
+        if str(e).endswith(f"of length <= {max_instructions} - at `$.instructions`"):
+            raise ProtocolError(
+                f"reply: more than {max_instructions} instructions, the most that can be kept "
+                "(books x max_instructions_per_book)"
+            ) from None
+        raise
+    return Reply(capped.protocol_version, capped.instructions)
 
 
-_T = TypeVar("_T", MarketState, Reply, _OwnWire)
+@functools.lru_cache(maxsize=32)
+def _capped_reply_decoder(max_instructions: int) -> msgspec.msgpack.Decoder[Any]:
+    """A decoder of ``Reply``'s shape whose instruction list holds at most ``max_instructions``."""
+    if max_instructions < 0:
+        raise ValueError(f"max_instructions must be >= 0, got {max_instructions}")
+    shape = msgspec.defstruct(
+        "Reply",
+        [
+            ("protocol_version", int),
+            (
+                "instructions",
+                Annotated[tuple[Instruction, ...], msgspec.Meta(max_length=max_instructions)],
+                (),
+            ),
+        ],
+        frozen=True,
+    )
+    return msgspec.msgpack.Decoder(shape)
+
+
+_T = TypeVar("_T")
 
 
 def _decode(body: bytes, decoder: msgspec.msgpack.Decoder[_T], what: str, max_bytes: int) -> _T:
@@ -223,8 +259,9 @@ def _decode(body: bytes, decoder: msgspec.msgpack.Decoder[_T], what: str, max_by
         raise ProtocolError(f"{what}: malformed: {e}") from None
     except (ValueError, TypeError, OverflowError, RecursionError) as e:  # defensive: never leak others
         raise ProtocolError(f"{what}: malformed: {type(e).__name__}: {e}") from None
-    if message.protocol_version != PROTOCOL_VERSION:
-        raise ProtocolError(_version_message(what, message.protocol_version))
+    version = getattr(message, "protocol_version", None)
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError(_version_message(what, version))
     if isinstance(message, MarketState):
         _check_books(message.books, what)
     return message

@@ -66,8 +66,9 @@ _SIMULATION_BYTES = (
 )
 _STATE_FIXED = _HEADER + 8 * (_KEY + _INT) + 3 * _HEADER + _SIMULATION_BYTES + MAX_NOTICES * _NOTICE_BYTES
 
-# One instruction at its widest: a PlaceLimit map with every field present.
-_INSTRUCTION_BYTES = _HEADER + 12 * (_KEY + _INT)
+# One instruction at its widest: a PlaceLimit map with its 11 fields present (every key of an
+# instruction has at most 15 characters).
+_INSTRUCTION_BYTES = _HEADER + 11 * (1 + 15 + _INT)
 
 
 def _books(books: int) -> int:

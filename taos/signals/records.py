@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import uuid as uuidlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,24 +79,70 @@ def client_order_id(signal_uuid: str) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
+MAX_JSON_DEPTH = 16
+"""Nesting of arrays and objects in a request, secrets or signal file (they need 4 at most)."""
+MAX_INT_DIGITS = 40
+"""Digits of a JSON integer (a book id has at most 19)."""
+_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[{]|[\]}]', re.DOTALL)
+
+
 def loads_object(text: str, what: str) -> dict[str, Any]:
-    """``text`` as a JSON object; ``SignalError`` for bad JSON, another type or a repeated key."""
+    """``text`` as a JSON object; ``SignalError`` for bad JSON, another type, a repeated key,
+    nesting deeper than ``MAX_JSON_DEPTH`` (checked before parsing: the parser is recursive) or an
+    integer of more than ``MAX_INT_DIGITS`` digits (checked before it is converted)."""
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in items:
             if key in out:
-                raise SignalError(f"{what}: field {key} is given twice")
+                raise SignalError(f"{what}: field {key if key.isidentifier() else short(key)} is given twice")
             out[key] = value
         return out
 
+    def integer(digits: str) -> int:
+        if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+            raise SignalError(
+                f"{what}: an integer of {len(digits.lstrip('-')):,} digits; at most {MAX_INT_DIGITS}"
+            )
+        return int(digits)
+
+    depth = 0
+    for token in _BRACKETS.finditer(text):  # strings are matched whole, so their brackets do not count
+        c = token.group()
+        if c == "[" or c == "{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise SignalError(f"{what}: arrays and objects nested deeper than {MAX_JSON_DEPTH} levels")
+        elif c == "]" or c == "}":
+            depth -= 1
     try:
-        doc = json.loads(text, object_pairs_hook=pairs)
+        doc = json.loads(text, object_pairs_hook=pairs, parse_int=integer)
     except json.JSONDecodeError as e:
         raise SignalError(f"{what} is not JSON: {e}") from None
+    except RecursionError:  # not reached after the depth check; kept as a last guard
+        raise SignalError(f"{what}: arrays and objects nested too deeply") from None
     if not isinstance(doc, dict):
         raise SignalError(f"{what} must be a JSON object, got {_json_type(doc)}")
     return doc
+
+
+def short(value: object, limit: int = 60) -> str:
+    """``repr(value)`` for a message: one line, at most ``limit`` characters."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**100:
+        text = f"an integer of about {int(abs(value).bit_length() * 0.30103) + 1:,} digits"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def is_text(value: str) -> bool:
+    """Whether ``value`` is valid Unicode text: JSON may carry lone surrogates (``"\\ud800"``),
+    which no UTF-8 file or key can hold."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _json_type(value: object) -> str:
@@ -119,7 +166,9 @@ def check_request(doc: dict[str, Any]) -> tuple[int, str, float]:
     valid ``api_key``; ``SignalError`` naming the first problem."""
     unknown = sorted(set(doc) - set(REQUEST_FIELDS))
     if unknown:
-        raise SignalError(f"unknown field(s): {', '.join(unknown)}")
+        raise SignalError(
+            f"unknown field(s): {', '.join(short(u, 40) if not u.isidentifier() else u for u in unknown[:5])}"
+        )
     missing = [f for f in ("book_id", "order_type") if f not in doc]
     if missing:
         raise SignalError(f"missing field(s): {', '.join(missing)}")
@@ -134,26 +183,28 @@ def check_request(doc: dict[str, Any]) -> tuple[int, str, float]:
 
 def check_book_id(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_BOOK_ID:
-        raise SignalError(f"book_id must be an integer in [0, 2^63), got {value!r}")
+        raise SignalError(f"book_id must be an integer in [0, 2^63), got {short(value)}")
     return value
 
 
 def check_order_type(value: object) -> str:
     if not isinstance(value, str) or value not in ORDER_TYPES:
-        raise SignalError(f"order_type must be one of {', '.join(ORDER_TYPES)}, got {value!r}")
+        raise SignalError(f"order_type must be one of {', '.join(ORDER_TYPES)}, got {short(value)}")
     return value
 
 
 def check_leverage(value: object, order_type: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SignalError(f"leverage must be a number, got {value!r}")
+        raise SignalError(f"leverage must be a number, got {short(value)}")
     leverage = float(value)
     if order_type == "FLAT":
         if not (math.isfinite(leverage) and leverage >= 0):
-            raise SignalError(f"leverage must be a finite number >= 0 (or omitted) for FLAT, got {value!r}")
+            raise SignalError(
+                f"leverage must be a finite number >= 0 (or omitted) for FLAT, got {short(value)}"
+            )
         return 0.0
     if not (math.isfinite(leverage) and leverage > 0):
-        raise SignalError(f"leverage must be a finite number > 0 for {order_type}, got {value!r}")
+        raise SignalError(f"leverage must be a finite number > 0 for {order_type}, got {short(value)}")
     return leverage
 
 
@@ -177,6 +228,8 @@ def load_api_key(path: Path) -> str:
     key = doc["api_key"]
     if not isinstance(key, str) or not key.strip():
         raise SignalError(f"{path}: api_key must be a non-empty string")
+    if not is_text(key):
+        raise SignalError(f"{path}: api_key holds a lone surrogate (\\ud800-\\udfff), which is not text")
     if key == EXAMPLE_API_KEY:
         raise SignalError(f"{path}: api_key is still the example placeholder; set a long random key")
     return key

@@ -2,16 +2,23 @@
 
 Per request, in this order:
 
-1. the body is read; over the cap (``max_body_bytes``, 16 KiB by default): 413;
-2. it must be UTF-8 JSON holding one object without repeated keys, with a string ``api_key``
+1. the body is read; over the cap (``max_body_bytes``, 16 KiB by default, also after
+   decompression): 413;
+2. it must be UTF-8 JSON holding one object without repeated keys, nested at most 16 levels, with
+   integers of at most 40 digits, and a string ``api_key`` that is valid text (no lone surrogate)
    (else 400);
 3. ``api_key`` is compared in constant time with the secrets file's key (else 401);
 4. the other fields are checked (``taos.signals.records.check_request``; else 400);
 5. the signal gets a uuid4 and is written atomically to ``received_signals/<uuid>.json``;
-   200 ``{"uuid": ...}``.
+   200 ``{"uuid": ...}`` (503 if the file cannot be written).
 
-Every refusal is ``{"error": "<reason>"}`` and writes nothing. The Content-Type of the request is
-not checked (alert services often send JSON as ``text/plain``). The key is read once, at start.
+Every refusal is ``{"error": "<reason>"}``, one log line (INFO; ERROR for a failed write) and
+writes nothing; no body makes the handler raise. The Content-Type of the request is not checked
+(alert services often send JSON as ``text/plain``). The key is read once, at start.
+
+At start (``serve``), the server locks its folder (``received_signals/.server.lock``: one server
+per folder) and removes the temporary files (``.incoming-*.tmp``) a killed predecessor may have
+left in the middle of a write.
 """
 
 from __future__ import annotations
@@ -29,13 +36,15 @@ from pathlib import Path
 
 from aiohttp import web
 
-from taos.signals.files import write_json_atomic
-from taos.signals.records import Signal, SignalError, check_request, load_api_key, loads_object
+from taos.signals.files import DirLock, LockedError, is_temporary, write_json_atomic
+from taos.signals.records import Signal, SignalError, check_request, is_text, load_api_key, loads_object
 
 SIGNAL_PATH = "/api/receive-signal"
 DEFAULT_MAX_BODY_BYTES = 16 * 1024
 SECRETS_FILE = "miner_secrets.json"
 RECEIVED = "received_signals"
+INCOMING_PREFIX = ".incoming-"
+LOCK_FILE = ".server.lock"
 log = logging.getLogger("taos.signals")
 
 
@@ -82,6 +91,8 @@ class SignalServer:
             return _refuse(400, "missing field(s): api_key", request)
         if not isinstance(key, str):
             return _refuse(400, "api_key must be a string", request)
+        if not is_text(key):
+            return _refuse(400, "api_key is not valid text (a lone surrogate)", request)
         if not hmac.compare_digest(key.encode("utf-8"), self._key):
             return _refuse(401, "invalid api_key", request)
         try:
@@ -90,11 +101,34 @@ class SignalServer:
             return _refuse(400, str(e), request)
         signal = Signal(str(uuid.uuid4()), self._clock(), book_id, order_type, leverage)
         path = self.received / f"{signal.uuid}.json"
-        await asyncio.get_running_loop().run_in_executor(
-            None, lambda: write_json_atomic(path, signal.to_json(), prefix=".incoming-")
-        )
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                None, lambda: write_json_atomic(path, signal.to_json(), prefix=INCOMING_PREFIX)
+            )
+        except OSError as e:
+            log.error("cannot write signal %s: %s", path, e.strerror or e)
+            return web.json_response({"error": "cannot store the signal"}, status=503)
         log.info("signal %s: book %d %s leverage %g", signal.uuid, book_id, order_type, leverage)
         return web.json_response({"uuid": signal.uuid})
+
+    def claim(self) -> DirLock:
+        """Locks the folder for this server (``StartError`` if another server holds it) and removes
+        the temporary files a killed predecessor left in the middle of a write. Release the lock
+        when the server stops."""
+        try:
+            lock = DirLock(self.received / LOCK_FILE)
+        except LockedError:
+            raise StartError(
+                f"{self.received} is in use by another signal server ({LOCK_FILE} is locked)"
+            ) from None
+        removed = 0
+        for item in self.received.iterdir():
+            if item.name.startswith(INCOMING_PREFIX) and is_temporary(item.name):
+                item.unlink(missing_ok=True)
+                removed += 1
+        if removed:
+            log.info("removed %d unfinished signal file(s) left by a stopped server", removed)
+        return lock
 
 
 def _refuse(status: int, reason: str, request: web.Request) -> web.Response:
@@ -146,6 +180,7 @@ def build(args: argparse.Namespace) -> SignalServer:
 
 
 async def serve(server: SignalServer, host: str, port: int, stop: asyncio.Event) -> None:
+    lock = server.claim()
     runner = web.AppRunner(server.app(), access_log=None)
     await runner.setup()
     try:
@@ -163,6 +198,7 @@ async def serve(server: SignalServer, host: str, port: int, stop: asyncio.Event)
         await stop.wait()
     finally:
         await runner.cleanup()
+        lock.release()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,15 +1,24 @@
 """``python -m taos.validator``: the validator process (``run_validator.sh`` maps its short flags
-here). A problem found at start (config, wallet, chain, registration, state folder) stops it with
-one line on stderr and exit code 1; SIGINT/SIGTERM stop it after the current step, which is saved.
+here). A problem found at start (flags, config, wallet, chain, registration, state folder,
+checkpoint, ports, alerting key) stops it with one line on stderr and exit code 1.
+
+SIGINT/SIGTERM stop it within ``STOP_GRACE_S``: the step under way ends (a query in flight is cut
+short: its answers are dropped, as if every miner had timed out) and is saved. Should the step not
+end in time (a chain call that hangs, say), the process exits at the deadline anyway: the state
+saved at the previous step is complete, as after a kill -9.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import math
+import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,7 +56,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=3.0, help="miner query timeout in seconds")
     p.add_argument("--weights-interval", dest="weights_interval", type=float, default=1_200.0)
     p.add_argument("--prometheus-port", dest="prometheus_port", type=int, default=9001, help="0 = off")
+    p.add_argument(
+        "--prometheus-host",
+        dest="prometheus_host",
+        default="127.0.0.1",
+        help="address of the metrics endpoint (127.0.0.1; 0.0.0.0 exposes it to the network)",
+    )
     p.add_argument("--pagerduty-key", dest="pagerduty_key", default=None)
+    p.add_argument(
+        "--allow-private-endpoints",
+        dest="allow_private_endpoints",
+        action="store_true",
+        help="query miners that publish loopback or private addresses (on by itself with local:FILE)",
+    )
     for name, help_text in SCORING_FLAGS.items():
         p.add_argument(
             f"--scoring.{name}",
@@ -113,16 +134,35 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+MAX_TIMEOUT_S = 60.0
+"""The longest miner query timeout: a step waits that long for its slowest miner."""
+STOP_GRACE_S = 4.0
+"""Seconds between SIGTERM/SIGINT and the exit, at most."""
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    if not 0 < args.timeout <= MAX_TIMEOUT_S:  # also NaN
+        raise StartError(f"--timeout must be in (0, {MAX_TIMEOUT_S:g}] seconds, got {args.timeout}")
+    if not 0 <= args.weights_interval < math.inf:
+        raise StartError(
+            f"--weights-interval must be a finite number of seconds >= 0, got {args.weights_interval}"
+        )
+    if not 0 <= args.prometheus_port <= 65_535:
+        raise StartError(f"--prometheus-port must be in [0, 65535], got {args.prometheus_port}")
+    if not 0 <= args.netuid <= 65_535:
+        raise StartError(f"--netuid must be in [0, 65535], got {args.netuid}")
+    if args.max_steps is not None and args.max_steps < 0:
+        raise StartError(f"--max-steps must be >= 0, got {args.max_steps}")
+
+
 def build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from taos.chain.bittensor_chain import import_bittensor
     from taos.validator.metrics import ValidatorMetrics
     from taos.validator.store import ValidatorStore
     from taos.validator.transport import HttpTransport
     from taos.validator.validator import Validator, ValidatorSettings
 
-    if not args.timeout > 0:
-        raise StartError(f"--timeout must be > 0, got {args.timeout}")
-    if not 0 <= args.prometheus_port <= 65_535:
-        raise StartError(f"--prometheus-port must be in [0, 65535], got {args.prometheus_port}")
+    _check_flags(args)
     scoring = scoring_settings(args)
     rules = rules_from_args(args)
     config = load(args.config)
@@ -130,8 +170,7 @@ def build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         rules.check_books(config.simulation.books)
     except ValueError as e:
         raise StartError(f"--rules.sessions: {e}") from None
-    import bittensor as bt
-
+    bt = import_bittensor()
     wallet = bt.Wallet(name=args.wallet_name, hotkey=args.wallet_hotkey, path=args.wallet_path)
     chain = make_chain(args.chain, args.netuid, wallet)
     if chain.own_uid() is None:
@@ -140,11 +179,17 @@ def build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if args.fresh and state.exists():
         raise StartError(f"--fresh: the state folder {state} exists; move it away to start anew")
     store = ValidatorStore(state)
-    metrics = ValidatorMetrics()
-    settings = ValidatorSettings(
-        timeout_s=args.timeout, weights_interval_s=args.weights_interval, scoring=scoring, rules=rules
-    )
-    v = Validator(config, chain, HttpTransport(wallet, {}, {}), settings, metrics=metrics, store=store)
+    try:
+        metrics = ValidatorMetrics()
+        settings = ValidatorSettings(
+            timeout_s=args.timeout, weights_interval_s=args.weights_interval, scoring=scoring, rules=rules
+        )
+        local = args.chain.startswith("local:")
+        transport = HttpTransport(wallet, {}, {}, allow_private=args.allow_private_endpoints or local)
+        v = Validator(config, chain, transport, settings, metrics=metrics, store=store)
+    except BaseException:
+        store.close()
+        raise
     return v, metrics
 
 
@@ -166,23 +211,48 @@ def rules_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         raise StartError(str(e)) from None
 
 
+def _start_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean "this cannot start as configured": reported in one line."""
+    from taos.simulator import CheckpointError
+    from taos.validator.store import StoreError
+
+    return (
+        ConfigError,
+        ChainError,
+        StartError,
+        StoreError,
+        CheckpointError,
+        ImportError,
+        OSError,
+        ValueError,
+    )
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        v, metrics = build(args)
-    except (ConfigError, ChainError, StartError, ImportError, OSError, ValueError) as e:
-        print(f"taos.validator: error: {e}", file=sys.stderr)
-        return 1
-    server = metrics.serve(args.prometheus_port) if args.prometheus_port else None
-    alerter = _alerter(args.pagerduty_key)
-    try:
+    with contextlib.ExitStack() as resources:
+        try:
+            errors = _start_errors()
+        except ImportError as e:  # no simulator extension (a miner-only install)
+            print(f"taos.validator: error: {_one_line(e)}", file=sys.stderr)
+            return 1
+        try:
+            v, metrics = build(args)
+            resources.callback(v.store.close)
+            if args.prometheus_port:
+                resources.callback(metrics.serve(args.prometheus_port, args.prometheus_host).close)
+            alerter = _alerter(args.pagerduty_key)
+            resources.callback(alerter.close)
+        except errors as e:
+            print(f"taos.validator: error: {_one_line(e)}", file=sys.stderr)
+            return 1
         asyncio.run(_run(v, args.max_steps, alerter))
-    finally:
-        alerter.close()
-        if server is not None:
-            server.close()
-        v.store.close()
     return 0
 
 
@@ -196,9 +266,7 @@ async def _run(v, max_steps: int | None, alerter) -> None:  # type: ignore[no-un
     from taos.validator.loop import run
 
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    _on_stop_signals(stop)
     try:
         v.sync_chain()
         steps = await run(v, max_steps=max_steps, stop=stop)
@@ -208,3 +276,29 @@ async def _run(v, max_steps: int | None, alerter) -> None:  # type: ignore[no-un
         raise
     finally:
         await v.transport.close()
+
+
+def _on_stop_signals(stop: asyncio.Event) -> None:
+    """SIGINT/SIGTERM set ``stop`` (the loop ends its step, saves it and returns) and start a
+    deadline: a process still running ``STOP_GRACE_S`` later exits at once, with the state of the
+    last saved step. Python-level handlers, so that a signal is seen even while the loop is busy
+    in a synchronous call."""
+    loop = asyncio.get_running_loop()
+    deadline: list[threading.Timer] = []
+
+    def exit_now() -> None:
+        log.warning("not stopped %g s after the signal: exiting now with the last saved step", STOP_GRACE_S)
+        logging.shutdown()
+        os._exit(1)
+
+    def handler(signum: int, frame: object) -> None:
+        if not deadline:
+            log.info("%s: stopping after the current step", signal.Signals(signum).name)
+            timer = threading.Timer(STOP_GRACE_S, exit_now)
+            timer.daemon = True
+            timer.start()
+            deadline.append(timer)
+        loop.call_soon_threadsafe(stop.set)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)

@@ -1,16 +1,33 @@
 """The validator's side of the transport: sign a state with the validator's hotkey,
 POST it to a miner and time the answer.
 
-``query`` never raises for a miner's fault: a timeout, a refused connection, an
-error status or an oversized answer is a ``QueryResult`` with ``error`` set.
+Every miner is a potential attacker, so the client:
+- never follows a redirect (a 3xx is an ``http_error``: a miner could otherwise make the validator
+  POST its signed state to an address of the miner's choosing, e.g. one inside the validator's
+  network);
+- never keeps or echoes a failed answer's body: a ``QueryResult`` with an error carries no body,
+  and its ``error`` says only what kind of failure it was (a timeout, a refused connection, an
+  HTTP status, an oversized reply), never what the peer sent;
+- reads at most ``max_reply_bytes``, and refuses a larger announced length before reading;
+- asks for and takes only uncompressed replies (``Accept-Encoding: identity``, and a reply with a
+  ``Content-Encoding`` is an ``http_error``), so a small compressed body can never expand into a
+  large one (a gzip bomb) before the size cap applies;
+- times a reply from the moment its request was sent (after the connection is set up and the
+  body signed) to the end of its reading, so waiting for a pooled connection or for the signing
+  of other miners' requests never counts as a miner's response time. ``connector`` builds a
+  connection pool with no limit: the number of requests in flight is the number of miners.
+
+``query`` never raises for a miner's fault: every failure is a ``QueryResult`` with ``error`` and
+``outcome`` set.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -18,17 +35,20 @@ from yarl import URL
 
 from taos.chain import http_auth
 from taos.protocol import CONTENT_TYPE, DEFAULT_MAX_BYTES, STATE_PATH
+from taos.validator.outcome import QueryOutcome
 
 
 @dataclass(frozen=True)
 class QueryResult:
-    """``status`` is None when no HTTP answer came; ``elapsed_s`` is measured from
-    just before sending to the end of reading the answer (or the failure)."""
+    """``status`` is None when no HTTP answer came; ``body`` is empty unless the query succeeded;
+    ``elapsed_s`` is measured from the sending of the request to the end of reading the answer
+    (or the failure)."""
 
     status: int | None
     body: bytes
     elapsed_s: float
     error: str | None = None
+    outcome: QueryOutcome = QueryOutcome.OK
 
     @property
     def ok(self) -> bool:
@@ -45,6 +65,37 @@ def state_url(endpoint: str) -> str:
     return f"http://{endpoint}{STATE_PATH}"
 
 
+async def _request_sent(session: Any, context: Any, params: Any) -> None:
+    context.trace_request_ctx.sent = time.perf_counter()
+
+
+def trace_config() -> aiohttp.TraceConfig:
+    """Marks the moment each request's headers are on their way (``trace_request_ctx.sent``)."""
+    trace = aiohttp.TraceConfig()
+    trace.on_request_headers_sent.append(_request_sent)
+    return trace
+
+
+def new_session() -> aiohttp.ClientSession:
+    """A session for querying miners: a pool without a connection limit and the send-time trace."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
+        trace_configs=[trace_config()],
+        auto_decompress=False,
+    )
+
+
+def sign(wallet: Any, target: Target, body: bytes) -> dict[str, str]:
+    """The headers of a request of ``body`` to ``target``, signed with ``wallet``'s hotkey."""
+    url = URL(state_url(target.endpoint))
+    headers = dict(
+        http_auth().sign(wallet, method="POST", path=url.raw_path_qs, body=body, receiver_ss58=target.hotkey)
+    )
+    headers["Content-Type"] = CONTENT_TYPE
+    headers["Accept-Encoding"] = "identity"
+    return headers
+
+
 async def query(
     session: aiohttp.ClientSession,
     wallet: Any,
@@ -53,32 +104,72 @@ async def query(
     *,
     timeout_s: float,
     max_reply_bytes: int = DEFAULT_MAX_BYTES,
+    headers: Mapping[str, str] | None = None,
 ) -> QueryResult:
-    """Signs ``body`` for ``target.hotkey`` with ``wallet``'s hotkey and POSTs it."""
-    url = URL(state_url(target.endpoint))
-    headers = http_auth().sign(
-        wallet, method="POST", path=url.raw_path_qs, body=body, receiver_ss58=target.hotkey
-    )
-    headers["Content-Type"] = CONTENT_TYPE
+    """Signs ``body`` for ``target.hotkey`` with ``wallet``'s hotkey (unless ``headers`` were signed
+    already) and POSTs it. The response time starts when the request is sent when ``session`` has
+    the send-time trace (``new_session``), else when this call starts."""
+    if headers is None:
+        headers = sign(wallet, target, body)
+    mark = SimpleNamespace(sent=None)
     start = time.perf_counter()
+
+    def elapsed() -> float:
+        return time.perf_counter() - (mark.sent if mark.sent is not None else start)
+
     try:
         async with session.post(
-            url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s)
+            URL(state_url(target.endpoint)),
+            data=body,
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=timeout_s),
+            allow_redirects=False,
+            trace_request_ctx=mark,
         ) as response:
+            status = response.status
+            if status != 200:
+                note = " (redirects are not followed)" if 300 <= status < 400 else ""
+                return QueryResult(status, b"", elapsed(), f"HTTP {status}{note}", QueryOutcome.HTTP_ERROR)
+            encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+            if encoding not in ("", "identity"):
+                return QueryResult(
+                    status,
+                    b"",
+                    elapsed(),
+                    "compressed reply refused (Content-Encoding)",
+                    QueryOutcome.HTTP_ERROR,
+                )
             reply = await _read_capped(response, max_reply_bytes)
-            elapsed = time.perf_counter() - start
             if reply is None:
                 return QueryResult(
-                    response.status, b"", elapsed, f"reply larger than {max_reply_bytes} bytes"
+                    status,
+                    b"",
+                    elapsed(),
+                    f"reply larger than {max_reply_bytes} bytes",
+                    QueryOutcome.OVERSIZED,
                 )
-            if response.status != 200:
-                text = reply[:500].decode("utf-8", "replace")
-                return QueryResult(response.status, reply, elapsed, f"HTTP {response.status}: {text}")
-            return QueryResult(200, reply, elapsed)
+            return QueryResult(200, reply, elapsed())
     except asyncio.TimeoutError:
-        return QueryResult(None, b"", time.perf_counter() - start, f"no answer within {timeout_s:g} s")
+        return QueryResult(None, b"", elapsed(), f"no answer within {timeout_s:g} s", QueryOutcome.TIMEOUT)
+    except aiohttp.ClientResponseError as e:  # a malformed HTTP answer
+        return QueryResult(
+            None, b"", elapsed(), f"malformed HTTP answer ({e.status})", QueryOutcome.HTTP_ERROR
+        )
     except (aiohttp.ClientError, OSError) as e:
-        return QueryResult(None, b"", time.perf_counter() - start, f"{type(e).__name__}: {e}")
+        return QueryResult(None, b"", elapsed(), _connection_error(e), QueryOutcome.REFUSED)
+
+
+def _connection_error(e: BaseException) -> str:
+    """What went wrong with a connection, in our words (no text of the peer's)."""
+    if isinstance(e, aiohttp.ServerDisconnectedError):
+        return "the connection was closed before an answer"
+    if isinstance(e, aiohttp.ClientConnectorError):
+        return f"cannot connect: {e.os_error.strerror or type(e.os_error).__name__}"
+    if isinstance(e, aiohttp.ClientPayloadError):
+        return "the answer's body was cut off or malformed"
+    if isinstance(e, OSError) and e.strerror:
+        return f"connection failed: {e.strerror}"
+    return f"connection failed: {type(e).__name__}"
 
 
 async def query_all(
@@ -89,12 +180,14 @@ async def query_all(
     timeout_s: float,
     max_reply_bytes: int = DEFAULT_MAX_BYTES,
 ) -> list[QueryResult]:
-    """Queries every target concurrently; results in the order of ``requests``."""
+    """Queries every target concurrently; results in the order of ``requests``. Every request is
+    signed before the first is sent, so that no miner's time includes the signing of others'."""
+    signed = [sign(wallet, t, b) for t, b in requests]
     return list(
         await asyncio.gather(
             *(
-                query(session, wallet, t, b, timeout_s=timeout_s, max_reply_bytes=max_reply_bytes)
-                for t, b in requests
+                query(session, wallet, t, b, timeout_s=timeout_s, max_reply_bytes=max_reply_bytes, headers=h)
+                for (t, b), h in zip(requests, signed, strict=True)
             )
         )
     )

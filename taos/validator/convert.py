@@ -43,10 +43,12 @@ from taos.protocol import (
     event_dtype,
     from_steps,
     level_dtype,
+    notional_to_units,
     order_dtype,
     price_to_ticks,
     quantity_to_lots,
 )
+from taos.protocol.limits import MAX_ACCOUNT_ORDERS, MAX_EVENTS_PER_BOOK, MAX_LEVEL_ORDERS
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,12 @@ _ORDER_DTYPE = order_dtype()
 
 
 def _side(levels: np.ndarray, orders: np.ndarray, u: Units) -> tuple[bytes, bytes]:
-    """One side's (levels, orders) records (``taos.protocol.levels``), from whole columns."""
+    """One side's (levels, orders) records (``taos.protocol.levels``), from whole columns; at most
+    ``MAX_LEVEL_ORDERS`` orders per level (the first in time priority)."""
+    if len(orders) > MAX_LEVEL_ORDERS:
+        level = orders["level"]  # grouped by level, in priority order within each
+        starts = np.searchsorted(level, level, side="left")
+        orders = orders[np.arange(len(orders)) - starts < MAX_LEVEL_ORDERS]
     out = np.empty(len(levels), dtype=_LEVEL_DTYPE)
     out["price"] = np.round(levels["price_ticks"] * u.tick_size, 12)
     out["quantity"] = np.round(levels["qty_lots"] * u.lot_size, 12)
@@ -123,7 +130,8 @@ def public_event_records(ev: np.ndarray, u: Units) -> bytes:
 def book_states(books: Sequence[dict], events: np.ndarray, u: Units) -> tuple[BookState, ...]:
     """The shared part of a step's state: every book's levels (as ``StepResult.books``) and its
     public events (anonymous: no agent ids; rejections and resets are left out). The events of all
-    books are packed at once, then cut per book (in each book's order)."""
+    books are packed at once, then cut per book (in each book's order); a book lists its newest
+    ``MAX_EVENTS_PER_BOOK`` events and counts the older ones it leaves out."""
     book = events["book"][np.isin(events["kind"], _PUBLIC)]
     packed = _packed_public_events(events, u)
     if len(book) > 1 and bool(np.any(book[1:] < book[:-1])):
@@ -134,9 +142,17 @@ def book_states(books: Sequence[dict], events: np.ndarray, u: Units) -> tuple[Bo
     for b, state in enumerate(books):
         bid_levels, bid_orders = _side(state["bids"], state["bid_orders"], u)
         ask_levels, ask_orders = _side(state["asks"], state["ask_orders"], u)
+        first, end = bounds[b], bounds[b + 1]
+        dropped = max(0, end - first - MAX_EVENTS_PER_BOOK)
         out.append(
             BookState(
-                b, bid_levels, ask_levels, bid_orders, ask_orders, packed[bounds[b] : bounds[b + 1]].tobytes()
+                b,
+                bid_levels,
+                ask_levels,
+                bid_orders,
+                ask_orders,
+                packed[first + dropped : end].tobytes(),
+                events_dropped=dropped,
             )
         )
     return tuple(out)
@@ -235,7 +251,11 @@ def miner_notices(uid: int, events: np.ndarray, u: Units) -> list[Notice]:
 def miner_account(
     book: int, record: np.void, open_orders: np.ndarray, fee_tier: int, volume_units: int, u: Units
 ) -> Account:
-    """One miner's account on a book from its ACCOUNT_DTYPE record and ORDER_DTYPE open orders."""
+    """One miner's account on a book from its ACCOUNT_DTYPE record and ORDER_DTYPE open orders; at
+    most ``MAX_ACCOUNT_ORDERS`` orders are listed (the oldest: the lowest order ids)."""
+    dropped = max(0, len(open_orders) - MAX_ACCOUNT_ORDERS)
+    if dropped:
+        open_orders = np.sort(open_orders, order="order_id")[:MAX_ACCOUNT_ORDERS]
     orders = tuple(
         OpenOrder(oid, Side(side), u.price(price), u.qty(qty))
         for oid, side, price, qty in zip(
@@ -253,6 +273,7 @@ def miner_account(
         orders=orders,
         fee_tier=int(fee_tier),
         volume=u.quote(volume_units),
+        orders_dropped=dropped,
     )
 
 
@@ -287,7 +308,7 @@ def to_records(uid: int, instructions: Iterable[tuple[Instruction, int]], u: Uni
                 if ins.currency == Currency.BASE:
                     r["qty_lots"] = quantity_to_lots(ins.quantity, u.lot_size)
                 else:
-                    r["notional_quote"] = int(ins.quantity * u.quote_units)
+                    r["notional_quote"] = notional_to_units(ins.quantity, u.tick_size, u.lot_size)
                 r["stp"] = ins.stp
                 r["client_order_id"] = ins.client_order_id or 0
             case Cancel():

@@ -12,8 +12,9 @@ one method of ``Validator`` (``taos/validator/validator.py``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from taos.validator.validator import Validator
@@ -34,7 +35,7 @@ async def run(
         started = time.perf_counter()
         result = v.step()  # 1. every book to the next publish time, with last turn's instructions
         requests = v.requests(result)  # 2. one state per miner; the books encoded once
-        answers = await v.query(requests)  # 3. concurrently, with the timeout (none during grace)
+        answers = await _unless(stop, v.query(requests))  # 3. concurrently, with the timeout
         v.accept(answers)  # 4. decode, validate, delay: the next step's instructions and notices
         v.score(result)  # 5. inventory values, volumes, scores
         v.sync_chain()  # 6. deregistered uids reset; weights on schedule
@@ -43,4 +44,24 @@ async def run(
         if on_step is not None:
             on_step(result)
         steps += 1
+        await asyncio.sleep(0)  # signals and other tasks get their turn, even when nothing was queried
     return steps
+
+
+async def _unless(stop: asyncio.Event | None, query: Awaitable[dict[int, Any]]) -> dict[int, Any]:
+    """The answers of ``query``, or none when ``stop`` is set first (the query is cancelled: a
+    stopping validator does not wait for its slowest miners)."""
+    if stop is None:
+        return await query
+    asked = asyncio.ensure_future(query)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({asked, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if asked.done():
+        return asked.result()
+    asked.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asked
+    return {}

@@ -18,10 +18,13 @@ docs/validator.md ("Metrics and alerts").
 from __future__ import annotations
 
 import math
+import socket
 import threading
 from collections.abc import Sequence
 from enum import Enum
-from wsgiref.simple_server import WSGIServer
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
     CollectorRegistry,
@@ -30,8 +33,10 @@ from prometheus_client import (
     Histogram,
     ProcessCollector,
     generate_latest,
-    start_http_server,
+    make_wsgi_app,
 )
+
+from taos.validator.outcome import ANSWERED, QueryOutcome
 
 __all__ = ["MetricsServer", "QueryOutcome", "ValidatorMetrics"]
 
@@ -47,20 +52,9 @@ QUERY_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0,
 EVENTS_PER_STEP_BUCKETS = (0, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
 
 
-class QueryOutcome(str, Enum):
-    """How a miner query ended. ``OK``: a reply that decoded (its instructions may still be
-    rejected one by one). The others are failures, counted by kind."""
-
-    OK = "ok"
-    TIMEOUT = "timeout"  # no reply within the query timeout; the reply is dropped
-    HTTP_ERROR = "http_error"  # the miner answered with a non-2xx status
-    DECODE_ERROR = "decode_error"  # a 2xx reply that did not decode or validate
-    REFUSED = "refused"  # no connection (refused, reset, unreachable, name not resolved)
-
-
 # Outcomes with a response whose time is meaningful; timeouts and refused connections are
 # counted but not timed (a timeout would only say "at least the timeout").
-_TIMED = frozenset({QueryOutcome.OK, QueryOutcome.HTTP_ERROR, QueryOutcome.DECODE_ERROR})
+_TIMED = ANSWERED | {QueryOutcome.AGENT_ERROR, QueryOutcome.INTERNAL}
 
 
 class MetricsServer:
@@ -141,7 +135,7 @@ class ValidatorMetrics:
 
         self.query_latency = Histogram(
             f"{PREFIX}_query_latency_seconds",
-            "Response time of miner queries that got a response (ok, http_error, decode_error), in seconds.",
+            "Response time of miner queries that got a response (every outcome but timeout and refused), in seconds.",
             buckets=QUERY_LATENCY_BUCKETS,
             registry=r,
         )
@@ -153,7 +147,7 @@ class ValidatorMetrics:
         )
         self.query_failures = Counter(
             f"{PREFIX}_query_failures",
-            "Failed miner queries by kind (timeout, http_error, decode_error, refused).",
+            "Failed miner queries by kind (every outcome but ok).",
             labelnames=("kind",),
             registry=r,
         )
@@ -287,14 +281,64 @@ class ValidatorMetrics:
         """The registry in the Prometheus text exposition format."""
         return generate_latest(self.registry)
 
-    def serve(self, port: int, host: str = "0.0.0.0") -> MetricsServer:
+    def serve(self, port: int, host: str = "127.0.0.1") -> MetricsServer:
         """Serves the registry over HTTP on ``host:port`` from a daemon thread (any path answers
         with the exposition; Prometheus scrapes ``/metrics``). Port 0 binds a free port:
-        read it from the returned server's ``port``."""
+        read it from the returned server's ``port``. Loopback by default: expose it with
+        ``host="0.0.0.0"`` only where the network in front is trusted or filtered. A client gets
+        ``CLIENT_TIMEOUT_S`` per read and at most ``MAX_CONNECTIONS`` are served at once (beyond,
+        a connection is closed at once), so idle or slow clients cannot pile up threads and file
+        descriptors in the validator's process."""
         if not 0 <= int(port) <= 65535:
             raise ValueError(f"metrics port must be in 0..65535, got {port}")
         try:
-            server, thread = start_http_server(int(port), addr=host, registry=self.registry)
+            family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+
+            class Server(_BoundedServer):
+                address_family = family
+
+            server = make_server(host, int(port), make_wsgi_app(self.registry), Server, _QuietHandler)
         except OSError as e:
             raise OSError(e.errno, f"cannot serve metrics on {host}:{port}: {e.strerror or e}") from e
+        thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
+        thread.start()
         return MetricsServer(server, thread)
+
+
+CLIENT_TIMEOUT_S = 10.0
+"""Seconds a metrics client may take for each read or write."""
+MAX_CONNECTIONS = 32
+"""Metrics clients served at once."""
+
+
+class _QuietHandler(WSGIRequestHandler):
+    timeout = CLIENT_TIMEOUT_S
+
+    def log_message(self, format: str, *args: object) -> None:
+        """No access log."""
+
+
+class _BoundedServer(ThreadingMixIn, WSGIServer):
+    """A thread per client, at most ``MAX_CONNECTIONS`` of them."""
+
+    daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # full: refused at once
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()

@@ -8,12 +8,15 @@ encoded state and returns each answer with its response time.
   all states of a step share are encoded and decoded once); the response time is the agent's own
   wall time.
 
-Either way, a miner's failure (timeout, error status, exception in its agent) is an ``Answer`` with
-``error`` set, never an exception in the loop.
+Either way, a miner's failure (timeout, refused connection, error status, oversized reply, exception
+in its agent) is an ``Answer`` with ``error`` and its kind ``outcome`` set, never an exception in the
+loop. A reply is never larger than ``max_reply_bytes`` of the market (``taos.protocol.limits``).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -21,14 +24,31 @@ from dataclasses import dataclass
 from typing import Any
 
 from taos.agents import Agent
-from taos.protocol import ProtocolError, StateDecoder, StateRequest, encode_reply
+from taos.protocol import ProtocolError, StateDecoder, StateRequest, encode_reply, max_reply_bytes
+from taos.validator.outcome import QueryOutcome
+
+log = logging.getLogger("taos.validator")
 
 
 @dataclass(frozen=True)
 class Answer:
+    """A miner's reply body, or why there is none: ``error`` (our words, never the peer's) and its
+    kind ``outcome``."""
+
     body: bytes
     response_time_s: float
     error: str | None = None
+    outcome: QueryOutcome = QueryOutcome.OK
+
+    def __post_init__(self) -> None:
+        if (self.error is None) != (self.outcome is QueryOutcome.OK):
+            raise ValueError(f"an answer has an error exactly when its outcome is not ok: {self!r}")
+
+
+def reply_cap(request: StateRequest) -> int:
+    """The largest reply the market of ``request`` allows."""
+    info = request.simulation
+    return max_reply_bytes(info.books, info.max_instructions_per_book)
 
 
 class Transport(ABC):
@@ -72,14 +92,14 @@ class InProcessTransport(Transport):
         for uid, request in requests.items():
             agent = self.agents.get(uid)
             if agent is None:
-                out[uid] = Answer(b"", 0.0, f"no agent for uid {uid}")
+                out[uid] = Answer(b"", 0.0, f"no agent for uid {uid}", QueryOutcome.REFUSED)
                 continue
             t0 = time.perf_counter()
             try:
                 # the books were packed in this process: their record checks guard remote miners
                 state = self._decoder.decode_parts(request.shared, request.own(), check_books=False)
             except ProtocolError as e:  # the validator's own encoding: a bug, reported per miner
-                out[uid] = Answer(b"", 0.0, f"bad state: {e}")
+                out[uid] = Answer(b"", 0.0, f"bad state: {e}", QueryOutcome.INTERNAL)
                 continue
             start = time.perf_counter()
             try:
@@ -87,54 +107,110 @@ class InProcessTransport(Transport):
                 handled = time.perf_counter()
                 reply = encode_reply(instructions)
             except ProtocolError as e:
-                out[uid] = Answer(b"", time.perf_counter() - start, f"bad reply: {e}")
+                out[uid] = Answer(
+                    b"", time.perf_counter() - start, f"bad reply: {e}", QueryOutcome.AGENT_ERROR
+                )
                 continue
             except Exception as e:  # an agent's bug is the miner's failure, not the validator's
-                out[uid] = Answer(b"", time.perf_counter() - start, f"agent raised {type(e).__name__}: {e}")
+                out[uid] = Answer(
+                    b"",
+                    time.perf_counter() - start,
+                    f"agent raised {type(e).__name__}: {e}",
+                    QueryOutcome.AGENT_ERROR,
+                )
                 continue
             end = time.perf_counter()
             self.agent_s += handled - start
             self.codec_s += (start - t0) + (end - handled)
             elapsed = end - start
             if elapsed >= timeout_s:
-                out[uid] = Answer(b"", elapsed, f"no answer within {timeout_s:g} s")
+                out[uid] = Answer(b"", elapsed, f"no answer within {timeout_s:g} s", QueryOutcome.TIMEOUT)
+            elif len(reply) > reply_cap(request):
+                out[uid] = Answer(
+                    b"", elapsed, f"reply larger than {reply_cap(request)} bytes", QueryOutcome.OVERSIZED
+                )
             else:
                 out[uid] = Answer(reply, elapsed)
         return out
 
 
-class HttpTransport(Transport):
-    """Signed POSTs to ``endpoints[uid]`` ("host:port") for the miner hotkeys ``hotkeys[uid]``."""
+def endpoint_problem(endpoint: str, *, allow_private: bool = False) -> str | None:
+    """Why the validator must not send a state to ``endpoint`` ("ip:port", as published on chain),
+    or None. Only IP literals are queried (a name could resolve anywhere, and again differently),
+    and, unless ``allow_private``, only globally routable addresses: a miner that publishes a
+    loopback, private, link-local or reserved address would otherwise make the validator POST
+    signed states to services inside its own network."""
+    host, sep, port = endpoint.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not port.isdigit() or not 1 <= int(port) <= 65_535:
+        return f"{endpoint!r} is not ip:port"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"{endpoint!r} does not name an IP address"
+    if not allow_private and not address.is_global:
+        return f"{endpoint} is not a public address"
+    return None
 
-    def __init__(self, wallet: Any, endpoints: Mapping[int, str], hotkeys: Mapping[int, str]) -> None:
+
+class HttpTransport(Transport):
+    """Signed POSTs to ``endpoints[uid]`` ("host:port") for the miner hotkeys ``hotkeys[uid]``.
+    Endpoints that ``endpoint_problem`` refuses are not queried (``allow_private`` lets loopback and
+    private addresses through: offline markets and test networks)."""
+
+    def __init__(
+        self,
+        wallet: Any,
+        endpoints: Mapping[int, str],
+        hotkeys: Mapping[int, str],
+        *,
+        allow_private: bool = False,
+    ) -> None:
         self.wallet = wallet
-        self.endpoints = dict(endpoints)
+        self.allow_private = allow_private
+        self.endpoints: dict[int, str] = {}
         self.hotkeys = dict(hotkeys)
+        self._refused: dict[int, str] = {}  # uid -> the endpoint refused and logged
+        self._take(endpoints)
         self._session: Any = None
 
     def serves(self, uid: int) -> bool:
         return bool(self.endpoints.get(uid)) and uid in self.hotkeys
 
-    async def query(self, requests: Mapping[int, StateRequest], timeout_s: float) -> dict[int, Answer]:
-        import aiohttp
+    def _take(self, endpoints: Mapping[int, str]) -> None:
+        self.endpoints = {}
+        for uid, endpoint in endpoints.items():
+            problem = endpoint_problem(endpoint, allow_private=self.allow_private)
+            if problem is None:
+                self.endpoints[uid] = endpoint
+                self._refused.pop(uid, None)
+            elif self._refused.get(uid) != endpoint:
+                self._refused[uid] = endpoint
+                log.warning("uid %d is not queried: its published endpoint %s", uid, problem)
 
-        from taos.validator.client import Target, query_all
+    async def query(self, requests: Mapping[int, StateRequest], timeout_s: float) -> dict[int, Answer]:
+        from taos.validator.client import Target, new_session, query_all
 
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            self._session = new_session()
         out: dict[int, Answer] = {}
         reachable = [uid for uid in requests if self.endpoints.get(uid) and self.hotkeys.get(uid)]
         for uid in requests:
             if uid not in reachable:
-                out[uid] = Answer(b"", 0.0, f"uid {uid} serves no endpoint")
+                out[uid] = Answer(b"", 0.0, f"uid {uid} serves no endpoint", QueryOutcome.REFUSED)
+        if not reachable:
+            return out
+        caps = {reply_cap(requests[u]) for u in reachable}
         targets = [(Target(self.endpoints[u], self.hotkeys[u]), requests[u].body()) for u in reachable]
-        results = await query_all(self._session, self.wallet, targets, timeout_s=timeout_s)
+        results = await query_all(
+            self._session, self.wallet, targets, timeout_s=timeout_s, max_reply_bytes=max(caps)
+        )
         for uid, r in zip(reachable, results, strict=True):
-            out[uid] = Answer(r.body, r.elapsed_s, r.error)
+            out[uid] = Answer(r.body, r.elapsed_s, r.error, r.outcome)
         return out
 
     def follow(self, metagraph: Any) -> None:
-        self.endpoints = {n.uid: n.endpoint for n in metagraph.neurons if n.endpoint}
+        self._take({n.uid: n.endpoint for n in metagraph.neurons if n.endpoint})
         self.hotkeys = {n.uid: n.hotkey for n in metagraph.neurons}
 
     async def close(self) -> None:

@@ -72,6 +72,7 @@ from taos.protocol import (
     TargetPosition,
     check_instruction,
     decode_reply,
+    limits,
 )
 
 _UINT64_MAX = 2**64 - 1
@@ -121,6 +122,7 @@ class ValidationContext:
     max_extra_delay_ns: int
     volume_capped_books: frozenset[int] = frozenset()
     max_reply_bytes: int = DEFAULT_MAX_BYTES
+    max_instructions: int = MAX_INSTRUCTIONS
     strict: bool = False
     closed_books: frozenset[int] = frozenset()
     no_mid_books: frozenset[int] = frozenset()
@@ -133,7 +135,7 @@ class ValidationContext:
     def __post_init__(self) -> None:
         for name in (
             "now_ns", "max_instructions_per_book", "max_extra_delay_ns", "max_reply_bytes",
-            "position_interval_ns", "max_open", "open_count",
+            "max_instructions", "position_interval_ns", "max_open", "open_count",
         ):  # fmt: skip
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -154,20 +156,26 @@ class ValidationContext:
         now_ns: int,
         *,
         volume_capped_books: frozenset[int] = frozenset(),
-        max_reply_bytes: int = DEFAULT_MAX_BYTES,
+        max_reply_bytes: int | None = None,
         strict: bool = False,
         **rules: object,
     ) -> ValidationContext:
-        """The context with the per-book cap of ``simulation.max_instructions_per_book``
-        and a maximum extra delay of one publish interval; ``rules`` are the rule
-        fields (``closed_books=...``, ``max_open=...``, ...)."""
+        """The context with the per-book cap of ``simulation.max_instructions_per_book``,
+        a maximum extra delay of one publish interval, and the largest reply the market allows
+        (``taos.protocol.limits``: at most books x the per-book cap instructions, and the bytes
+        they take at most, unless ``max_reply_bytes`` is given); ``rules`` are the rule fields
+        (``closed_books=...``, ``max_open=...``, ...)."""
+        per_book = simulation.max_instructions_per_book
         return cls(
             simulation=simulation,
             now_ns=now_ns,
-            max_instructions_per_book=simulation.max_instructions_per_book,
+            max_instructions_per_book=per_book,
             max_extra_delay_ns=simulation.publish_interval_ns,
             volume_capped_books=volume_capped_books,
-            max_reply_bytes=max_reply_bytes,
+            max_reply_bytes=max_reply_bytes
+            if max_reply_bytes is not None
+            else limits.max_reply_bytes(simulation.books, per_book),
+            max_instructions=limits.max_reply_instructions(simulation.books, per_book),
             strict=strict,
             **rules,  # type: ignore[arg-type]
         )
@@ -303,12 +311,17 @@ def _as_reply(
             )
         if not isinstance(reply.instructions, tuple):
             return f"reply: instructions must be a tuple, got {type(reply.instructions).__name__}"
-        if len(reply.instructions) > MAX_INSTRUCTIONS:
-            return f"reply: {len(reply.instructions)} instructions, over the limit of {MAX_INSTRUCTIONS}"
+        if len(reply.instructions) > context.max_instructions:
+            return (
+                f"reply: {len(reply.instructions)} instructions, more than {context.max_instructions}, "
+                "the most that can be kept (books x max_instructions_per_book)"
+            )
         return reply
     try:
         body = bytes(body_or_error) if isinstance(body_or_error, bytearray | memoryview) else body_or_error
-        return decode_reply(body, max_bytes=context.max_reply_bytes)
+        return decode_reply(
+            body, max_bytes=context.max_reply_bytes, max_instructions=context.max_instructions
+        )
     except ProtocolError as e:
         return str(e)
 

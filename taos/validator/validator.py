@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from taos.chain import Chain, ChainError
@@ -42,12 +43,15 @@ from taos.protocol import (
     TargetPosition,
     encode_shared,
 )
+from taos.protocol.limits import MAX_DETAIL_CHARS, MAX_NOTICES
+from taos.protocol.state import DETAILED_LEVELS, LEVELS
 from taos.scoring import weights_from_scores
 from taos.simulator import InstructionKind, Simulation, instruction_array
 from taos.validator.convert import Units, book_states, miner_account, miner_notices, to_records
 from taos.validator.history import ScoreParams, ScoreState
 from taos.validator.latency import LatencyModel, LinearLatency, instruction_delay_ns
-from taos.validator.metrics import QueryOutcome, ValidatorMetrics
+from taos.validator.metrics import ValidatorMetrics
+from taos.validator.outcome import ANSWERED, QueryOutcome
 from taos.validator.policy import ScoringSettings
 from taos.validator.positions import PositionTracker
 from taos.validator.ptn import Elimination, Policies, PositionStats
@@ -62,10 +66,6 @@ S = 1_000_000_000
 
 POLICY_PREFIX = "policy/"  # names of the policies' arrays in the store's extra state
 
-MAX_NOTICES = 1_000
-"""Notices per miner and state at most; beyond, one notice says how many were left out (a reply of
-200,000 bad instructions would otherwise make a state too large for the miner to accept)."""
-
 
 @dataclass(frozen=True)
 class ValidatorSettings:
@@ -76,6 +76,15 @@ class ValidatorSettings:
     persist_every: int = 1  # steps between commits of the state (with a store)
     scoring: ScoringSettings = field(default_factory=ScoringSettings)  # preset taos by default
     rules: RulesSettings = field(default_factory=RulesSettings)  # SPEC §10.2; preset taos: off
+
+    def __post_init__(self) -> None:
+        # the depths bound the states' size (taos.protocol.limits counts on them)
+        if not 1 <= self.depth <= LEVELS:
+            raise ValueError(f"depth must be in [1, {LEVELS}], got {self.depth}")
+        if not 0 <= self.detail_depth <= min(self.depth, DETAILED_LEVELS):
+            raise ValueError(
+                f"detail_depth must be in [0, {min(self.depth, DETAILED_LEVELS)}], got {self.detail_depth}"
+            )
 
 
 NEVER = np.iinfo(np.int64).min
@@ -164,6 +173,7 @@ class Validator:
         self._registered: list[int] = []
         self._own_uid: int | None = None
         self._position_stats = positions
+        self._failed_miners: set[tuple[int, str | None]] = set()  # replies we failed to apply: logged
         self.wall_clock = wall_clock
         scoring = self.settings.scoring
         self.policies = Policies(scoring, self.slots, self.books) if scoring.policies else None
@@ -232,6 +242,7 @@ class Validator:
             publish_interval_ns=self.publish_ns,
             capital=(capital,) * self.config.simulation.books,
             fee_tiers=tuple(FeeTier(t.volume, t.maker, t.taker) for t in self.config.fees.miner),
+            fee_window_ns=int(self.core.volume_window_buckets) * int(self.core.volume_bucket_ns),
         )
 
     def serving(self) -> list[int]:
@@ -295,11 +306,13 @@ class Validator:
 
     def accept(self, answers: Mapping[int, Answer]) -> None:
         """Each answer → validated instructions with their delays (the next step's records) and the
-        notices that tell the miner what was refused."""
+        notices that tell the miner what was refused. One miner's reply can never stop the loop: a
+        reply whose handling raises is dropped with a notice (and logged once per miner), and the
+        other miners' replies are applied as usual."""
         now = self.sim.time_ns
         capped = self.scores.over_volume_cap(now)
-        rules, market = self.rules, self.market
-        closed = closed_books(rules.sessions, now, self.books)
+        market = self.market
+        closed = closed_books(self.rules.sessions, now, self.books)
         no_mid = frozenset(range(self.books))
         open_count = self.positions.open_counts()
         if market is not None:
@@ -310,58 +323,100 @@ class Validator:
         for uid, answer in sorted(answers.items()):
             if eliminated is not None and eliminated[uid]:
                 continue  # not queried; an answer that comes anyway is ignored
-            delay = None if answer.error else self.latency.delay_ns(answer.response_time_s)
-            self._count_query(uid, answer, delay)
-            if delay is not None and not self.rate.allow(self.miners[uid].hotkey or f"uid {uid}"):
-                self.miners[uid].notices.append(
-                    ReplyRejected(
-                        ts_ns=now,
-                        detail=f"{RejectRule.RATE_LIMIT.value}: more than {rules.rate_limit} replies from "
-                        f"this hotkey within {rules.rate_window_s:g} s: this reply is ignored",
-                    )
+            last_targets = self.last_target_ns[uid].copy()
+            try:
+                notices, records = self._accept_one(
+                    uid,
+                    answer,
+                    ValidationContext.for_simulation(
+                        self.info,
+                        now,
+                        volume_capped_books=frozenset(int(b) for b in np.flatnonzero(capped[uid])),
+                        **self._rule_context(uid, now, closed, no_mid, int(open_count[uid])),
+                    ),
                 )
-                if self.metrics is not None:
-                    self.metrics.count_rejection(RejectRule.RATE_LIMIT.value)
-                continue
-            body: bytes | BaseException = (
-                answer.body if delay is not None else TimeoutError(answer.error or "late")
-            )
-            ctx = ValidationContext.for_simulation(
-                self.info,
-                now,
-                volume_capped_books=frozenset(int(b) for b in np.flatnonzero(capped[uid])),
-                **self._rule_context(uid, now, closed, no_mid, int(open_count[uid])),
-            )
-            result = validate_reply(uid, body, ctx)
-            notices = list(result.notices)
-            if self.metrics is not None:
-                for r in result.rejected:  # the engine's reason, or the validator rule that refused it
-                    self.metrics.count_rejection(
-                        r.reason.name if r.rule == RejectRule.CHECK else r.rule.value
-                    )
-            items = []
-            for a in result.accepted:
-                instruction = a.instruction
-                if isinstance(instruction, TargetPosition):
-                    order, notice = self._target(uid, instruction, now)
-                    notices.append(notice)
-                    if isinstance(notice, OrderRejected) and self.metrics is not None:
-                        self.metrics.count_rejection(notice.reason.name)
-                    if order is None:
-                        continue
-                    instruction = order
-                assert delay is not None
-                items.append(
-                    (
-                        instruction,
-                        delay
-                        + instruction_delay_ns(0, a.instruction, max_extra_delay_ns=ctx.max_extra_delay_ns),
-                    )
-                )
+            except Exception as e:  # a bug of ours that this reply found: drop it, keep the loop
+                self.last_target_ns[uid] = last_targets
+                notices, records = [self._internal_failure(uid, e, now)], None
             self.miners[uid].notices.extend(notices)
-            if items:
-                batches.append(to_records(uid, items, self.units))
+            if records is not None:
+                batches.append(records)
         self.pending = _concat(batches)
+
+    def _accept_one(
+        self, uid: int, answer: Answer, ctx: ValidationContext
+    ) -> tuple[list[Notice], np.ndarray | None]:
+        """One miner's answer → its notices and its engine records (None when nothing is kept)."""
+        now = ctx.now_ns
+        delay = None if answer.error else self.latency.delay_ns(answer.response_time_s)
+        if delay is None:  # no reply, or one after the timeout: dropped whole
+            outcome = answer.outcome if answer.error else QueryOutcome.TIMEOUT
+            error = answer.error or f"answered after the timeout of {self.settings.timeout_s:g} s"
+            self._count_query(uid, answer, outcome)
+            return [ReplyRejected(ts_ns=now, detail=f"{outcome.value}: {error}")], None
+        if not self.rate.allow(self.miners[uid].hotkey or f"uid {uid}"):
+            self._count_query(uid, answer, QueryOutcome.OK)
+            if self.metrics is not None:
+                self.metrics.count_rejection(RejectRule.RATE_LIMIT.value)
+            rules = self.rules
+            return [
+                ReplyRejected(
+                    ts_ns=now,
+                    detail=f"{RejectRule.RATE_LIMIT.value}: more than {rules.rate_limit} replies from "
+                    f"this hotkey within {rules.rate_window_s:g} s: this reply is ignored",
+                )
+            ], None
+        result = validate_reply(uid, answer.body, ctx)
+        if result.reply_rejected:  # did not decode
+            self._count_query(uid, answer, QueryOutcome.DECODE_ERROR)
+            return [
+                ReplyRejected(ts_ns=now, detail=f"{QueryOutcome.DECODE_ERROR.value}: {n.detail}")
+                if isinstance(n, ReplyRejected)
+                else n
+                for n in result.notices
+            ], None
+        self._count_query(uid, answer, QueryOutcome.OK)
+        notices = list(result.notices)
+        if self.metrics is not None:
+            for r in result.rejected:  # the engine's reason, or the validator rule that refused it
+                self.metrics.count_rejection(r.reason.name if r.rule == RejectRule.CHECK else r.rule.value)
+        items = []
+        for a in result.accepted:
+            instruction = a.instruction
+            if isinstance(instruction, TargetPosition):
+                order, notice = self._target(uid, instruction, now)
+                notices.append(notice)
+                if isinstance(notice, OrderRejected) and self.metrics is not None:
+                    self.metrics.count_rejection(notice.reason.name)
+                if order is None:
+                    continue
+                instruction = order
+            items.append(
+                (
+                    instruction,
+                    delay + instruction_delay_ns(0, a.instruction, max_extra_delay_ns=ctx.max_extra_delay_ns),
+                )
+            )
+        return notices, to_records(uid, items, self.units) if items else None
+
+    def _internal_failure(self, uid: int, error: Exception, now: int) -> Notice:
+        """The notice for a reply the validator failed to apply; the error is logged with its
+        traceback the first time for this miner, then counted only."""
+        hotkey = self.miners[uid].hotkey
+        if (uid, hotkey) not in self._failed_miners:
+            self._failed_miners.add((uid, hotkey))
+            log.error(
+                "uid %d: applying its reply raised %s; the reply is dropped (logged once per miner)",
+                uid,
+                type(error).__name__,
+                exc_info=error,
+            )
+        if self.metrics is not None:
+            self.metrics.observe_query(uid, None, QueryOutcome.INTERNAL)
+        return ReplyRejected(
+            ts_ns=now,
+            detail=f"{QueryOutcome.INTERNAL.value}: the validator could not apply this reply; it is dropped",
+        )
 
     def _rule_context(
         self, uid: int, now: int, closed: frozenset[int], no_mid: frozenset[int], open_count: int
@@ -427,18 +482,10 @@ class Validator:
         )
         return order, notice
 
-    def _count_query(self, uid: int, answer: Answer, delay: int | None) -> None:
-        if self.metrics is None:
-            return
-        if answer.error is None and delay is not None:
-            outcome = QueryOutcome.OK
-        elif answer.error is None or "no answer" in answer.error:
-            outcome = QueryOutcome.TIMEOUT
-        else:
-            outcome = QueryOutcome.HTTP_ERROR
-        self.metrics.observe_query(
-            uid, answer.response_time_s if outcome != QueryOutcome.TIMEOUT else None, outcome
-        )
+    def _count_query(self, uid: int, answer: Answer, outcome: QueryOutcome) -> None:
+        if self.metrics is not None:
+            timed = outcome in ANSWERED or outcome is QueryOutcome.AGENT_ERROR
+            self.metrics.observe_query(uid, answer.response_time_s if timed else None, outcome)
 
     # --- 5. scores -----------------------------------------------------------------------------------
 
@@ -698,12 +745,21 @@ def _concat(batches: list[np.ndarray]) -> np.ndarray:
 
 
 def _capped(notices: list[Notice], now_ns: int) -> list[Notice]:
-    if len(notices) <= MAX_NOTICES:
-        return notices
-    left_out = len(notices) - MAX_NOTICES + 1
-    return [
-        *notices[: MAX_NOTICES - 1],
-        OrderRejected(
-            -1, now_ns, RejectReason.INVALID_INSTRUCTION, detail=f"notices: {left_out} more left out"
-        ),
-    ]
+    """At most ``MAX_NOTICES`` notices (beyond, the last one says how many were left out), each
+    ``detail`` at most ``MAX_DETAIL_CHARS`` characters: a state never outgrows what the miner takes
+    (``taos.protocol.limits``)."""
+    if len(notices) > MAX_NOTICES:
+        left_out = len(notices) - MAX_NOTICES + 1
+        notices = [
+            *notices[: MAX_NOTICES - 1],
+            OrderRejected(
+                -1, now_ns, RejectReason.INVALID_INSTRUCTION, detail=f"notices: {left_out} more left out"
+            ),
+        ]
+    return [_short_detail(n) for n in notices]
+
+
+def _short_detail(notice: Notice) -> Notice:
+    if isinstance(notice, OrderRejected | ReplyRejected) and len(notice.detail) > MAX_DETAIL_CHARS:
+        return msgspec.structs.replace(notice, detail=notice.detail[: MAX_DETAIL_CHARS - 3] + "...")
+    return notice

@@ -28,9 +28,19 @@ ExchangeConfig exchange_config(const SimulationConfig& c) {
   return e;
 }
 
+// The longest delay the engine schedules from a configuration: 100 (Julian) years in ns. A
+// simulation time and a delay, each at most this, add up below 2^63 ns (taos/config.py refuses
+// longer durations and delays first).
+constexpr TimeNs kMaxConfigDelayNs = 3'155'760'000LL * 1'000'000'000LL;
+// The shortest update period of a price process: one of 0 ns (update_s * 1e9 truncated) would
+// never let a book's clock advance, and a few ns would make one step's work unbounded.
+constexpr double kMinUpdateS = 1e-3;
+
 void check_process(const FundamentalConfig& f, const std::string& name) {
   if (!(f.start_price_ticks >= 1.0)) throw std::invalid_argument(name + ".start_price_ticks must be >= 1");
-  if (!(f.update_s > 0.0)) throw std::invalid_argument(name + ".update_s must be > 0");
+  if (!(f.update_s >= kMinUpdateS && f.update_s * 1e9 <= static_cast<double>(kMaxConfigDelayNs)))
+    throw std::invalid_argument(name + ".update_s must be in [0.001, 3155760000] seconds (1 ms to 100 years), got " +
+                                std::to_string(f.update_s));
   if (!(f.sigma_per_sqrt_day >= 0.0)) throw std::invalid_argument(name + ".sigma_per_sqrt_day must be >= 0");
   if (!(f.jump_rate >= 0.0 && f.jump_rate <= 1.0)) throw std::invalid_argument(name + ".jump_rate must be in [0, 1]");
   if (!(f.jump_sigma >= 0.0)) throw std::invalid_argument(name + ".jump_sigma must be >= 0");
@@ -53,8 +63,9 @@ void validate(const SimulationConfig& c) {
     const std::string where = "populations[" + std::to_string(i) + "] (" + p.model + ")";
     validate_agent_params(p.model, p.params);
     if (p.base_lots < 0 || p.quote < 0) throw std::invalid_argument(where + ": balances must be >= 0");
-    if (p.latency_min_ns < 0 || p.latency_max_ns < p.latency_min_ns)
-      throw std::invalid_argument(where + ": latency must satisfy 0 <= latency_min_ns <= latency_max_ns");
+    if (p.latency_min_ns < 0 || p.latency_max_ns < p.latency_min_ns || p.latency_max_ns > kMaxConfigDelayNs)
+      throw std::invalid_argument(where +
+                                  ": latency must satisfy 0 <= latency_min_ns <= latency_max_ns <= 100 years in ns");
     agents += p.count;
   }
   if (agents >= kMaxAgents) throw std::invalid_argument("too many agents per book (miner slots + populations)");
