@@ -30,6 +30,8 @@ log = logging.getLogger("taos.miner")
 
 
 class SignalAgent(Agent):
+    shared_process = True  # the instances of all validators share the store of this process
+
     def __init__(self, uid, params=None):
         super().__init__(uid, params)
         signals_dir = self.param("signals_dir", "mining")

@@ -1,7 +1,10 @@
-"""Test helper: does Python code run while a call is inside C++?"""
+"""Test helpers: does Python code run while a call is inside C++? And a call that holds the GIL."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -30,3 +33,15 @@ def python_ran_during(call: Callable[[], object]) -> bool:
         stop.set()
         t.join()
     return any(start < x < end for x in ticks)
+
+
+def hold_gil(seconds: float) -> None:
+    """One C call that keeps the GIL for ``seconds``: libc's ``usleep`` called through
+    ``ctypes.PyDLL``, which (unlike ``ctypes.CDLL``) does not release the GIL around the call. No
+    other thread of the process runs Python code until it returns."""
+    _libc().usleep(ctypes.c_uint(int(seconds * 1_000_000)))
+
+
+@functools.cache
+def _libc() -> ctypes.PyDLL:
+    return ctypes.PyDLL(ctypes.util.find_library("c"))

@@ -5,6 +5,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -58,6 +59,47 @@ def test_start_failures_print_one_line_and_exit_1(setup: dict, extra: tuple, nam
     assert out.returncode == 1
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("taos.miner: error: ") and message in lines[0], out.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--max-books", "0"), "--max-books must be in [1, 10000], got 0"),
+        (("--max-connections", "0"), "--max-connections must be in [1, 65536], got 0"),
+        (("--header-timeout", "nan"), "--header-timeout must be > 0 and at most 600, got nan"),
+        (("--body-timeout", "-1"), "--body-timeout must be > 0 and at most 600, got -1"),
+        (("--idle-timeout", "inf"), "--idle-timeout must be > 0 and at most 3600, got inf"),
+        (
+            ("--agent.kill-after", "0.5"),
+            "--agent.kill-after must be in [--agent.timeout (2.5), 86400], got 0.5",
+        ),
+        (("--max-workers", "0"), "--max-workers must be in [1, 1024], got 0"),
+        (("--min-stake", "nan"), "--min-stake must be a number >= 0, got nan"),
+        (("--host", "256.0.0.1"), "cannot listen on 256.0.0.1:0: "),
+    ],
+)
+def test_bad_limits_and_addresses_print_one_line_and_exit_1(setup: dict, extra: tuple, message: str) -> None:
+    out = subprocess.run(
+        miner_args(setup, *extra), check=False, capture_output=True, text=True, env=ENV, timeout=60
+    )
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("taos.miner: error: ") and message in lines[0], out.stderr
+
+
+def test_a_port_in_use_is_one_line_and_exit_1(setup: dict) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        args = miner_args(setup)
+        args[args.index("--port") + 1] = str(port)
+        out = subprocess.run(args, check=False, capture_output=True, text=True, env=ENV, timeout=60)
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert lines == [f"taos.miner: error: cannot listen on 127.0.0.1:{port}: Address already in use"], (
+        out.stderr
+    )
 
 
 def test_an_unregistered_miner_does_not_start(setup: dict) -> None:

@@ -1,14 +1,13 @@
 """taos.miner: the server over real loopback HTTP with real bittensor wallets and signatures:
-authentication (401), authorization (403), bad bodies (400/413), one agent per validator,
-agent failures and overruns (empty replies), and the validator's client."""
+authentication (401), authorization (403), bad bodies (400/413), one agent per validator in its own
+worker process, agent failures and overruns (empty replies), and the validator's client."""
 
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import ClassVar
+from pathlib import Path
 
 import aiohttp
 import bittensor as bt
@@ -18,13 +17,16 @@ from aiohttp import web
 from protocol_samples import state
 from wallets import make_wallet
 
-from taos.agents import Agent
+from taos.agents import AgentLoadError
 from taos.chain import ChainError, LocalChain, Neuron
-from taos.miner import AgentPool, Gatekeeper, MinerServer, Refused
-from taos.protocol import PROTOCOL_VERSION, Cancel, Reply, decode_reply, encode_state
+from taos.miner import AgentFile, AgentPool, ConnectionGuard, Gatekeeper, MinerServer, Refused
+from taos.protocol import PROTOCOL_VERSION, STATE_PATH, Cancel, Reply, decode_reply, encode_state
 from taos.validator.client import Target, query, query_all, state_url
 
 TIMEOUT_S = 0.5
+AGENTS = (
+    Path(__file__).resolve().parent / "miner_agents"
+)  # Counting.py: replies Cancel(0, n) to its n-th state
 
 
 @pytest.fixture(scope="module")
@@ -52,32 +54,18 @@ def local_chain(wallets: dict[str, bt.Wallet]) -> LocalChain:
     )
 
 
-class Counting(Agent):
-    """Replies Cancel(book 0, order n) to its n-th state."""
-
-    built: ClassVar[list["Counting"]] = []
-
-    def __init__(self, uid, params=None):
-        super().__init__(uid, params)
-        self.states = 0
-        Counting.built.append(self)
-
-    def on_state(self, state):
-        self.states += 1
-        if self.params.get("fail_once") and self.states == 1:
-            raise RuntimeError("first state goes wrong")
-        if self.params.get("sleep_s") and self.states == 1:
-            time.sleep(float(self.params["sleep_s"]))
-        if self.params.get("junk"):
-            return [Cancel(0, self.states), "junk"]
-        return [Cancel(0, self.states)]
-
-
 class Server:
-    def __init__(self, pool: AgentPool, endpoint: str, miner_hotkey: str) -> None:
-        self.pool = pool
+    def __init__(self, server: MinerServer, endpoint: str, miner_hotkey: str) -> None:
+        self.server = server
+        self.pool = server.pool
         self.target = Target(endpoint, miner_hotkey)
         self.url = state_url(endpoint)
+        self.port = int(endpoint.rsplit(":", 1)[1])
+
+
+def counting_pool(params: dict | None = None, *, name: str = "Counting", **kw) -> AgentPool:
+    kw.setdefault("timeout_s", TIMEOUT_S)
+    return AgentPool(AgentFile(str(AGENTS), name, params or {}), 1, **kw)
 
 
 @contextlib.asynccontextmanager
@@ -87,23 +75,22 @@ async def serving(
     *,
     chain: LocalChain | None = None,
     max_body_bytes: int = 16 * 2**20,
+    guard: ConnectionGuard | None = None,
+    **pool_kw,
 ) -> AsyncIterator[Server]:
     chain = chain or local_chain(wallets)
-    pool = AgentPool(lambda: Counting(1, params), timeout_s=TIMEOUT_S)
-    server = MinerServer(Gatekeeper(chain, min_stake=100.0), pool, max_body_bytes=max_body_bytes)
-    runner = web.AppRunner(server.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    pool = counting_pool(params, max_state_bytes=max_body_bytes, **pool_kw)
+    await pool.start()
+    server = MinerServer(Gatekeeper(chain, min_stake=100.0), pool, max_body_bytes=max_body_bytes, guard=guard)
     try:
-        yield Server(pool, f"127.0.0.1:{runner.addresses[0][1]}", chain.hotkey)
+        port = await server.start("127.0.0.1", 0)
+        yield Server(server, f"127.0.0.1:{port}", chain.hotkey)
     finally:
-        await runner.cleanup()
-        pool.close()
+        await server.stop()
+        await pool.close()
 
 
 def run(scenario: Callable[[], object]) -> None:
-    Counting.built.clear()
     asyncio.run(scenario())  # type: ignore[arg-type]
 
 
@@ -117,19 +104,31 @@ async def post(
         return r.status, (await r.read()).decode("utf-8", "replace")
 
 
+async def instructions(session: aiohttp.ClientSession, wallet: bt.Wallet, srv: Server) -> tuple:
+    result = await query(session, wallet, srv.target, BODY, timeout_s=5)
+    assert result.ok, result.error
+    return decode_reply(result.body).instructions
+
+
 # --- the good path ------------------------------------------------------------------------------------
 
 
-def test_a_signed_state_from_a_permitted_validator_gets_the_agents_reply(wallets) -> None:
+def test_a_signed_state_from_a_permitted_validator_gets_the_agents_reply(wallets, caplog) -> None:
     async def scenario() -> None:
         async with serving(wallets) as srv, aiohttp.ClientSession() as session:
+            first = srv.pool.pids  # the worker started with the pool, whose agent serves the first validator
             result = await query(session, wallets["validator"], srv.target, BODY, timeout_s=5)
             assert result.ok and result.status == 200, result.error
             assert decode_reply(result.body) == Reply(PROTOCOL_VERSION, (Cancel(0, 1),))
             assert 0 < result.elapsed_s < 5
-            assert len(Counting.built) == 1 and Counting.built[0].simulation == state().simulation
+            assert srv.pool.validators == {hk(wallets["validator"])}
+            assert [srv.pool.pid_of(hk(wallets["validator"]))] == first
 
-    run(scenario)
+    with caplog.at_level(logging.INFO, logger="taos.miner"):
+        run(scenario)
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("Counting built" in m for m in messages) >= 1
+    assert messages.count("Counting started simulation test-sim (2 books)") == 1  # on_start, in the worker
 
 
 def test_one_agent_per_validator_keeps_its_state(wallets) -> None:
@@ -140,8 +139,9 @@ def test_one_agent_per_validator_keeps_its_state(wallets) -> None:
                 r = await query(session, wallets[name], srv.target, BODY, timeout_s=5)
                 replies.append(decode_reply(r.body).instructions)
             assert replies == [(Cancel(0, 1),), (Cancel(0, 2),), (Cancel(0, 1),), (Cancel(0, 3),)]
-            assert set(srv.pool.agents) == {hk(wallets["validator"]), hk(wallets["validator2"])}
-            assert len(Counting.built) == 2
+            assert srv.pool.validators == {hk(wallets["validator"]), hk(wallets["validator2"])}
+            pids = {srv.pool.pid_of(hk(wallets[n])) for n in ("validator", "validator2")}
+            assert len(pids) == 2 and None not in pids  # two agents, each in its own process
 
     run(scenario)
 
@@ -167,7 +167,8 @@ def test_a_validator_gets_an_empty_reply_while_its_agent_is_busy(wallets) -> Non
                 session, wallets["validator"], [(srv.target, BODY), (srv.target, BODY)], timeout_s=5
             )
             assert sorted(len(decode_reply(r.body).instructions) for r in results) == [0, 1]
-            assert Counting.built[0].states == 1
+            await asyncio.sleep(0.3)
+            assert await instructions(session, wallets["validator"], srv) == (Cancel(0, 2),)  # 1 state before
 
     run(scenario)
 
@@ -200,7 +201,8 @@ def test_unauthenticated_requests_get_401_and_run_no_agent(wallets) -> None:
             for message, headers in cases.items():
                 status, text = await post(session, srv.url, BODY, headers)
                 assert status == 401 and message in text, (message, status, text)
-            assert Counting.built == []
+            assert srv.pool.validators == set()  # no agent was given any of them
+            assert await instructions(session, wallets["validator"], srv) == (Cancel(0, 1),)
 
     run(scenario)
 
@@ -212,7 +214,7 @@ def test_a_replayed_request_gets_401(wallets) -> None:
             assert (await post(session, srv.url, BODY, headers))[0] == 200
             status, text = await post(session, srv.url, BODY, headers)
             assert status == 401 and "already accepted" in text
-            assert Counting.built[0].states == 1
+            assert await instructions(session, wallets["validator"], srv) == (Cancel(0, 2),)  # 1 state before
 
     run(scenario)
 
@@ -224,7 +226,7 @@ def test_a_signature_for_another_path_gets_401(wallets) -> None:
                 wallets["validator"], method="POST", path="/other", body=BODY, receiver_ss58=srv.target.hotkey
             )
             status, _ = await post(session, srv.url, BODY, headers)
-            assert status == 401 and Counting.built == []
+            assert status == 401 and srv.pool.validators == set()
 
     run(scenario)
 
@@ -247,7 +249,7 @@ def test_unauthorized_callers_get_403_and_run_no_agent(wallets, caller: str, mes
             headers = signed(wallets[caller], srv.url, BODY, srv.target.hotkey)
             status, text = await post(session, srv.url, BODY, headers)
             assert status == 403 and message in text
-            assert Counting.built == []
+            assert srv.pool.validators == set()
 
     run(scenario)
 
@@ -278,7 +280,7 @@ def test_an_unreadable_metagraph_gives_503(wallets) -> None:
             headers = signed(wallets["validator"], srv.url, BODY, srv.target.hotkey)
             status, text = await post(session, srv.url, BODY, headers)
             assert status == 503 and "node unreachable" in text
-            assert Counting.built == []
+            assert srv.pool.validators == set()
 
     run(scenario)
 
@@ -301,7 +303,8 @@ def test_malformed_or_wrong_version_bodies_get_400_with_the_reason(wallets) -> N
                 headers = signed(wallets["validator"], srv.url, body, srv.target.hotkey)
                 status, text = await post(session, srv.url, body, headers)
                 assert status == 400 and message in text, text
-            assert Counting.built == []
+            # decoded in the worker: the agent saw none of them
+            assert await instructions(session, wallets["validator"], srv) == (Cancel(0, 1),)
 
     run(scenario)
 
@@ -311,7 +314,7 @@ def test_an_oversized_body_gets_413(wallets) -> None:
         async with serving(wallets, max_body_bytes=1000) as srv, aiohttp.ClientSession() as session:
             result = await query(session, wallets["validator"], srv.target, BODY, timeout_s=5)
             assert len(BODY) > 1000 and result.status == 413
-            assert Counting.built == []
+            assert srv.pool.validators == set()
 
     run(scenario)
 
@@ -364,34 +367,41 @@ def test_items_that_are_not_instructions_are_dropped(wallets, caplog) -> None:
     assert any("1 items that are not instructions" in r.getMessage() for r in caplog.records)
 
 
-def test_a_failing_agent_constructor_gives_empty_replies(wallets) -> None:
-    def broken() -> Agent:
-        raise ValueError("no model file")
+def test_a_failing_agent_constructor_stops_the_start_or_gives_empty_replies(tmp_path: Path, caplog) -> None:
+    built = tmp_path / "built"
 
     async def scenario() -> None:
-        pool = AgentPool(broken, timeout_s=TIMEOUT_S)
+        built.write_text("")  # every instance fails: the pool does not start
+        with pytest.raises(AgentLoadError, match=r"Counting\(1, \.\.\.\) failed: ValueError: no model file"):
+            await counting_pool({"refuse_if": str(built)}).start()
+        built.unlink()  # the first instance builds, the next ones fail
+        pool = counting_pool({"refuse_if": str(built)})
+        await pool.start()
         try:
-            assert await pool.run("5V", state()) == []
+            assert decode_reply(await pool.run("5V1", BODY)).instructions == (Cancel(0, 1),)
+            assert decode_reply(await pool.run("5V2", BODY)).instructions == ()
         finally:
-            pool.close()
+            await pool.close()
 
-    run(scenario)
+    with caplog.at_level(logging.ERROR, logger="taos.miner"):
+        run(scenario)
+    assert any(
+        "the agent of 5V2 cannot start" in r.getMessage() and "no model file" in r.getMessage()
+        for r in caplog.records
+    )
 
 
-def test_on_end_is_called_when_the_pool_closes() -> None:
-    ended = threading.Event()
-
-    class Ending(Counting):
-        def on_end(self):
-            ended.set()
+def test_on_end_is_called_when_the_pool_closes(tmp_path: Path) -> None:
+    ended = tmp_path / "ended"
 
     async def scenario() -> None:
-        pool = AgentPool(lambda: Ending(0), timeout_s=TIMEOUT_S)
-        assert await pool.run("5V", state()) == [Cancel(0, 1)]
-        pool.close()
+        pool = counting_pool({"end_file": str(ended)})
+        await pool.start()
+        assert decode_reply(await pool.run("5V", BODY)).instructions == (Cancel(0, 1),)
+        await pool.close()
 
     run(scenario)
-    assert ended.is_set()
+    assert ended.read_text() == "5V\n"
 
 
 # --- the client ---------------------------------------------------------------------------------------
@@ -437,3 +447,267 @@ def test_client_reports_timeouts_refusals_and_oversized_replies(wallets) -> None
             await runner.cleanup()
 
     run(scenario)
+
+
+# --- headers first, body bounded, connections bounded -------------------------------------------------
+
+
+def request_head(headers: dict[str, str], *, length: int | None = None, chunked: bool = False) -> bytes:
+    lines = [f"POST {STATE_PATH} HTTP/1.1", "Host: 127.0.0.1", *(f"{k}: {v}" for k, v in headers.items())]
+    if chunked:
+        lines.append("Transfer-Encoding: chunked")
+    elif length is not None:
+        lines.append(f"Content-Length: {length}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def answer(reader: asyncio.StreamReader, timeout_s: float = 3.0) -> tuple[int, str]:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout_s)
+    lines = head.decode("latin-1").split("\r\n")
+    length = next(int(x.split(":")[1]) for x in lines if x.lower().startswith("content-length:"))
+    body = await asyncio.wait_for(reader.readexactly(length), timeout_s)
+    return int(lines[0].split()[1]), body.decode("utf-8", "replace")
+
+
+async def connect(srv: Server) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection("127.0.0.1", srv.port)
+
+
+def test_headers_are_checked_before_any_body_byte_is_read(wallets) -> None:
+    """Each request announces a body and sends none: the refusal comes from the headers alone."""
+
+    async def scenario() -> None:
+        async with serving(wallets, max_body_bytes=100_000) as srv:
+            miner, v = srv.target.hotkey, wallets["validator"]
+            gzip = {**signed(v, srv.url, BODY, miner), "Content-Encoding": "gzip"}
+            cases = [
+                (signed(wallets["unknown"], srv.url, BODY, miner), len(BODY), 403, "is not registered"),
+                (
+                    signed(wallets["stranger"], srv.url, BODY, miner),
+                    len(BODY),
+                    403,
+                    "has no validator permit",
+                ),
+                (signed(wallets["poor"], srv.url, BODY, miner), len(BODY), 403, "has stake 5 < 100"),
+                (
+                    signed(v, srv.url, BODY, hk(wallets["stranger"])),
+                    len(BODY),
+                    401,
+                    "different receiving hotkey",
+                ),
+                (signed(v, srv.url, BODY, miner, nonce_ns=1), len(BODY), 401, "freshness window"),
+                (
+                    {**signed(v, srv.url, BODY, miner), "X-Bittensor-Hotkey": "x" * 4000},
+                    10,
+                    401,
+                    "not an ss58",
+                ),
+                (
+                    {**signed(v, srv.url, BODY, miner), "X-Bittensor-Nonce": "9" * 30},
+                    10,
+                    401,
+                    "not a decimal",
+                ),
+                ({**signed(v, srv.url, BODY, miner), "X-Bittensor-Signature": "zz"}, 10, 401, "is not hex"),
+                (signed(v, srv.url, BODY, miner), 100_001, 413, "over this miner's limit of 100000 bytes"),
+                (gzip, len(BODY), 415, "Content-Encoding must be identity"),
+            ]
+
+            async def one(headers: dict[str, str], length: int, status: int, message: str) -> None:
+                reader, writer = await connect(srv)
+                writer.write(request_head(headers, length=length))
+                got = await answer(reader)
+                assert got[0] == status and message in got[1], (message, got)
+                assert "x" * 100 not in got[1]  # a malformed header is not echoed
+                assert await reader.read() == b""  # and the connection is closed
+                writer.close()
+
+            await asyncio.gather(*(one(*case) for case in cases))
+            assert srv.pool.validators == set()
+            assert srv.server.refused == {403: 3, 401: 5, 413: 1, 415: 1}
+
+    run(scenario)
+
+
+def test_a_chunked_body_is_cut_off_at_the_cap(wallets) -> None:
+    async def scenario() -> None:
+        async with serving(wallets, max_body_bytes=100_000) as srv:
+            reader, writer = await connect(srv)
+            writer.write(
+                request_head(signed(wallets["validator"], srv.url, BODY, srv.target.hotkey), chunked=True)
+            )
+            for _ in range(30):  # 30 x 10 kB and no last chunk: the body never ends
+                writer.write(b"%x\r\n%s\r\n" % (10_000, b"\x00" * 10_000))
+            got = await answer(reader)
+            assert got == (413, "the body is over this miner's limit of 100000 bytes")
+            writer.close()
+            assert srv.pool.validators == set()
+
+    run(scenario)
+
+
+def test_a_body_that_is_too_slow_gets_408_and_its_nonce_stays_usable(wallets) -> None:
+    """The headers' check records no nonce: the same signed request, resent whole, is served."""
+
+    async def scenario() -> None:
+        guard = ConnectionGuard(body_timeout_s=0.5)
+        async with serving(wallets, guard=guard) as srv:
+            head = request_head(
+                signed(wallets["validator"], srv.url, BODY, srv.target.hotkey), length=len(BODY)
+            )
+            reader, writer = await connect(srv)
+            started = time.monotonic()
+            writer.write(head + BODY[:10])
+            assert await answer(reader) == (408, "the body did not arrive within 0.5 s of the headers")
+            assert 0.5 <= time.monotonic() - started < 2.0
+            writer.close()
+            reader, writer = await connect(srv)
+            writer.write(head + BODY)
+            status, _ = await answer(reader)
+            writer.close()
+            assert status == 200 and srv.pool.validators == {hk(wallets["validator"])}
+
+    run(scenario)
+
+
+async def closed(reader: asyncio.StreamReader, within_s: float) -> bool:
+    try:
+        while await asyncio.wait_for(reader.read(1024), within_s):
+            pass
+        return True
+    except ConnectionError:
+        return True
+    except asyncio.TimeoutError:
+        return False
+
+
+def test_bodies_being_read_share_a_memory_budget_the_oldest_giving_way(wallets) -> None:
+    """Headers that claim a validator's hotkey get their body read before the signature can be
+    checked: those bodies together hold at most the guard's budget."""
+
+    async def scenario() -> None:
+        guard = ConnectionGuard(max_body_memory=30_000)
+        async with serving(wallets, max_body_bytes=100_000, guard=guard) as srv:
+            head = request_head(signed(wallets["validator"], srv.url, BODY, srv.target.hotkey), length=50_000)
+            older, w1 = await connect(srv)
+            w1.write(head + b"\x00" * 20_000)
+            await asyncio.sleep(0.2)
+            newer, w2 = await connect(srv)
+            w2.write(head + b"\x00" * 20_000)
+            assert await closed(older, 1.0)  # evicted for the newer body
+            assert guard.buffered == 20_000
+            w2.write(b"\x00" * 20_000)  # 40 kB: more than the budget, and nothing left to evict
+            assert await answer(newer) == (503, "the miner holds too many request bodies at the moment")
+            assert guard.buffered == 0
+            for w in (w1, w2):
+                w.close()
+
+    run(scenario)
+
+
+def test_connections_that_send_nothing_or_too_slowly_are_closed_at_their_deadline(wallets) -> None:
+    async def scenario() -> None:
+        guard = ConnectionGuard(header_timeout_s=0.5, idle_timeout_s=1.0)
+        async with serving(wallets, guard=guard) as srv, aiohttp.ClientSession() as session:
+            silent, w1 = await connect(srv)
+            loris, w2 = await connect(srv)
+            w2.write(b"POST /state HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a")
+            started = time.monotonic()
+            assert await closed(silent, 2.0) and await closed(loris, 2.0)
+            assert 0.5 <= time.monotonic() - started < 1.5
+            # a validator's keep-alive connection stays between its requests, up to the idle timeout
+            assert await instructions(session, wallets["validator"], srv) == (Cancel(0, 1),)
+            await asyncio.sleep(0.7)  # past the header timeout
+            assert guard.open == 1
+            await asyncio.sleep(0.8)  # past the idle timeout
+            assert guard.open == 0 and guard.expired == 3
+            for w in (w1, w2):
+                w.close()
+
+    run(scenario)
+
+
+def test_beyond_the_connection_cap_the_oldest_unauthenticated_connection_gives_way(wallets) -> None:
+    async def scenario() -> None:
+        guard = ConnectionGuard(max_connections=4)
+        async with serving(wallets, guard=guard) as srv, aiohttp.ClientSession() as session:
+            assert await instructions(session, wallets["validator"], srv) == (Cancel(0, 1),)
+            assert guard.open == 1  # the validator's, kept alive, authenticated
+            idle = [await connect(srv) for _ in range(8)]
+            await asyncio.sleep(0.1)
+            assert guard.open == 4 and guard.evicted == 5
+            gone = [await closed(r, 0.2) for r, _ in idle]
+            assert gone == [True] * 5 + [False] * 3  # the oldest first, never the validator's
+            assert await instructions(session, wallets["validator"], srv) == (Cancel(0, 2),)
+            for _, w in idle:
+                w.close()
+
+    run(scenario)
+
+
+# --- agents in worker processes -----------------------------------------------------------------------
+
+
+def test_a_reply_is_cut_to_what_the_validator_reads(wallets, caplog) -> None:
+    async def scenario() -> None:
+        async with serving(wallets, {"many": 100}) as srv, aiohttp.ClientSession() as session:
+            got = await instructions(session, wallets["validator"], srv)
+            assert got == tuple(Cancel(0, n) for n in range(40))  # 2 books x 20 per book
+
+    with caplog.at_level(logging.ERROR, logger="taos.miner"):
+        run(scenario)
+    assert any("returned 100 instructions; the first 40 are sent" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("mode", ["block_for", "hold_gil_for"])
+def test_a_stuck_agent_delays_no_other_validator_and_is_killed_after_kill_after(
+    wallets, caplog, mode
+) -> None:
+    """One validator's agent blocks (time.sleep) or holds the GIL in a C call: the other validator's
+    agent answers each time; the stuck worker is killed at ``kill_after_s`` and a new one serves."""
+    stuck = hk(wallets["validator2"])
+
+    async def scenario() -> None:
+        params = {mode: stuck, "hold_s": 60}
+        async with serving(wallets, params, kill_after_s=1.5) as srv, aiohttp.ClientSession() as session:
+            await instructions(session, wallets["validator"], srv)
+            first = await query(session, wallets["validator2"], srv.target, BODY, timeout_s=5)
+            assert decode_reply(first.body).instructions == () and first.elapsed_s < TIMEOUT_S + 1.0
+            pid = srv.pool.pid_of(stuck)
+            assert pid is not None
+            for n in range(2, 6):
+                assert await instructions(session, wallets["validator"], srv) == (Cancel(0, n),)
+                await asyncio.sleep(0.3)
+            await asyncio.sleep(0.5)  # past 1.5 s: killed
+            assert srv.pool.pid_of(stuck) is None and not Path(f"/proc/{pid}/cmdline").exists()
+            again = await query(session, wallets["validator2"], srv.target, BODY, timeout_s=5)
+            assert again.ok and srv.pool.pid_of(stuck) not in (None, pid)
+
+    with caplog.at_level(logging.ERROR, logger="taos.miner"):
+        run(scenario)
+    killed = [r.getMessage() for r in caplog.records if "is killed" in r.getMessage()]
+    assert len(killed) == 1 and f"agent of {stuck} is still busy 1.5 s" in killed[0]
+
+
+def test_at_most_max_workers_run_and_the_least_recently_used_is_stopped(tmp_path: Path, caplog) -> None:
+    ended = tmp_path / "ended"
+
+    async def scenario() -> None:
+        pool = counting_pool({"end_file": str(ended)}, max_workers=2)
+        await pool.start()
+        try:
+            for v in ("5A", "5B", "5A", "5C"):
+                await pool.run(v, BODY)
+                assert len(pool.pids) <= 2
+            assert pool.validators == {"5A", "5C"}
+            assert decode_reply(await pool.run("5A", BODY)).instructions == (Cancel(0, 3),)
+        finally:
+            await pool.close()
+
+    with caplog.at_level(logging.INFO, logger="taos.miner"):
+        run(scenario)
+    assert any(
+        "stopped the agent of 5B (least recently used; at most 2 workers)" in r.getMessage()
+        for r in caplog.records
+    )
+    assert sorted(ended.read_text().split()) == ["5A", "5B", "5C"]  # 5B's on_end ran when it was stopped

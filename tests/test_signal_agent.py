@@ -2,6 +2,7 @@
 lifecycle on real files; the miner's pool and the in-process transport name the served validator."""
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from signal_helpers import T0, Clock, files, put_signal
 
 from taos.agents import Agent, AgentLoadError, create_agent, load_agent_class
 from taos.local.runner import AgentSpec, build_config, build_market
-from taos.miner.pool import AgentPool
+from taos.miner.pool import AgentFile, AgentPool
 from taos.protocol import (
     Direction,
     OrderRejected,
@@ -19,11 +20,13 @@ from taos.protocol import (
     ReplyRejected,
     TargetAccepted,
     TargetPosition,
+    encode_state,
 )
 from taos.signals import SignalStore, shared_store
 from taos.validator.transport import InProcessTransport
 
 AGENTS = Path(__file__).resolve().parents[1] / "agents"
+MINER_AGENTS = Path(__file__).resolve().parent / "miner_agents"
 SignalAgent = load_agent_class(AGENTS, "SignalAgent")
 V1, V2 = "5Validator-one", "5Validator-two"
 SETTINGS = {"ack_timeout_s": 300.0, "validator_window_s": 120.0, "resend_after_s": 60.0}
@@ -136,22 +139,32 @@ def test_unknown_parameters_and_other_settings_stop_the_agent(tmp_path: Path, st
         create_agent(SignalAgent, 7, {"signals_dir": str(tmp_path), **SETTINGS, "ack_timeout_s": 5.0})
 
 
-def test_the_miner_pool_names_each_agents_validator() -> None:
-    class Echo(Agent):
-        def on_state(self, state):
-            return []
-
-    first = Echo(1)
-    pool = AgentPool(lambda: Echo(1), timeout_s=5.0, first=first)
+@pytest.mark.parametrize("name", ["Counting", "SharedCounting"])
+def test_the_miner_pool_names_each_agents_validator(name: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Each validator's agent (in its worker process; one process for all with ``shared_process``,
+    as SignalAgent has) is told its validator; the instance built at start serves the first."""
+    pool = AgentPool(AgentFile(str(MINER_AGENTS), name, {}), 1, timeout_s=5.0)
+    pids: dict[str, object] = {}
 
     async def scenario() -> None:
-        await pool.run(V1, state())
-        await pool.run(V2, state())
+        await pool.start()
+        pids["first"] = pool.pids
+        await pool.run(V1, encode_state(state()))
+        await pool.run(V2, encode_state(state()))
+        pids["v1"], pids["v2"] = pool.pid_of(V1), pool.pid_of(V2)
+        await pool.close()
 
-    asyncio.run(scenario())
-    pool.close()
-    assert first.validator == V1 and pool.agents[V1] is first
-    assert pool.agents[V2].validator == V2
+    with caplog.at_level(logging.INFO, logger="taos.miner"):
+        asyncio.run(scenario())
+    messages = [r.getMessage() for r in caplog.records]
+    v1, v2 = pids["v1"], pids["v2"]
+    assert [v1] == pids["first"]
+    assert f"Counting in pid {v1} serves validator {V1}" in messages
+    assert f"Counting in pid {v2} serves validator {V2}" in messages
+    if name == "SharedCounting":
+        assert v1 == v2 and messages.count(f"Counting built in pid {v1}") == 2
+    else:
+        assert v1 != v2 and messages.count(f"Counting built in pid {v1}") == 1
 
 
 def test_in_process_agents_are_named_local_unless_told() -> None:

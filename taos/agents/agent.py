@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import TypeVar, cast
+from typing import ClassVar, TypeVar, cast
 
 from taos.agents import helpers
 from taos.protocol import (
@@ -54,6 +54,11 @@ _MISSING = object()
 class Agent(ABC):
     """Base class of miner agents. Subclasses implement ``on_state``; every other
     hook does nothing by default."""
+
+    shared_process: ClassVar[bool] = False
+    """The miner runs each validator's instance in its own worker process. An agent whose instances
+    share state through their process (a module-level store, as ``SignalAgent``) sets this to True:
+    all its instances then run in one worker process, each call in a thread there."""
 
     def __init__(self, uid: int, params: Mapping[str, Param] | None = None) -> None:
         self.uid = uid

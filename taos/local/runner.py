@@ -214,6 +214,7 @@ def _http_market(
                 *(["--agent.params", *params] if params else []), "--chain", f"local:{chain_file}",
                 "--wallet.name", f"agent-{uid}", "--wallet.hotkey", "hot", "--wallet.path", str(wallets),
                 "--host", "127.0.0.1", "--port", "0", "--log-level", "WARNING",
+                "--max-books", str(config.simulation.books),
             ]  # fmt: skip
             market.processes.append(subprocess.Popen(command))
         deadline = time.monotonic() + 60

@@ -1,58 +1,201 @@
 """The miner's HTTP server: one POST route that takes a market state and answers a reply.
 
-Per request, in this order (no agent code runs before the last step):
-1. the body is read (larger than the cap: 413);
-2. ``bittensor.http_auth.verify``: signature, freshness, receiver, nonce (else 401);
-3. the caller against the metagraph: registered, validator permit, minimum stake
-   (else 403; 503 while the metagraph cannot be read at all);
-4. the body is decoded (``ProtocolError``: 400 with the reason);
-5. the caller's agent handles the state within the time budget; a failure or an
-   overrun gives an empty reply. 200 with the MessagePack reply.
+Per request, in this order (no agent code runs before the last step, no body byte is read before
+the third):
+
+1. the headers (``Gatekeeper.precheck``): ``btauth/1`` headers well formed, signed for this miner,
+   fresh, nonce not used (else 401);
+2. the claimed sender against the metagraph: registered, validator permit, minimum stake (else 403;
+   503 while the metagraph cannot be read at all); a ``Content-Encoding`` other than identity: 415;
+3. the body, at most ``max_body_bytes`` (a larger ``Content-Length`` is refused before reading, a
+   chunked body is cut off at the cap: 413), complete within ``body_timeout_s`` of the headers
+   (else 408); all bodies being read share the guard's ``max_body_memory`` (older ones being read
+   are evicted to make room; 503 when that is not enough);
+4. ``bittensor.http_auth.verify``: the signature over the body; the nonce is recorded (else 401);
+5. the caller's agent, in its worker process, decodes the state (a bad one: 400 with the reason) and
+   answers within its budget; an overrun or a failure gives an empty reply. 200 with the MessagePack
+   reply.
+
+A refusal's text is ours: nothing of the body is echoed. Refused connections are closed. Refusals,
+evictions and timeouts are logged as counts at most every ``summary_every_s`` (each refusal at
+DEBUG), so a flood cannot flood the log.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import inspect
 import logging
+from collections import Counter
+from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from taos.miner.auth import Gatekeeper, Refused
-from taos.miner.pool import AgentPool
-from taos.protocol import (
-    CONTENT_TYPE,
-    DEFAULT_MAX_BYTES,
-    STATE_PATH,
-    ProtocolError,
-    decode_state,
-    encode_reply,
-)
+from taos.miner.guard import ConnectionGuard
+from taos.miner.pool import AgentPool, BadState
+from taos.protocol import CONTENT_TYPE, DEFAULT_MAX_BYTES, STATE_PATH
 
 log = logging.getLogger("taos.miner")
 
 
 class MinerServer:
-    def __init__(self, gate: Gatekeeper, pool: AgentPool, *, max_body_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self,
+        gate: Gatekeeper,
+        pool: AgentPool,
+        *,
+        max_body_bytes: int = DEFAULT_MAX_BYTES,
+        guard: ConnectionGuard | None = None,
+        summary_every_s: float = 60.0,
+    ) -> None:
         self.gate = gate
         self.pool = pool
         self.max_body_bytes = max_body_bytes
+        self.guard = guard or ConnectionGuard()
+        self.summary_every_s = summary_every_s
+        self.refused: Counter[int] = Counter()
+        self._runner: web.AppRunner | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._summary: asyncio.Task[None] | None = None
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.max_body_bytes)
         app.router.add_post(STATE_PATH, self.handle_state)
         return app
 
-    async def handle_state(self, request: web.Request) -> web.Response:
-        body = await request.read()
+    async def start(self, host: str, port: int) -> int:
+        """Listens on ``host:port`` (0: a free port); returns the port. ``OSError`` when it cannot."""
+        runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1.0, **self._handler_options())
+        await runner.setup()
         try:
-            caller = self.gate.authenticate(request.headers, body, request.method, request.path_qs)
-            await self.gate.authorize(caller)
-        except Refused as e:
-            log.info("refused %s from %s: %s", e.status, request.remote, e)
-            return web.Response(status=e.status, text=str(e))
+            assert runner.server is not None
+            self._server = await asyncio.get_running_loop().create_server(
+                self.guard.wrap(runner.server), host, port, backlog=512
+            )
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._summary = asyncio.get_running_loop().create_task(self._report())
+        return int(self._server.sockets[0].getsockname()[1])
+
+    def _handler_options(self) -> dict[str, Any]:
+        """aiohttp's per-connection options: short header lines, a one-second linger after a refusal
+        (the unread rest of a body is read and dropped, then the connection closes), and no
+        decompression of a request body (the ones with a Content-Encoding are refused unread). An
+        option the installed aiohttp does not know is left out."""
+        options: dict[str, Any] = {
+            "keepalive_timeout": self.guard.idle_timeout_s,
+            "lingering_time": 1.0,
+            "max_line_size": 4096,
+            "max_field_size": 4096,
+            "auto_decompress": False,
+        }
+        known = inspect.signature(RequestHandler.__init__).parameters
+        return {k: v for k, v in options.items() if k in known}
+
+    async def stop(self) -> None:
+        """Stops listening, closes every connection (requests in flight get a second to finish)."""
+        if self._summary is not None:
+            self._summary.cancel()
+        if self._server is not None:
+            self._server.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        self.guard.close_all()
+        if self._server is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+
+    async def handle_state(self, request: web.Request) -> web.StreamResponse:
+        conn = request.transport
+        self.guard.receiving(conn)
+        deadline = asyncio.get_running_loop().time() + self.guard.body_timeout_s
         try:
-            state = decode_state(body, max_bytes=self.max_body_bytes)
-        except ProtocolError as e:
-            log.warning("bad state from %s: %s", caller, e)
-            return web.Response(status=400, text=str(e))
-        instructions = await self.pool.run(caller, state)
-        return web.Response(body=encode_reply(instructions), content_type=CONTENT_TYPE)
+            try:
+                claimed = self.gate.precheck(request.headers)
+                await self.gate.authorize(claimed)
+                if request.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+                    raise Refused(415, "Content-Encoding must be identity")
+                body = await self._read_body(request, deadline)
+                caller = await self._authenticate(request, body)
+            except Refused as e:
+                self.refused[e.status] += 1
+                log.debug("refused %s from %s: %s", e.status, request.remote, e)
+                response = web.Response(status=e.status, text=str(e))
+                response.force_close()
+                return response
+            self.guard.serving(conn)
+            try:
+                reply = await self.pool.run(caller, body)
+            except BadState as e:
+                log.warning("bad state from %s: %s", caller, e)
+                return web.Response(status=400, text=str(e))
+            return web.Response(body=reply, content_type=CONTENT_TYPE)
+        finally:
+            self.guard.done(conn)
+
+    async def _read_body(self, request: web.Request, deadline: float) -> bytes:
+        cap = self.max_body_bytes
+        length = request.content_length
+        if length is not None and length > cap:
+            raise Refused(413, f"a body of {length} bytes is over this miner's limit of {cap} bytes")
+
+        async def read() -> bytes:
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                chunk = await request.content.readany()
+                if not chunk:
+                    return b"".join(chunks)
+                size += len(chunk)
+                if size > cap:
+                    raise Refused(413, f"the body is over this miner's limit of {cap} bytes")
+                if not self.guard.charge(request.transport, len(chunk)):
+                    raise Refused(503, "the miner holds too many request bodies at the moment")
+                chunks.append(chunk)
+
+        try:
+            return await asyncio.wait_for(read(), max(0.0, deadline - asyncio.get_running_loop().time()))
+        except asyncio.TimeoutError:
+            raise Refused(
+                408, f"the body did not arrive within {self.guard.body_timeout_s:g} s of the headers"
+            ) from None
+        except Refused:
+            raise
+        except Exception as e:  # a reset connection, a malformed chunked encoding
+            raise Refused(400, f"the body cannot be read: {type(e).__name__}") from None
+
+    async def _authenticate(self, request: web.Request, body: bytes) -> str:
+        """``Gatekeeper.authenticate``; a large body is hashed in a thread (hashlib releases the GIL)
+        so that the event loop keeps serving meanwhile."""
+        if len(body) < 2**16:
+            return self.gate.authenticate(request.headers, body, request.method, request.path_qs)
+        return await asyncio.get_running_loop().run_in_executor(
+            None, self.gate.authenticate, request.headers, body, request.method, request.path_qs
+        )
+
+    async def _report(self) -> None:
+        """Logs what was refused, evicted and timed out, as counts."""
+        g = self.guard
+        last = (0, 0, 0)
+        while True:
+            await asyncio.sleep(self.summary_every_s)
+            now = (g.evicted, g.expired, g.turned_away)
+            if self.refused or now != last:
+                refused = ", ".join(f"{n} x {status}" for status, n in sorted(self.refused.items()))
+                log.info(
+                    "in the last %g s: refused %s; connections evicted %d, timed out %d, turned away %d "
+                    "(%d open)",
+                    self.summary_every_s,
+                    refused or "none",
+                    now[0] - last[0],
+                    now[1] - last[1],
+                    now[2] - last[2],
+                    g.open,
+                )
+                self.refused.clear()
+                last = now
