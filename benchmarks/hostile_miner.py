@@ -60,7 +60,9 @@ class Bench(Agent):
 '''
 
 
-def start_miner(tmp: Path, wallets: dict[str, bt.Wallet], miner_path: Path) -> tuple[subprocess.Popen, Target]:
+def start_miner(
+    tmp: Path, wallets: dict[str, bt.Wallet], miner_path: Path
+) -> tuple[subprocess.Popen, Target]:
     chain = tmp / "chain.json"
     neurons = [
         {"hotkey": wallets[n].hotkey.ss58_address, "validator_permit": True, "stake": 1000}
@@ -149,9 +151,13 @@ def main() -> None:
         try:
             asyncio.run(honest(wallets["honest"], target, body, 1))  # the agent is built
             run = lambda: honest(wallets["honest"], target, body, a.queries)  # noqa: E731
-            print(f"honest validator's queries to one miner ({a.miner_path.resolve().name}), {TIMEOUT_S:g} s timeout:")
+            print(
+                f"honest validator's queries to one miner ({a.miner_path.resolve().name}), {TIMEOUT_S:g} s timeout:"
+            )
             print(line("quiet", asyncio.run(run())))
-            opened, times = asyncio.run(with_idle_sockets(a.sockets, int(target.endpoint.rsplit(":", 1)[1]), run))
+            opened, times = asyncio.run(
+                with_idle_sockets(a.sockets, int(target.endpoint.rsplit(":", 1)[1]), run)
+            )
             print(line(f"{opened} idle sockets open", times))
             times = asyncio.run(with_gil_holder(wallets["gil"], target, body, run))
             print(line(f"another agent holds the GIL {GIL_HOLD_S:g} s", times))
