@@ -239,3 +239,26 @@ def test_chain_imports_without_bittensor_and_says_what_to_install() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "taos[chain]" in out.stdout
+
+
+def test_the_hotkey_signer_is_read_once_and_signs_verifiable_requests(tmp_path: Path) -> None:
+    """``hotkey_signer`` reads a wallet's hotkey file once: its signer keeps signing, verifiably,
+    after the file is gone (signing with the wallet itself reads the file at every request)."""
+    import bittensor as bt
+    from wallets import make_wallet
+
+    from taos.chain import hotkey_signer
+
+    wallet = make_wallet(tmp_path / "wallets", "validator")
+    receiver = make_wallet(tmp_path / "wallets", "miner").hotkey.ss58_address
+    signer = hotkey_signer(wallet)
+    assert signer.ss58_address == wallet.hotkey.ss58_address
+    assert hotkey_signer(signer) is signer  # a signer passes through
+    Path(wallet.hotkey_file.path).unlink()
+    body = b"state"
+    headers = bt.http_auth.sign(signer, method="POST", path="/state", body=body, receiver_ss58=receiver)
+    caller = bt.http_auth.verify(headers, body, method="POST", path="/state", self_hotkey_ss58=receiver)
+    assert caller.hotkey_ss58 == signer.ss58_address
+    fresh = bt.Wallet(name="validator", hotkey="hot", path=str(tmp_path / "wallets"))
+    with pytest.raises(ChainError, match="cannot read the hotkey of wallet 'validator'"):
+        hotkey_signer(fresh)

@@ -4,7 +4,7 @@
 from taos.chain.base import Chain, ChainError, Metagraph, Neuron
 from taos.chain.bittensor_chain import BittensorChain
 from taos.chain.local import LocalChain, WeightsCall
-from taos.chain.wallet import http_auth, make_chain, wallet_hotkey
+from taos.chain.wallet import hotkey_signer, http_auth, make_chain, wallet_hotkey
 
 __all__ = [
     "BittensorChain",
@@ -14,6 +14,7 @@ __all__ = [
     "Metagraph",
     "Neuron",
     "WeightsCall",
+    "hotkey_signer",
     "http_auth",
     "make_chain",
     "wallet_hotkey",

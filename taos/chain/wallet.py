@@ -28,6 +28,17 @@ def wallet_hotkey(wallet: Any) -> str:
         ) from None
 
 
+def hotkey_signer(wallet: Any) -> Any:
+    """The signer of ``wallet``'s hotkey for ``http_auth.sign``, resolved once: a ``Wallet``'s hotkey
+    keypair read from its file now (signing with the ``Wallet`` itself reads and decodes that file
+    at every request, 2 ms against 0.2 ms); anything else (a keypair, a custom signer) as it is.
+    ``ChainError`` when the hotkey file is missing or unreadable."""
+    if not hasattr(wallet, "hotkey_str"):  # not a Wallet: a keypair or a signer already
+        return wallet
+    wallet_hotkey(wallet)  # a missing or unreadable file is a one-line ChainError
+    return wallet.hotkey
+
+
 def make_chain(spec: str, netuid: int, wallet: Any) -> Chain:
     """``local:FILE`` (an offline ``LocalChain`` file) or a Bittensor network name or URL."""
     hotkey = wallet_hotkey(wallet)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from taos.agents import Agent
+from taos.chain import hotkey_signer
 from taos.protocol import ProtocolError, StateDecoder, StateRequest, encode_reply, max_reply_bytes
 from taos.validator.outcome import QueryOutcome
 
@@ -167,6 +168,7 @@ class HttpTransport(Transport):
         allow_private: bool = False,
     ) -> None:
         self.wallet = wallet
+        self._signer: Any = None  # the wallet's hotkey, read once at the first query
         self.allow_private = allow_private
         self.endpoints: dict[int, str] = {}
         self.hotkeys = dict(hotkeys)
@@ -193,6 +195,8 @@ class HttpTransport(Transport):
 
         if self._session is None:
             self._session = new_session()
+        if self._signer is None:
+            self._signer = hotkey_signer(self.wallet)
         out: dict[int, Answer] = {}
         reachable = [uid for uid in requests if self.endpoints.get(uid) and self.hotkeys.get(uid)]
         for uid in requests:
@@ -203,7 +207,7 @@ class HttpTransport(Transport):
         caps = {reply_cap(requests[u]) for u in reachable}
         targets = [(Target(self.endpoints[u], self.hotkeys[u]), requests[u].body()) for u in reachable]
         results = await query_all(
-            self._session, self.wallet, targets, timeout_s=timeout_s, max_reply_bytes=max(caps)
+            self._session, self._signer, targets, timeout_s=timeout_s, max_reply_bytes=max(caps)
         )
         for uid, r in zip(reachable, results, strict=True):
             out[uid] = Answer(r.body, r.elapsed_s, r.error, r.outcome)
