@@ -233,3 +233,32 @@ def notices_of_all_miners(events: np.ndarray, slots: int) -> list[int]:
         maker = (events["kind"] == EventKind.TRADE) & (events["other_agent"] == m) & (events["agent"] != m)
         out.extend(np.flatnonzero(mine | maker))
     return out
+
+
+def test_miner_orders_lists_each_miners_open_orders_from_one_scan() -> None:
+    """``miner_orders(book, n)``: the open orders of agents 0..n-1 (the miners when n is the slot
+    count), grouped by agent in increasing order, each group exactly ``open_orders(book, agent)``;
+    agents at or beyond ``n`` are left out."""
+    sim = Simulation(small_config())
+    sim.step(10 * S)
+    orders = [
+        miner_limit(agent, book, side, price, 1 + agent, 1_000)
+        for agent in (0, 1, 3)
+        for book in (0, 1)
+        for side, price in ((Side.BUY, 1_000 + agent), (Side.SELL, 10_000_000 - agent), (Side.BUY, 900))
+    ]
+    sim.step(15 * S, np.concatenate(orders))
+    for book in range(3):
+        for n in (0, 1, 3, 4, 30):
+            owners, records = sim.miner_orders(book, n)
+            assert len(owners) == len(records)
+            assert np.all(np.diff(owners.astype(np.int64)) >= 0)
+            assert set(owners.tolist()) <= set(range(n))
+            for agent in range(n):
+                mine = records[owners == agent]  # (a copy: its padding bytes are not the engine's)
+                assert mine.tolist() == sim.open_orders(book, agent).tolist()
+                if agent < 4:  # the miner slots
+                    assert len(mine) == (3 if agent in (0, 1, 3) and book < 2 else 0)
+        assert len(sim.miner_orders(book, 30)[0]) > len(sim.miner_orders(book, 4)[0])  # background too
+    with pytest.raises(IndexError, match="unknown book 3"):
+        sim.miner_orders(3, 4)

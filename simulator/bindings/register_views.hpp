@@ -3,7 +3,9 @@
 // its Exchange.
 #pragma once
 
+#include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "register.hpp"
@@ -116,6 +118,37 @@ void def_exchange_views(Cls& cls, Get get) {
             return to_numpy(std::move(out));
           },
           py::arg("book"), py::arg("agent"))
+      .def(
+          "miner_orders",
+          [get](Self& self, BookId book, AgentId agents) {
+            Exchange& ex = get(self);
+            if (book >= ex.num_books()) throw py::index_error("unknown book " + std::to_string(book));
+            std::vector<std::pair<AgentId, OrderRecord>> found;
+            const OrderBook& b = ex.book(book);
+            for (Side s : {Side::Buy, Side::Sell})
+              for (std::size_t i = 0; i < b.level_count(s); ++i)
+                b.for_each_order_at(s, i, [&](const RestingOrder& o) {
+                  if (o.agent < agents)
+                    found.emplace_back(o.agent,
+                                       OrderRecord{o.id, o.price_ticks, o.qty_lots, static_cast<std::uint32_t>(i),
+                                                   static_cast<std::uint8_t>(s), {0, 0, 0}});
+                });
+            std::stable_sort(found.begin(), found.end(),
+                             [](const auto& x, const auto& y) { return x.first < y.first; });
+            std::vector<AgentId> owners;
+            std::vector<OrderRecord> orders;
+            owners.reserve(found.size());
+            orders.reserve(found.size());
+            for (const auto& [a, o] : found) {
+              owners.push_back(a);
+              orders.push_back(o);
+            }
+            return py::make_tuple(to_numpy(std::move(owners)), to_numpy(std::move(orders)));
+          },
+          py::arg("book"), py::arg("agents"),
+          "The open orders of every agent below `agents` in one scan of the book: (their agents, "
+          "ORDER_DTYPE records), grouped by agent in increasing order; within an agent, as open_orders "
+          "lists them.")
       .def("fees_collected", [get](Self& self, BookId b) { return get(self).fees_collected(b); }, py::arg("book"))
       .def("supply_base", [get](Self& self, BookId b) { return get(self).supply_base(b); }, py::arg("book"))
       .def("supply_quote", [get](Self& self, BookId b) { return get(self).supply_quote(b); }, py::arg("book"));

@@ -329,6 +329,10 @@ class RaySimulation:
     def open_orders(self, book: int, agent: int) -> np.ndarray:
         return np.asarray(self._call("open_orders", book, agent))
 
+    def miner_orders(self, book: int, agents: int) -> tuple[np.ndarray, np.ndarray]:
+        owners, records = self._call("miner_orders", book, agents)
+        return np.asarray(owners), np.asarray(records)
+
     def levels(self, book: int, depth: int = 21, detail_depth: int = 5) -> dict[str, np.ndarray]:
         result: dict[str, np.ndarray] = self._call("levels", book, depth, detail_depth)
         return result

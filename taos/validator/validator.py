@@ -269,6 +269,11 @@ class Validator:
         t0 = time.perf_counter()
         shared = encode_shared(result.time_ns, books)
         self.encode_s += time.perf_counter() - t0
+        slots = len(self.miners)
+        orders = []  # per book: every miner's open orders from one scan, and where each uid's start
+        for b in range(self.books):
+            owners, records = self.sim.miner_orders(b, slots)
+            orders.append((records, np.searchsorted(owners, np.arange(slots + 1))))
         out = {}
         for uid in serving:
             view = self.miners[uid]
@@ -280,13 +285,13 @@ class Validator:
             notices = _capped([*view.notices, *engine], result.time_ns)
             view.notices = []
             accounts = []
-            for b in range(self.books):
+            for b, (records, starts) in enumerate(orders):
                 engine = self.sim.account(b, uid)
                 accounts.append(
                     miner_account(
                         b,
                         result.accounts[b][uid],
-                        self.sim.open_orders(b, uid),
+                        records[starts[uid] : starts[uid + 1]],
                         engine["fee_tier"],
                         engine["window_volume"],
                         self.units,

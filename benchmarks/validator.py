@@ -1,0 +1,129 @@
+"""Where a validator step goes: the real loop (``taos.validator.loop``'s hops, called one by one and
+timed) with example agents in process, on the default market, for every combination of --miners and
+--books. Each combination runs in its own process (its peak RSS is its own).
+
+Per hop, the median and p90 over the timed steps (after --warmup steps), in ms:
+
+- step: the C++ simulation step (not the validator's work);
+- requests: building each miner's state (books, accounts, orders, notices) and encoding it;
+- query: the in-process transport (decoding the states, encoding the replies) without the agents'
+  own time (``Agent.handle``, reported as "agents", not the validator's work);
+- accept: decoding, validating and delaying the replies;
+- score, sync, persist (the checkpoint and the SQLite commit: a real store in a temporary folder),
+  observe;
+- work: everything but the step and the agents: the figure of the validator's own cost.
+
+The miners are the example agents RandomMakerAgent, RandomTakerAgent and ImbalanceAgent in turn,
+with their default parameters; the grace period is skipped so that every step queries them.
+
+    python benchmarks/validator.py [--miners 16,64,256] [--books 20] [--steps 30] [--warmup 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HOPS = ("step", "requests", "query", "agents", "accept", "score", "sync", "persist", "observe", "work")
+AGENTS = ("RandomMakerAgent", "RandomTakerAgent", "ImbalanceAgent")
+
+
+def one(config_path: Path, miners: int, books: int, steps: int, warmup: int) -> dict:
+    from taos.agents.loader import create_agent, load_agent_class
+    from taos.chain import LocalChain, Neuron
+    from taos.config import from_dict, parse_toml, read_config_text
+    from taos.local.data import data_dir
+    from taos.validator.store import ValidatorStore
+    from taos.validator.transport import InProcessTransport
+    from taos.validator.validator import Validator, ValidatorSettings
+
+    data = parse_toml(read_config_text(config_path), str(config_path))
+    data["simulation"].update(books=books, grace_period_s=0.0)
+    data.setdefault("miners", {})["slots"] = max(miners + 1, data.get("miners", {}).get("slots", 0))
+    config = from_dict(data, str(config_path))
+    folder = data_dir("agents")
+    classes = [load_agent_class(folder, name) for name in AGENTS]
+    agents = {uid: create_agent(classes[(uid - 1) % len(classes)], uid, {}) for uid in range(1, miners + 1)}
+    neurons = [Neuron(0, "validator", True, 1.0, None)]
+    neurons += [Neuron(u, f"agent-{u}", False, 0.0, None) for u in agents]
+    chain = LocalChain("validator", neurons)
+    transport = InProcessTransport(agents, validator=chain.hotkey)
+    with tempfile.TemporaryDirectory(prefix="taos-bench-") as tmp:
+        store = ValidatorStore(Path(tmp) / "state")
+        settings = ValidatorSettings(weights_interval_s=60.0)
+        v = Validator(config, chain, transport, settings, store=store)
+        v.sync_chain()
+        rows: list[dict[str, float]] = []
+
+        def clock(row: dict[str, float], hop: str, call):  # type: ignore[no-untyped-def]
+            t0 = time.perf_counter()
+            out = call()
+            row[hop] = 1e3 * (time.perf_counter() - t0)
+            return out
+
+        for i in range(warmup + steps):
+            row: dict[str, float] = {}
+            started = time.perf_counter()
+            agent_s = transport.agent_s
+            result = clock(row, "step", v.step)
+            requests = clock(row, "requests", lambda: v.requests(result))  # noqa: B023
+            answers = clock(row, "query", lambda: asyncio.run(v.query(requests)))  # noqa: B023
+            row["agents"] = 1e3 * (transport.agent_s - agent_s)
+            row["query"] -= row["agents"]
+            clock(row, "accept", lambda: v.accept(answers))  # noqa: B023
+            clock(row, "score", lambda: v.score(result))  # noqa: B023
+            clock(row, "sync", v.sync_chain)
+            clock(row, "persist", v.persist)
+            clock(row, "observe", lambda: v.observe(result, time.perf_counter() - started))  # noqa: B023
+            row["work"] = sum(row[h] for h in HOPS[:-1]) - row["step"] - row["agents"]
+            if i >= warmup:
+                rows.append(row)
+        store.close()
+    figures = {}
+    for hop in HOPS:
+        values = sorted(r[hop] for r in rows)
+        figures[hop] = (statistics.median(values), values[min(len(values) - 1, int(0.9 * len(values)))])
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"miners": miners, "books": books, "steps": len(rows), "hops": figures, "peak_rss_mib": peak_mib}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "--config", type=Path, default=Path(__file__).resolve().parents[1] / "configs" / "default.toml"
+    )
+    p.add_argument("--miners", default="16,64,256")
+    p.add_argument("--books", default="20")
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    a = p.parse_args()
+    miners = [int(x) for x in a.miners.split(",")]
+    books = [int(x) for x in a.books.split(",")]
+    if a.one:
+        print(json.dumps(one(a.config, miners[0], books[0], a.steps, a.warmup)))
+        return
+    print(f"validator step, ms (median / p90 over {a.steps} steps after {a.warmup}), {a.config.name}")
+    print(f"{'miners x books':>15} " + " ".join(f"{h:>15}" for h in HOPS) + f" {'peak RSS':>9}")
+    for b in books:
+        for m in miners:
+            command = [sys.executable, __file__, "--one", "--config", str(a.config), "--miners", str(m)]
+            command += ["--books", str(b), "--steps", str(a.steps), "--warmup", str(a.warmup)]
+            out = subprocess.run(command, check=False, capture_output=True, text=True)
+            if out.returncode != 0:
+                raise SystemExit(out.stderr)
+            r = json.loads(out.stdout.splitlines()[-1])
+            cells = " ".join(f"{r['hops'][h][0]:7.1f}/{r['hops'][h][1]:<7.1f}" for h in HOPS)
+            print(f"{f'{m} x {b}':>15} {cells} {r['peak_rss_mib']:7.0f} MiB", flush=True)
+
+
+if __name__ == "__main__":
+    main()
