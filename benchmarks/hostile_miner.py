@@ -24,7 +24,6 @@ import contextlib
 import json
 import os
 import resource
-import signal
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ import bittensor as bt
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the tests' sample state and wallet helpers
 
+from processes import terminate  # noqa: E402
 from protocol_samples import state  # noqa: E402
 from wallets import make_wallet  # noqa: E402
 
@@ -162,12 +162,7 @@ def main() -> None:
             times = asyncio.run(with_gil_holder(wallets["gil"], target, body, run))
             print(line(f"another agent holds the GIL {GIL_HOLD_S:g} s", times))
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            terminate(proc)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import resource
-import signal
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ import aiohttp
 import bittensor as bt
 import pytest
 from gil import hold_gil
+from processes import terminate
 from protocol_samples import state
 from wallets import make_wallet
 
@@ -131,12 +131,7 @@ def miner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Miner]:
         m.baseline_fds = m.fds()
         yield m
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc)
     text = log.read_text()
     assert "Traceback" not in text and "Error handling request" not in text, text
 
