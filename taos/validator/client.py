@@ -117,20 +117,20 @@ async def query(
     def elapsed() -> float:
         return time.perf_counter() - (mark.sent if mark.sent is not None else start)
 
+    url = URL(state_url(target.endpoint))
+    options: dict[str, Any] = {
+        "data": body,
+        "headers": headers,
+        "timeout": aiohttp.ClientTimeout(total=timeout_s),
+        "trace_request_ctx": mark,
+    }
     try:
-        async with session.post(
-            URL(state_url(target.endpoint)),
-            data=body,
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=timeout_s),
-            allow_redirects=False,
-            trace_request_ctx=mark,
-        ) as response:
+        async with session.post(url, allow_redirects=False, **options) as response:  # never follow a miner
             status = response.status
             if status != 200:
                 note = " (redirects are not followed)" if 300 <= status < 400 else ""
                 return QueryResult(status, b"", elapsed(), f"HTTP {status}{note}", QueryOutcome.HTTP_ERROR)
-            encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+            encoding = response.headers.getone("Content-Encoding", "identity").strip().lower()
             if encoding not in ("", "identity"):
                 return QueryResult(
                     status,
