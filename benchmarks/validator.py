@@ -13,10 +13,16 @@ Per hop, the median and p90 over the timed steps (after --warmup steps), in ms:
   observe;
 - work: everything but the step and the agents: the figure of the validator's own cost.
 
+Checkpoints are periodic (``--checkpoint-steps``, the validator's default unless given), so the
+medians show the journaled commits; the mean of persist and the mean bytes written per step (the
+process's ``write()`` bytes during persist: checkpoint files, SQLite's WAL and its checkpoints) are
+printed after the table, the checkpoints amortized over the steps.
+
 The miners are the example agents RandomMakerAgent, RandomTakerAgent and ImbalanceAgent in turn,
 with their default parameters; the grace period is skipped so that every step queries them.
 
     python benchmarks/validator.py [--miners 16,64,256] [--books 20] [--steps 30] [--warmup 5]
+                                   [--checkpoint-steps N]
 """
 
 from __future__ import annotations
@@ -36,7 +42,15 @@ HOPS = ("step", "requests", "query", "agents", "accept", "score", "sync", "persi
 AGENTS = ("RandomMakerAgent", "RandomTakerAgent", "ImbalanceAgent")
 
 
-def one(config_path: Path, miners: int, books: int, steps: int, warmup: int) -> dict:
+def written_bytes() -> int:
+    """Bytes this process has passed to write() so far (Linux ``/proc/self/io``)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("wchar:"):
+            return int(line.split()[1])
+    raise RuntimeError("no wchar in /proc/self/io")
+
+
+def one(config_path: Path, miners: int, books: int, steps: int, warmup: int, every: int | None) -> dict:
     from taos.agents.loader import create_agent, load_agent_class
     from taos.chain import LocalChain, Neuron
     from taos.config import from_dict, parse_toml, read_config_text
@@ -59,6 +73,8 @@ def one(config_path: Path, miners: int, books: int, steps: int, warmup: int) -> 
     with tempfile.TemporaryDirectory(prefix="taos-bench-") as tmp:
         store = ValidatorStore(Path(tmp) / "state")
         settings = ValidatorSettings(weights_interval_s=60.0)
+        if every is not None:
+            settings = ValidatorSettings(weights_interval_s=60.0, checkpoint_steps=every)
         v = Validator(config, chain, transport, settings, store=store)
         v.sync_chain()
         rows: list[dict[str, float]] = []
@@ -81,7 +97,9 @@ def one(config_path: Path, miners: int, books: int, steps: int, warmup: int) -> 
             clock(row, "accept", lambda: v.accept(answers))  # noqa: B023
             clock(row, "score", lambda: v.score(result))  # noqa: B023
             clock(row, "sync", v.sync_chain)
+            written = written_bytes()
             clock(row, "persist", v.persist)
+            row["disk_kb"] = (written_bytes() - written) / 1e3
             clock(row, "observe", lambda: v.observe(result, time.perf_counter() - started))  # noqa: B023
             row["work"] = sum(row[h] for h in HOPS[:-1]) - row["step"] - row["agents"]
             if i >= warmup:
@@ -92,7 +110,16 @@ def one(config_path: Path, miners: int, books: int, steps: int, warmup: int) -> 
         values = sorted(r[hop] for r in rows)
         figures[hop] = (statistics.median(values), values[min(len(values) - 1, int(0.9 * len(values)))])
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"miners": miners, "books": books, "steps": len(rows), "hops": figures, "peak_rss_mib": peak_mib}
+    means = {k: statistics.fmean(r[k] for r in rows) for k in ("persist", "disk_kb", "work")}
+    return {
+        "miners": miners,
+        "books": books,
+        "steps": len(rows),
+        "hops": figures,
+        "means": means,
+        "checkpoint_steps": v.settings.checkpoint_steps,
+        "peak_rss_mib": peak_mib,
+    }
 
 
 def main() -> None:
@@ -104,25 +131,37 @@ def main() -> None:
     p.add_argument("--books", default="20")
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--checkpoint-steps", type=int, default=None)
     p.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args()
     miners = [int(x) for x in a.miners.split(",")]
     books = [int(x) for x in a.books.split(",")]
     if a.one:
-        print(json.dumps(one(a.config, miners[0], books[0], a.steps, a.warmup)))
+        print(json.dumps(one(a.config, miners[0], books[0], a.steps, a.warmup, a.checkpoint_steps)))
         return
     print(f"validator step, ms (median / p90 over {a.steps} steps after {a.warmup}), {a.config.name}")
     print(f"{'miners x books':>15} " + " ".join(f"{h:>15}" for h in HOPS) + f" {'peak RSS':>9}")
+    means = []
     for b in books:
         for m in miners:
             command = [sys.executable, __file__, "--one", "--config", str(a.config), "--miners", str(m)]
             command += ["--books", str(b), "--steps", str(a.steps), "--warmup", str(a.warmup)]
+            if a.checkpoint_steps is not None:
+                command += ["--checkpoint-steps", str(a.checkpoint_steps)]
             out = subprocess.run(command, check=False, capture_output=True, text=True)
             if out.returncode != 0:
                 raise SystemExit(out.stderr)
             r = json.loads(out.stdout.splitlines()[-1])
             cells = " ".join(f"{r['hops'][h][0]:7.1f}/{r['hops'][h][1]:<7.1f}" for h in HOPS)
             print(f"{f'{m} x {b}':>15} {cells} {r['peak_rss_mib']:7.0f} MiB", flush=True)
+            means.append(r)
+    print("means over the timed steps (checkpoints amortized):")
+    for r in means:
+        x, label = r["means"], f"{r['miners']} x {r['books']}"
+        print(
+            f"{label:>15} work {x['work']:7.1f} ms, persist {x['persist']:6.1f} ms, "
+            f"written {x['disk_kb']:8.1f} KB per step (checkpoint every {r['checkpoint_steps']} steps)"
+        )
 
 
 if __name__ == "__main__":

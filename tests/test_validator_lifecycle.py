@@ -245,6 +245,8 @@ def test_start_up_problems_are_one_line(setup: dict) -> None:
         (["--timeout", "nan"], "--timeout must be in (0, 60] seconds"),
         (["--weights-interval", "-1"], "--weights-interval must be a finite number"),
         (["--weights-interval", "inf"], "--weights-interval must be a finite number"),
+        (["--checkpoint-steps", "0"], "--checkpoint-steps must be >= 1"),
+        (["--checkpoint-interval", "nan"], "--checkpoint-interval must be a finite number"),
         (["--netuid", "-3"], "--netuid must be in [0, 65535]"),
     ],
 )

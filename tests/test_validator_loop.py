@@ -154,6 +154,19 @@ def test_resume_from_the_store_continues_the_same_run(tmp_path: Path, kill_after
     first.sync_chain()
     asyncio.run(run(first, max_steps=kill_after))
     store.close()
+    # resumed from step 1's checkpoint and the journal of the steps after it: the same simulation
+    # and scores as the validator that stopped (compared by behaviour: a step further)
+    probe = ValidatorStore(tmp_path / "b" / "state")
+    stored = probe.load()
+    assert stored is not None and stored.checkpoint.step_index == 1
+    assert [e.step_index for e in stored.journal] == list(range(2, kill_after + 1))
+    third, _, _ = make(tmp_path / "b", store=probe)
+    a, b = first.scores.to_arrays(), third.scores.to_arrays()
+    assert all(a[k].tobytes() == b[k].tobytes() for k in a)
+    ra, rb = (v.sim.step(v.sim.time_ns + 5 * 10**9) for v in (first, third))
+    assert ra.events.tobytes() == rb.events.tobytes() and len(ra.events) > 0
+    assert all(x.tobytes() == y.tobytes() for x, y in zip(ra.accounts, rb.accounts, strict=True))
+    probe.close()
     # a new process: the same agents start afresh, the validator resumes from the store
     store2 = ValidatorStore(tmp_path / "b" / "state")
     second, _, _ = make(tmp_path / "b", store=store2)

@@ -1,8 +1,10 @@
 """kill -9 at random moments: the validator state resumes where it was and loses no score history.
 
-The driver (taos.validator._persistence_driver) steps a real simulation, scores it and commits
-everything after each step. It is killed with SIGKILL several times, restarted, and finally run to
-the end; its final state must equal that of an uninterrupted run with the same seed.
+The driver (tests/persistence_driver.py) steps a real simulation, scores it and commits
+everything after each step: a simulation checkpoint every few steps and the steps' instructions in a
+journal in between. It is killed with SIGKILL several times (also while it replays the journal),
+restarted, and finally run to the end; its final state must equal that of an uninterrupted run
+with a checkpoint at every step and the same seed.
 """
 
 import os
@@ -15,15 +17,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import taos
-from taos.validator._persistence_driver import (
+from persistence_driver import (
     CONFIG,
     DEREGISTER_STEP,
     DEREGISTERED_UID,
     IDLE_UID,
     miner_orders,
 )
+
+import taos
 from taos.validator.store import StoredState, ValidatorStore
 
 STEPS = 300
@@ -41,8 +43,7 @@ def env() -> dict[str, str]:
 def command(store: Path, steps: int, *extra: str) -> list[str]:
     return [
         sys.executable,
-        "-m",
-        "taos.validator._persistence_driver",
+        str(Path(__file__).with_name("persistence_driver.py")),
         str(store),
         "--steps",
         str(steps),
@@ -64,6 +65,7 @@ def run_to_end(store: Path, steps: int) -> list[str]:
 
 def parse(lines: list[str]) -> tuple[int, int | None]:
     """The step a run resumed after, and the last step it reported committed."""
+    lines = [x for x in lines if not x.startswith("replaying ")]
     assert lines and lines[0].startswith("resume "), lines
     resumed = int(lines[0].split()[1])
     committed = [int(x.split()[1]) for x in lines if x.startswith("committed ")]
@@ -132,7 +134,10 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> StoredState:
 
 
 def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, reference: StoredState) -> None:
+    """Checkpoints every 7 steps, the journal in between; every other run is killed as soon as it
+    starts replaying the journal, the others at a random moment of their run."""
     rng = random.Random(20261122)
+    replays: list[int] = []
     store = tmp_path / "store"
     resumes: list[int] = []
     last_committed = 0
@@ -142,11 +147,19 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, reference: Stor
             break
         log = tmp_path / f"run{attempt}.log"
         with open(log, "w") as out:
-            proc = subprocess.Popen(command(store, STEPS), env=env(), stdout=out, stderr=subprocess.PIPE)
+            proc = subprocess.Popen(
+                command(store, STEPS, "--checkpoint-every", "7"),
+                env=env(),
+                stdout=out,
+                stderr=subprocess.PIPE,
+            )
             deadline = time.monotonic() + 60
-            while "resume" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.005)
-            time.sleep(rng.uniform(0.0, 0.35))
+            during_replay = attempt % 2 == 1
+            wanted = "replaying" if during_replay else "resume"
+            while wanted not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.001)
+            if not during_replay:
+                time.sleep(rng.uniform(0.0, 0.35))
             alive = proc.poll() is None
             if alive:
                 proc.send_signal(signal.SIGKILL)
@@ -155,6 +168,11 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, reference: Stor
             err = proc.stderr.read().decode()
             proc.stderr.close()
         lines = log.read_text().splitlines()
+        replays += [int(x.split()[1]) for x in lines if x.startswith("replaying ")]
+        if not any(x.startswith("resume ") for x in lines):
+            assert alive  # killed before it resumed (during the replay): nothing to check
+            kills += 1
+            continue
         resumed, committed = parse(lines)
         # Resumed after at least every step a previous run reported committed: nothing went back.
         assert resumed >= last_committed, (resumed, last_committed)
@@ -171,6 +189,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, reference: Stor
         if last_committed == STEPS:
             break
     assert kills >= 3, f"only {kills} runs were killed mid-run; resumes {resumes}"
+    assert len(resumes) >= 3, f"too few runs resumed: {resumes}"
     assert len(set(resumes)) >= 3, f"runs made no progress between kills: {resumes}"
     final = run_to_end(store, STEPS)
     assert parse(final)[0] >= last_committed
@@ -178,6 +197,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, reference: Stor
     assert_history_complete(state, STEPS)
     assert_same_final_state(state, reference, STEPS)
     assert len(list((store / "checkpoints").iterdir())) <= 2
+    assert any(n > 0 for n in replays), f"no restart replayed a journal: {replays}"
 
 
 def test_sigkill_between_checkpoint_file_and_commit(tmp_path: Path) -> None:
@@ -201,5 +221,35 @@ def test_sigkill_between_checkpoint_file_and_commit(tmp_path: Path) -> None:
     resumed, _ = parse(run_to_end(store, steps))
     assert resumed == 16
     state = load(store)
+    assert_history_complete(state, steps)
+    assert_same_final_state(state, load(ref), steps)
+
+
+def test_sigkill_between_checkpoint_file_and_commit_with_a_journal(tmp_path: Path) -> None:
+    """Checkpoints every 5 steps: killed after step 15's checkpoint file, before its commit, the
+    store resumes from step 10's checkpoint and the journal of steps 11-14."""
+    steps = 50
+    ref = tmp_path / "reference"
+    run_to_end(ref, steps)
+    store = tmp_path / "store"
+    out = subprocess.run(
+        command(store, steps, "--checkpoint-every", "5", "--crash-after-checkpoint", "15"),
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert out.returncode == -signal.SIGKILL
+    assert parse(out.stdout.splitlines()) == (0, 14)
+    stored = load(store)
+    assert (stored.step_index, stored.checkpoint.step_index) == (14, 10)
+    assert [e.step_index for e in stored.journal] == [11, 12, 13, 14]
+    assert (store / "checkpoints" / "step-000000015.ckpt").exists()
+    lines = run_to_end(store, steps)
+    assert lines[0] == "replaying 4"
+    assert parse(lines)[0] == 14
+    state = load(store)
+    assert state.checkpoint.step_index == 50 and state.journal == []
     assert_history_complete(state, steps)
     assert_same_final_state(state, load(ref), steps)

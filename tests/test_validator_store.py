@@ -1,16 +1,30 @@
 """taos.validator.store.ValidatorStore: round trip, WAL, commit protocol, refusal of bad stores."""
 
+import io
+import json
 import sqlite3
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from taos.simulator import PopulationConfig, Simulation, SimulationConfig
+from taos.simulator import (
+    InstructionKind,
+    PopulationConfig,
+    Side,
+    Simulation,
+    SimulationConfig,
+    Stp,
+    TimeInForce,
+    instruction_array,
+)
 from taos.validator.history import ScoreParams, ScoreState
 from taos.validator.store import (
     DB_NAME,
+    SCHEMA_VERSION,
+    JournalEntry,
     SimulationIdentity,
     StoreError,
     ValidatorStore,
@@ -47,10 +61,10 @@ class Run:
         self.state = ScoreState(ScoreParams.from_core(self.config, window=8), 3, 2)
         self.step = 0
 
-    def advance(self) -> bytes:
-        """One step; returns the step's events as bytes."""
+    def advance(self, records: np.ndarray | None = None) -> bytes:
+        """One step (with ``records``, engine instructions); returns the step's events as bytes."""
         self.step += 1
-        r = self.sim.step(self.step * 5 * S)
+        r = self.sim.step(self.step * 5 * S, records)
         values = np.stack([a["quote_free"] + 30_000 * a["base_free"] for a in r.accounts], axis=1)
         totals = np.stack([a["traded_quote"] for a in r.accounts], axis=1)
         self.state.observe(self.step, r.time_ns, values.astype(np.float64), totals)
@@ -86,7 +100,7 @@ def test_an_empty_store_loads_none_and_uses_wal_with_full_sync(tmp_path: Path) -
     db = sqlite3.connect(tmp_path / DB_NAME)
     try:  # WAL is a property of the database file, seen by any connection
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     finally:
         db.close()
 
@@ -185,13 +199,13 @@ def set_version(d: Path, version: int) -> None:
 
 def test_other_schema_versions_are_refused(tmp_path: Path) -> None:
     ValidatorStore(tmp_path).close()
-    set_version(tmp_path, 2)
-    with pytest.raises(StoreError, match="schema version 2, written by a newer version"):
+    set_version(tmp_path, 3)
+    with pytest.raises(StoreError, match="schema version 3, written by a newer version"):
         ValidatorStore(tmp_path)
     set_version(tmp_path, 0)
     with pytest.raises(StoreError, match="unknown schema version 0"):
         ValidatorStore(tmp_path)
-    set_version(tmp_path, 1)
+    set_version(tmp_path, SCHEMA_VERSION)
     ValidatorStore(tmp_path).close()  # the lock was released after each refusal
 
 
@@ -342,3 +356,177 @@ def test_config_hash_is_stable_and_sees_every_field() -> None:
     assert len({config_hash(_Cfg(1, "a")), config_hash(_Cfg(2, "a")), config_hash(_Cfg(1, "b"))}) == 3
     with pytest.raises(TypeError, match="dataclass"):
         config_hash({"seed": 1})
+
+
+def crossing_orders(sim: Simulation, step: int) -> np.ndarray:
+    """Two marketable limit orders of miner 0 and 1 per book: the journal has something to replay."""
+    out = instruction_array(2 * sim.num_books)
+    for i, (book, uid) in enumerate((b, u) for b in range(sim.num_books) for u in (0, 1)):
+        bid, ask = sim.best(book)
+        buy = (step + uid) % 2 == 0
+        out[i]["kind"] = InstructionKind.PLACE_LIMIT
+        out[i]["book"], out[i]["agent"] = book, uid
+        out[i]["side"] = Side.BUY if buy else Side.SELL
+        out[i]["price_ticks"] = (ask if buy else bid) if bid > 0 and ask > 0 else 30_000
+        out[i]["qty_lots"] = 1 + step % 3
+        out[i]["tif"] = TimeInForce.GTC
+        out[i]["stp"] = Stp.CANCEL_OLDEST
+        out[i]["ts_ns"] = 10_000_000 * (1 + uid)
+    return out
+
+
+def journaled(run: Run, store: ValidatorStore, *, checkpoint: bool) -> None:
+    """One step of ``run`` committed with a checkpoint or as a journal entry."""
+    records = crossing_orders(run.sim, run.step + 1)
+    run.advance(records)
+    ref = store.write_checkpoint(run.sim, run.step) if checkpoint else None
+    store.commit(
+        ref,
+        identity=IDENTITY,
+        step_index=run.step,
+        time_ns=run.sim.time_ns,
+        score_state=run.state,
+        hotkeys={0: "hk-a"},
+        journal=[JournalEntry(run.step, run.step * 5 * S, records)],
+    )
+
+
+def test_journaled_commits_resume_from_the_checkpoint_and_a_replay(tmp_path: Path) -> None:
+    run = Run()
+    with ValidatorStore(tmp_path) as store:
+        for step in range(1, 10):
+            journaled(run, store, checkpoint=step in (1, 4))
+        assert checkpoint_files(tmp_path) == ["step-000000001.ckpt", "step-000000004.ckpt"]
+        rows = store.db.execute("SELECT step_index FROM journal ORDER BY step_index").fetchall()
+        assert [r[0] for r in rows] == [5, 6, 7, 8, 9]  # emptied by step 4's checkpoint
+    with ValidatorStore(tmp_path) as store:
+        loaded = store.load()
+    assert loaded is not None
+    assert (loaded.step_index, loaded.time_ns, loaded.checkpoint.step_index) == (9, 45 * S, 4)
+    assert [e.step_index for e in loaded.journal] == [5, 6, 7, 8, 9]
+    assert same_state(loaded.score_state, run.state)
+    resumed = Run()
+    resumed.sim, resumed.state, resumed.step = loaded.restore_simulation(run.config), loaded.score_state, 9
+    # the replayed simulation is the uninterrupted one: same accounts now, same events from here on
+    for a, b in zip(run.sim.step(45 * S).accounts, resumed.sim.step(45 * S).accounts, strict=True):
+        assert a.tobytes() == b.tobytes()
+    traded = 0
+    for _ in range(4):
+        records = crossing_orders(run.sim, run.step + 1)
+        assert run.advance(records) == resumed.advance(records.copy())
+        traded += int(sum(a["traded_quote"].sum() for a in run.sim.step(run.step * 5 * S).accounts))
+    assert traded > 0  # the miners' orders traded: the replay had real instructions to apply
+    assert same_state(run.state, resumed.state)
+
+
+def test_a_journal_that_does_not_continue_the_last_commit_is_refused(tmp_path: Path) -> None:
+    run = Run()
+    with ValidatorStore(tmp_path) as store:
+        records = crossing_orders(run.sim, 1)
+        run.advance(records)
+        common = dict(identity=IDENTITY, time_ns=run.sim.time_ns, score_state=run.state, hotkeys={})
+        entry = JournalEntry(1, 5 * S, records)
+        with pytest.raises(StoreError, match="the first commit of a store needs a checkpoint"):
+            store.commit(None, step_index=1, journal=[entry], **common)
+        assert store.last_committed_step() is None
+        store.commit(store.write_checkpoint(run.sim, 1), step_index=1, **common)
+        bad = {
+            "steps 2..3 .*got 3..3": [JournalEntry(3, 15 * S, records)],
+            "steps 2..3 .*got none": [],
+            "steps 2..3 .*not in order": [JournalEntry(3, 15 * S, records), JournalEntry(2, 10 * S, records)],
+            "records must be a 1-d array of engine instructions": [
+                JournalEntry(2, 10 * S, np.zeros(3)),
+                JournalEntry(3, 15 * S, records),
+            ],
+            "until_ns must be an integer >= 0": [
+                JournalEntry(2, -1, records),
+                JournalEntry(3, 15 * S, records),
+            ],
+        }
+        for message, journal in bad.items():
+            with pytest.raises(StoreError, match=message):
+                store.commit(None, step_index=3, journal=journal, **common)
+            assert store.last_committed_step() == 1
+            assert store.db.execute("SELECT COUNT(*) FROM journal").fetchone()[0] == 0
+
+
+def test_a_store_whose_journal_lost_a_step_is_refused(tmp_path: Path) -> None:
+    run = Run()
+    with ValidatorStore(tmp_path) as store:
+        for step in range(1, 5):
+            journaled(run, store, checkpoint=step == 1)
+        store.db.execute("DELETE FROM journal WHERE step_index = 3")
+        with pytest.raises(StoreError, match=r"must hold steps 2..4, it holds 2 steps not in order"):
+            store.load()
+        store.db.execute("UPDATE journal SET records = ? WHERE step_index = 2", (b"xyz",))
+        store.db.execute("DELETE FROM journal WHERE step_index = 4")
+        store.db.execute("UPDATE meta SET step_index = 2")
+        with pytest.raises(StoreError, match="the journal entry of step 2 is malformed"):
+            store.load()
+
+
+def test_a_schema_1_store_is_migrated_and_resumes(tmp_path: Path) -> None:
+    run = Run()
+    with ValidatorStore(tmp_path) as store:
+        run.advance()
+        run.save(store, observed=np.arange(3))
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    with db:  # back to schema 1: no journal, no checkpoint_step, chunks as plain .npy bytes
+        shapes = {n: (np.dtype(d), json.loads(sh)) for n, d, sh in db.execute("SELECT * FROM arrays")}
+        for name, idx, blob in db.execute("SELECT name, idx, data FROM array_chunks").fetchall():
+            dtype, shape = shapes[name]
+            part = np.frombuffer(zlib.decompress(blob), dtype).reshape(shape if idx < 0 else shape[:-1])
+            buf = io.BytesIO()
+            np.save(buf, part, allow_pickle=False)
+            db.execute(
+                "UPDATE array_chunks SET data = ? WHERE name = ? AND idx = ?", (buf.getvalue(), name, idx)
+            )
+        db.execute("DROP TABLE journal")
+        db.execute("ALTER TABLE meta DROP COLUMN checkpoint_step")
+        db.execute("UPDATE schema_version SET version = 1")
+    db.close()
+    with ValidatorStore(tmp_path) as store:
+        loaded = store.load()
+        assert loaded is not None
+        assert (loaded.step_index, loaded.checkpoint.step_index, loaded.journal) == (1, 1, [])
+        assert loaded.extra["observed"].tolist() == [0, 1, 2]
+        journaled(run, store, checkpoint=False)  # and it takes journaled commits
+    with ValidatorStore(tmp_path) as store:
+        loaded = store.load()
+    assert loaded is not None and [e.step_index for e in loaded.journal] == [2]
+    assert loaded.restore_simulation(run.config).time_ns == run.sim.time_ns
+
+
+def test_the_pending_instructions_are_the_next_steps_journal_entry(tmp_path: Path) -> None:
+    """A commit stores the next step's accepted instructions as its journal entry; the next commit
+    keeps it when the step ran with them and replaces it when the step ran with others."""
+    run = Run()
+    with ValidatorStore(tmp_path) as store:
+        common = dict(identity=IDENTITY, score_state=run.state, hotkeys={})
+        first = crossing_orders(run.sim, 1)
+        run.advance(first)
+        planned = crossing_orders(run.sim, 2)
+        ref = store.write_checkpoint(run.sim, 1)
+        store.commit(
+            ref, step_index=1, time_ns=run.sim.time_ns, pending=JournalEntry(2, 10 * S, planned), **common
+        )
+        loaded = store.load()
+        assert loaded is not None and loaded.journal == [] and loaded.pending is not None
+        assert loaded.pending.step_index == 2 and loaded.pending.records.tobytes() == planned.tobytes()
+        with pytest.raises(StoreError, match="pending instructions are for step 5, not 3"):
+            store.commit(None, step_index=2, time_ns=10 * S, pending=JournalEntry(5, 0, planned), **common)
+        # step 2 ran with other instructions than the planned ones (say a reset came first)
+        ran = planned[:1].copy()
+        run.advance(ran)
+        store.commit(
+            None, step_index=2, time_ns=run.sim.time_ns, journal=[JournalEntry(2, 10 * S, ran)], **common
+        )
+        loaded = store.load()
+    assert loaded is not None and loaded.pending is None
+    assert [e.records.tobytes() for e in loaded.journal] == [ran.tobytes()]
+    assert loaded.restore_simulation(run.config).time_ns == run.sim.time_ns
+    replayed = loaded.restore_simulation(run.config).step(15 * S)
+    assert all(
+        a.tobytes() == b.tobytes()
+        for a, b in zip(replayed.accounts, run.sim.step(15 * S).accounts, strict=True)
+    )

@@ -55,6 +55,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true", help="start a new simulation even if a saved one exists")
     p.add_argument("--timeout", type=float, default=3.0, help="miner query timeout in seconds")
     p.add_argument("--weights-interval", dest="weights_interval", type=float, default=1_200.0)
+    p.add_argument(
+        "--checkpoint-steps",
+        dest="checkpoint_steps",
+        type=int,
+        default=120,
+        help="a full simulation checkpoint every this many steps (the steps between are journaled)",
+    )
+    p.add_argument(
+        "--checkpoint-interval",
+        dest="checkpoint_interval",
+        type=float,
+        default=600.0,
+        help="... or every this many wall seconds, whichever comes first",
+    )
     p.add_argument("--prometheus-port", dest="prometheus_port", type=int, default=9001, help="0 = off")
     p.add_argument(
         "--prometheus-host",
@@ -147,6 +161,12 @@ def _check_flags(args: argparse.Namespace) -> None:
         raise StartError(
             f"--weights-interval must be a finite number of seconds >= 0, got {args.weights_interval}"
         )
+    if args.checkpoint_steps < 1:
+        raise StartError(f"--checkpoint-steps must be >= 1, got {args.checkpoint_steps}")
+    if not 0 < args.checkpoint_interval < math.inf:
+        raise StartError(
+            f"--checkpoint-interval must be a finite number of seconds > 0, got {args.checkpoint_interval}"
+        )
     if not 0 <= args.prometheus_port <= 65_535:
         raise StartError(f"--prometheus-port must be in [0, 65535], got {args.prometheus_port}")
     if not 0 <= args.netuid <= 65_535:
@@ -182,7 +202,12 @@ def build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     try:
         metrics = ValidatorMetrics()
         settings = ValidatorSettings(
-            timeout_s=args.timeout, weights_interval_s=args.weights_interval, scoring=scoring, rules=rules
+            timeout_s=args.timeout,
+            weights_interval_s=args.weights_interval,
+            checkpoint_steps=args.checkpoint_steps,
+            checkpoint_interval_s=args.checkpoint_interval,
+            scoring=scoring,
+            rules=rules,
         )
         local = args.chain.startswith("local:")
         transport = HttpTransport(wallet, {}, {}, allow_private=args.allow_private_endpoints or local)

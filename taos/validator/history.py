@@ -343,18 +343,22 @@ class ScoreState:
 
     # --- persistence -----------------------------------------------------------------------------
 
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        """The whole state as plain numpy arrays (copies), parameters included."""
+    def to_arrays(self, *, copy: bool = True) -> dict[str, np.ndarray]:
+        """The whole state as plain numpy arrays, parameters included: copies, or with
+        ``copy=False`` the live arrays themselves (to be read at once, e.g. by a store's commit)."""
+        live = {
+            "values": self._values,
+            "column_step": self._column_step,
+            "column_time_ns": self._column_time_ns,
+            "volume": self._volume,
+            "bucket_id": self._bucket_id,
+            "prev_traded": self._prev_traded,
+            "activity": self._activity,
+            "score": self._score,
+            "step_score": self._step_score,
+        }
         out: dict[str, np.ndarray] = {
-            "values": self._values.copy(),
-            "column_step": self._column_step.copy(),
-            "column_time_ns": self._column_time_ns.copy(),
-            "volume": self._volume.copy(),
-            "bucket_id": self._bucket_id.copy(),
-            "prev_traded": self._prev_traded.copy(),
-            "activity": self._activity.copy(),
-            "score": self._score.copy(),
-            "step_score": self._step_score.copy(),
+            **{k: a.copy() if copy else a for k, a in live.items()},
             "counters": np.array(
                 [self._columns, self._observations, self._last_step, self._last_time_ns], dtype=np.int64
             ),

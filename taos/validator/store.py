@@ -8,30 +8,34 @@ Layout of a store directory::
 
 Database tables:
 
-- ``schema_version`` — one row; a store written by another schema version is refused;
+- ``schema_version`` — one row; a store of schema 1 is migrated, newer or unknown ones are refused;
 - ``meta`` — one row: simulation identity (config hash, seed), step index, simulation time, the
-  checkpoint file (path relative to the store directory) and its sha256;
+  last checkpoint file (path relative to the store directory), its sha256 and its step;
+- ``journal`` — the instructions of every step after that checkpoint (and of the next step, once
+  accepted): the simulation is deterministic, so the checkpoint replayed through the journal is the
+  state of the last commit;
 - ``arrays`` and ``array_chunks`` — named numpy arrays with their dtype and shape: the
   :class:`~taos.validator.history.ScoreState` (``score/…``) and any further state the validator keeps
   (``extra/…``). An array of two or more dimensions is stored as one chunk per index of its last
   axis (``a[..., i]``; for the value history one chunk per ring column), smaller ones as one chunk
-  (index -1); each chunk is ``.npy`` bytes (``np.save``, never pickle). A commit writes only the
+  (index -1); each chunk is the raw bytes, zlib-compressed (never pickle). A commit writes only the
   chunks whose bytes changed since the previous commit, so a step costs one history column, not
   the whole window;
 - ``hotkeys`` — the hotkey of every uid, to detect deregistrations after a restart.
 
-Commit protocol (:meth:`ValidatorStore.save`):
+Commit protocol (:meth:`ValidatorStore.commit`; :meth:`ValidatorStore.save` with a checkpoint):
 
-1. the simulation checkpoint is written to a new file named by its step, atomically (temporary
-   file, fsync, rename, fsync of the folder; :func:`taos.simulator.save_checkpoint`);
-2. all state and the checkpoint's path and sha256 are written in one SQLite transaction;
-3. checkpoint files other than the last two committed ones are deleted.
+1. now and then, the simulation checkpoint is written to a new file named by its step, atomically
+   (temporary file, fsync, rename, fsync of the folder; :func:`taos.simulator.save_checkpoint`);
+2. all state, the journal entries of the steps since the last commit, or the new checkpoint's path
+   and sha256 (the journal is then emptied), are written in one SQLite transaction;
+3. after a checkpoint, checkpoint files other than the last two committed ones are deleted.
 
 A crash before step 2 completes leaves the database as it was, pointing at the previous checkpoint
-file, which still exists; a crash after it leaves at most some old files, removed by the next commit.
-:meth:`ValidatorStore.load` returns the last committed state after checking that its checkpoint file
-exists and has the recorded sha256.
-"""
+file, which still exists, and its journal; a crash after it leaves at most some old files, removed
+by the next checkpoint. :meth:`ValidatorStore.load` returns the last committed state after checking
+that its checkpoint file exists and has the recorded sha256 and that the journal is complete.
+
 
 from __future__ import annotations
 
@@ -44,7 +48,8 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +62,7 @@ from taos.validator.history import ScoreState
 if TYPE_CHECKING:
     from taos.simulator import Simulation, SimulationConfig
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "validator.sqlite3"
 CHECKPOINT_DIR = "checkpoints"
 LOCK_NAME = "lock"
@@ -76,7 +81,8 @@ CREATE TABLE meta (
     time_ns INTEGER NOT NULL,
     checkpoint_path TEXT NOT NULL,
     checkpoint_sha256 TEXT NOT NULL,
-    saved_at_unix REAL NOT NULL
+    saved_at_unix REAL NOT NULL,
+    checkpoint_step INTEGER NOT NULL
 );
 CREATE TABLE arrays (name TEXT PRIMARY KEY, dtype TEXT NOT NULL, shape TEXT NOT NULL);
 CREATE TABLE array_chunks (
@@ -86,6 +92,15 @@ CREATE TABLE array_chunks (
     PRIMARY KEY (name, idx)
 );
 CREATE TABLE hotkeys (uid INTEGER PRIMARY KEY, hotkey TEXT NOT NULL);
+CREATE TABLE journal (step_index INTEGER PRIMARY KEY, until_ns INTEGER NOT NULL, records BLOB NOT NULL);
+"""
+
+# Schema 1 had no journal: every commit came with its own checkpoint.
+_MIGRATE_1_TO_2 = """
+ALTER TABLE meta ADD COLUMN checkpoint_step INTEGER NOT NULL DEFAULT -1;
+UPDATE meta SET checkpoint_step = step_index;
+CREATE TABLE journal (step_index INTEGER PRIMARY KEY, until_ns INTEGER NOT NULL, records BLOB NOT NULL);
+UPDATE schema_version SET version = 2;
 """
 
 
@@ -124,6 +139,18 @@ class CheckpointRef:
     sha256: str
 
 
+@dataclass(frozen=True)
+class JournalEntry:
+    """One step as the simulation ran it: the instructions it was given (engine records,
+    ``taos.simulator.instruction_array``) and the time it ran to. The simulation is deterministic,
+    so the last checkpoint and the journal of the steps after it give back the state of the last
+    commit (:meth:`StoredState.restore_simulation`)."""
+
+    step_index: int
+    until_ns: int
+    records: np.ndarray
+
+
 @dataclass
 class StoredState:
     """Everything :meth:`ValidatorStore.load` returns to resume exactly where the last commit was."""
@@ -136,13 +163,26 @@ class StoredState:
     checkpoint: CheckpointRef
     checkpoint_bytes: bytes
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    journal: list[JournalEntry] = field(default_factory=list)  # the steps after the checkpoint
+    pending: JournalEntry | None = None  # the next step's instructions, when the commit gave them
 
-    def restore_simulation(self, config: SimulationConfig) -> Simulation:
-        """The simulation restored from the verified checkpoint bytes (``config`` must be the one
-        the checkpoint was written with; the engine refuses another)."""
+    def restore_simulation(
+        self, config: SimulationConfig, restore: Callable[[Any, bytes], Any] | None = None
+    ) -> Any:
+        """The simulation at ``step_index``: restored from the verified checkpoint bytes (``config``
+        must be the one the checkpoint was written with; the engine refuses another), then stepped
+        through the journal. ``restore(config, bytes)`` builds it (default ``Simulation.restore``)."""
         from taos.simulator import Simulation
 
-        return Simulation.restore(config, self.checkpoint_bytes)
+        sim = (restore or Simulation.restore)(config, self.checkpoint_bytes)
+        for entry in self.journal:
+            sim.step(entry.until_ns, entry.records, 1, 0)  # the views are not needed: the smallest
+        if int(sim.time_ns) != self.time_ns:
+            raise StoreError(
+                f"the checkpoint of step {self.checkpoint.step_index} and the journal end at sim time "
+                f"{int(sim.time_ns)} ns, not at the committed {self.time_ns} ns"
+            )
+        return sim
 
 
 def sha256_file(path: Path) -> str:
@@ -153,10 +193,27 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+NPY_MAGIC = b"\x93NUMPY"
+
+
 def _npy(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, a, allow_pickle=False)
-    return buf.getvalue()
+    """A chunk's stored bytes: the array's raw bytes (C order; its dtype and shape are in the
+    ``arrays`` table), zlib-compressed at level 1 (most of a chunk is NaN, zeros or repeats)."""
+    return zlib.compress(np.ascontiguousarray(a).tobytes(), 1)
+
+
+def _unnpy(blob: bytes, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The array of an ``_npy`` blob (None when its size is not that of ``dtype`` and ``shape``);
+    schema 1 stored each chunk as uncompressed ``.npy`` bytes."""
+    if blob.startswith(NPY_MAGIC):
+        arr = np.load(io.BytesIO(blob), allow_pickle=False)
+        if not isinstance(arr, np.ndarray):
+            raise ValueError("not a single array")
+        return arr
+    data = zlib.decompress(blob)
+    if len(data) != dtype.itemsize * int(np.prod(shape, dtype=np.int64)):
+        return None
+    return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
 
 def _chunked(a: np.ndarray) -> bool:
@@ -191,6 +248,30 @@ def _check_storable(name: str, a: np.ndarray) -> np.ndarray:
     return arr
 
 
+def _journal_row(entry: JournalEntry) -> tuple[int, int, bytes]:
+    from taos.simulator import instruction_array
+
+    step, until = entry.step_index, entry.until_ns
+    for name, value in (("step_index", step), ("until_ns", until)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise StoreError(f"journal entry {name} must be an integer >= 0, got {value!r}")
+    records = entry.records
+    if (
+        not isinstance(records, np.ndarray)
+        or records.dtype != instruction_array(0).dtype
+        or records.ndim != 1
+    ):
+        raise StoreError(f"journal entry of step {step}: records must be a 1-d array of engine instructions")
+    return int(step), int(until), zlib.compress(np.ascontiguousarray(records).tobytes(), 1)
+
+
+def _span(steps: list[int]) -> str:
+    if not steps:
+        return "none"
+    contiguous = steps == list(range(steps[0], steps[-1] + 1))
+    return f"{steps[0]}..{steps[-1]}" if contiguous else f"{len(steps)} steps not in order ({steps[:6]}...)"
+
+
 def _array_from_chunks(name: str, dtype: str, shape_text: str, chunks: dict[int, bytes]) -> np.ndarray:
     try:
         shape = tuple(int(x) for x in json.loads(shape_text))
@@ -202,8 +283,8 @@ def _array_from_chunks(name: str, dtype: str, shape_text: str, chunks: dict[int,
 
     def part(idx: int, want: tuple[int, ...]) -> np.ndarray:
         try:
-            arr = np.load(io.BytesIO(chunks[idx]), allow_pickle=False)
-        except (ValueError, OSError, EOFError) as e:
+            arr = _unnpy(chunks[idx], dt, want)
+        except (ValueError, OSError, EOFError, zlib.error) as e:
             raise StoreError(f"stored array {name!r} is unreadable (chunk {idx}): {e}") from e
         if not isinstance(arr, np.ndarray) or arr.dtype != dt or arr.shape != want:
             raise StoreError(
@@ -281,6 +362,12 @@ class ValidatorStore:
                 f"{self.directory / DB_NAME} has schema version {version}, written by a newer version "
                 f"of taos; this version reads schema {SCHEMA_VERSION} only"
             )
+        if version == 1:
+            with self._transaction():
+                for statement in _MIGRATE_1_TO_2.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            return
         if version != SCHEMA_VERSION:
             raise StoreError(
                 f"{self.directory / DB_NAME} has unknown schema version {version}; "
@@ -353,7 +440,7 @@ class ValidatorStore:
 
     def commit(
         self,
-        checkpoint: CheckpointRef,
+        checkpoint: CheckpointRef | None,
         *,
         identity: SimulationIdentity,
         step_index: int,
@@ -361,30 +448,48 @@ class ValidatorStore:
         score_state: ScoreState,
         hotkeys: Mapping[int, str],
         extra: Mapping[str, np.ndarray] | None = None,
+        journal: Sequence[JournalEntry] = (),
+        pending: JournalEntry | None = None,
     ) -> None:
-        """Phase 2 of a commit: writes all state and the checkpoint reference in one transaction,
-        then deletes checkpoint files other than this one and the previously committed one.
+        """Phase 2 of a commit: writes all state in one transaction, then deletes checkpoint files
+        other than this one and the previously committed one.
+
+        With a ``checkpoint`` (written by :meth:`write_checkpoint` for ``step_index``) the
+        simulation's state is that file and the journal is emptied. Without one, the last
+        committed checkpoint stays and ``journal`` must hold every step after the last commit up to
+        ``step_index``, in order: the simulation is that checkpoint stepped through the journal.
+        ``pending`` is the next step's instructions (step ``step_index + 1``, accepted but not run
+        yet; :attr:`StoredState.pending`). It is stored as that step's journal entry, so when the
+        next commit journals the step it is not written again.
 
         Raises:
             StoreError: the step is not after the last committed one, the checkpoint is for another
-            step or is not in this store, or the state cannot be stored. Nothing is written then.
+            step or is not in this store, the journal does not continue the last commit, or the
+            state cannot be stored. Nothing is written then.
         """
         if isinstance(step_index, bool) or not isinstance(step_index, int) or step_index < 0:
             raise ValueError(f"step_index must be an integer >= 0, got {step_index!r}")
         if isinstance(time_ns, bool) or not isinstance(time_ns, int) or time_ns < 0:
             raise ValueError(f"time_ns must be an integer >= 0, got {time_ns!r}")
-        if checkpoint.step_index != step_index:
-            raise StoreError(f"checkpoint is for step {checkpoint.step_index}, not step {step_index}")
-        path = Path(checkpoint.path)
-        if path.parent.resolve() != self.checkpoint_dir.resolve():
-            raise StoreError(f"checkpoint {path} is not in this store's {self.checkpoint_dir}")
+        if checkpoint is not None:
+            if checkpoint.step_index != step_index:
+                raise StoreError(f"checkpoint is for step {checkpoint.step_index}, not step {step_index}")
+            path = Path(checkpoint.path)
+            if path.parent.resolve() != self.checkpoint_dir.resolve():
+                raise StoreError(f"checkpoint {path} is not in this store's {self.checkpoint_dir}")
+        rows = [_journal_row(e) for e in journal] if checkpoint is None else []
+        if pending is not None and pending.step_index != step_index + 1:
+            raise StoreError(
+                f"the pending instructions are for step {pending.step_index}, not {step_index + 1}"
+            )
+        pending_row = _journal_row(pending) if pending is not None else None
         arrays: dict[str, np.ndarray] = {}
-        for name, arr in score_state.to_arrays().items():
+        for name, arr in score_state.to_arrays(copy=False).items():
             arrays[SCORE_PREFIX + name] = _check_storable(name, arr)
         for name, arr in (extra or {}).items():
             if not isinstance(name, str) or not name:
                 raise StoreError(f"extra array names must be non-empty strings, got {name!r}")
-            arrays[EXTRA_PREFIX + name] = _check_storable(name, arr).copy()  # the caller may change it
+            arrays[EXTRA_PREFIX + name] = _check_storable(name, arr)
         keys: list[tuple[int, str]] = []
         for uid, hotkey in hotkeys.items():
             if isinstance(uid, bool) or not isinstance(uid, (int, np.integer)) or uid < 0:
@@ -393,36 +498,80 @@ class ValidatorStore:
                 raise StoreError(f"hotkey of uid {uid} must be a string, got {hotkey!r}")
             keys.append((int(uid), hotkey))
         db = self.db
-        with self._transaction():
-            previous = db.execute("SELECT step_index FROM meta WHERE id = 1").fetchone()
+        with self._transaction(), self._forget_on_failure():
+            previous = db.execute(
+                "SELECT step_index, checkpoint_path, checkpoint_sha256, checkpoint_step FROM meta WHERE id = 1"
+            ).fetchone()
             if previous is not None and step_index <= previous[0]:
                 raise StoreError(f"step {step_index} is not after the last committed step {previous[0]}")
+            if checkpoint is None:
+                if previous is None:
+                    raise StoreError("the first commit of a store needs a checkpoint")
+                steps = [r[0] for r in rows]
+                if steps != list(range(previous[0] + 1, step_index + 1)):
+                    raise StoreError(
+                        f"the journal must hold steps {previous[0] + 1}..{step_index} (every step after the "
+                        f"last commit), got {_span(steps)}"
+                    )
+                checkpoint_path, sha, checkpoint_step = previous[1], previous[2], previous[3]
+                # the step after the last commit may be stored already, as that commit's pending
+                # instructions; it is written again only if the step ran with others (e.g. a reset)
+                stored = db.execute(
+                    "SELECT until_ns, records FROM journal WHERE step_index = ?", (previous[0] + 1,)
+                ).fetchone()
+                same = stored is not None and tuple(stored) == rows[0][1:]
+                db.executemany(
+                    "INSERT OR REPLACE INTO journal (step_index, until_ns, records) VALUES (?, ?, ?)",
+                    rows[1:] if same else rows,
+                )
+            else:
+                checkpoint_path = f"{CHECKPOINT_DIR}/{Path(checkpoint.path).name}"
+                sha, checkpoint_step = checkpoint.sha256, step_index
+                db.execute("DELETE FROM journal")
+            if pending_row is not None:
+                db.execute(
+                    "INSERT INTO journal (step_index, until_ns, records) VALUES (?, ?, ?)", pending_row
+                )
             db.execute(
                 "INSERT OR REPLACE INTO meta (id, config_hash, seed, step_index, time_ns, checkpoint_path,"
-                " checkpoint_sha256, saved_at_unix) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
+                " checkpoint_sha256, saved_at_unix, checkpoint_step) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     identity.config_hash,
                     int(identity.seed),
                     step_index,
                     time_ns,
-                    f"{CHECKPOINT_DIR}/{path.name}",
-                    checkpoint.sha256,
+                    checkpoint_path,
+                    sha,
                     time.time(),
+                    checkpoint_step,
                 ),
             )
             self._write_arrays(arrays)
             db.execute("DELETE FROM hotkeys")
             db.executemany("INSERT INTO hotkeys (uid, hotkey) VALUES (?, ?)", keys)
-        self._committed = arrays  # copies: to_arrays() copies, extra arrays were copied above
-        self._remove_old_checkpoints(step_index, None if previous is None else previous[0])
+        if checkpoint is not None:
+            self._remove_old_checkpoints(step_index, None if previous is None else previous[3])
+
+    @contextmanager
+    def _forget_on_failure(self) -> Iterator[None]:
+        """The copies of the committed arrays are updated while the transaction is written: if it
+        fails, they are dropped, and the next commit writes every array again."""
+        try:
+            yield
+        except BaseException:
+            self._committed = {}
+            raise
 
     def _write_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
         """Inside a transaction: makes the stored arrays equal to ``arrays``, writing only the
-        chunks that differ from the last commit (all of them for a new or reshaped array)."""
+        chunks that differ from the last commit (all of them for a new or reshaped array), and
+        brings the store's own copies of the committed arrays up to date (the arrays passed in may
+        be the caller's live state: they are read, never kept)."""
         db = self.db
         for gone in set(self._committed) - set(arrays):
             db.execute("DELETE FROM array_chunks WHERE name = ?", (gone,))
             db.execute("DELETE FROM arrays WHERE name = ?", (gone,))
+            del self._committed[gone]
         # Arrays this process has not committed (e.g. written before a restart without load()).
         known = set(self._committed)
         for (name,) in db.execute("SELECT name FROM arrays").fetchall():
@@ -440,9 +589,16 @@ class ValidatorStore:
                 )
                 old = None
             if _chunked(a):
-                rows = [(name, i, _npy(a[..., i])) for i in _changed_chunks(a, old)]
+                changed = _changed_chunks(a, old)
+                rows = [(name, i, _npy(a[..., i])) for i in changed]
+                if old is None:
+                    self._committed[name] = a.copy()
+                else:
+                    for i in changed:
+                        old[..., i] = a[..., i]
             elif old is None or old.tobytes() != a.tobytes():
                 rows = [(name, -1, _npy(a))]
+                self._committed[name] = a.copy()
             else:
                 rows = []
             db.executemany("INSERT OR REPLACE INTO array_chunks (name, idx, data) VALUES (?, ?, ?)", rows)
@@ -490,28 +646,30 @@ class ValidatorStore:
         """
         db = self.db
         row = db.execute(
-            "SELECT config_hash, seed, step_index, time_ns, checkpoint_path, checkpoint_sha256"
+            "SELECT config_hash, seed, step_index, time_ns, checkpoint_path, checkpoint_sha256, checkpoint_step"
             " FROM meta WHERE id = 1"
         ).fetchone()
         if row is None:
             return None
-        chash, seed, step_index, time_ns, rel_path, sha = row
+        chash, seed, step_index, time_ns, rel_path, sha, checkpoint_step = row
+        journal = self._load_journal(int(checkpoint_step), int(step_index))
+        pending = journal.pop() if journal and journal[-1].step_index == step_index + 1 else None
         path = self.directory / rel_path
         try:
             data = path.read_bytes()
         except FileNotFoundError:
             raise StoreError(
-                f"checkpoint file {path} of committed step {step_index} is missing; the store cannot be "
+                f"checkpoint file {path} of committed step {checkpoint_step} is missing; the store cannot be "
                 "resumed without it"
             ) from None
         except OSError as e:
             raise StoreError(
-                f"checkpoint file {path} of committed step {step_index} is unreadable: {e}"
+                f"checkpoint file {path} of committed step {checkpoint_step} is unreadable: {e}"
             ) from e
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha:
             raise StoreError(
-                f"checkpoint file {path} of committed step {step_index} is corrupt: sha256 {actual} "
+                f"checkpoint file {path} of committed step {checkpoint_step} is corrupt: sha256 {actual} "
                 f"does not match the recorded {sha}"
             )
         chunks: dict[str, dict[int, bytes]] = {}
@@ -543,7 +701,40 @@ class ValidatorStore:
             time_ns=int(time_ns),
             score_state=score_state,
             hotkeys=hotkeys,
-            checkpoint=CheckpointRef(int(step_index), path, str(sha)),
+            checkpoint=CheckpointRef(int(checkpoint_step), path, str(sha)),
             checkpoint_bytes=data,
             extra=extra,
+            journal=journal,
+            pending=pending,
         )
+
+    def _load_journal(self, checkpoint_step: int, step_index: int) -> list[JournalEntry]:
+        """The journal of steps ``checkpoint_step + 1 .. step_index``, checked to be complete, and
+        the pending step ``step_index + 1`` when it is stored."""
+        from taos.simulator import instruction_array
+
+        dtype = instruction_array(0).dtype
+        out: list[JournalEntry] = []
+        rows = self.db.execute(
+            "SELECT step_index, until_ns, records FROM journal WHERE step_index > ? ORDER BY step_index",
+            (checkpoint_step,),
+        ).fetchall()
+        steps = [int(r[0]) for r in rows]
+        if steps[-1:] == [step_index + 1]:
+            steps = steps[:-1]
+        if steps != list(range(checkpoint_step + 1, step_index + 1)):
+            raise StoreError(
+                f"the journal after the checkpoint of step {checkpoint_step} must hold steps "
+                f"{checkpoint_step + 1}..{step_index}, it holds {_span(steps)}"
+            )
+        for step, until, compressed in rows:
+            try:
+                blob = zlib.decompress(compressed)
+            except (zlib.error, TypeError):
+                blob = None
+            if blob is None or len(blob) % dtype.itemsize:
+                raise StoreError(f"the journal entry of step {step} is malformed")
+            records = instruction_array(len(blob) // dtype.itemsize)
+            records[:] = np.frombuffer(blob, dtype=dtype)
+            out.append(JournalEntry(int(step), int(until), records))
+        return out

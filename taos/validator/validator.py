@@ -56,6 +56,7 @@ from taos.validator.policy import ScoringSettings
 from taos.validator.positions import PositionTracker
 from taos.validator.ptn import Elimination, Policies, PositionStats
 from taos.validator.rules import RateLimiter, RulesSettings, closed_books
+from taos.validator.store import JournalEntry
 from taos.validator.targets import plan_target
 from taos.validator.transport import Answer, Transport
 from taos.validator.validation import RejectRule, ValidationContext, validate_reply
@@ -74,10 +75,21 @@ class ValidatorSettings:
     depth: int = 21  # levels per side in a state
     detail_depth: int = 5  # levels per side with per-order detail
     persist_every: int = 1  # steps between commits of the state (with a store)
+    # a full simulation checkpoint every this many steps or wall seconds, whichever comes first;
+    # the commits in between journal the steps' instructions (resume = checkpoint + replay)
+    checkpoint_steps: int = 120
+    checkpoint_interval_s: float = 600.0
     scoring: ScoringSettings = field(default_factory=ScoringSettings)  # preset taos by default
     rules: RulesSettings = field(default_factory=RulesSettings)  # SPEC §10.2; preset taos: off
 
     def __post_init__(self) -> None:
+        if self.persist_every < 1 or self.checkpoint_steps < 1:
+            raise ValueError(
+                f"persist_every and checkpoint_steps must be >= 1, got {self.persist_every} and "
+                f"{self.checkpoint_steps}"
+            )
+        if not self.checkpoint_interval_s > 0:
+            raise ValueError(f"checkpoint_interval_s must be > 0, got {self.checkpoint_interval_s}")
         # the depths bound the states' size (taos.protocol.limits counts on them)
         if not 1 <= self.depth <= LEVELS:
             raise ValueError(f"depth must be in [1, {LEVELS}], got {self.depth}")
@@ -177,6 +189,10 @@ class Validator:
         self.wall_clock = wall_clock
         scoring = self.settings.scoring
         self.policies = Policies(scoring, self.slots, self.books) if scoring.policies else None
+        self._journal: list[JournalEntry] = []  # the steps since the last commit
+        self._checkpoint_step = 0  # the step of the last checkpoint written
+        self._checkpoint_wall = clock()
+        self._clock = clock
         if store is not None:
             self._resume()
 
@@ -202,6 +218,8 @@ class Validator:
         records, self.pending = self.pending, instruction_array(0)
         self.step_index += 1
         result = self.sim.step(until, records, self.settings.depth, self.settings.detail_depth)
+        if self.store is not None:
+            self._journal.append(JournalEntry(self.step_index, until, records))
         self.market = self.snapshot(result)
         lot = self.units.lot_size
         self.positions.observe(
@@ -652,19 +670,32 @@ class Validator:
             return
         from taos.validator.store import simulation_identity
 
-        self.store.save(
-            self.sim,
+        settings = self.settings
+        due = (
+            self.step_index - self._checkpoint_step >= settings.checkpoint_steps
+            or self._clock() - self._checkpoint_wall >= settings.checkpoint_interval_s
+            or self.store.last_committed_step() is None
+        )
+        checkpoint = self.store.write_checkpoint(self.sim, self.step_index) if due else None
+        self.store.commit(
+            checkpoint,
             identity=simulation_identity(self.config),
             step_index=self.step_index,
-            time_ns=self.sim.time_ns,
+            time_ns=int(self.sim.time_ns),
             score_state=self.scores,
             hotkeys={uid: m.hotkey for uid, m in enumerate(self.miners) if m.hotkey is not None},
             extra=self._extra_state(),
+            journal=self._journal,
+            pending=JournalEntry(
+                self.step_index + 1, min(self.end_ns, self.sim.time_ns + self.publish_ns), self.pending
+            ),
         )
+        self._journal = []
+        if checkpoint is not None:
+            self._checkpoint_step, self._checkpoint_wall = self.step_index, self._clock()
 
     def _extra_state(self) -> dict[str, np.ndarray]:
         extra: dict[str, np.ndarray] = {
-            "pending": self.pending.view(np.uint8),
             "last_target_ns": self.last_target_ns,
             **{f"positions/{k}": a for k, a in self.positions.to_arrays().items()},
         }
@@ -680,13 +711,16 @@ class Validator:
             return
         if stored.identity != simulation_identity(self.config):
             raise StoreError("the stored state belongs to another simulation (config or seed differ)")
-        self.sim = self._restore(self.core, stored.checkpoint_bytes)
+        self.sim = stored.restore_simulation(self.core, self._restore)  # checkpoint + journal replay
         self.scores = stored.score_state
         self.step_index = stored.step_index
+        self._checkpoint_step = stored.checkpoint.step_index
         for uid, hotkey in stored.hotkeys.items():
             if uid < self.slots:
                 self.miners[uid].hotkey = hotkey
-        if "pending" in stored.extra:
+        if stored.pending is not None:
+            self.pending = stored.pending.records
+        elif "pending" in stored.extra:  # a store of schema 1
             self.pending = _concat(
                 [np.frombuffer(stored.extra["pending"].tobytes(), dtype=instruction_array(0).dtype)]
             )

@@ -1,14 +1,19 @@
 """A small validator-like loop over a real simulation, persisted after every step, for crash tests.
 
-    python -m taos.validator._persistence_driver STORE_DIR --steps N [--window L] [--seed S]
+    python tests/persistence_driver.py STORE_DIR --steps N [--window L] [--seed S] [--checkpoint-every K]
 
 Each step: deterministic miner orders (from the step index and the current book) → ``sim.step`` →
 inventory values and traded totals → :meth:`ScoreState.observe` → :meth:`ValidatorStore.save`.
 At a fixed step uid 2's hotkey changes (a deregistration): its account is reset in the simulation
 and its scoring state forgotten. Started again on the same store it resumes from the last commit.
 
-Output (stdout, flushed per line): ``resume K`` (the committed step it starts after), then
-``committed K`` after each commit returns, then ``done``. The array ``extra/observed`` counts how
+Every ``--checkpoint-every`` steps (default 1) a commit comes with a simulation checkpoint; the
+commits in between journal the step's instructions, and a restart replays the journal after the
+last checkpoint (``StoredState.restore_simulation``).
+
+Output (stdout, flushed per line): ``replaying N`` (journaled steps about to be replayed, on a
+restart), ``resume K`` (the committed step it starts after), then ``committed K`` after each commit
+returns, then ``done``. The array ``extra/observed`` counts how
 often each step index was observed in the committed state.
 
 ``--crash-after-checkpoint K`` kills the process with SIGKILL right after step K's checkpoint file
@@ -28,7 +33,7 @@ from taos.config import loads, to_core
 from taos.scoring import inventory_value
 from taos.simulator import InstructionKind, Side, Simulation, Stp, TimeInForce, instruction_array
 from taos.validator.history import ScoreParams, ScoreState
-from taos.validator.store import ValidatorStore, simulation_identity
+from taos.validator.store import JournalEntry, ValidatorStore, simulation_identity
 
 NS_PER_S = 1_000_000_000
 INTERVAL_NS = 5 * NS_PER_S
@@ -127,7 +132,9 @@ def observe(sim_result: object, miners: int, books: int) -> tuple[np.ndarray, np
     return values, totals
 
 
-def run(store_dir: str, steps: int, window: int, seed: int, crash_after_checkpoint: int | None) -> None:
+def run(
+    store_dir: str, steps: int, window: int, seed: int, crash_after_checkpoint: int | None, every: int
+) -> None:
     config = loads(CONFIG.format(seed=seed))
     core = to_core(config)
     identity = simulation_identity(config)
@@ -143,6 +150,7 @@ def run(store_dir: str, steps: int, window: int, seed: int, crash_after_checkpoi
         else:
             if stored.identity != identity:
                 raise SystemExit(f"the store holds another simulation ({stored.identity})")
+            print(f"replaying {len(stored.journal)}", flush=True)
             sim = stored.restore_simulation(core)
             state, step, hotkeys = stored.score_state, stored.step_index, stored.hotkeys
             observed = stored.extra["observed"]
@@ -152,18 +160,21 @@ def run(store_dir: str, steps: int, window: int, seed: int, crash_after_checkpoi
         while step < steps:
             step += 1
             changed = [uid for uid in range(miners) if hotkey(uid, step) != hotkeys[uid]]
-            result = sim.step(step * INTERVAL_NS, miner_orders(sim, step, miners, changed))
+            records = miner_orders(sim, step, miners, changed)
+            result = sim.step(step * INTERVAL_NS, records)
             for uid in changed:
                 hotkeys[uid] = hotkey(uid, step)
                 state.reset_uid(uid)
             values, totals = observe(result, miners, books)
             state.observe(step, result.time_ns, values, totals)
             observed[step] += 1
-            ref = store.write_checkpoint(sim, step)
+            due = step % every == 0 or store.last_committed_step() is None
+            ref = store.write_checkpoint(sim, step) if due else None
             if crash_after_checkpoint == step:
                 os.kill(os.getpid(), signal.SIGKILL)
             store.commit(
                 ref,
+                journal=[JournalEntry(step, step * INTERVAL_NS, records)],
                 identity=identity,
                 step_index=step,
                 time_ns=result.time_ns,
@@ -182,8 +193,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--window", type=int, default=720)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--crash-after-checkpoint", type=int, default=None)
+    p.add_argument("--checkpoint-every", type=int, default=1)
     a = p.parse_args(argv)
-    run(a.store, a.steps, a.window, a.seed, a.crash_after_checkpoint)
+    run(a.store, a.steps, a.window, a.seed, a.crash_after_checkpoint, a.checkpoint_every)
 
 
 if __name__ == "__main__":
