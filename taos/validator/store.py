@@ -35,7 +35,7 @@ A crash before step 2 completes leaves the database as it was, pointing at the p
 file, which still exists, and its journal; a crash after it leaves at most some old files, removed
 by the next checkpoint. :meth:`ValidatorStore.load` returns the last committed state after checking
 that its checkpoint file exists and has the recorded sha256 and that the journal is complete.
-
+"""
 
 from __future__ import annotations
 
