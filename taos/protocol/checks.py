@@ -92,8 +92,11 @@ def notional_to_units(notional: float, tick_size: float, lot_size: float) -> int
 
 
 def from_steps(n: int, step: float) -> float:
-    """The decimal of ``n`` steps (``from_steps(29999, 0.01) == 299.99``)."""
-    return round(n * step, 12)
+    """The decimal of ``n`` steps (``from_steps(29999, 0.01) == 299.99``): ``n x step`` rounded to
+    12 decimals the way ``numpy.round(n * step, 12)`` does (scaled by 1e12, to the nearest integer,
+    ties to even, scaled back), so that a price converted here and one converted with numpy for a
+    whole array (the books' levels and events, the accounts) are the same float."""
+    return round(n * step * 1e12) / 1e12
 
 
 def check_instruction(
