@@ -161,6 +161,8 @@ def test_two_actors_over_four_books_give_the_local_event_streams() -> None:
             assert same(sim.open_orders(b, 0), local.open_orders(b, 0))
             for mine, theirs in zip(sim.miner_orders(b, 4), local.miner_orders(b, 4), strict=True):
                 assert same(mine, theirs)
+            for mine, theirs in zip(sim.miner_fees(b, 4), local.miner_fees(b, 4), strict=True):
+                assert same(mine, theirs)
     for mine, theirs in zip(events, local_events, strict=True):
         for b in range(5):  # book 4..: the refused orders for an unknown book
             assert same(mine[mine["book"] == b], theirs[theirs["book"] == b]), f"book {b}"

@@ -235,6 +235,38 @@ def notices_of_all_miners(events: np.ndarray, slots: int) -> list[int]:
     return out
 
 
+def test_miner_fees_give_every_agents_tier_and_window_volume_in_one_call() -> None:
+    """``miner_fees(book, n)``: for agents 0..n-1, the fee tier and window volume that
+    ``account(book, agent)`` gives one at a time; -1 and 0 for an agent without an account."""
+    sim = Simulation(small_config())
+    sim.step(10 * S)
+    _, ask = sim.best(0)
+    orders = [miner_limit(agent, 0, Side.BUY, ask + 5, 2 + agent, 1_000) for agent in (1, 2)]
+    sim.step(15 * S, np.concatenate(orders))
+    total = 0
+    for book in range(3):
+        for n in (0, 4, 30):
+            tiers, volumes = sim.miner_fees(book, n)
+            assert tiers.dtype == np.int32 and volumes.dtype == np.int64 and len(tiers) == len(volumes) == n
+            for agent in range(n):
+                account = sim.account(book, agent)
+                assert account is not None
+                assert (int(tiers[agent]), int(volumes[agent])) == (
+                    account["fee_tier"],
+                    account["window_volume"],
+                )
+            total += int(volumes.sum())
+        agents = 1
+        while sim.account(book, agents) is not None:
+            agents += 1
+        tiers, volumes = sim.miner_fees(book, agents + 3)
+        assert tiers[agents:].tolist() == [-1] * 3 and volumes[agents:].tolist() == [0] * 3
+    assert total > 0  # the miners' buys traded
+    assert sim.miner_fees(0, 4)[1][1] > 0
+    with pytest.raises(IndexError, match="unknown book 3"):
+        sim.miner_fees(3, 4)
+
+
 def test_miner_orders_lists_each_miners_open_orders_from_one_scan() -> None:
     """``miner_orders(book, n)``: the open orders of agents 0..n-1 (the miners when n is the slot
     count), grouped by agent in increasing order, each group exactly ``open_orders(book, agent)``;

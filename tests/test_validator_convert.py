@@ -29,9 +29,9 @@ from taos.protocol import (
     pack_events,
 )
 from taos.protocol.instructions import Direction
-from taos.protocol.limits import MAX_EVENTS_PER_BOOK
+from taos.protocol.limits import MAX_ACCOUNT_ORDERS, MAX_EVENTS_PER_BOOK
 from taos.simulator import EventKind, Simulation
-from taos.validator.convert import Units, book_states, miner_account, miner_notices, to_records
+from taos.validator.convert import BookAccounts, Units, book_states, miner_account, miner_notices, to_records
 
 ROOT = Path(__file__).resolve().parents[1]
 S = 1_000_000_000
@@ -120,6 +120,40 @@ def test_miner_instructions_round_trip_into_notices(sim: Simulation) -> None:
     assert notes2 == [
         OrderCancelled(0, notes2[0].ts_ns, accepted[0].order_id, 0.5, 0.0, CancelReason.REQUESTED)
     ]
+
+
+def test_book_accounts_convert_every_miners_account_as_miner_account_does(sim: Simulation) -> None:
+    """``BookAccounts`` (whole columns, once per book) gives each miner the account that
+    ``miner_account`` builds one at a time, also past ``MAX_ACCOUNT_ORDERS`` open orders."""
+    slots = sim.first_background_agent
+    bid, ask = sim.best(0)
+    orders = [
+        (PlaceLimit(0, Side.BUY, U.price(bid - 100 - i), 0.01), 1_000) for i in range(MAX_ACCOUNT_ORDERS + 3)
+    ]
+    records = [to_records(1, orders, U)]
+    records.append(to_records(2, [(PlaceLimit(1, Side.SELL, U.price(ask + 7), 0.25), 0)], U))
+    records.append(to_records(2, [(PlaceMarket(0, Side.BUY, 5.0, currency=Currency.QUOTE), 0)], U))
+    r = sim.step(70 * S, np.concatenate(records))
+    compared = 0
+    for b in range(2):
+        owners, open_orders = sim.miner_orders(b, slots)
+        tiers, volumes = sim.miner_fees(b, slots)
+        table = BookAccounts(b, r.accounts[b], owners, open_orders, tiers, volumes, U)
+        for uid in range(slots):
+            engine = sim.account(b, uid)
+            one = miner_account(
+                b, r.accounts[b][uid], sim.open_orders(b, uid), engine["fee_tier"], engine["window_volume"], U
+            )
+            assert table.account(uid) == one
+            compared += len(one.orders) + one.orders_dropped
+    assert table.account(1).orders_dropped == 0
+    assert (
+        BookAccounts(0, r.accounts[0], *sim.miner_orders(0, slots), *sim.miner_fees(0, slots), U)
+        .account(1)
+        .orders_dropped
+        == 3
+    )
+    assert compared >= MAX_ACCOUNT_ORDERS + 4
 
 
 def test_target_position_is_not_an_engine_instruction() -> None:

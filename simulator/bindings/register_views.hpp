@@ -149,6 +149,23 @@ void def_exchange_views(Cls& cls, Get get) {
           "The open orders of every agent below `agents` in one scan of the book: (their agents, "
           "ORDER_DTYPE records), grouped by agent in increasing order; within an agent, as open_orders "
           "lists them.")
+      .def(
+          "miner_fees",
+          [get](Self& self, BookId book, AgentId agents) {
+            Exchange& ex = get(self);
+            if (book >= ex.num_books()) throw py::index_error("unknown book " + std::to_string(book));
+            std::vector<std::int32_t> tiers(agents, -1);
+            std::vector<Quote> volumes(agents, 0);
+            for (AgentId a = 0; a < agents; ++a) {
+              if (!ex.account(book, a)) continue;
+              volumes[a] = ex.window_volume(book, a);
+              tiers[a] = static_cast<std::int32_t>(ex.fee_tier(book, a));
+            }
+            return py::make_tuple(to_numpy(std::move(tiers)), to_numpy(std::move(volumes)));
+          },
+          py::arg("book"), py::arg("agents"),
+          "The fee tier (int32; -1 without an account) and rolling window volume (int64 quote units) "
+          "of every agent below `agents` on a book, as `account` gives them one at a time.")
       .def("fees_collected", [get](Self& self, BookId b) { return get(self).fees_collected(b); }, py::arg("book"))
       .def("supply_base", [get](Self& self, BookId b) { return get(self).supply_base(b); }, py::arg("book"))
       .def("supply_quote", [get](Self& self, BookId b) { return get(self).supply_quote(b); }, py::arg("book"));

@@ -333,6 +333,10 @@ class RaySimulation:
         owners, records = self._call("miner_orders", book, agents)
         return np.asarray(owners), np.asarray(records)
 
+    def miner_fees(self, book: int, agents: int) -> tuple[np.ndarray, np.ndarray]:
+        tiers, volumes = self._call("miner_fees", book, agents)
+        return np.asarray(tiers), np.asarray(volumes)
+
     def levels(self, book: int, depth: int = 21, detail_depth: int = 5) -> dict[str, np.ndarray]:
         result: dict[str, np.ndarray] = self._call("levels", book, depth, detail_depth)
         return result

@@ -3,7 +3,8 @@ wire protocol (decimals; msgspec models). Conversion only: no decisions are made
 
 - ``book_states``: a step's books and events → the shared part of every miner's state;
 - ``miner_notices``: a miner's events of a step → its notices;
-- ``miner_accounts``: a miner's accounts after a step → ``Account`` models;
+- ``miner_account``: a miner's account on a book after a step → an ``Account`` model;
+  ``BookAccounts``: the same for every miner of a book at once (whole columns);
 - ``to_records``: validated protocol instructions → engine instruction records.
 
 Client order ids: the engine carries 0 for "none"; the protocol uses None. They are echoed on
@@ -275,6 +276,79 @@ def miner_account(
         volume=u.quote(volume_units),
         orders_dropped=dropped,
     )
+
+
+_SIDES = {int(side): side for side in Side}
+
+
+class BookAccounts:
+    """Every miner's account on one book after a step, converted for the wire once for all of them
+    (whole columns, as the books are): ``account(uid)`` is ``miner_account`` of that miner.
+
+    ``records`` are the book's ACCOUNT_DTYPE records (``StepResult.accounts[book]``), ``owners``
+    and ``orders`` the book's miner orders grouped by agent (``Simulation.miner_orders``), ``tiers``
+    and ``volumes`` the fee tier and window volume of every slot (``Simulation.miner_fees``)."""
+
+    def __init__(
+        self,
+        book: int,
+        records: np.ndarray,
+        owners: np.ndarray,
+        orders: np.ndarray,
+        tiers: np.ndarray,
+        volumes: np.ndarray,
+        u: Units,
+    ) -> None:
+        slots = len(tiers)
+        self.book = book
+        self._records = records
+        self._row = np.full(slots, -1, dtype=np.int64)  # slot → row of ``records``
+        mine = records["agent"] < slots
+        self._row[records["agent"][mine]] = np.flatnonzero(mine)
+        self._orders = orders
+        self._starts = np.searchsorted(owners, np.arange(slots + 1)).tolist()
+        self._units = u
+        lot, quote_units = u.lot_size, u.quote_units
+        self._base_free = np.round(records["base_free"] * lot, 12).tolist()
+        self._base_reserved = np.round(records["base_reserved"] * lot, 12).tolist()
+        self._quote_free = (records["quote_free"] / quote_units).tolist()
+        self._quote_reserved = (records["quote_reserved"] / quote_units).tolist()
+        self._tiers = tiers.tolist()
+        self._volumes = (volumes / quote_units).tolist()
+        self._volume_units = volumes
+        self._order_ids = orders["order_id"].tolist()
+        self._sides = [_SIDES[s] for s in orders["side"].tolist()]
+        self._prices = np.round(orders["price_ticks"] * u.tick_size, 12).tolist()
+        self._qtys = np.round(orders["qty_lots"] * lot, 12).tolist()
+
+    def account(self, uid: int) -> Account:
+        first, end = self._starts[uid], self._starts[uid + 1]
+        row = int(self._row[uid])
+        if end - first > MAX_ACCOUNT_ORDERS:  # rare: the oldest orders, as miner_account lists them
+            return miner_account(
+                self.book,
+                self._records[row],
+                self._orders[first:end],
+                self._tiers[uid],
+                int(self._volume_units[uid]),
+                self._units,
+            )
+        return Account(
+            self.book,
+            Balance(self._base_free[row], self._base_reserved[row]),
+            Balance(self._quote_free[row], self._quote_reserved[row]),
+            tuple(
+                map(
+                    OpenOrder,
+                    self._order_ids[first:end],
+                    self._sides[first:end],
+                    self._prices[first:end],
+                    self._qtys[first:end],
+                )
+            ),
+            self._tiers[uid],
+            self._volumes[uid],
+        )
 
 
 def to_records(uid: int, instructions: Iterable[tuple[Instruction, int]], u: Units) -> np.ndarray:

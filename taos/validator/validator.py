@@ -47,7 +47,7 @@ from taos.protocol.limits import MAX_DETAIL_CHARS, MAX_NOTICES
 from taos.protocol.state import DETAILED_LEVELS, LEVELS
 from taos.scoring import weights_from_scores
 from taos.simulator import InstructionKind, Simulation, instruction_array
-from taos.validator.convert import Units, book_states, miner_account, miner_notices, to_records
+from taos.validator.convert import BookAccounts, Units, book_states, miner_notices, to_records
 from taos.validator.history import ScoreParams, ScoreState
 from taos.validator.latency import LatencyModel, LinearLatency, instruction_delay_ns
 from taos.validator.metrics import ValidatorMetrics
@@ -288,10 +288,11 @@ class Validator:
         shared = encode_shared(result.time_ns, books)
         self.encode_s += time.perf_counter() - t0
         slots = len(self.miners)
-        orders = []  # per book: every miner's open orders from one scan, and where each uid's start
+        tables = []  # per book, every miner's account (one scan of the book for the orders)
         for b in range(self.books):
-            owners, records = self.sim.miner_orders(b, slots)
-            orders.append((records, np.searchsorted(owners, np.arange(slots + 1))))
+            owners, orders = self.sim.miner_orders(b, slots)
+            tiers, volumes = self.sim.miner_fees(b, slots)
+            tables.append(BookAccounts(b, result.accounts[b], owners, orders, tiers, volumes, self.units))
         out = {}
         for uid in serving:
             view = self.miners[uid]
@@ -302,20 +303,8 @@ class Validator:
                         self.metrics.count_rejection(n.reason.name)
             notices = _capped([*view.notices, *engine], result.time_ns)
             view.notices = []
-            accounts = []
-            for b, (records, starts) in enumerate(orders):
-                engine = self.sim.account(b, uid)
-                accounts.append(
-                    miner_account(
-                        b,
-                        result.accounts[b][uid],
-                        records[starts[uid] : starts[uid + 1]],
-                        engine["fee_tier"],
-                        engine["window_volume"],
-                        self.units,
-                    )
-                )
-            out[uid] = StateRequest(shared, self.info, tuple(accounts), tuple(notices))
+            accounts = tuple(table.account(uid) for table in tables)
+            out[uid] = StateRequest(shared, self.info, accounts, tuple(notices))
         return out
 
     # --- 3. the queries -------------------------------------------------------------------------------
