@@ -31,7 +31,15 @@ from taos.protocol import (
 from taos.protocol.instructions import Direction
 from taos.protocol.limits import MAX_ACCOUNT_ORDERS, MAX_EVENTS_PER_BOOK
 from taos.simulator import EventKind, Simulation
-from taos.validator.convert import BookAccounts, Units, book_states, miner_account, miner_notices, to_records
+from taos.validator.convert import (
+    BookAccounts,
+    Units,
+    all_miner_notices,
+    book_states,
+    miner_account,
+    miner_notices,
+    to_records,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 S = 1_000_000_000
@@ -154,6 +162,24 @@ def test_book_accounts_convert_every_miners_account_as_miner_account_does(sim: S
         == 3
     )
     assert compared >= MAX_ACCOUNT_ORDERS + 4
+
+
+def test_notices_of_several_miners_converted_at_once_are_each_miners_own(sim: Simulation) -> None:
+    bid, ask = sim.best(0)
+    records = [
+        to_records(uid, [(PlaceLimit(0, side, U.price(price), 0.02), 1_000 * uid)], U)
+        for uid, side, price in ((1, Side.BUY, ask + 3), (2, Side.SELL, bid - 3), (3, Side.BUY, bid - 50))
+    ]
+    records.append(to_records(4, [(Cancel(0, 123456789), 0)], U))  # a cancel of an unknown order
+    r = sim.step(70 * S, np.concatenate(records))
+    events = {uid: r.notices(uid) for uid in (4, 1, 2, 3, 0)}
+    together = all_miner_notices(events, U)
+    assert list(together) == [4, 1, 2, 3, 0]
+    for uid, evs in events.items():
+        assert together[uid] == miner_notices(uid, evs, U)
+    assert any(isinstance(n, OrderFilled) for n in together[1]) and together[0] == []
+    assert [type(n) for n in together[4]] == [OrderRejected] and together[4][0].order_id == 123456789
+    assert all_miner_notices({}, U) == {} and all_miner_notices({5: r.notices(5)}, U) == {5: []}
 
 
 def test_target_position_is_not_an_engine_instruction() -> None:

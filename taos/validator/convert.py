@@ -14,8 +14,9 @@ name the order by its id.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -159,93 +160,127 @@ def book_states(books: Sequence[dict], events: np.ndarray, u: Units) -> tuple[Bo
     return tuple(out)
 
 
-def _client_id(value: int) -> int | None:
-    return int(value) or None
-
-
 def miner_notices(uid: int, events: np.ndarray, u: Units) -> list[Notice]:
     """A miner's notices from its events of a step (``StepResult.notices(uid)``): acceptances,
     rejections (of placements and of cancels), fills as taker and maker, cancellations, resets."""
-    out: list[Notice] = []
-    placed: dict[tuple[int, int], int] = {}  # (book, order id) → lots left, for taker fills
-    names = events.dtype.names or ()
-    for row in events.tolist():  # plain tuples: numpy scalars are slow one field at a time
-        e = dict(zip(names, row, strict=True))
-        kind, book, ts = e["kind"], e["book"], e["ts_ns"]
-        if kind == EventKind.ORDER_PLACED:
-            is_market = e["price_ticks"] == 0
-            placed[(book, e["order_id"])] = e["qty_lots"]
-            out.append(
-                OrderAccepted(
-                    book=book,
-                    ts_ns=ts,
-                    order_id=e["order_id"],
-                    side=Side(e["side"]),
-                    price=None if is_market else u.price(e["price_ticks"]),
-                    quantity=u.quote(e["notional_quote"])
-                    if is_market and e["qty_lots"] == 0
-                    else u.qty(e["qty_lots"]),
-                    client_order_id=_client_id(e["client_order_id"]),
-                    time_in_force=None if is_market else TimeInForce(e["tif"]),
-                )
-            )
-        elif kind in (EventKind.ORDER_REJECTED, EventKind.CANCEL_REJECTED):
-            out.append(
-                OrderRejected(
-                    book=book,
-                    ts_ns=ts,
-                    reason=RejectReason(e["reason"]),
-                    client_order_id=_client_id(e["client_order_id"]),
-                    order_id=e["order_id"] if kind == EventKind.CANCEL_REJECTED else None,
-                )
-            )
-        elif kind == EventKind.TRADE:
-            lots = e["qty_lots"]
-            if e["agent"] == uid:  # the taker's fill
-                key = (book, e["order_id"])
-                left = max(0, placed.get(key, lots) - lots)
-                placed[key] = left
-                out.append(
-                    OrderFilled(
-                        book,
-                        ts,
-                        e["order_id"],
-                        Side(e["side"]),
-                        u.price(e["price_ticks"]),
-                        u.qty(lots),
-                        u.quote(e["taker_fee"]),
-                        False,
-                        u.qty(left),
+    return all_miner_notices({uid: events}, u)[uid]
+
+
+def _members(enum: type) -> dict[int, Any]:
+    return {int(m): m for m in enum}  # type: ignore[attr-defined]
+
+
+_SIDE_OF, _TIF_OF = _members(Side), _members(TimeInForce)
+_REJECT_OF, _CANCEL_OF = _members(RejectReason), _members(CancelReason)
+
+
+def all_miner_notices(events: Mapping[int, np.ndarray], u: Units) -> dict[int, list[Notice]]:
+    """``miner_notices`` of several miners at once (``uid → StepResult.notices(uid)``): the prices,
+    quantities and fees of all their events are converted as whole columns, once."""
+    uids = list(events)
+    if not uids:
+        return {}
+    lengths = [len(events[uid]) for uid in uids]
+    out: dict[int, list[Notice]] = {uid: [] for uid in uids}
+    if not sum(lengths):
+        return out
+    ev = np.empty(sum(lengths), dtype=events[uids[0]].dtype)  # (concatenate is slow for records)
+    at = 0
+    for uid, n in zip(uids, lengths, strict=True):
+        ev[at : at + n] = events[uid]
+        at += n
+    kind = ev["kind"].tolist()
+    book, ts = ev["book"].tolist(), ev["ts_ns"].tolist()
+    oid, other_oid, coid = (
+        ev["order_id"].tolist(),
+        ev["other_order_id"].tolist(),
+        ev["client_order_id"].tolist(),
+    )
+    agent, other_agent = ev["agent"].tolist(), ev["other_agent"].tolist()
+    side, tif, reason = ev["side"].tolist(), ev["tif"].tolist(), ev["reason"].tolist()
+    ticks, lots = ev["price_ticks"].tolist(), ev["qty_lots"].tolist()
+    price = np.round(ev["price_ticks"] * u.tick_size, 12).tolist()
+    qty = np.round(ev["qty_lots"] * u.lot_size, 12).tolist()
+    remaining = np.round(ev["remaining_lots"] * u.lot_size, 12).tolist()
+    units = u.quote_units
+    notional = (ev["notional_quote"] / units).tolist()
+    taker_fee, maker_fee = (ev["taker_fee"] / units).tolist(), (ev["maker_fee"] / units).tolist()
+    placed_kind, trade_kind, cancelled_kind = (
+        EventKind.ORDER_PLACED,
+        EventKind.TRADE,
+        EventKind.ORDER_CANCELLED,
+    )
+    rejected_kinds = (EventKind.ORDER_REJECTED, EventKind.CANCEL_REJECTED)
+    lot = u.lot_size
+    first = 0
+    for uid, n in zip(uids, lengths, strict=True):
+        notices = out[uid]
+        placed: dict[tuple[int, int], int] = {}  # (book, order id) → lots left, for taker fills
+        for i in range(first, first + n):
+            k, b = kind[i], book[i]
+            if k == placed_kind:
+                is_market = ticks[i] == 0
+                placed[(b, oid[i])] = lots[i]
+                notices.append(
+                    OrderAccepted(
+                        book=b,
+                        ts_ns=ts[i],
+                        order_id=oid[i],
+                        side=_SIDE_OF[side[i]],
+                        price=None if is_market else price[i],
+                        quantity=notional[i] if is_market and lots[i] == 0 else qty[i],
+                        client_order_id=coid[i] or None,
+                        time_in_force=None if is_market else _TIF_OF[tif[i]],
                     )
                 )
-            if e["other_agent"] == uid:  # the maker's fill (both, for a self-trade)
-                maker_side = Side.SELL if e["side"] == Side.BUY else Side.BUY
-                out.append(
-                    OrderFilled(
-                        book,
-                        ts,
-                        e["other_order_id"],
-                        maker_side,
-                        u.price(e["price_ticks"]),
-                        u.qty(lots),
-                        u.quote(e["maker_fee"]),
-                        True,
-                        u.qty(e["remaining_lots"]),
+            elif k in rejected_kinds:
+                notices.append(
+                    OrderRejected(
+                        book=b,
+                        ts_ns=ts[i],
+                        reason=_REJECT_OF[reason[i]],
+                        client_order_id=coid[i] or None,
+                        order_id=oid[i] if k == EventKind.CANCEL_REJECTED else None,
                     )
                 )
-        elif kind == EventKind.ORDER_CANCELLED:
-            out.append(
-                OrderCancelled(
-                    book,
-                    ts,
-                    e["order_id"],
-                    u.qty(e["qty_lots"]),
-                    u.qty(e["remaining_lots"]),
-                    CancelReason(e["reason"]),
-                )
-            )
-        elif kind == EventKind.ACCOUNT_RESET:
-            out.append(AccountReset(book, ts))
+            elif k == trade_kind:
+                if agent[i] == uid:  # the taker's fill
+                    key = (b, oid[i])
+                    left = max(0, placed.get(key, lots[i]) - lots[i])
+                    placed[key] = left
+                    notices.append(
+                        OrderFilled(
+                            b,
+                            ts[i],
+                            oid[i],
+                            _SIDE_OF[side[i]],
+                            price[i],
+                            qty[i],
+                            taker_fee[i],
+                            False,
+                            from_steps(left, lot),
+                        )
+                    )
+                if other_agent[i] == uid:  # the maker's fill (both, for a self-trade)
+                    maker_side = Side.SELL if side[i] == Side.BUY else Side.BUY
+                    notices.append(
+                        OrderFilled(
+                            b,
+                            ts[i],
+                            other_oid[i],
+                            maker_side,
+                            price[i],
+                            qty[i],
+                            maker_fee[i],
+                            True,
+                            remaining[i],
+                        )
+                    )
+            elif k == cancelled_kind:
+                notices.append(OrderCancelled(b, ts[i], oid[i], qty[i], remaining[i], _CANCEL_OF[reason[i]]))
+            elif k == EventKind.ACCOUNT_RESET:
+                notices.append(AccountReset(b, ts[i]))
+        first += n
     return out
 
 
@@ -351,44 +386,100 @@ class BookAccounts:
         )
 
 
+_RECORD_FIELDS = (
+    "kind",
+    "book",
+    "ts_ns",
+    "side",
+    "price_ticks",
+    "qty_lots",
+    "notional_quote",
+    "tif",
+    "expiry_ns",
+    "post_only",
+    "stp",
+    "currency",
+    "order_id",
+    "client_order_id",
+)
+
+
 def to_records(uid: int, instructions: Iterable[tuple[Instruction, int]], u: Units) -> np.ndarray:
     """Engine records for a miner's accepted instructions, each with its delay in ns from the step
     start (``ts_ns``). Prices are rounded toward the passive side and quantities down (the protocol's
     rounding rules; validation has refused what would round to zero). ``TargetPosition`` is not an
-    engine instruction and must have been turned into a market order before."""
+    engine instruction and must have been turned into a market order before. The fields are
+    gathered per instruction and written to the records a column at a time."""
     from taos.simulator import instruction_array
 
-    items = list(instructions)
-    out = instruction_array(len(items))
-    for r, (ins, delay_ns) in zip(out, items, strict=True):
-        r["agent"] = uid
-        r["book"] = ins.book
-        r["ts_ns"] = delay_ns
+    rows: list[tuple[int, ...]] = []
+    tick, lot = u.tick_size, u.lot_size
+    for ins, delay_ns in instructions:
         match ins:
             case PlaceLimit():
-                r["kind"] = InstructionKind.PLACE_LIMIT
-                r["side"] = ins.side
-                r["price_ticks"] = price_to_ticks(ins.price, u.tick_size, ins.side)
-                r["qty_lots"] = quantity_to_lots(ins.quantity, u.lot_size)
-                r["tif"] = ins.time_in_force
-                r["expiry_ns"] = ins.expiry_ns or 0
-                r["post_only"] = ins.post_only
-                r["stp"] = ins.stp
-                r["client_order_id"] = ins.client_order_id or 0
+                rows.append(
+                    (
+                        InstructionKind.PLACE_LIMIT,
+                        ins.book,
+                        delay_ns,
+                        ins.side,
+                        price_to_ticks(ins.price, tick, ins.side),
+                        quantity_to_lots(ins.quantity, lot),
+                        0,
+                        ins.time_in_force,
+                        ins.expiry_ns or 0,
+                        ins.post_only,
+                        ins.stp,
+                        0,
+                        0,
+                        ins.client_order_id or 0,
+                    )
+                )
             case PlaceMarket():
-                r["kind"] = InstructionKind.PLACE_MARKET
-                r["side"] = ins.side
-                r["currency"] = ins.currency
-                if ins.currency == Currency.BASE:
-                    r["qty_lots"] = quantity_to_lots(ins.quantity, u.lot_size)
-                else:
-                    r["notional_quote"] = notional_to_units(ins.quantity, u.tick_size, u.lot_size)
-                r["stp"] = ins.stp
-                r["client_order_id"] = ins.client_order_id or 0
+                base = ins.currency == Currency.BASE
+                rows.append(
+                    (
+                        InstructionKind.PLACE_MARKET,
+                        ins.book,
+                        delay_ns,
+                        ins.side,
+                        0,
+                        quantity_to_lots(ins.quantity, lot) if base else 0,
+                        0 if base else notional_to_units(ins.quantity, tick, lot),
+                        0,
+                        0,
+                        False,
+                        ins.stp,
+                        ins.currency,
+                        0,
+                        ins.client_order_id or 0,
+                    )
+                )
             case Cancel():
-                r["kind"] = InstructionKind.CANCEL
-                r["order_id"] = ins.order_id
-                r["qty_lots"] = 0 if ins.quantity is None else quantity_to_lots(ins.quantity, u.lot_size)
+                lots = 0 if ins.quantity is None else quantity_to_lots(ins.quantity, lot)
+                rows.append(
+                    (
+                        InstructionKind.CANCEL,
+                        ins.book,
+                        delay_ns,
+                        0,
+                        0,
+                        lots,
+                        0,
+                        0,
+                        0,
+                        False,
+                        0,
+                        0,
+                        ins.order_id,
+                        0,
+                    )
+                )
             case _:
                 raise TypeError(f"{type(ins).__name__} is not an engine instruction")
+    out = instruction_array(len(rows))
+    if rows:
+        out["agent"] = uid
+        for name, column in zip(_RECORD_FIELDS, zip(*rows, strict=True), strict=True):
+            out[name] = column
     return out

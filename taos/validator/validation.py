@@ -74,6 +74,7 @@ from taos.protocol import (
     decode_reply,
     limits,
 )
+from taos.protocol.checks import quick_check
 
 _UINT64_MAX = 2**64 - 1
 
@@ -352,9 +353,11 @@ def _refusal(
     instruction: Instruction, context: ValidationContext
 ) -> tuple[RejectRule, RejectReason, str] | None:
     """Why rules 1 to 6 refuse ``instruction``, or None."""
-    problem = check_instruction(instruction, context.simulation, now_ns=context.now_ns, strict=context.strict)
-    if problem is not None:
-        return RejectRule.CHECK, problem.reason, problem.message
+    sim, now, strict = context.simulation, context.now_ns, context.strict
+    if sim is None or not quick_check(instruction, sim, now_ns=now, strict=strict):  # the full check
+        problem = check_instruction(instruction, sim, now_ns=now, strict=strict)
+        if problem is not None:
+            return RejectRule.CHECK, problem.reason, problem.message
     if instruction.delay_ns > context.max_extra_delay_ns:
         return (
             RejectRule.EXTRA_DELAY,

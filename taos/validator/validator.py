@@ -47,7 +47,7 @@ from taos.protocol.limits import MAX_DETAIL_CHARS, MAX_NOTICES
 from taos.protocol.state import DETAILED_LEVELS, LEVELS
 from taos.scoring import weights_from_scores
 from taos.simulator import InstructionKind, Simulation, instruction_array
-from taos.validator.convert import BookAccounts, Units, book_states, miner_notices, to_records
+from taos.validator.convert import BookAccounts, Units, all_miner_notices, book_states, to_records
 from taos.validator.history import ScoreParams, ScoreState
 from taos.validator.latency import LatencyModel, LinearLatency, instruction_delay_ns
 from taos.validator.metrics import ValidatorMetrics
@@ -293,10 +293,11 @@ class Validator:
             owners, orders = self.sim.miner_orders(b, slots)
             tiers, volumes = self.sim.miner_fees(b, slots)
             tables.append(BookAccounts(b, result.accounts[b], owners, orders, tiers, volumes, self.units))
+        from_engine = all_miner_notices({uid: result.notices(uid) for uid in serving}, self.units)
         out = {}
         for uid in serving:
             view = self.miners[uid]
-            engine = miner_notices(uid, result.notices(uid), self.units)
+            engine = from_engine[uid]
             if self.metrics is not None:
                 for n in engine:
                     if isinstance(n, OrderRejected):
