@@ -241,3 +241,30 @@ def test_from_arrays_refuses_bad_arrays() -> None:
         ScoreState.from_arrays({**good, "param.window": np.array(6)})
     with pytest.raises(ValueError, match="counters"):
         ScoreState.from_arrays({**good, "counters": np.array([0, 1, 1, 5 * S])})
+
+
+def test_only_the_active_miners_are_scored() -> None:
+    """``observe(..., active=mask)`` records every miner's values and volumes but computes the
+    Sharpe windows of the active miners only: they score exactly as without the mask, the others
+    score 0 (their EMA decays) and still get their history, so they score from it once active."""
+    rng = np.random.default_rng(3)
+    full, masked = ScoreState(params(), 4, 2), ScoreState(params(), 4, 2)
+    active = np.array([True, False, True, False])
+    values = 100 + np.cumsum(rng.normal(size=(12, 4, 2)), axis=0)
+    for i in range(10):
+        totals = np.full((4, 2), 100 * (i + 1))
+        a = full.observe(i + 1, (i + 1) * 5 * S, values[i], totals)
+        b = masked.observe(i + 1, (i + 1) * 5 * S, values[i], totals, active=active)
+        assert b[active].tolist() == a[active].tolist() and (b[~active] == 0).all()
+    assert (full.scores()[~active] > 0).all() and (masked.scores()[~active] == 0).all()
+    assert masked.scores()[active].tolist() == full.scores()[active].tolist()
+    assert masked.window_values().tobytes() == full.window_values().tobytes()
+    sharpes = masked.book_sharpes(active)
+    assert sharpes[active].tolist() == full.book_sharpes()[active].tolist() and (sharpes[~active] == 0).all()
+    assert masked.book_sharpes().tolist() == full.book_sharpes().tolist()  # all rows when asked
+    # uid 1 becomes active: its Sharpe comes from the history recorded while it was not
+    b = masked.observe(11, 55 * S, values[10], np.full((4, 2), 1100), active=np.ones(4, dtype=bool))
+    a = full.observe(11, 55 * S, values[10], np.full((4, 2), 1100))
+    assert b[1] == a[1] != 0
+    with pytest.raises(ValueError, match="active must have shape"):
+        masked.observe(12, 60 * S, values[11], np.full((4, 2), 1200), active=np.ones(3, dtype=bool))

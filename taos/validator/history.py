@@ -158,6 +158,7 @@ class ScoreState:
         self._last_time_ns = -1
         self._sharpe: FloatArray = np.zeros((m, b))  # book_sharpes() of the history as of …
         self._sharpe_columns = -1  # … this many columns written (-1: not computed)
+        self._sharpe_rows: BoolArray = np.ones(m, dtype=np.bool_)  # … for these miners
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -228,21 +229,32 @@ class ScoreState:
             return np.zeros((self.miners, self.books), dtype=np.int64)
         return self._bucket_sum(self._last_time_ns, self.params.window_buckets)
 
-    def book_sharpes(self) -> FloatArray:
+    def book_sharpes(self, active: BoolArray | None = None) -> FloatArray:
         """Per-book Sharpe ratio ``(miners, books)`` over the current window (:func:`sharpe_batch`
-        of :meth:`window_values`; 0 for fewer than 2 returns), as the scores use it (a copy)."""
-        if self._sharpe_columns != self._columns:
-            self._sharpe = sharpe_batch(self.window_values())
-            self._sharpe_columns = self._columns
+        of :meth:`window_values`; 0 for fewer than 2 returns), as the scores use it (a copy).
+        With ``active`` (a mask of miners) only those rows are computed; the others are 0."""
+        rows = np.ones(self.miners, dtype=np.bool_) if active is None else np.asarray(active, dtype=np.bool_)
+        if self._sharpe_columns != self._columns or not np.array_equal(rows, self._sharpe_rows):
+            self._sharpe = np.zeros((self.miners, self.books))
+            if rows.any():
+                pos = self._columns % self.params.window
+                values = self._values if rows.all() else self._values[rows]
+                window = np.concatenate((values[..., pos:], values[..., :pos]), axis=-1)
+                self._sharpe[rows] = sharpe_batch(window)
+            self._sharpe_columns, self._sharpe_rows = self._columns, rows
         return self._sharpe.copy()
 
-    def compute_step_scores(self) -> FloatArray:
+    def compute_step_scores(self, active: BoolArray | None = None) -> FloatArray:
         """The preset ``taos`` score of every miner from the current state, without changing it:
         per-book Sharpe over the window → normalised → activity-weighted → median minus the
-        outlier penalty across books (SPEC §9)."""
-        s_hat = normalize_sharpe(self.book_sharpes())
+        outlier penalty across books (SPEC §9). With ``active`` (a mask of miners) only those
+        miners are scored; the others score 0."""
+        s_hat = normalize_sharpe(self.book_sharpes(active))
         w = activity_weighted(self._activity, s_hat)
-        return taos_score_batch(w)
+        out = taos_score_batch(w)
+        if active is not None:
+            out[~np.asarray(active, dtype=np.bool_)] = 0.0
+        return out
 
     # --- updating --------------------------------------------------------------------------------
 
@@ -252,9 +264,12 @@ class ScoreState:
         time_ns: int,
         inventory_values: ArrayLike,
         traded_quote_totals: ArrayLike,
+        active: ArrayLike | None = None,
     ) -> FloatArray:
         """Records one observation step and updates activity and scores; returns the step's
-        unsmoothed scores.
+        unsmoothed scores. Every miner's values and volumes are recorded; with ``active`` (a mask
+        of miners, e.g. the registered ones) only those are scored (their Sharpe windows
+        computed), the others' step scores are 0 and their EMA scores decay toward 0.
 
         Args:
             step_index: strictly greater than the previous observation's.
@@ -281,6 +296,9 @@ class ScoreState:
         if np.isinf(values).any():
             raise ValueError("inventory_values must not contain ±inf (use NaN for a missing value)")
         totals = _totals(traded_quote_totals, shape)
+        mask = None if active is None else np.asarray(active, dtype=np.bool_)
+        if mask is not None and mask.shape != (self.miners,):
+            raise ValueError(f"active must have shape {(self.miners,)}, got {mask.shape}")
 
         prev = self._prev_traded
         step_volume = np.where(totals >= prev, totals - prev, totals)
@@ -306,7 +324,7 @@ class ScoreState:
         traded_latest = self._volume[..., slot] > 0
         v = self._bucket_sum(t, p.window_buckets).astype(np.float64)
         self._activity = activity_factor(self._activity, v, p.cap, traded_latest, p.window)
-        self._step_score = self.compute_step_scores()
+        self._step_score = self.compute_step_scores(mask)
         self._score = ema(self._score, self._step_score, p.alpha)
         return self._step_score.copy()
 

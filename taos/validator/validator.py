@@ -518,7 +518,9 @@ class Validator:
         if self.sim.time_ns <= self.grace_ns:
             return
         values = self.inventory_values(result)
-        self.scores.observe(self.step_index, result.time_ns, values, self.traded_totals(result))
+        self.scores.observe(
+            self.step_index, result.time_ns, values, self.traded_totals(result), active=self._tracked()
+        )
         if self.policies is not None:
             self._police(result, values)
 
@@ -535,7 +537,10 @@ class Validator:
         the open orders of eliminated miners are cancelled in the next step."""
         assert self.policies is not None
         scoring = self.settings.scoring
-        sharpes = self.scores.book_sharpes() if scoring.challenge else np.zeros((self.slots, self.books))
+        tracked = self._tracked()
+        sharpes = (
+            self.scores.book_sharpes(tracked) if scoring.challenge else np.zeros((self.slots, self.books))
+        )
         eliminated = self.policies.observe(
             result.time_ns, self.wall_clock(), values, sharpes, self.position_stats, self._tracked()
         )
