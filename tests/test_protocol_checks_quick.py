@@ -117,6 +117,7 @@ def test_ordinary_instructions_pass_quickly() -> None:
         PlaceMarket(0, Side.BUY, 0.25),
         Cancel(0, 17),
         Cancel(2, 2**64 - 1, 0.5),
+        PlaceLimit(0, Side.BUY, 299.99, 0.5, time_in_force=TimeInForce.GTT, expiry_ns=NOW + 1),
     ]
     for strict in (True, False):
         for instruction in ordinary:
@@ -126,9 +127,9 @@ def test_ordinary_instructions_pass_quickly() -> None:
     off = PlaceLimit(0, Side.BUY, 299.995, 0.5)
     assert not quick_check(off, SIM, strict=True) and check_instruction(off, SIM, strict=True) is not None
     assert quick_check(off, SIM, strict=False) and check_instruction(off, SIM, strict=False) is None
-    # what it leaves to the full check: GTT, quote-sized market orders, targets, integer prices
+    # what it leaves to the full check: expired GTT, quote-sized market orders, integer prices
     unsure = [
-        PlaceLimit(0, Side.BUY, 299.99, 0.5, time_in_force=TimeInForce.GTT, expiry_ns=NOW + 1),
+        PlaceLimit(0, Side.BUY, 299.99, 0.5, time_in_force=TimeInForce.GTT, expiry_ns=NOW),
         PlaceMarket(0, Side.BUY, 10.0, currency=Currency.QUOTE),
         PlaceLimit(0, Side.BUY, 300, 0.5),  # type: ignore[arg-type]
         PlaceLimit(3, Side.BUY, 299.99, 0.5),  # book 3 of 3

@@ -281,8 +281,8 @@ def quick_check(
     instruction: object, simulation: SimulationInfo, *, now_ns: int | None = None, strict: bool = True
 ) -> bool:
     """True only when ``check_instruction(instruction, simulation, ...)`` is None: the common,
-    valid limit orders, market orders sized in base and cancels, checked in one pass without the
-    messages. False means "not sure": the caller runs ``check_instruction`` for the reason.
+    valid limit orders (GTT included), market orders sized in base and cancels, checked in one
+    pass without the messages. False means "not sure": the caller runs ``check_instruction`` for the reason.
 
     The validator runs this first for each of the thousands of instructions of a step (a tenth
     of the cost of the full check); ``tests/test_protocol_checks_quick.py`` checks the implication
@@ -296,8 +296,17 @@ def quick_check(
         return False
     if kind is PlaceLimit:
         o: PlaceLimit = instruction  # type: ignore[assignment]
-        tif, coid = o.time_in_force, o.client_order_id
-        if tif == TimeInForce.GTT or o.expiry_ns is not None or o.stp == Stp.NONE:
+        tif, coid, expiry = o.time_in_force, o.client_order_id, o.expiry_ns
+        if tif == TimeInForce.GTT:
+            if (
+                type(expiry) is not int
+                or not 0 < expiry <= INT64_MAX
+                or (now_ns is not None and expiry <= now_ns)
+            ):
+                return False
+        elif expiry is not None:
+            return False
+        if o.stp == Stp.NONE:
             return False
         if o.post_only and tif in _IOC_FOK:
             return False
