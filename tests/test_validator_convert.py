@@ -10,6 +10,7 @@ from taos.protocol import (
     Cancel,
     CancelReason,
     Currency,
+    Instruction,
     OrderAccepted,
     OrderCancelled,
     OrderFilled,
@@ -26,7 +27,10 @@ from taos.protocol import (
     decode_state,
     encode_shared,
     encode_state_for,
+    notional_to_units,
     pack_events,
+    price_to_ticks,
+    quantity_to_lots,
 )
 from taos.protocol.instructions import Direction
 from taos.protocol.limits import MAX_ACCOUNT_ORDERS, MAX_EVENTS_PER_BOOK
@@ -180,6 +184,44 @@ def test_notices_of_several_miners_converted_at_once_are_each_miners_own(sim: Si
     assert any(isinstance(n, OrderFilled) for n in together[1]) and together[0] == []
     assert [type(n) for n in together[4]] == [OrderRejected] and together[4][0].order_id == 123456789
     assert all_miner_notices({}, U) == {} and all_miner_notices({5: r.notices(5)}, U) == {5: []}
+
+
+def test_records_convert_whole_columns_exactly_as_the_scalar_rounding() -> None:
+    """``to_records`` converts prices, quantities and notionals a column at a time; each value
+    gets the integer that ``price_to_ticks``, ``quantity_to_lots`` and ``notional_to_units`` give
+    it, on the grid, within the tolerance of a step and between steps."""
+    rng = np.random.default_rng(11)
+    noise = [0.0, 1e-9, -1e-9, 3e-7, -3e-7, 0.3, 0.5, 0.7, -0.2, 2e-6]
+    items: list[tuple[Instruction, int]] = []
+    for i in range(3_000):
+        price = (int(rng.integers(1, 10**9)) + float(rng.choice(noise))) * U.tick_size
+        qty = (int(rng.integers(1, 10**7)) + float(rng.choice(noise))) * U.lot_size
+        side = Side.BUY if i % 2 else Side.SELL
+        match i % 4:
+            case 0 | 1:
+                items.append((PlaceLimit(i % 3, side, price, qty, client_order_id=i or None), i))
+            case 2:
+                currency = Currency.BASE if i % 8 == 2 else Currency.QUOTE
+                items.append(
+                    (PlaceMarket(1, side, qty if currency == Currency.BASE else price, currency=currency), i)
+                )
+            case _:
+                items.append((Cancel(2, i + 1, None if i % 8 == 3 else qty), i))
+    out = to_records(5, items, U)
+    for record, (ins, delay) in zip(out.tolist(), items, strict=True):
+        row = dict(zip(out.dtype.names, record, strict=True))
+        ticks = price_to_ticks(ins.price, U.tick_size, ins.side) if isinstance(ins, PlaceLimit) else 0
+        lots, units = 0, 0
+        if isinstance(ins, PlaceLimit | Cancel) and ins.quantity is not None:
+            lots = quantity_to_lots(ins.quantity, U.lot_size)
+        if isinstance(ins, PlaceMarket):
+            if ins.currency == Currency.BASE:
+                lots = quantity_to_lots(ins.quantity, U.lot_size)
+            else:
+                units = notional_to_units(ins.quantity, U.tick_size, U.lot_size)
+        assert (row["price_ticks"], row["qty_lots"], row["notional_quote"]) == (ticks, lots, units), ins
+        assert (row["agent"], row["book"], row["ts_ns"]) == (5, ins.book, delay)
+    assert len(set(out["price_ticks"].tolist())) > 1_000
 
 
 def test_target_position_is_not_an_engine_instruction() -> None:

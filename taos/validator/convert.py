@@ -45,11 +45,9 @@ from taos.protocol import (
     event_dtype,
     from_steps,
     level_dtype,
-    notional_to_units,
     order_dtype,
-    price_to_ticks,
-    quantity_to_lots,
 )
+from taos.protocol.checks import GRID_TOLERANCE
 from taos.protocol.limits import MAX_ACCOUNT_ORDERS, MAX_EVENTS_PER_BOOK, MAX_LEVEL_ORDERS
 
 
@@ -391,9 +389,6 @@ _RECORD_FIELDS = (
     "book",
     "ts_ns",
     "side",
-    "price_ticks",
-    "qty_lots",
-    "notional_quote",
     "tif",
     "expiry_ns",
     "post_only",
@@ -402,6 +397,20 @@ _RECORD_FIELDS = (
     "order_id",
     "client_order_id",
 )
+_NO_VALUE = float("nan")
+
+
+def _steps(values: list[float], step: float, up: np.ndarray | None = None) -> np.ndarray:
+    """``round_down`` (``round_up`` where ``up``) of whole columns: the number of steps of each
+    value, a value within the grid tolerance of a step counting as on it; 0 where NaN (no value).
+    The same float operations as the scalar functions, so the same integers."""
+    v = np.asarray(values, dtype=np.float64)
+    present = ~np.isnan(v)
+    q = np.where(present, v, 0.0) / step
+    n = np.rint(q)
+    near = np.abs(q - n) <= np.maximum(GRID_TOLERANCE, np.abs(n) * 1e-12)
+    off = np.floor(q) if up is None else np.where(up, np.ceil(q), np.floor(q))
+    return np.where(present, np.where(near, n, off), 0.0).astype(np.int64)
 
 
 def to_records(uid: int, instructions: Iterable[tuple[Instruction, int]], u: Units) -> np.ndarray:
@@ -409,11 +418,15 @@ def to_records(uid: int, instructions: Iterable[tuple[Instruction, int]], u: Uni
     start (``ts_ns``). Prices are rounded toward the passive side and quantities down (the protocol's
     rounding rules; validation has refused what would round to zero). ``TargetPosition`` is not an
     engine instruction and must have been turned into a market order before. The fields are
-    gathered per instruction and written to the records a column at a time."""
+    gathered per instruction; the conversions to ticks, lots and quote units are made for whole
+    columns at once."""
     from taos.simulator import instruction_array
 
     rows: list[tuple[int, ...]] = []
-    tick, lot = u.tick_size, u.lot_size
+    prices: list[float] = []
+    quantities: list[float] = []
+    notionals: list[float] = []
+    nan = _NO_VALUE
     for ins, delay_ns in instructions:
         match ins:
             case PlaceLimit():
@@ -423,9 +436,6 @@ def to_records(uid: int, instructions: Iterable[tuple[Instruction, int]], u: Uni
                         ins.book,
                         delay_ns,
                         ins.side,
-                        price_to_ticks(ins.price, tick, ins.side),
-                        quantity_to_lots(ins.quantity, lot),
-                        0,
                         ins.time_in_force,
                         ins.expiry_ns or 0,
                         ins.post_only,
@@ -435,6 +445,9 @@ def to_records(uid: int, instructions: Iterable[tuple[Instruction, int]], u: Uni
                         ins.client_order_id or 0,
                     )
                 )
+                prices.append(ins.price)
+                quantities.append(ins.quantity)
+                notionals.append(nan)
             case PlaceMarket():
                 base = ins.currency == Currency.BASE
                 rows.append(
@@ -444,9 +457,6 @@ def to_records(uid: int, instructions: Iterable[tuple[Instruction, int]], u: Uni
                         delay_ns,
                         ins.side,
                         0,
-                        quantity_to_lots(ins.quantity, lot) if base else 0,
-                        0 if base else notional_to_units(ins.quantity, tick, lot),
-                        0,
                         0,
                         False,
                         ins.stp,
@@ -455,26 +465,16 @@ def to_records(uid: int, instructions: Iterable[tuple[Instruction, int]], u: Uni
                         ins.client_order_id or 0,
                     )
                 )
+                prices.append(nan)
+                quantities.append(ins.quantity if base else nan)
+                notionals.append(nan if base else ins.quantity)
             case Cancel():
-                lots = 0 if ins.quantity is None else quantity_to_lots(ins.quantity, lot)
                 rows.append(
-                    (
-                        InstructionKind.CANCEL,
-                        ins.book,
-                        delay_ns,
-                        0,
-                        0,
-                        lots,
-                        0,
-                        0,
-                        0,
-                        False,
-                        0,
-                        0,
-                        ins.order_id,
-                        0,
-                    )
+                    (InstructionKind.CANCEL, ins.book, delay_ns, 0, 0, 0, False, 0, 0, ins.order_id, 0)
                 )
+                prices.append(nan)
+                quantities.append(nan if ins.quantity is None else ins.quantity)
+                notionals.append(nan)
             case _:
                 raise TypeError(f"{type(ins).__name__} is not an engine instruction")
     out = instruction_array(len(rows))
@@ -482,4 +482,8 @@ def to_records(uid: int, instructions: Iterable[tuple[Instruction, int]], u: Uni
         out["agent"] = uid
         for name, column in zip(_RECORD_FIELDS, zip(*rows, strict=True), strict=True):
             out[name] = column
+        sell = out["side"] == Side.SELL
+        out["price_ticks"] = _steps(prices, u.tick_size, up=sell)  # buys round down, sells up
+        out["qty_lots"] = _steps(quantities, u.lot_size)
+        out["notional_quote"] = _steps(notionals, u.tick_size * u.lot_size)
     return out
