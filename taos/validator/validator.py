@@ -50,7 +50,7 @@ from taos.simulator import InstructionKind, Simulation, instruction_array
 from taos.validator.convert import BookAccounts, Units, all_miner_notices, book_states, to_records
 from taos.validator.history import ScoreParams, ScoreState
 from taos.validator.latency import LatencyModel, LinearLatency, instruction_delay_ns
-from taos.validator.metrics import ValidatorMetrics
+from taos.validator.metrics import NullMetrics, StepMetrics
 from taos.validator.outcome import ANSWERED, QueryOutcome
 from taos.validator.policy import ScoringSettings
 from taos.validator.positions import PositionTracker
@@ -138,7 +138,7 @@ class Validator:
         settings: ValidatorSettings | None = None,
         *,
         latency: LatencyModel | None = None,
-        metrics: ValidatorMetrics | None = None,
+        metrics: StepMetrics | None = None,
         store: Any = None,
         simulation: Callable[[Any], Any] | None = None,
         restore: Callable[[Any, bytes], Any] | None = None,
@@ -157,7 +157,7 @@ class Validator:
         self.transport = transport
         self.settings = settings or ValidatorSettings()
         self.latency = latency or LinearLatency(timeout_s=self.settings.timeout_s)
-        self.metrics = metrics
+        self.metrics: StepMetrics = metrics if metrics is not None else NullMetrics()
         self.store = store
         self.core = to_core(config)
         self.units = Units(config.market.tick_size, config.market.lot_size)
@@ -298,10 +298,9 @@ class Validator:
         for uid in serving:
             view = self.miners[uid]
             engine = from_engine[uid]
-            if self.metrics is not None:
-                for n in engine:
-                    if isinstance(n, OrderRejected):
-                        self.metrics.count_rejection(n.reason.name)
+            for n in engine:
+                if isinstance(n, OrderRejected):
+                    self.metrics.count_rejection(n.reason.name)
             notices = _capped([*view.notices, *engine], result.time_ns)
             view.notices = []
             accounts = tuple(table.account(uid) for table in tables)
@@ -369,8 +368,7 @@ class Validator:
             return [ReplyRejected(ts_ns=now, detail=f"{outcome.value}: {error}")], None
         if not self.rate.allow(self.miners[uid].hotkey or f"uid {uid}"):
             self._count_query(uid, answer, QueryOutcome.OK)
-            if self.metrics is not None:
-                self.metrics.count_rejection(RejectRule.RATE_LIMIT.value)
+            self.metrics.count_rejection(RejectRule.RATE_LIMIT.value)
             rules = self.rules
             return [
                 ReplyRejected(
@@ -390,16 +388,15 @@ class Validator:
             ], None
         self._count_query(uid, answer, QueryOutcome.OK)
         notices = list(result.notices)
-        if self.metrics is not None:
-            for r in result.rejected:  # the engine's reason, or the validator rule that refused it
-                self.metrics.count_rejection(r.reason.name if r.rule == RejectRule.CHECK else r.rule.value)
+        for r in result.rejected:  # the engine's reason, or the validator rule that refused it
+            self.metrics.count_rejection(r.reason.name if r.rule == RejectRule.CHECK else r.rule.value)
         items = []
         for a in result.accepted:
             instruction = a.instruction
             if isinstance(instruction, TargetPosition):
                 order, notice = self._target(uid, instruction, now)
                 notices.append(notice)
-                if isinstance(notice, OrderRejected) and self.metrics is not None:
+                if isinstance(notice, OrderRejected):
                     self.metrics.count_rejection(notice.reason.name)
                 if order is None:
                     continue
@@ -424,8 +421,7 @@ class Validator:
                 type(error).__name__,
                 exc_info=error,
             )
-        if self.metrics is not None:
-            self.metrics.observe_query(uid, None, QueryOutcome.INTERNAL)
+        self.metrics.observe_query(uid, None, QueryOutcome.INTERNAL)
         return ReplyRejected(
             ts_ns=now,
             detail=f"{QueryOutcome.INTERNAL.value}: the validator could not apply this reply; it is dropped",
@@ -496,9 +492,8 @@ class Validator:
         return order, notice
 
     def _count_query(self, uid: int, answer: Answer, outcome: QueryOutcome) -> None:
-        if self.metrics is not None:
-            timed = outcome in ANSWERED or outcome is QueryOutcome.AGENT_ERROR
-            self.metrics.observe_query(uid, answer.response_time_s if timed else None, outcome)
+        timed = outcome in ANSWERED or outcome is QueryOutcome.AGENT_ERROR
+        self.metrics.observe_query(uid, answer.response_time_s if timed else None, outcome)
 
     # --- 5. scores -----------------------------------------------------------------------------------
 
@@ -635,8 +630,7 @@ class Validator:
         reset["agent"] = uid
         # the old miner's accepted instructions would run after the reset (their delays are > 0)
         self.pending = _concat([self.pending[self.pending["agent"] != uid], reset])
-        if self.metrics is not None:
-            self.metrics.forget_uid(uid)
+        self.metrics.forget_uid(uid)
 
     def set_weights(self) -> None:
         """Weights for the registered uids: proportional to their EMA scores, or with the policies
@@ -655,8 +649,7 @@ class Validator:
             self._last_weights = time.monotonic()
         except ChainError as e:
             log.warning("set_weights failed, retrying at the next step: %s", e)
-        if self.metrics is not None:
-            self.metrics.set_scores(uids, scores.tolist(), weights.tolist())
+        self.metrics.set_scores(uids, scores.tolist(), weights.tolist())
 
     # --- 7. persistence and metrics ------------------------------------------------------------------
 
@@ -758,14 +751,13 @@ class Validator:
             raise StoreError(f"stored policy state is unusable: {e}") from e
 
     def observe(self, result: Any, duration_s: float) -> None:
-        if self.metrics is not None:
-            self.metrics.observe_step(
-                duration_s,
-                self.publish_ns / S,
-                len(result.events),
-                step_index=self.step_index,
-                sim_time_s=result.time_ns / S,
-            )
+        self.metrics.observe_step(
+            duration_s,
+            self.publish_ns / S,
+            len(result.events),
+            step_index=self.step_index,
+            sim_time_s=result.time_ns / S,
+        )
 
 
 def _concat(batches: list[np.ndarray]) -> np.ndarray:
