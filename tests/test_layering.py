@@ -135,3 +135,47 @@ def test_agents_see_only_their_context() -> None:
             assert inc not in {"taosim/exchange/exchange.hpp"} and not inc.startswith("taosim/sim/"), (
                 f"{p.name} includes {inc}"
             )
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at its top or inside functions (``from . import`` resolved)."""
+    out: set[str] = set()
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, base] if base else parts)
+            out.add(base)
+            out.update(f"{base}.{a.name}" for a in node.names)
+    return out
+
+
+def _imports_of(package: str) -> dict[str, set[str]]:
+    folder = ROOT.joinpath(*package.split("."))
+    files = [folder.with_suffix(".py")] if folder.with_suffix(".py").exists() else list(folder.rglob("*.py"))
+    assert files, package
+    return {str(p.relative_to(ROOT)): _imported_modules(p) for p in files}
+
+
+def _offenders(package: str, forbidden: str) -> list[str]:
+    return [
+        f"{path} imports {name}"
+        for path, names in _imports_of(package).items()
+        for name in sorted(names)
+        if name == forbidden or name.startswith(forbidden + ".")
+    ]
+
+
+def test_package_boundaries_of_the_validator_core() -> None:
+    """The validator never imports the miner; the run-folder reader (taos.analysis) does not import
+    the research runner (taos.local), which imports it; the packed levels and events of the
+    protocol do not import the state that is built from them."""
+    assert _offenders("taos.validator", "taos.miner") == []
+    assert _offenders("taos.analysis", "taos.local") == []
+    assert _offenders("taos.protocol.events", "taos.protocol.state") == []
+    assert _offenders("taos.protocol.levels", "taos.protocol.state") == []
+    assert _offenders("taos.local", "taos.analysis")  # the direction that is allowed, and used

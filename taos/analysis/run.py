@@ -22,8 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from taos.analysis.stylized import StylizedFacts, stylized_facts
-from taos.local.layout import (
+from taos.analysis.layout import (
     AGENTS_FILE,
     CONFIG_FILE,
     FORMAT,
@@ -35,6 +34,7 @@ from taos.local.layout import (
     TRADES_FILE,
     event_file,
 )
+from taos.analysis.stylized import StylizedFacts, stylized_facts
 
 S = 1_000_000_000
 

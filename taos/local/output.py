@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from taos.local.layout import (
+from taos.analysis.layout import (
     AGENTS_FILE,
     CONFIG_FILE,
     FORMAT,

@@ -47,7 +47,17 @@ from taos.protocol.enums import (
     Stp,
     TimeInForce,
 )
-from taos.protocol.events import EVENT_FIELDS, RECORD_SIZE, event_dtype, pack_events, unpack_events
+from taos.protocol.events import (
+    EVENT_FIELDS,
+    RECORD_SIZE,
+    BookEvent,
+    OrderPlaced,
+    OrderRemoved,
+    Trade,
+    event_dtype,
+    pack_events,
+    unpack_events,
+)
 from taos.protocol.instructions import (
     MAX_INSTRUCTIONS,
     Cancel,
@@ -63,6 +73,8 @@ from taos.protocol.levels import (
     LEVEL_SIZE,
     ORDER_FIELDS,
     ORDER_SIZE,
+    Level,
+    LevelOrder,
     level_dtype,
     order_dtype,
     pack_side,
@@ -84,18 +96,12 @@ from taos.protocol.notices import (
 from taos.protocol.state import (
     Account,
     Balance,
-    BookEvent,
     BookState,
     Capital,
     FeeTier,
-    Level,
-    LevelOrder,
     MarketState,
     OpenOrder,
-    OrderPlaced,
-    OrderRemoved,
     SimulationInfo,
-    Trade,
 )
 
 __all__ = [

@@ -25,12 +25,51 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import msgspec
 
 from taos.protocol.enums import CancelReason, EventKind, Side
 
-if TYPE_CHECKING:
-    from taos.protocol.state import BookEvent
+
+class OrderPlaced(msgspec.Struct, frozen=True, array_like=True, tag=1):
+    """An order arrived (``price`` None for a market order)."""
+
+    seq: int
+    ts_ns: int
+    order_id: int
+    side: Side
+    price: float | None
+    quantity: float
+
+
+class Trade(msgspec.Struct, frozen=True, array_like=True, tag=3):
+    """A fill at the resting order's price; ``side`` is the aggressor's."""
+
+    seq: int
+    ts_ns: int
+    taker_order_id: int
+    maker_order_id: int
+    side: Side
+    price: float
+    quantity: float
+
+
+class OrderRemoved(msgspec.Struct, frozen=True, array_like=True, tag=4):
+    """An order lost ``quantity`` without trading (cancel, expiry, STP, reset, the
+    rest of an IOC or market order); ``remaining`` > 0 after a partial cancel."""
+
+    seq: int
+    ts_ns: int
+    order_id: int
+    side: Side
+    quantity: float
+    remaining: float
+    reason: CancelReason
+
+
+BookEvent = OrderPlaced | Trade | OrderRemoved
+"""Tags are the engine's EventKind values. Rejections are not public."""
 
 RECORD_SIZE = 64
 _RECORD = struct.Struct("<QqQQdddBBB5x")
@@ -90,7 +129,6 @@ def check_records(data: bytes) -> str | None:
 def pack_events(events: Iterable[BookEvent]) -> bytes:
     """Records of ``events`` (objects), in order. The validator packs whole numpy columns instead
     (``taos.validator.convert``); both give the same bytes."""
-    from taos.protocol.state import OrderPlaced, OrderRemoved, Trade
 
     out = bytearray()
     for e in events:
@@ -113,7 +151,6 @@ def pack_events(events: Iterable[BookEvent]) -> bytes:
 
 def unpack_events(data: bytes) -> tuple[BookEvent, ...]:
     """The event objects of ``data`` (a ``ValueError`` naming the problem for bad records)."""
-    from taos.protocol.state import OrderPlaced, OrderRemoved, Trade
 
     problem = check_records(data)
     if problem is not None:

@@ -22,10 +22,23 @@ from __future__ import annotations
 import struct
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from taos.protocol.state import Level
+import msgspec
+
+
+class LevelOrder(msgspec.Struct, frozen=True, array_like=True):
+    order_id: int
+    quantity: float
+
+
+class Level(msgspec.Struct, frozen=True, array_like=True):
+    """One price level; ``orders`` in time priority for the top levels, else empty."""
+
+    price: float
+    quantity: float
+    orders: tuple[LevelOrder, ...] = ()
+
 
 LEVEL_SIZE = 16
 ORDER_SIZE = 24
@@ -105,7 +118,6 @@ def pack_side(levels: Sequence[Level]) -> tuple[bytes, bytes]:
 
 def unpack_side(levels: bytes, orders: bytes) -> tuple[Level, ...]:
     """The ``Level`` objects of one side (a ``ValueError`` naming the problem for bad records)."""
-    from taos.protocol.state import Level, LevelOrder
 
     problem = check_side(levels, orders)
     if problem is not None:

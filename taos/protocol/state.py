@@ -14,9 +14,21 @@ from typing import Any
 
 import msgspec
 
-from taos.protocol.enums import CancelReason, Side, TimeInForce
-from taos.protocol.events import event_dtype, pack_events, unpack_events
-from taos.protocol.levels import best_price, level_dtype, order_dtype, pack_side, unpack_side
+from taos.protocol.enums import Side, TimeInForce
+from taos.protocol.events import (
+    BookEvent,
+    event_dtype,
+    pack_events,
+    unpack_events,
+)
+from taos.protocol.levels import (
+    Level,
+    best_price,
+    level_dtype,
+    order_dtype,
+    pack_side,
+    unpack_side,
+)
 from taos.protocol.notices import Notice
 
 LEVELS = 21
@@ -52,59 +64,6 @@ class SimulationInfo(msgspec.Struct, frozen=True):
     fee_tiers: tuple[FeeTier, ...]
     fee_window_ns: int = 86_400_000_000_000
     max_instructions_per_book: int = 20
-
-
-class LevelOrder(msgspec.Struct, frozen=True, array_like=True):
-    order_id: int
-    quantity: float
-
-
-class Level(msgspec.Struct, frozen=True, array_like=True):
-    """One price level; ``orders`` in time priority for the top levels, else empty."""
-
-    price: float
-    quantity: float
-    orders: tuple[LevelOrder, ...] = ()
-
-
-class OrderPlaced(msgspec.Struct, frozen=True, array_like=True, tag=1):
-    """An order arrived (``price`` None for a market order)."""
-
-    seq: int
-    ts_ns: int
-    order_id: int
-    side: Side
-    price: float | None
-    quantity: float
-
-
-class Trade(msgspec.Struct, frozen=True, array_like=True, tag=3):
-    """A fill at the resting order's price; ``side`` is the aggressor's."""
-
-    seq: int
-    ts_ns: int
-    taker_order_id: int
-    maker_order_id: int
-    side: Side
-    price: float
-    quantity: float
-
-
-class OrderRemoved(msgspec.Struct, frozen=True, array_like=True, tag=4):
-    """An order lost ``quantity`` without trading (cancel, expiry, STP, reset, the
-    rest of an IOC or market order); ``remaining`` > 0 after a partial cancel."""
-
-    seq: int
-    ts_ns: int
-    order_id: int
-    side: Side
-    quantity: float
-    remaining: float
-    reason: CancelReason
-
-
-BookEvent = OrderPlaced | Trade | OrderRemoved
-"""Tags are the engine's EventKind values. Rejections are not public."""
 
 
 class BookState(msgspec.Struct, frozen=True):
