@@ -21,6 +21,16 @@ from taos.local.runner import (
     run_market,
 )
 from taos.validator.policy import SCORING_FLAGS, ScoringSettings
+from taos.validator.schemes import PtnScheme
+from taos.validator.schemes.ptn import Policies
+from taos.validator.validator import Validator
+
+
+def policies(v: Validator) -> Policies:
+    """The preset ptn trackers of a validator's scoring scheme."""
+    assert isinstance(v.scheme, PtnScheme)
+    return v.scheme.policies
+
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(Path(taos.__file__).resolve().parents[1]), "COLUMNS": "160"}
@@ -139,10 +149,10 @@ def test_a_local_market_with_preset_ptn() -> None:
     finally:
         market.close()
     v = market.validator
-    assert v.settings.scoring == scoring and v.policies is not None
+    assert v.settings.scoring == scoring and isinstance(v.scheme, PtnScheme)
     # without positions nobody can pass: their 2-minute challenges ran out during the grace period,
     # which the policies see at the first step after it
-    records = v.policies.eliminations.records()
+    records = policies(v).eliminations.records()
     assert [(r.uid, r.reason.text, r.sim_time_ns) for r in records] == [
         (uid, "challenge failed", 605 * 10**9) for uid in (1, 2, 3)
     ]

@@ -1,4 +1,4 @@
-"""Elimination, challenge period, ledger and weights of preset ptn (taos/validator/ptn.py), with
+"""Elimination, challenge period, ledger and weights of preset ptn (taos/validator/schemes/ptn/), with
 hand-computed cases."""
 
 import dataclasses
@@ -17,7 +17,7 @@ from taos.scoring import (
     ledger_sortino,
 )
 from taos.validator.policy import ScoringSettings
-from taos.validator.ptn import (
+from taos.validator.schemes.ptn import (
     ChallengeTracker,
     EliminationTracker,
     LedgerTracker,

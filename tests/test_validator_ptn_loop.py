@@ -24,9 +24,17 @@ from taos.simulator import InstructionKind
 from taos.validator.latency import LatencyModel
 from taos.validator.loop import run
 from taos.validator.policy import ScoringSettings
-from taos.validator.ptn import Reason, Status
+from taos.validator.schemes import PtnScheme, TaosScheme
+from taos.validator.schemes.ptn import Policies, Reason, Status
 from taos.validator.transport import InProcessTransport
 from taos.validator.validator import Validator, ValidatorSettings
+
+
+def policies(v: Validator) -> Policies:
+    """The preset ptn trackers of a validator's scoring scheme."""
+    assert isinstance(v.scheme, PtnScheme)
+    return v.scheme.policies
+
 
 S = 1_000_000_000
 CONFIG = loop_market(slots=4)
@@ -138,8 +146,8 @@ def run_steps(v: Validator, steps: int, on_step=None) -> None:  # type: ignore[n
 def test_ptn_eliminates_a_losing_agent_cancels_its_orders_and_gives_it_weight_0(tmp_path: Path) -> None:
     v, agents, chain = make(tmp_path)
     v.sync_chain()
-    assert v.policies is not None
-    assert v.policies.challenge.status().tolist() == [
+    assert isinstance(v.scheme, PtnScheme)
+    assert policies(v).challenge.status().tolist() == [
         Status.NONE,
         Status.ACTIVE,
         Status.ACTIVE,
@@ -148,8 +156,8 @@ def test_ptn_eliminates_a_losing_agent_cancels_its_orders_and_gives_it_weight_0(
     seen: dict[str, object] = {}
 
     def on_step(result) -> None:  # type: ignore[no-untyped-def]
-        assert v.policies is not None
-        if v.policies.eliminations.is_eliminated(DUMPER) and "step" not in seen:
+        assert isinstance(v.scheme, PtnScheme)
+        if policies(v).eliminations.is_eliminated(DUMPER) and "step" not in seen:
             seen["step"] = v.step_index
             seen["open"] = [int(v.sim.account(b, DUMPER)["open_orders"]) for b in range(2)]
             cancels = v.pending[v.pending["agent"] == DUMPER]
@@ -160,14 +168,14 @@ def test_ptn_eliminates_a_losing_agent_cancels_its_orders_and_gives_it_weight_0(
             seen["weights"] = chain.weight_calls[-1]
 
     run_steps(v, 40, on_step)  # to 200 s of sim time
-    record = v.policies.eliminations.record(DUMPER)
+    record = policies(v).eliminations.record(DUMPER)
     assert record is not None, "the dumper was not eliminated"
     assert record.reason in (Reason.DAILY_DRAWDOWN, Reason.DRAWDOWN)
     limit = SCORING.max_daily_drawdown if record.reason == Reason.DAILY_DRAWDOWN else SCORING.max_drawdown
     assert record.reference - record.value > limit * record.reference
     assert record.wall_time_s == WALL and 60 * S < record.sim_time_ns <= 200 * S
     # nobody else was eliminated by a drawdown
-    assert v.policies.eliminations.records() == [record]
+    assert policies(v).eliminations.records() == [record]
     # at the elimination: its resting bids on book 1 get one Cancel each for the next step, and its
     # instructions accepted in that turn are dropped
     assert seen["open"][1] >= 1  # type: ignore[index]
@@ -184,8 +192,8 @@ def test_ptn_eliminates_a_losing_agent_cancels_its_orders_and_gives_it_weight_0(
     assert elim_call.uids == (0, 1, 2, 3) and elim_call.weights == pytest.approx((0.0, 0.0, 0.5, 0.5))  # type: ignore[attr-defined]
     # the holder has been in a position for 0.05 h at 180 s: passed; now it competes alone and the
     # idle agent in its challenge gets the fixed weight
-    assert v.policies.challenge.status_of(HOLDER) == Status.PASSED
-    assert v.policies.challenge.status_of(IDLE) == Status.ACTIVE
+    assert policies(v).challenge.status_of(HOLDER) == Status.PASSED
+    assert policies(v).challenge.status_of(IDLE) == Status.ACTIVE
     last = chain.weight_calls[-1]
     assert last.weights == pytest.approx((0.0, 0.0, 0.001, 0.999))
     assert v.miner_scores().tolist() == [0.0, 0.0, 0.0, 1.0]
@@ -195,20 +203,20 @@ def test_challenge_failed_and_re_registration(tmp_path: Path) -> None:
     v, agents, chain = make(tmp_path)
     v.sync_chain()
     run_steps(v, 62)  # to 310 s: the idle agent's 300 s challenge is over
-    assert v.policies is not None
-    failed = v.policies.eliminations.record(IDLE)
+    assert isinstance(v.scheme, PtnScheme)
+    failed = policies(v).eliminations.record(IDLE)
     assert failed is not None and failed.reason == Reason.CHALLENGE_FAILED
     assert failed.sim_time_ns == 300 * S and failed.reason.text == "challenge failed"
-    assert v.policies.challenge.status_of(IDLE) == Status.FAILED
+    assert policies(v).challenge.status_of(IDLE) == Status.FAILED
     assert chain.weight_calls[-1].weights == pytest.approx((0.0, 0.0, 0.0, 1.0))
     # uid 1 (eliminated by its drawdown) is registered anew with another hotkey
-    assert v.policies.eliminations.is_eliminated(DUMPER)
+    assert policies(v).eliminations.is_eliminated(DUMPER)
     states_before = len(agents[DUMPER].states)
     write_chain(tmp_path / "chain.json", ["validator", "m1-new", "m2", "m3"])
     v.sync_chain()
-    assert not v.policies.eliminations.is_eliminated(DUMPER)
-    assert v.policies.challenge.status_of(DUMPER) == Status.ACTIVE
-    assert v.policies.challenge.to_state()["start_sim_ns"][DUMPER] == 310 * S
+    assert not policies(v).eliminations.is_eliminated(DUMPER)
+    assert policies(v).challenge.status_of(DUMPER) == Status.ACTIVE
+    assert policies(v).challenge.to_state()["start_sim_ns"][DUMPER] == 310 * S
     assert DUMPER in v.serving()
     run_steps(v, 2)
     dumper = agents[DUMPER]
@@ -216,7 +224,7 @@ def test_challenge_failed_and_re_registration(tmp_path: Path) -> None:
     assert len(dumper.states) == states_before + 2  # queried again
     assert any(isinstance(n, AccountReset) for s in dumper.states[-2:] for n in s.notices)
     # a fresh account: its starting value is the reset account's, its maximum starts there
-    start = v.policies.challenge.start_value()[DUMPER]
+    start = policies(v).challenge.start_value()[DUMPER]
     assert math.isfinite(start) and start == pytest.approx(2e11, rel=0.01)
     assert chain.weight_calls[-1].weights[DUMPER] == pytest.approx(0.001)
 
@@ -225,7 +233,7 @@ def test_preset_taos_is_unchanged_by_the_policies(tmp_path: Path) -> None:
     v, _, chain = make(tmp_path, scoring=ScoringSettings())
     v.sync_chain()
     run_steps(v, 30)
-    assert v.policies is None
+    assert isinstance(v.scheme, TaosScheme)
     assert "policy/portfolio/last_book_values" not in v._extra_state()
     # weights proportional to the EMA scores, the dumper included
     scores = v.scores.scores()[[0, 1, 2, 3]]
@@ -245,14 +253,14 @@ def test_resume_from_the_store_restores_the_policies_exactly(tmp_path: Path, sto
     first, _, _ = make(tmp_path / "b", store=store)
     first.sync_chain()
     run_steps(first, stop_after)
-    assert first.policies is not None
-    saved = first.policies.to_state()
+    assert isinstance(first.scheme, PtnScheme)
+    saved = policies(first).to_state()
     store.close()
     # a new process: fresh agents, the validator resumes from the store
     store2 = ValidatorStore(tmp_path / "b" / "state")
     second, _, chain = make(tmp_path / "b", store=store2)
-    assert second.step_index == stop_after and second.policies is not None
-    restored = second.policies.to_state()
+    assert second.step_index == stop_after and isinstance(second.scheme, PtnScheme)
+    restored = policies(second).to_state()
     assert restored.keys() == saved.keys()
     for k in saved:
         assert restored[k].tobytes() == saved[k].tobytes(), k
@@ -260,8 +268,8 @@ def test_resume_from_the_store_restores_the_policies_exactly(tmp_path: Path, sto
     run_steps(second, steps - stop_after)
     store2.close()
     assert second.sim.time_ns == ref.sim.time_ns
-    assert ref.policies is not None
-    a, b = ref.policies.to_state(), second.policies.to_state()
+    assert isinstance(ref.scheme, PtnScheme)
+    a, b = policies(ref).to_state(), policies(second).to_state()
     for k in a:
         assert a[k].tobytes() == b[k].tobytes(), k
     sa, sb = ref.scores.to_arrays(), second.scores.to_arrays()
@@ -269,10 +277,10 @@ def test_resume_from_the_store_restores_the_policies_exactly(tmp_path: Path, sto
         assert sa[k].tobytes() == sb[k].tobytes(), k
     assert ref_chain.weight_calls[-1].weights == chain.weight_calls[-1].weights
     # the run went through every kind of state: an elimination, a pass, a failed challenge
-    reasons = {r.uid: r.reason for r in ref.policies.eliminations.records()}
+    reasons = {r.uid: r.reason for r in policies(ref).eliminations.records()}
     assert reasons[IDLE] == Reason.CHALLENGE_FAILED and reasons[DUMPER] != Reason.NONE
-    assert ref.policies.challenge.status_of(HOLDER) == Status.PASSED
-    assert np.count_nonzero(ref.policies.ledger.to_state()["checkpoint"] >= 0) == ref.policies.ledger.slots
+    assert policies(ref).challenge.status_of(HOLDER) == Status.PASSED
+    assert np.count_nonzero(policies(ref).ledger.to_state()["checkpoint"] >= 0) == policies(ref).ledger.slots
 
 
 def test_a_stored_policy_state_that_does_not_fit_is_refused(tmp_path: Path) -> None:

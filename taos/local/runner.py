@@ -237,12 +237,10 @@ def _http_market(
 
 def policy_summary(v: Validator, uids: Sequence[int]) -> dict[str, Any]:
     """Per agent uid at the end of a run: its positions (the direction of each open one by book,
-    counts, hours in positions), and with
-    the SPEC §10 policies on its challenge status and elimination (reason, sim time), for
-    ``summary.json``."""
+    counts, hours in positions), and what the scoring scheme reports of it (with the SPEC §10
+    policies on, its challenge status and elimination: reason, sim time), for ``summary.json``."""
     now = v.sim.time_ns
     out: dict[str, Any] = {}
-    eliminated = {} if v.policies is None else {e.uid: e for e in v.policies.eliminations.records()}
     for uid in uids:
         directions = v.positions.open_directions(uid)
         entry: dict[str, Any] = {
@@ -251,12 +249,7 @@ def policy_summary(v: Validator, uids: Sequence[int]) -> dict[str, Any]:
             "closed_positions": v.positions.closed_count(uid),
             "hours_in_positions": v.positions.hours_in_positions(uid, now),
         }
-        if v.policies is not None:
-            entry["challenge"] = v.policies.challenge.status_of(uid).name.lower()
-            e = eliminated.get(uid)
-            entry["eliminated"] = (
-                None if e is None else {"reason": e.reason.text, "sim_time_s": e.sim_time_ns / 1e9}
-            )
+        entry.update(v.scheme.summary(uid))
         out[str(uid)] = entry
     return out
 

@@ -9,10 +9,11 @@ included (``taos.validator.targets``); ``score`` updates the scores; ``sync_chai
 deregistrations and weights; ``persist`` saves the state. Every step's result also updates the
 miners' positions (``taos.validator.positions``).
 
-With the SPEC §10 policies on (``ValidatorSettings.scoring``, e.g. preset ``ptn``), ``score`` also
-keeps the portfolio values, eliminates miners (their open orders are cancelled in the next step and
-they are not queried any more), follows the challenge periods and the checkpoint ledgers
-(``taos/validator/ptn.py``), and ``set_weights`` takes its weights from there.
+Scores and weights come from the scoring scheme (``taos.validator.schemes``), a plug-in chosen by
+``ValidatorSettings.scheme`` or by the scoring settings: preset ``taos`` (EMA scores) or ``ptn``
+(eliminations, challenge periods, checkpoint ledgers). The validator only calls its hooks: it
+observes every step, its excluded miners (eliminated ones) are not queried and their open orders
+are cancelled in the next step, and ``set_weights`` takes its weights from it.
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ from taos.protocol import (
 )
 from taos.protocol.limits import MAX_DETAIL_CHARS, MAX_NOTICES
 from taos.protocol.state import DETAILED_LEVELS, LEVELS
-from taos.scoring import weights_from_scores
 from taos.simulator import InstructionKind, Simulation, instruction_array
 from taos.validator.convert import BookAccounts, Units, all_miner_notices, book_states, to_records
 from taos.validator.history import ScoreParams, ScoreState
@@ -54,8 +54,9 @@ from taos.validator.metrics import NullMetrics, StepMetrics
 from taos.validator.outcome import ANSWERED, QueryOutcome
 from taos.validator.policy import ScoringSettings
 from taos.validator.positions import PositionTracker
-from taos.validator.ptn import Elimination, Policies, PositionStats
 from taos.validator.rules import RateLimiter, RulesSettings, closed_books
+from taos.validator.schemes import Observation, ScoringScheme, make_scheme
+from taos.validator.schemes.ptn import Elimination, PositionStats
 from taos.validator.store import JournalEntry
 from taos.validator.targets import plan_target
 from taos.validator.transport import Answer, Transport
@@ -65,7 +66,7 @@ log = logging.getLogger("taos.validator")
 S = 1_000_000_000
 
 
-POLICY_PREFIX = "policy/"  # names of the policies' arrays in the store's extra state
+SCHEME_PREFIX = "policy/"  # names of the scoring scheme's arrays in the store's extra state
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class ValidatorSettings:
     depth: int = 21  # levels per side in a state
     detail_depth: int = 5  # levels per side with per-order detail
     persist_every: int = 1  # steps between commits of the state (with a store)
+    scheme: str | None = None  # a scoring scheme by name; None: taos.validator.schemes.default_scheme
     # a full simulation checkpoint every this many steps or wall seconds, whichever comes first;
     # the commits in between journal the steps' instructions (resume = checkpoint + replay)
     checkpoint_steps: int = 120
@@ -171,7 +173,14 @@ class Validator:
         self.info = self._simulation_info()
         self.step_index = 0
         self.encode_s = 0.0  # wall seconds spent encoding the shared part of the states
-        self.scores = ScoreState(ScoreParams.from_core(self.core), self.slots, self.books)
+        # the scoring regime (taos.validator.schemes): preset taos, ptn, or a registered other
+        self.scheme: ScoringScheme = make_scheme(
+            self.settings.scheme,
+            self.settings.scoring,
+            ScoreParams.from_core(self.core),
+            self.slots,
+            self.books,
+        )
         self.rules = self.settings.rules
         self.rules.check_books(self.books)
         self.neutral_lots = int(self.core.miner_base_lots)  # = SimulationInfo.capital[b].base in lots
@@ -187,14 +196,18 @@ class Validator:
         self._position_stats = positions
         self._failed_miners: set[tuple[int, str | None]] = set()  # replies we failed to apply: logged
         self.wall_clock = wall_clock
-        scoring = self.settings.scoring
-        self.policies = Policies(scoring, self.slots, self.books) if scoring.policies else None
         self._journal: list[JournalEntry] = []  # the steps since the last commit
         self._checkpoint_step = 0  # the step of the last checkpoint written
         self._checkpoint_wall = clock()
         self._clock = clock
         if store is not None:
             self._resume()
+
+    @property
+    def scores(self) -> ScoreState:
+        """The preset ``taos`` history every scoring scheme keeps (EMA scores, value windows,
+        volumes)."""
+        return self.scheme.history
 
     @property
     def position_stats(self) -> PositionStats:
@@ -267,14 +280,11 @@ class Validator:
         """The uids to query: registered slots the transport can reach, except this validator's own
         and eliminated miners."""
         own = self.chain.own_uid()
-        eliminated = self.policies.eliminated if self.policies is not None else None
+        excluded = self.scheme.excluded()
         return [
             uid
             for uid, m in enumerate(self.miners)
-            if m.hotkey is not None
-            and uid != own
-            and not (eliminated is not None and eliminated[uid])
-            and self.transport.serves(uid)
+            if m.hotkey is not None and uid != own and not excluded[uid] and self.transport.serves(uid)
         ]
 
     def requests(self, result: Any) -> dict[int, StateRequest]:
@@ -322,7 +332,7 @@ class Validator:
         reply whose handling raises is dropped with a notice (and logged once per miner), and the
         other miners' replies are applied as usual."""
         now = self.sim.time_ns
-        capped = self.scores.over_volume_cap(now)
+        capped = self.scheme.history.over_volume_cap(now)
         market = self.market
         closed = closed_books(self.rules.sessions, now, self.books)
         no_mid = frozenset(range(self.books))
@@ -331,9 +341,9 @@ class Validator:
             no_mid = frozenset(int(b) for b in np.flatnonzero(~np.isfinite(market.mid_ticks)))
             open_count = open_count + market.open_orders.sum(axis=1)
         batches = []
-        eliminated = self.policies.eliminated if self.policies is not None else None
+        excluded = self.scheme.excluded()
         for uid, answer in sorted(answers.items()):
-            if eliminated is not None and eliminated[uid]:
+            if excluded[uid]:
                 continue  # not queried; an answer that comes anyway is ignored
             last_targets = self.last_target_ns[uid].copy()
             try:
@@ -512,12 +522,18 @@ class Validator:
     def score(self, result: Any) -> None:
         if self.sim.time_ns <= self.grace_ns:
             return
-        values = self.inventory_values(result)
-        self.scores.observe(
-            self.step_index, result.time_ns, values, self.traded_totals(result), active=self._tracked()
+        observation = Observation(
+            self.step_index,
+            int(result.time_ns),
+            self.wall_clock(),
+            self.inventory_values(result),
+            self.traded_totals(result),
+            self._tracked(),
+            self.position_stats,
         )
-        if self.policies is not None:
-            self._police(result, values)
+        for e in self.scheme.observe(observation):
+            self._on_eliminated(e)
+        self._cancel_excluded_orders(result)
 
     def _tracked(self) -> np.ndarray:
         """Mask of the slots the policies watch: the registered uids except this validator's own."""
@@ -526,22 +542,6 @@ class Validator:
         if self._own_uid is not None:
             tracked[self._own_uid] = False
         return tracked
-
-    def _police(self, result: Any, values: np.ndarray) -> None:
-        """Elimination, challenge periods and ledgers for this step (SPEC §10.2, §9 preset ptn);
-        the open orders of eliminated miners are cancelled in the next step."""
-        assert self.policies is not None
-        scoring = self.settings.scoring
-        tracked = self._tracked()
-        sharpes = (
-            self.scores.book_sharpes(tracked) if scoring.challenge else np.zeros((self.slots, self.books))
-        )
-        eliminated = self.policies.observe(
-            result.time_ns, self.wall_clock(), values, sharpes, self.position_stats, self._tracked()
-        )
-        for e in eliminated:
-            self._on_eliminated(e)
-        self._cancel_eliminated_orders(result)
 
     def _on_eliminated(self, e: Elimination) -> None:
         log.warning(
@@ -557,11 +557,11 @@ class Validator:
         self.pending = _concat([self.pending[keep]])
         self.miners[e.uid].notices = []
 
-    def _cancel_eliminated_orders(self, result: Any) -> None:
-        """A Cancel record, for the start of the next step, for every open order of an eliminated
-        miner (also orders that reached the book after the elimination, e.g. with a long delay)."""
-        assert self.policies is not None
-        eliminated = self.policies.eliminated
+    def _cancel_excluded_orders(self, result: Any) -> None:
+        """A Cancel record, for the start of the next step, for every open order of an excluded
+        (eliminated) miner (also orders that reached the book after the elimination, e.g. with a
+        long delay)."""
+        eliminated = self.scheme.excluded()
         if not eliminated.any():
             return
         batches = [self.pending]
@@ -582,9 +582,7 @@ class Validator:
         """The score of every slot that its weight comes from: the EMA scores (weights ``taos``)
         or the ledger's ``ptn_score`` among the registered competing miners (weights ``ptn``; 0
         for a miner in its challenge period, eliminated or not registered)."""
-        if self.policies is None:
-            return self.scores.scores()
-        return self.policies.scores(self.sim.time_ns, self.scores.scores(), self._tracked())
+        return self.scheme.scores(self.sim.time_ns, self._tracked())
 
     # --- 6. the chain --------------------------------------------------------------------------------
 
@@ -609,19 +607,16 @@ class Validator:
         self._registered = [n.uid for n in graph.neurons if n.uid < self.slots]
         own = graph.by_hotkey(self.chain.hotkey)
         self._own_uid = own.uid if own is not None and own.uid < self.slots else None
-        if self.policies is not None:
-            uids = [u for u in self._registered if u != self._own_uid]
-            for uid in self.policies.start_challenges(uids, self.sim.time_ns, self.wall_clock()):
-                log.info("uid %d: hotkey %s starts its challenge period", uid, self.miners[uid].hotkey)
+        uids = [u for u in self._registered if u != self._own_uid]
+        for uid in self.scheme.register(uids, self.sim.time_ns, self.wall_clock()):
+            log.info("uid %d: hotkey %s starts its challenge period", uid, self.miners[uid].hotkey)
         self.transport.follow(graph)
         if force_weights or time.monotonic() - self._last_weights >= self.settings.weights_interval_s:
             self.set_weights()
 
     def reset_uid(self, uid: int) -> None:
         log.info("uid %d has a new hotkey: resetting its score and accounts", uid)
-        self.scores.reset_uid(uid)
-        if self.policies is not None:
-            self.policies.reset_uid(uid)
+        self.scheme.reset_uid(uid)
         self.positions.reset_uid(uid)
         self.last_target_ns[uid] = NEVER
         self.miners[uid].notices = []
@@ -633,17 +628,11 @@ class Validator:
         self.metrics.forget_uid(uid)
 
     def set_weights(self) -> None:
-        """Weights for the registered uids: proportional to their EMA scores, or with the policies
-        on from ``Policies.weights`` (eliminated 0, challenge miners a fixed weight, the rest by
-        rank or score)."""
+        """Weights for the registered uids, from the scoring scheme (preset ``taos``: in proportion
+        to the EMA scores; ``ptn``: eliminated 0, challenge miners a fixed weight, the rest by rank
+        or score)."""
         uids = list(self._registered)
-        if self.policies is None:
-            scores = self.scores.scores()[uids]
-            weights = weights_from_scores(scores)
-        else:
-            weights, scores = self.policies.weights(
-                uids, self.sim.time_ns, self.scores.scores(), exclude=self._own_uid
-            )
+        weights, scores = self.scheme.weights(uids, self.sim.time_ns, exclude=self._own_uid)
         try:
             self.chain.set_weights(uids, weights.tolist())
             self._last_weights = time.monotonic()
@@ -670,7 +659,7 @@ class Validator:
             identity=simulation_identity(self.config),
             step_index=self.step_index,
             time_ns=int(self.sim.time_ns),
-            score_state=self.scores,
+            score_state=self.scheme.history,
             hotkeys={uid: m.hotkey for uid, m in enumerate(self.miners) if m.hotkey is not None},
             extra=self._extra_state(),
             journal=self._journal,
@@ -687,8 +676,7 @@ class Validator:
             "last_target_ns": self.last_target_ns,
             **{f"positions/{k}": a for k, a in self.positions.to_arrays().items()},
         }
-        if self.policies is not None:
-            extra.update({POLICY_PREFIX + k: a for k, a in self.policies.to_state().items()})
+        extra.update({SCHEME_PREFIX + k: a for k, a in self.scheme.state().items()})
         return extra
 
     def _resume(self) -> None:
@@ -700,7 +688,15 @@ class Validator:
         if stored.identity != simulation_identity(self.config):
             raise StoreError("the stored state belongs to another simulation (config or seed differ)")
         self.sim = stored.restore_simulation(self.core, self._restore)  # checkpoint + journal replay
-        self.scores = stored.score_state
+        scheme = {
+            k.removeprefix(SCHEME_PREFIX): a for k, a in stored.extra.items() if k.startswith(SCHEME_PREFIX)
+        }
+        try:
+            self.scheme.restore(stored.score_state, scheme)
+        except ValueError as e:
+            raise StoreError(
+                f"stored policy state is unusable (scoring scheme {self.scheme.name}): {e}"
+            ) from e
         self.step_index = stored.step_index
         self._checkpoint_step = stored.checkpoint.step_index
         for uid, hotkey in stored.hotkeys.items():
@@ -712,8 +708,6 @@ class Validator:
             self.pending = _concat(
                 [np.frombuffer(stored.extra["pending"].tobytes(), dtype=instruction_array(0).dtype)]
             )
-        if self.policies is not None:
-            self._resume_policies(stored.extra)
         arrays = {
             k.removeprefix("positions/"): a for k, a in stored.extra.items() if k.startswith("positions/")
         }
@@ -737,18 +731,6 @@ class Validator:
                 )
             self.last_target_ns = last.copy()
         log.info("resumed at step %d (sim time %.1f s)", self.step_index, self.sim.time_ns / S)
-
-    def _resume_policies(self, extra: Mapping[str, np.ndarray]) -> None:
-        from taos.validator.store import StoreError
-
-        state = {k[len(POLICY_PREFIX) :]: a for k, a in extra.items() if k.startswith(POLICY_PREFIX)}
-        if not state:
-            log.info("no stored elimination, challenge or ledger state: starting them now")
-            return
-        try:
-            self.policies = Policies.from_state(state, self.settings.scoring, self.slots, self.books)
-        except ValueError as e:
-            raise StoreError(f"stored policy state is unusable: {e}") from e
 
     def observe(self, result: Any, duration_s: float) -> None:
         self.metrics.observe_step(
