@@ -795,6 +795,13 @@ def _miner_balances(config: Config, units: int) -> tuple[int | None, int | None]
     return base, quote
 
 
+def _representable(amount: int | None, what: str) -> int:
+    """A balance known to fit (a loaded config passed ``_check_supply``)."""
+    if amount is None:
+        raise ValueError(f"{what}: a starting balance is too large to be represented")
+    return amount
+
+
 def _agent_balances(p: Population, market: MarketSection, units: int) -> tuple[int | None, int | None]:
     return _int_of(p.base / market.lot_size), _int_of(p.quote * units)
 
@@ -1211,7 +1218,11 @@ def to_core(config: Config) -> SimulationConfig:
     c.seed = config.simulation.seed
     c.threads = config.simulation.threads
     c.miner_slots = config.miners.slots
-    c.miner_base_lots, c.miner_quote = _miner_balances(config, units)
+    miner_base, miner_quote = _miner_balances(config, units)
+    c.miner_base_lots, c.miner_quote = (
+        _representable(miner_base, "miners"),
+        _representable(miner_quote, "miners"),
+    )
     c.miner_fee_tiers = tiers(config.fees.miner, "fees.miner")
     c.background_fee_tiers = tiers(config.fees.background, "fees.background")
     c.volume_window_buckets = config.fees.window_buckets
@@ -1225,8 +1236,8 @@ def to_core(config: Config) -> SimulationConfig:
             PopulationConfig(
                 p.model,
                 p.count,
-                base_lots,
-                quote,
+                _representable(base_lots, f"population {p.model}"),
+                _representable(quote, f"population {p.model}"),
                 params,
                 round(p.latency_s[0] * NS_PER_S),
                 round(p.latency_s[1] * NS_PER_S),
