@@ -2,7 +2,7 @@
 
 ``load_run(path)`` checks that the folder is a finished run (a ``summary.json`` of the known format,
 every Parquet file complete, the row counts the summary names) and returns a :class:`Run`: one
-DataFrame per file; the L3 events, the largest files, are read per book on demand with
+DataFrame per file, read when first used; the L3 events, the largest files, are read per book on demand with
 ``Run.events(book)``. ``Run.polars(table)`` gives any table as a polars DataFrame instead.
 ``run_stylized_facts`` computes the stylized facts (SPEC §5) of each book's mid
 sampled at a fixed interval. ``docs/research.md`` describes every file and column.
@@ -12,8 +12,8 @@ The Parquet files can as well be read directly by any Parquet reader (polars, Du
 
 from __future__ import annotations
 
+import functools
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,18 +43,45 @@ class RunFolderError(ValueError):
     """The folder is not a finished run folder; the message says what is missing or broken."""
 
 
-@dataclass(frozen=True, eq=False)
 class Run:
-    """A loaded run folder. Units as written: decimals in quote/base currency, times in ns."""
+    """A loaded run folder. Units as written: decimals in quote/base currency, times in ns.
 
-    path: Path
-    config_text: str
-    summary: dict[str, Any]
-    prices: pd.DataFrame  # time_ns, book, best_bid, best_ask, mid, fundamental, signal, bid_depth, ask_depth
-    l2: pd.DataFrame  # time_ns, book, side, level, price, quantity, orders
-    trades: pd.DataFrame  # time_ns, book, seq, price, quantity, notional, side, taker/maker agent, ...
-    agents: pd.DataFrame  # time_ns, step, uid, name, book, inventory_value, traded_volume
-    scores: pd.DataFrame  # time_ns, step, uid, name, score
+    The tables are read from their Parquet files when first asked for and kept: reading a run to
+    plot its prices and scores does not load its trades or L2 (the largest files), so the memory
+    used follows what is read, not the length of the run."""
+
+    def __init__(self, path: Path, config_text: str, summary: dict[str, Any], *, l2: bool = True) -> None:
+        self.path = path
+        self.config_text = config_text
+        self.summary = summary
+        self._with_l2 = l2
+
+    @functools.cached_property
+    def prices(self) -> pd.DataFrame:
+        """time_ns, book, best_bid, best_ask, mid, fundamental, signal, bid_depth, ask_depth"""
+        return _read(self.path / PRICES_FILE)
+
+    @functools.cached_property
+    def l2(self) -> pd.DataFrame:
+        """time_ns, book, side, level, price, quantity, orders (empty when loaded with l2=False)"""
+        if not self._with_l2:
+            return pq.read_schema(self.path / L2_FILE).empty_table().to_pandas()
+        return _read(self.path / L2_FILE)
+
+    @functools.cached_property
+    def trades(self) -> pd.DataFrame:
+        """time_ns, book, seq, price, quantity, notional, side, taker/maker agent, ..."""
+        return _read(self.path / TRADES_FILE)
+
+    @functools.cached_property
+    def agents(self) -> pd.DataFrame:
+        """time_ns, step, uid, name, book, inventory_value, traded_volume"""
+        return _read(self.path / AGENTS_FILE)
+
+    @functools.cached_property
+    def scores(self) -> pd.DataFrame:
+        """time_ns, step, uid, name, score"""
+        return _read(self.path / SCORES_FILE)
 
     @property
     def books(self) -> int:
@@ -165,17 +192,7 @@ def load_run(path: str | Path, *, l2: bool = True) -> Run:
         rows = _rows(file)
         if name in expected and rows != expected[name]:
             raise RunFolderError(f"{file}: {rows} rows, but the summary says {expected[name]}")
-    empty_l2 = pq.read_schema(root / L2_FILE).empty_table().to_pandas()
-    return Run(
-        path=root,
-        config_text=config.read_text(encoding="utf-8"),
-        summary=summary,
-        prices=_read(root / PRICES_FILE),
-        l2=_read(root / L2_FILE) if l2 else empty_l2,
-        trades=_read(root / TRADES_FILE),
-        agents=_read(root / AGENTS_FILE),
-        scores=_read(root / SCORES_FILE),
-    )
+    return Run(root, config.read_text(encoding="utf-8"), summary, l2=l2)
 
 
 def sampled_mid(run: Run, book: int, interval_s: float = 60.0, after_s: float | None = None) -> pd.Series:
