@@ -711,3 +711,42 @@ def test_at_most_max_workers_run_and_the_least_recently_used_is_stopped(tmp_path
         for r in caplog.records
     )
     assert sorted(ended.read_text().split()) == ["5A", "5B", "5C"]  # 5B's on_end ran when it was stopped
+
+
+# --- compressed states -------------------------------------------------------------------------------
+
+
+def test_a_zstd_state_is_answered_and_every_answer_offers_zstd(wallets) -> None:
+    """A state body compressed with zstd (signed as sent) gets the same reply as the identity body;
+    every answer, refusals included, says the miner takes zstd; a body that decompresses beyond
+    the cap, or is not zstd, gets 400 and runs no agent; other codings stay refused (415)."""
+    from taos.protocol.compression import compress
+
+    async def scenario() -> None:
+        async with serving(wallets, max_body_bytes=100_000) as srv, aiohttp.ClientSession() as session:
+            v, miner = wallets["validator"], srv.target.hotkey
+            plain = await query(session, v, srv.target, BODY, timeout_s=5)
+            assert plain.ok and plain.accepts_zstd
+            packed = compress(BODY[:40]) + compress(BODY[40:])  # two frames, as the validator sends
+            assert len(packed) < len(BODY)
+            (zipped,) = await query_all(session, v, [(srv.target, packed, "zstd")], timeout_s=5)
+            assert zipped.ok and zipped.accepts_zstd, zipped.error
+            assert decode_reply(zipped.body) == Reply(PROTOCOL_VERSION, (Cancel(0, 2),))  # its 2nd state
+            served = srv.pool.validators
+            bomb = compress(b"\0" * 5_000_000)  # 5 MB from a few hundred bytes
+            for body, message in (
+                (bomb, "decompresses to more than 100000 bytes"),
+                (b"not zstd", "not a valid zstd"),
+            ):
+                headers = {**signed(v, srv.url, body, miner), "Content-Encoding": "zstd"}
+                async with session.post(srv.url, data=body, headers=headers) as r:
+                    assert r.status == 400 and message in await r.text()
+                    assert r.headers["Accept-Encoding"] == "zstd, identity"
+            assert srv.pool.validators == served
+            assert srv.server.refused[400] == 2
+            third = await query(session, v, srv.target, BODY, timeout_s=5)
+            assert decode_reply(third.body) == Reply(
+                PROTOCOL_VERSION, (Cancel(0, 3),)
+            )  # no agent ran meanwhile
+
+    run(scenario)

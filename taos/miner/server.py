@@ -6,15 +6,19 @@ the third):
 1. the headers (``Gatekeeper.precheck``): ``btauth/1`` headers well formed, signed for this miner,
    fresh, nonce not used (else 401);
 2. the claimed sender against the metagraph: registered, validator permit, minimum stake (else 403;
-   503 while the metagraph cannot be read at all); a ``Content-Encoding`` other than identity: 415;
+   503 while the metagraph cannot be read at all); a ``Content-Encoding`` other than identity or
+   zstd: 415;
 3. the body, at most ``max_body_bytes`` (a larger ``Content-Length`` is refused before reading, a
    chunked body is cut off at the cap: 413), complete within ``body_timeout_s`` of the headers
    (else 408); all bodies being read share the guard's ``max_body_memory`` (older ones being read
    are evicted to make room; 503 when that is not enough);
 4. ``bittensor.http_auth.verify``: the signature over the body; the nonce is recorded (else 401);
+   a zstd body is then decompressed, to at most ``max_body_bytes`` (else 400; the decompressed
+   bytes count against ``max_body_memory`` too);
 5. the caller's agent, in its worker process, decodes the state (a bad one: 400 with the reason) and
    answers within its budget; an overrun or a failure gives an empty reply. 200 with the MessagePack
-   reply.
+   reply. Every answer says ``Accept-Encoding: zstd, identity``: the validator may compress the
+   next state (``taos.protocol.compression``).
 
 A refusal's text is ours: nothing of the body is echoed. Refused connections are closed. Refusals,
 evictions and timeouts are logged as counts at most every ``summary_every_s`` (each refusal at
@@ -36,7 +40,10 @@ from aiohttp.web_protocol import RequestHandler
 from taos.miner.auth import Gatekeeper, Refused
 from taos.miner.guard import ConnectionGuard
 from taos.miner.pool import AgentPool, BadState
-from taos.protocol import CONTENT_TYPE, DEFAULT_MAX_BYTES, STATE_PATH
+from taos.protocol import CONTENT_TYPE, DEFAULT_MAX_BYTES, STATE_PATH, ProtocolError
+from taos.protocol.compression import ACCEPTED, IDENTITY, ZSTD, decompress
+
+ACCEPT = {"Accept-Encoding": ACCEPTED}  # on every answer: the next state may come compressed
 
 log = logging.getLogger("taos.miner")
 
@@ -85,7 +92,8 @@ class MinerServer:
     def _handler_options(self) -> dict[str, Any]:
         """aiohttp's per-connection options: short header lines, a one-second linger after a refusal
         (the unread rest of a body is read and dropped, then the connection closes), and no
-        decompression of a request body (the ones with a Content-Encoding are refused unread). An
+        decompression of a request body by aiohttp (a zstd body is decompressed by the miner after
+        its signature is checked, within the body cap; other codings are refused unread). An
         option the installed aiohttp does not know is left out."""
         options: dict[str, Any] = {
             "keepalive_timeout": self.guard.idle_timeout_s,
@@ -118,14 +126,17 @@ class MinerServer:
             try:
                 claimed = self.gate.precheck(request.headers)
                 await self.gate.authorize(claimed)
-                if request.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
-                    raise Refused(415, "Content-Encoding must be identity")
+                coding = request.headers.get("Content-Encoding", IDENTITY).strip().lower() or IDENTITY
+                if coding not in (IDENTITY, ZSTD):
+                    raise Refused(415, "Content-Encoding must be identity or zstd")
                 body = await self._read_body(request, deadline)
                 caller = await self._authenticate(request, body)
+                if coding == ZSTD:
+                    body = await self._decompress(request, body)
             except Refused as e:
                 self.refused[e.status] += 1
                 log.debug("refused %s from %s: %s", e.status, request.remote, e)
-                response = web.Response(status=e.status, text=str(e))
+                response = web.Response(status=e.status, text=str(e), headers=ACCEPT)
                 response.force_close()
                 return response
             self.guard.serving(conn)
@@ -133,8 +144,8 @@ class MinerServer:
                 reply = await self.pool.run(caller, body)
             except BadState as e:
                 log.warning("bad state from %s: %s", caller, e)
-                return web.Response(status=400, text=str(e))
-            return web.Response(body=reply, content_type=CONTENT_TYPE)
+                return web.Response(status=400, text=str(e), headers=ACCEPT)
+            return web.Response(body=reply, content_type=CONTENT_TYPE, headers=ACCEPT)
         finally:
             self.guard.done(conn)
 
@@ -168,6 +179,21 @@ class MinerServer:
             raise
         except Exception as e:  # a reset connection, a malformed chunked encoding
             raise Refused(400, f"the body cannot be read: {type(e).__name__}") from None
+
+    async def _decompress(self, request: web.Request, body: bytes) -> bytes:
+        """A zstd body's state, at most ``max_body_bytes`` (a large one in a thread)."""
+        try:
+            if len(body) < 2**16:
+                data = decompress(body, self.max_body_bytes)
+            else:
+                data = await asyncio.get_running_loop().run_in_executor(
+                    None, decompress, body, self.max_body_bytes
+                )
+        except ProtocolError as e:
+            raise Refused(400, str(e)) from None
+        if not self.guard.charge(request.transport, len(data)):
+            raise Refused(503, "the miner holds too many request bodies at the moment")
+        return data
 
     async def _authenticate(self, request: web.Request, body: bytes) -> str:
         """``Gatekeeper.authenticate``; a large body is hashed in a thread (hashlib releases the GIL)

@@ -64,10 +64,18 @@ class _OwnWire(msgspec.Struct, frozen=True):
 
 @dataclass(frozen=True)
 class SharedState:
-    """The part of a step's state that every miner receives, encoded once."""
+    """The part of a step's state that every miner receives, encoded once (and compressed once,
+    for the miners that take zstd bodies)."""
 
     timestamp_ns: int
     books: msgspec.Raw
+
+    @functools.cached_property
+    def zstd_books(self) -> bytes:
+        """A zstd frame of the encoded books (``taos.protocol.compression``)."""
+        from taos.protocol.compression import compress
+
+        return compress(bytes(self.books))
 
 
 @dataclass(frozen=True)
@@ -83,8 +91,28 @@ class StateRequest:
     accounts: tuple[Account, ...] = ()
     notices: tuple[Notice, ...] = ()
 
-    def body(self) -> bytes:
-        return encode_state_for(self.shared, self.simulation, self.accounts, self.notices)
+    def body(self, coding: str = "identity") -> bytes:
+        """The body for a miner: ``identity`` (MessagePack) or ``zstd`` (frames that decompress to
+        exactly the identity body: the miner's own parts around the step's books, compressed once
+        for all miners; ``taos.protocol.compression``)."""
+        if coding == "identity":
+            return encode_state_for(self.shared, self.simulation, self.accounts, self.notices)
+        from taos.protocol.compression import ZSTD, compress
+
+        if coding != ZSTD:
+            raise ValueError(f"unknown content coding {coding!r}")
+        head, tail = self._around_books()
+        return compress(head) + self.shared.zstd_books + compress(tail)
+
+    def _around_books(self) -> tuple[bytes, bytes]:
+        """The identity body's bytes before and after the books: the body encoded with two
+        one-byte placeholders for the books differs first where the books start."""
+        accounts, notices = tuple(self.accounts), tuple(self.notices)
+        ts, sim = self.shared.timestamp_ns, self.simulation
+        a = _encoder.encode(_StateWire(PROTOCOL_VERSION, ts, sim, msgspec.Raw(b"\xc0"), accounts, notices))
+        b = _encoder.encode(_StateWire(PROTOCOL_VERSION, ts, sim, msgspec.Raw(b"\xc2"), accounts, notices))
+        at = next(i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y)
+        return a[:at], a[at + 1 :]
 
     def own(self) -> bytes:
         wire = _OwnWire(

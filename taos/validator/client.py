@@ -9,6 +9,8 @@ Every miner is a potential attacker, so the client:
   and its ``error`` says only what kind of failure it was (a timeout, a refused connection, an
   HTTP status, an oversized reply), never what the peer sent;
 - reads at most ``max_reply_bytes``, and refuses a larger announced length before reading;
+- sends a state compressed (zstd) only to a miner whose last answer said it takes it
+  (``taos.protocol.compression``);
 - asks for and takes only uncompressed replies (``Accept-Encoding: identity``, and a reply with a
   ``Content-Encoding`` is an ``http_error``), so a small compressed body can never expand into a
   large one (a gzip bomb) before the size cap applies;
@@ -35,6 +37,7 @@ from yarl import URL
 
 from taos.chain import http_auth
 from taos.protocol import CONTENT_TYPE, DEFAULT_MAX_BYTES, STATE_PATH
+from taos.protocol.compression import IDENTITY, accepts_zstd
 from taos.validator.outcome import QueryOutcome
 
 
@@ -49,6 +52,7 @@ class QueryResult:
     elapsed_s: float
     error: str | None = None
     outcome: QueryOutcome = QueryOutcome.OK
+    accepts_zstd: bool = False  # the miner's answer said it takes zstd bodies (Accept-Encoding)
 
     @property
     def ok(self) -> bool:
@@ -85,14 +89,17 @@ def new_session() -> aiohttp.ClientSession:
     )
 
 
-def sign(wallet: Any, target: Target, body: bytes) -> dict[str, str]:
-    """The headers of a request of ``body`` to ``target``, signed with ``wallet``'s hotkey."""
+def sign(wallet: Any, target: Target, body: bytes, coding: str = IDENTITY) -> dict[str, str]:
+    """The headers of a request of ``body`` (of content coding ``coding``: identity or zstd) to
+    ``target``, signed with ``wallet``'s hotkey (the signature is over the body as sent)."""
     url = URL(state_url(target.endpoint))
     headers = dict(
         http_auth().sign(wallet, method="POST", path=url.raw_path_qs, body=body, receiver_ss58=target.hotkey)
     )
     headers["Content-Type"] = CONTENT_TYPE
     headers["Accept-Encoding"] = "identity"
+    if coding != IDENTITY:
+        headers["Content-Encoding"] = coding
     return headers
 
 
@@ -127,9 +134,12 @@ async def query(
     try:
         async with session.post(url, allow_redirects=False, **options) as response:  # never follow a miner
             status = response.status
+            zstd = accepts_zstd(response.headers.getone("Accept-Encoding", ""))
             if status != 200:
                 note = " (redirects are not followed)" if 300 <= status < 400 else ""
-                return QueryResult(status, b"", elapsed(), f"HTTP {status}{note}", QueryOutcome.HTTP_ERROR)
+                return QueryResult(
+                    status, b"", elapsed(), f"HTTP {status}{note}", QueryOutcome.HTTP_ERROR, accepts_zstd=zstd
+                )
             encoding = response.headers.getone("Content-Encoding", "identity").strip().lower()
             if encoding not in ("", "identity"):
                 return QueryResult(
@@ -148,7 +158,7 @@ async def query(
                     f"reply larger than {max_reply_bytes} bytes",
                     QueryOutcome.OVERSIZED,
                 )
-            return QueryResult(200, reply, elapsed())
+            return QueryResult(200, reply, elapsed(), accepts_zstd=zstd)
     except asyncio.TimeoutError:
         return QueryResult(None, b"", elapsed(), f"no answer within {timeout_s:g} s", QueryOutcome.TIMEOUT)
     except aiohttp.ClientResponseError as e:  # a malformed HTTP answer
@@ -175,19 +185,28 @@ def _connection_error(e: BaseException) -> str:
 async def query_all(
     session: aiohttp.ClientSession,
     wallet: Any,
-    requests: Sequence[tuple[Target, bytes]],
+    requests: Sequence[tuple[Target, bytes] | tuple[Target, bytes, str]],
     *,
     timeout_s: float,
     max_reply_bytes: int = DEFAULT_MAX_BYTES,
 ) -> list[QueryResult]:
-    """Queries every target concurrently; results in the order of ``requests``. Every request is
-    signed before the first is sent, so that no miner's time includes the signing of others'."""
-    signed = [sign(wallet, t, b) for t, b in requests]
+    """Queries every target concurrently; results in the order of ``requests`` (target, body and
+    optionally the body's content coding). Every request is signed before the first is sent, so
+    that no miner's time includes the signing of others'."""
+    signed = [sign(wallet, r[0], r[1], r[2] if len(r) > 2 else IDENTITY) for r in requests]
     return list(
         await asyncio.gather(
             *(
-                query(session, wallet, t, b, timeout_s=timeout_s, max_reply_bytes=max_reply_bytes, headers=h)
-                for (t, b), h in zip(requests, signed, strict=True)
+                query(
+                    session,
+                    wallet,
+                    r[0],
+                    r[1],
+                    timeout_s=timeout_s,
+                    max_reply_bytes=max_reply_bytes,
+                    headers=h,
+                )
+                for r, h in zip(requests, signed, strict=True)
             )
         )
     )

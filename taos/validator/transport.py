@@ -26,6 +26,7 @@ from typing import Any
 from taos.agents import Agent
 from taos.chain import hotkey_signer
 from taos.protocol import ProtocolError, StateDecoder, StateRequest, encode_reply, max_reply_bytes
+from taos.protocol.compression import IDENTITY, ZSTD
 from taos.validator.outcome import QueryOutcome
 
 log = logging.getLogger("taos.validator")
@@ -175,6 +176,7 @@ class HttpTransport(Transport):
         self._refused: dict[int, str] = {}  # uid -> the endpoint refused and logged
         self._take(endpoints)
         self._session: Any = None
+        self.zstd: set[int] = set()  # uids whose last answer said they take zstd state bodies
 
     def serves(self, uid: int) -> bool:
         return bool(self.endpoints.get(uid)) and uid in self.hotkeys
@@ -205,17 +207,28 @@ class HttpTransport(Transport):
         if not reachable:
             return out
         caps = {reply_cap(requests[u]) for u in reachable}
-        targets = [(Target(self.endpoints[u], self.hotkeys[u]), requests[u].body()) for u in reachable]
+        targets = []
+        for u in reachable:
+            coding = ZSTD if u in self.zstd else IDENTITY
+            targets.append((Target(self.endpoints[u], self.hotkeys[u]), requests[u].body(coding), coding))
         results = await query_all(
             self._session, self._signer, targets, timeout_s=timeout_s, max_reply_bytes=max(caps)
         )
         for uid, r in zip(reachable, results, strict=True):
             out[uid] = Answer(r.body, r.elapsed_s, r.error, r.outcome)
+            if r.status is not None:  # the miner answered: follow what it said it takes
+                if r.accepts_zstd:
+                    self.zstd.add(uid)
+                else:
+                    self.zstd.discard(uid)
         return out
 
     def follow(self, metagraph: Any) -> None:
         self._take({n.uid: n.endpoint for n in metagraph.neurons if n.endpoint})
-        self.hotkeys = {n.uid: n.hotkey for n in metagraph.neurons}
+        hotkeys = {n.uid: n.hotkey for n in metagraph.neurons}
+        # a new hotkey or endpoint on a uid is another miner: its first state is not compressed
+        self.zstd = {u for u in self.zstd if hotkeys.get(u) == self.hotkeys.get(u) and u in self.endpoints}
+        self.hotkeys = hotkeys
 
     async def close(self) -> None:
         if self._session is not None:
