@@ -2,7 +2,9 @@
 agent, on loopback, a local chain file, real wallets) queried with signed HTTP requests by the
 validator's own loop on the default market (grace period skipped). Per step, after --warmup steps:
 
-- bytes per miner: the request body the validator sends each miner (its state), and the reply;
+- bytes per miner: the request body the validator sends each miner (its state, zstd-compressed
+  for the miners that take it, i.e. all of these after their first answer; the uncompressed size
+  is shown next to it), and the reply;
 - query: the wall time of ``Validator.query`` for all miners (signing, sending, the agents'
   answers, reading the replies), median and p90.
 
@@ -42,6 +44,7 @@ def one(config_path: Path, miners: int, books: int, steps: int, warmup: int) -> 
     v = market.validator
     query_ms: list[float] = []
     sent: list[float] = []
+    identity: list[float] = []
     received: list[float] = []
     answered: list[int] = []
 
@@ -51,6 +54,7 @@ def one(config_path: Path, miners: int, books: int, steps: int, warmup: int) -> 
             for i in range(warmup + steps):
                 result = v.step()
                 requests = v.requests(result)
+                zstd = set(getattr(v.transport, "zstd", ()))  # the miners that get zstd bodies this step
                 t0 = time.perf_counter()
                 answers = await v.query(requests)
                 elapsed = time.perf_counter() - t0
@@ -58,7 +62,9 @@ def one(config_path: Path, miners: int, books: int, steps: int, warmup: int) -> 
                 v.score(result)
                 if i >= warmup:
                     query_ms.append(1e3 * elapsed)
-                    sent.append(sum(len(r.body()) for r in requests.values()) / max(1, len(requests)))
+                    bodies = [r.body("zstd" if u in zstd else "identity") for u, r in requests.items()]
+                    sent.append(sum(map(len, bodies)) / max(1, len(bodies)))
+                    identity.append(sum(len(r.body()) for r in requests.values()) / max(1, len(requests)))
                     received.append(sum(len(a.body or b"") for a in answers.values()) / max(1, len(answers)))
                     answered.append(sum(1 for a in answers.values() if a.body))
         finally:
@@ -74,6 +80,7 @@ def one(config_path: Path, miners: int, books: int, steps: int, warmup: int) -> 
         "query_median_ms": statistics.median(ordered),
         "query_p90_ms": ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))],
         "state_kb": statistics.fmean(sent) / 1e3,
+        "identity_kb": statistics.fmean(identity) / 1e3,
         "reply_kb": statistics.fmean(received) / 1e3,
         "answered": min(answered),
     }
@@ -91,12 +98,14 @@ def main() -> None:
         f"fan-out over signed HTTP on loopback, {a.config.name}, {a.books} books, {a.steps} steps after {a.warmup}"
     )
     print(
-        f"{'miners':>7} {'query median':>13} {'query p90':>10} {'state/miner':>12} {'reply/miner':>12} {'answered':>9}"
+        f"{'miners':>7} {'query median':>13} {'query p90':>10} {'state/miner':>12} {'(identity)':>11} "
+        f"{'reply/miner':>12} {'answered':>9}"
     )
     for m in (int(x) for x in a.miners.split(",")):
         r = one(a.config, m, a.books, a.steps, a.warmup)
         print(
             f"{m:>7} {r['query_median_ms']:>10.0f} ms {r['query_p90_ms']:>7.0f} ms {r['state_kb']:>9.0f} KB "
+            f"{r['identity_kb']:>8.0f} KB "
             f"{r['reply_kb']:>9.1f} KB {int(r['answered']):>5}/{m}   (miners started in {r['setup_s']:.0f} s)",
             flush=True,
         )
