@@ -217,7 +217,7 @@ def _http_market(
                 "--max-books", str(config.simulation.books),
             ]  # fmt: skip
             market.processes.append(subprocess.Popen(command))
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 60 + 2 * len(classes)  # each process loads the SDK
         while True:
             served = [n.get("endpoint") for n in json.loads(chain_file.read_text())["neurons"][1:]]
             if all(served):
