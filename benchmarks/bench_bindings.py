@@ -17,7 +17,6 @@ import statistics
 import time
 
 from taos._simulator import testing
-
 from taos.simulator import random_instruction_stream
 
 
