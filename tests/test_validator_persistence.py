@@ -200,21 +200,22 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, reference: Stor
     assert any(n > 0 for n in replays), f"no restart replayed a journal: {replays}"
 
 
+def killed_after_checkpoint(store: Path, steps: int, *flags: str) -> tuple[int, int | None]:
+    """Runs the driver with ``flags`` (a ``--crash-after-checkpoint``): it must die by SIGKILL;
+    returns the step it resumed after and the last one it reported committed."""
+    out = subprocess.run(
+        command(store, steps, *flags), env=env(), capture_output=True, text=True, timeout=300, check=False
+    )
+    assert out.returncode == -signal.SIGKILL, out.stderr
+    return parse(out.stdout.splitlines())
+
+
 def test_sigkill_between_checkpoint_file_and_commit(tmp_path: Path) -> None:
     steps = 40
     ref = tmp_path / "reference"
     run_to_end(ref, steps)
     store = tmp_path / "store"
-    out = subprocess.run(
-        command(store, steps, "--crash-after-checkpoint", "17"),
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert out.returncode == -signal.SIGKILL
-    assert parse(out.stdout.splitlines()) == (0, 16)
+    assert killed_after_checkpoint(store, steps, "--crash-after-checkpoint", "17") == (0, 16)
     # Step 17's checkpoint file exists but the database still refers to step 16's.
     assert (store / "checkpoints" / "step-000000017.ckpt").exists()
     assert load(store).step_index == 16
@@ -232,16 +233,8 @@ def test_sigkill_between_checkpoint_file_and_commit_with_a_journal(tmp_path: Pat
     ref = tmp_path / "reference"
     run_to_end(ref, steps)
     store = tmp_path / "store"
-    out = subprocess.run(
-        command(store, steps, "--checkpoint-every", "5", "--crash-after-checkpoint", "15"),
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert out.returncode == -signal.SIGKILL
-    assert parse(out.stdout.splitlines()) == (0, 14)
+    flags = ("--checkpoint-every", "5", "--crash-after-checkpoint", "15")
+    assert killed_after_checkpoint(store, steps, *flags) == (0, 14)
     stored = load(store)
     assert (stored.step_index, stored.checkpoint.step_index) == (14, 10)
     assert [e.step_index for e in stored.journal] == [11, 12, 13, 14]
