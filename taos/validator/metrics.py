@@ -23,7 +23,7 @@ import threading
 from collections.abc import Sequence
 from enum import Enum
 from socketserver import ThreadingMixIn
-from typing import Any, Protocol
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
@@ -98,33 +98,9 @@ def _uid_label(uid: int) -> str:
     return str(u)
 
 
-class StepMetrics(Protocol):
-    """What the validator's loop records (``ValidatorMetrics``, or ``NullMetrics`` without a
-    metrics endpoint, so the loop never asks whether there is one)."""
-
-    def observe_step(
-        self,
-        duration_s: float,
-        sim_seconds: float,
-        events: int,
-        *,
-        step_index: int | None = None,
-        sim_time_s: float | None = None,
-    ) -> None: ...
-
-    def observe_query(self, uid: int, latency_s: float | None, outcome: QueryOutcome | str) -> None: ...
-
-    def count_rejection(self, reason_name: str | Enum, n: int = 1) -> None: ...
-
-    def set_scores(
-        self, uids: Sequence[int], scores: Sequence[float], weights: Sequence[float] | None = None
-    ) -> None: ...
-
-    def forget_uid(self, uid: int) -> None: ...
-
-
 class NullMetrics:
-    """Records nothing (a validator without metrics, e.g. in research runs and benchmarks)."""
+    """Records nothing: a validator without metrics (research runs, benchmarks) has one of these
+    instead of a :class:`ValidatorMetrics`, so its loop never asks whether there are metrics."""
 
     def observe_step(
         self,
@@ -396,3 +372,7 @@ class _BoundedServer(ThreadingMixIn, WSGIServer):
             super().process_request_thread(request, client_address)
         finally:
             self._slots.release()
+
+
+StepMetrics = ValidatorMetrics | NullMetrics
+"""What the validator's loop records to."""
