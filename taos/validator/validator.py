@@ -197,7 +197,7 @@ class Validator:
         self._failed_miners: set[tuple[int, str | None]] = set()  # replies we failed to apply: logged
         self.wall_clock = wall_clock
         self._journal: list[JournalEntry] = []  # the steps since the last commit
-        self._checkpoint_step = 0  # the step of the last checkpoint written
+        self._checkpoint_step: int | None = None  # the step of the last checkpoint (None: none yet)
         self._checkpoint_wall = clock()
         self._clock = clock
         if store is not None:
@@ -649,9 +649,9 @@ class Validator:
 
         settings = self.settings
         due = (
-            self.step_index - self._checkpoint_step >= settings.checkpoint_steps
+            self._checkpoint_step is None  # the store's first commit
+            or self.step_index - self._checkpoint_step >= settings.checkpoint_steps
             or self._clock() - self._checkpoint_wall >= settings.checkpoint_interval_s
-            or self.store.last_committed_step() is None
         )
         checkpoint = self.store.write_checkpoint(self.sim, self.step_index) if due else None
         self.store.commit(
