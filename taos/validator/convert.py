@@ -400,7 +400,7 @@ _RECORD_FIELDS = (
 _NO_VALUE = float("nan")
 
 
-def _steps(values: list[float], step: float, up: np.ndarray | None = None) -> np.ndarray:
+def steps_of(values: Sequence[float] | np.ndarray, step: float, up: np.ndarray | None = None) -> np.ndarray:
     """``round_down`` (``round_up`` where ``up``) of whole columns: the number of steps of each
     value, a value within the grid tolerance of a step counting as on it; 0 where NaN (no value).
     The same float operations as the scalar functions, so the same integers."""
@@ -483,7 +483,7 @@ def to_records(uid: int, instructions: Iterable[tuple[Instruction, int]], u: Uni
         for name, column in zip(_RECORD_FIELDS, zip(*rows, strict=True), strict=True):
             out[name] = column
         sell = out["side"] == Side.SELL
-        out["price_ticks"] = _steps(prices, u.tick_size, up=sell)  # buys round down, sells up
-        out["qty_lots"] = _steps(quantities, u.lot_size)
-        out["notional_quote"] = _steps(notionals, u.tick_size * u.lot_size)
+        out["price_ticks"] = steps_of(prices, u.tick_size, up=sell)  # buys round down, sells up
+        out["qty_lots"] = steps_of(quantities, u.lot_size)
+        out["notional_quote"] = steps_of(notionals, u.tick_size * u.lot_size)
     return out

@@ -232,7 +232,7 @@ def validate_reply(
     ``TimeoutError`` for a reply the latency model found late); an exception
     drops the reply whole, with its message as the notice's detail.
     """
-    reply = _as_reply(body_or_error, context)
+    reply = as_reply(body_or_error, context)
     if isinstance(reply, str):
         return ValidationResult(accepted=(), notices=(ReplyRejected(ts_ns=context.now_ns, detail=reply),))
     return validate_instructions(uid, reply.instructions, context)
@@ -253,7 +253,7 @@ def validate_instructions(
         opens = False
         if isinstance(book, int) and book in kept_per_book and kept_per_book[book] >= cap:
             # the book is full: nothing more is kept on it, so the other rules need not run
-            refusal: tuple[RejectRule, RejectReason, str] | None = _over_cap(book, cap)
+            refusal: tuple[RejectRule, RejectReason, str] | None = over_cap(book, cap)
         else:
             refusal = _refusal(instruction, context)
             if refusal is None and isinstance(instruction, TargetPosition) and instruction.book in targets:
@@ -273,7 +273,7 @@ def validate_instructions(
                 )
         if refusal is None:
             if kept_per_book.get(instruction.book, 0) >= cap:  # only with a cap of 0
-                refusal = _over_cap(instruction.book, cap)
+                refusal = over_cap(instruction.book, cap)
             else:
                 kept_per_book[instruction.book] = kept_per_book.get(instruction.book, 0) + 1
                 accepted.append(AcceptedInstruction(uid, index, instruction))
@@ -284,12 +284,12 @@ def validate_instructions(
                 continue
         rule, reason, message = refusal
         rejected.append(Rejection(uid, index, instruction, rule, reason, message))
-    notices = tuple(_notice(r, context.now_ns) for r in rejected)
+    notices = tuple(notice_of(r, context.now_ns) for r in rejected)
     return ValidationResult(accepted=tuple(accepted), notices=notices, rejected=tuple(rejected))
 
 
 @functools.lru_cache(maxsize=4096)
-def _over_cap(book: int, cap: int) -> tuple[RejectRule, RejectReason, str]:
+def over_cap(book: int, cap: int) -> tuple[RejectRule, RejectReason, str]:
     return (
         RejectRule.PER_BOOK_CAP,
         RejectReason.INVALID_INSTRUCTION,
@@ -297,7 +297,7 @@ def _over_cap(book: int, cap: int) -> tuple[RejectRule, RejectReason, str]:
     )
 
 
-def _as_reply(
+def as_reply(
     body_or_error: bytes | bytearray | memoryview | Reply | BaseException, context: ValidationContext
 ) -> Reply | str:
     """The decoded reply, or why it is dropped whole."""
@@ -408,7 +408,7 @@ def _id_or_none(value: object) -> int | None:
     return None
 
 
-def _notice(rejection: Rejection, now_ns: int) -> OrderRejected:
+def notice_of(rejection: Rejection, now_ns: int) -> OrderRejected:
     instruction = rejection.instruction
     book = getattr(instruction, "book", None)
     detail = _DETAIL_PREFIX[rejection.rule] + rejection.message

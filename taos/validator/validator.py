@@ -36,6 +36,7 @@ from taos.protocol import (
     OrderRejected,
     PlaceMarket,
     RejectReason,
+    Reply,
     ReplyRejected,
     Side,
     SimulationInfo,
@@ -47,6 +48,7 @@ from taos.protocol import (
 from taos.protocol.limits import MAX_DETAIL_CHARS, MAX_NOTICES
 from taos.protocol.state import DETAILED_LEVELS, LEVELS
 from taos.simulator import InstructionKind, Simulation, instruction_array
+from taos.validator.batch import Admitted, validate_batch
 from taos.validator.convert import BookAccounts, Units, all_miner_notices, book_states, to_records
 from taos.validator.history import ScoreParams, ScoreState
 from taos.validator.latency import LatencyModel, LinearLatency, instruction_delay_ns
@@ -60,7 +62,13 @@ from taos.validator.schemes.ptn import Elimination, PositionStats
 from taos.validator.store import JournalEntry
 from taos.validator.targets import plan_target
 from taos.validator.transport import Answer, Transport
-from taos.validator.validation import RejectRule, ValidationContext, validate_reply
+from taos.validator.validation import (
+    Rejection,
+    RejectRule,
+    ValidationContext,
+    as_reply,
+    validate_instructions,
+)
 
 log = logging.getLogger("taos.validator")
 S = 1_000_000_000
@@ -195,6 +203,7 @@ class Validator:
         self._own_uid: int | None = None
         self._position_stats = positions
         self._failed_miners: set[tuple[int, str | None]] = set()  # replies we failed to apply: logged
+        self._batch_failed = False  # validate_batch raised once (logged)
         self.wall_clock = wall_clock
         self._journal: list[JournalEntry] = []  # the steps since the last commit
         self._checkpoint_step: int | None = None  # the step of the last checkpoint (None: none yet)
@@ -330,7 +339,11 @@ class Validator:
         """Each answer → validated instructions with their delays (the next step's records) and the
         notices that tell the miner what was refused. One miner's reply can never stop the loop: a
         reply whose handling raises is dropped with a notice (and logged once per miner), and the
-        other miners' replies are applied as usual."""
+        other miners' replies are applied as usual.
+
+        The replies are first admitted one by one (on time, within the rate limit, decodable);
+        the admitted ones are judged together on columns where only the per-book cap can refuse
+        anything (``taos.validator.batch``), the others instruction by instruction."""
         now = self.sim.time_ns
         capped = self.scheme.history.over_volume_cap(now)
         market = self.market
@@ -340,69 +353,101 @@ class Validator:
         if market is not None:
             no_mid = frozenset(int(b) for b in np.flatnonzero(~np.isfinite(market.mid_ticks)))
             open_count = open_count + market.open_orders.sum(axis=1)
-        batches = []
         excluded = self.scheme.excluded()
+        admitted: list[Admitted] = []
+        typed: list[Admitted] = []  # decoded from bytes: the batch may judge them
         for uid, answer in sorted(answers.items()):
             if excluded[uid]:
                 continue  # not queried; an answer that comes anyway is ignored
-            last_targets = self.last_target_ns[uid].copy()
             try:
-                notices, records = self._accept_one(
-                    uid,
-                    answer,
-                    ValidationContext.for_simulation(
-                        self.info,
-                        now,
-                        volume_capped_books=frozenset(int(b) for b in np.flatnonzero(capped[uid])),
-                        **self._rule_context(uid, now, closed, no_mid, int(open_count[uid])),
-                    ),
+                ctx = ValidationContext.for_simulation(
+                    self.info,
+                    now,
+                    volume_capped_books=frozenset(int(b) for b in np.flatnonzero(capped[uid])),
+                    **self._rule_context(uid, now, closed, no_mid, int(open_count[uid])),
                 )
+                notices, reply, delay = self._admit(uid, answer, ctx)
             except Exception as e:  # a bug of ours that this reply found: drop it, keep the loop
-                self.last_target_ns[uid] = last_targets
-                notices, records = [self._internal_failure(uid, e, now)], None
+                notices, reply, delay = [self._internal_failure(uid, e, now)], None, 0
             self.miners[uid].notices.extend(notices)
-            if records is not None:
+            if reply is not None:
+                admitted.append(Admitted(uid, reply.instructions, ctx, delay))
+                if isinstance(answer.body, bytes | bytearray | memoryview):
+                    typed.append(admitted[-1])
+        try:
+            fast = validate_batch(typed, self.units).fast
+        except Exception as e:  # a bug of ours: every reply is judged one by one instead
+            if not self._batch_failed:
+                self._batch_failed = True
+                log.error(
+                    "judging the replies on columns raised %s; they are judged one by one (logged once)",
+                    type(e).__name__,
+                    exc_info=e,
+                )
+            fast = {}
+        batches = []
+        for a in admitted:
+            judged = fast.get(a.uid)
+            records: np.ndarray | None
+            if judged is not None:
+                self._count_rejections(judged.rejected)
+                notices, records = list(judged.notices), judged.records
+            else:
+                last_targets = self.last_target_ns[a.uid].copy()
+                try:
+                    notices, records = self._judge(a)
+                except Exception as e:  # a bug of ours that this reply found: drop it, keep the loop
+                    self.last_target_ns[a.uid] = last_targets
+                    notices, records = [self._internal_failure(a.uid, e, now)], None
+            self.miners[a.uid].notices.extend(notices)
+            if records is not None and len(records):
                 batches.append(records)
         self.pending = _concat(batches)
 
-    def _accept_one(
+    def _admit(
         self, uid: int, answer: Answer, ctx: ValidationContext
-    ) -> tuple[list[Notice], np.ndarray | None]:
-        """One miner's answer → its notices and its engine records (None when nothing is kept)."""
+    ) -> tuple[list[Notice], Reply | None, int]:
+        """One miner's answer → the notices of a reply dropped whole, or its decoded reply and the
+        latency model's delay for it."""
         now = ctx.now_ns
         delay = None if answer.error else self.latency.delay_ns(answer.response_time_s)
         if delay is None:  # no reply, or one after the timeout: dropped whole
             outcome = answer.outcome if answer.error else QueryOutcome.TIMEOUT
             error = answer.error or f"answered after the timeout of {self.settings.timeout_s:g} s"
             self._count_query(uid, answer, outcome)
-            return [ReplyRejected(ts_ns=now, detail=f"{outcome.value}: {error}")], None
+            return [ReplyRejected(ts_ns=now, detail=f"{outcome.value}: {error}")], None, 0
         if not self.rate.allow(self.miners[uid].hotkey or f"uid {uid}"):
             self._count_query(uid, answer, QueryOutcome.OK)
             self.metrics.count_rejection(RejectRule.RATE_LIMIT.value)
             rules = self.rules
-            return [
-                ReplyRejected(
-                    ts_ns=now,
-                    detail=f"{RejectRule.RATE_LIMIT.value}: more than {rules.rate_limit} replies from "
-                    f"this hotkey within {rules.rate_window_s:g} s: this reply is ignored",
-                )
-            ], None
-        result = validate_reply(uid, answer.body, ctx)
-        if result.reply_rejected:  # did not decode
+            return (
+                [
+                    ReplyRejected(
+                        ts_ns=now,
+                        detail=f"{RejectRule.RATE_LIMIT.value}: more than {rules.rate_limit} replies from "
+                        f"this hotkey within {rules.rate_window_s:g} s: this reply is ignored",
+                    )
+                ],
+                None,
+                0,
+            )
+        reply = as_reply(answer.body, ctx)
+        if isinstance(reply, str):  # did not decode
             self._count_query(uid, answer, QueryOutcome.DECODE_ERROR)
-            return [
-                ReplyRejected(ts_ns=now, detail=f"{QueryOutcome.DECODE_ERROR.value}: {n.detail}")
-                if isinstance(n, ReplyRejected)
-                else n
-                for n in result.notices
-            ], None
+            return [ReplyRejected(ts_ns=now, detail=f"{QueryOutcome.DECODE_ERROR.value}: {reply}")], None, 0
         self._count_query(uid, answer, QueryOutcome.OK)
+        return [], reply, delay
+
+    def _judge(self, a: Admitted) -> tuple[list[Notice], np.ndarray | None]:
+        """One admitted reply judged instruction by instruction → its notices and its engine
+        records (None when nothing is kept)."""
+        uid, ctx, now = a.uid, a.context, a.context.now_ns
+        result = validate_instructions(uid, a.instructions, ctx)
         notices = list(result.notices)
-        for r in result.rejected:  # the engine's reason, or the validator rule that refused it
-            self.metrics.count_rejection(r.reason.name if r.rule == RejectRule.CHECK else r.rule.value)
+        self._count_rejections(result.rejected)
         items = []
-        for a in result.accepted:
-            instruction = a.instruction
+        for accepted in result.accepted:
+            instruction = accepted.instruction
             if isinstance(instruction, TargetPosition):
                 order, notice = self._target(uid, instruction, now)
                 notices.append(notice)
@@ -411,13 +456,14 @@ class Validator:
                 if order is None:
                     continue
                 instruction = order
-            items.append(
-                (
-                    instruction,
-                    delay + instruction_delay_ns(0, a.instruction, max_extra_delay_ns=ctx.max_extra_delay_ns),
-                )
-            )
+            extra = instruction_delay_ns(0, accepted.instruction, max_extra_delay_ns=ctx.max_extra_delay_ns)
+            items.append((instruction, a.delay_ns + extra))
         return notices, to_records(uid, items, self.units) if items else None
+
+    def _count_rejections(self, rejected: tuple[Rejection, ...]) -> None:
+        """Each refusal counted by the engine's reason, or the validator rule that refused it."""
+        for r in rejected:
+            self.metrics.count_rejection(r.reason.name if r.rule == RejectRule.CHECK else r.rule.value)
 
     def _internal_failure(self, uid: int, error: Exception, now: int) -> Notice:
         """The notice for a reply the validator failed to apply; the error is logged with its
@@ -447,8 +493,8 @@ class Validator:
         if interval:
             last = self.last_target_ns[uid]
             recent = {int(b): int(last[b]) for b in np.flatnonzero(last > now - interval)}
-        sides: dict[int, int] = {}
-        if market is not None:
+        sides: dict[int, int] = {}  # read only by the max_open rule
+        if market is not None and rules.max_open:
             deviation = market.base_lots[uid] - self.neutral_lots
             sides = {int(b): 1 if deviation[b] > 0 else -1 for b in np.flatnonzero(np.abs(deviation) > 1)}
         return {

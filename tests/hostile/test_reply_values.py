@@ -184,7 +184,8 @@ def test_a_reply_that_makes_the_validator_raise_is_dropped_logged_once_and_the_s
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A bug of ours that some reply finds: that reply is dropped with a notice, the other
-    miners' replies are applied, and the error is logged once per miner, not at every step."""
+    miners' replies are applied, and the error is logged once per miner, not at every step. A bug
+    of the validation on columns leaves every reply to the one-by-one path (logged once)."""
     import taos.validator.validator as module
     from taos.protocol import PlaceLimit, Side, encode_reply
 
@@ -205,7 +206,11 @@ def test_a_reply_that_makes_the_validator_raise_is_dropped_logged_once_and_the_s
             raise OverflowError("a value the checks missed")
         return real(uid, items, units)
 
+    def broken_batch(replies: Any, units: Any) -> Any:
+        raise RuntimeError("a bug of the columns")
+
     monkeypatch.setattr(module, "to_records", broken_for_uid_1)
+    monkeypatch.setattr(module, "validate_batch", broken_batch)  # every reply judged one by one
     reply = encode_reply([PlaceLimit(0, Side.BUY, 290.0, 0.5)])
     for _ in range(3):
         v.accept({1: Answer(reply, 0.01), 2: Answer(reply, 0.01)})
@@ -215,3 +220,5 @@ def test_a_reply_that_makes_the_validator_raise_is_dropped_logged_once_and_the_s
     assert details == ["internal: the validator could not apply this reply; it is dropped"] * 3
     errors = [r for r in caplog.records if r.levelname == "ERROR" and "uid 1" in r.getMessage()]
     assert len(errors) == 1 and errors[0].exc_info is not None
+    batch = [r for r in caplog.records if r.levelname == "ERROR" and "on columns" in r.getMessage()]
+    assert len(batch) == 1 and batch[0].exc_info is not None  # logged once, not at every step

@@ -1,0 +1,306 @@
+"""Validation of many replies at once: the common case, on whole columns.
+
+Most replies of a step hold only instructions that every check accepts (limit orders on the grid,
+market orders sized in base, cancels) and no rule of SPEC §10.2 is on. For those the per-instruction
+work of ``taos.validator.validation`` (checks, then ``to_records``) is the validator's largest cost
+at hundreds of miners, so ``validate_batch`` does it for every reply of a step on numpy columns:
+
+1. the fields of every instruction are gathered into one column per field (one pass per kind);
+2. a mask says which instructions rules 1 to 4 of ``taos.validator.validation`` surely accept
+   (the same tests as ``taos.protocol.checks.quick_check``, on columns);
+3. a reply all of whose instructions are in the mask, with no ``TargetPosition`` and no
+   ``max_open`` rule, is judged here: rules 5 to 8 cannot refuse anything in it, so only the
+   per-book cap (rule 9) remains, and the first ``max_instructions_per_book`` instructions of each
+   book are kept; its engine records are built from the columns (``to_records``' conversions);
+4. every other reply is left to ``validate_instructions`` (``BatchResult.fast`` has no entry for
+   its uid), which gives the reasons and messages of each refusal.
+
+The outcome is the same as ``validate_instructions`` followed by ``to_records`` for each reply:
+the same accepted instructions in the same order, the same refusals and notices;
+``tests/test_validator_batch.py`` compares the two on generated replies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from taos.protocol import (
+    Cancel,
+    Currency,
+    Instruction,
+    InstructionKind,
+    Notice,
+    PlaceLimit,
+    PlaceMarket,
+    Side,
+    Stp,
+    TimeInForce,
+)
+from taos.protocol.checks import GRID_TOLERANCE, MAX_PRICE_TICKS, MAX_QTY_LOTS
+from taos.validator.convert import Units
+from taos.validator.validation import Rejection, ValidationContext, notice_of, over_cap
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A decoded reply to validate: its miner, instructions, context and the latency model's
+    delay for it (ns from the step start)."""
+
+    uid: int
+    instructions: tuple[Instruction, ...]
+    context: ValidationContext
+    delay_ns: int
+
+
+@dataclass(frozen=True)
+class FastResult:
+    """A reply judged on columns: the engine records of its accepted instructions (delays in
+    ``ts_ns``), its refusals (all by the per-book cap) and their notices."""
+
+    records: np.ndarray
+    rejected: tuple[Rejection, ...]
+    notices: tuple[Notice, ...]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """``fast[uid]`` for each reply judged here; the others need ``validate_instructions``."""
+
+    fast: dict[int, FastResult]
+
+
+_KIND = {
+    PlaceLimit: InstructionKind.PLACE_LIMIT,
+    PlaceMarket: InstructionKind.PLACE_MARKET,
+    Cancel: InstructionKind.CANCEL,
+}
+
+
+def validate_batch(replies: Sequence[Admitted], units: Units) -> BatchResult:
+    """Judges on columns every reply that only the per-book cap can refuse anything of (see the
+    module doc); the replies must be in the order their records are to be applied. The replies
+    must come from ``decode_reply`` (msgspec has checked every field's type)."""
+    candidates = [r for r in replies if _may_be_fast(r)]
+    columns = _gather(candidates) if candidates else None
+    if candidates and columns is None:  # a value numpy cannot hold (an integer beyond 64 bits)
+        candidates = [r for r in candidates if _gather([r]) is not None]
+        columns = _gather(candidates) if candidates else None
+    if columns is None:
+        return BatchResult({})
+    counts = np.array([len(r.instructions) for r in candidates], dtype=np.int64)
+    unsure = np.bincount(columns.miner[~_surely_valid(columns, candidates, units)], minlength=len(candidates))
+    fast = unsure == 0
+    rows = np.flatnonzero(fast[columns.miner])
+    kept = _within_cap(columns, rows, candidates)
+    uid = np.array([r.uid for r in candidates], dtype=np.int64)
+    delay = np.array([r.delay_ns for r in candidates], dtype=np.int64)
+    records = _records(columns, rows[kept], units)
+    owner = columns.miner[rows[kept]]
+    records["agent"] = uid[owner]
+    records["ts_ns"] += delay[owner]
+    n_kept = np.bincount(owner, minlength=len(candidates))
+    first_row = np.concatenate(([0], np.cumsum(counts)))
+    out: dict[int, FastResult] = {}
+    position = 0
+    for i in np.flatnonzero(fast):
+        r = candidates[i]
+        n = int(n_kept[i])
+        rejected: tuple[Rejection, ...] = ()
+        if n < counts[i]:
+            at = first_row[i]
+            ours = rows[(rows >= at) & (rows < at + counts[i])]
+            cap = r.context.max_instructions_per_book
+            rejected = tuple(
+                Rejection(r.uid, int(j - at), r.instructions[j - at], *over_cap(int(columns.book[j]), cap))
+                for j in ours[~kept[np.searchsorted(rows, ours)]]
+            )
+        out[r.uid] = FastResult(
+            records[position : position + n],
+            rejected,
+            tuple(notice_of(x, r.context.now_ns) for x in rejected),
+        )
+        position += n
+    return BatchResult(out)
+
+
+def _may_be_fast(r: Admitted) -> bool:
+    ctx = r.context
+    return ctx.max_open == 0 and ctx.max_instructions_per_book > 0
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """One row per instruction of the candidates, in order; fields that a kind lacks are 0."""
+
+    miner: np.ndarray  # index into the candidates
+    kind: np.ndarray  # InstructionKind; 0 for an instruction this module does not judge
+    book: np.ndarray
+    delay_ns: np.ndarray
+    side: np.ndarray
+    price: np.ndarray  # NaN where none
+    quantity: np.ndarray  # NaN where none
+    tif: np.ndarray
+    expiry_ns: np.ndarray
+    has_expiry: np.ndarray
+    post_only: np.ndarray
+    stp: np.ndarray
+    currency: np.ndarray
+    order_id: np.ndarray
+    client_order_id: np.ndarray
+
+
+def _gather(replies: Sequence[Admitted]) -> _Columns | None:
+    """The columns of every instruction of ``replies``; None when a value does not fit its column
+    (the values msgspec decodes do, apart from integers beyond the int64/uint64 ranges)."""
+    instructions = [i for r in replies for i in r.instructions]
+    n = len(instructions)
+    kinds = [_KIND.get(type(i), 0) for i in instructions]
+    kind = np.array(kinds, dtype=np.uint8)
+    miner = np.repeat(np.arange(len(replies)), [len(r.instructions) for r in replies])
+    nan = float("nan")
+    try:
+        book = np.array([getattr(i, "book", -1) for i in instructions], dtype=np.int64)
+        delay = np.array([getattr(i, "delay_ns", -1) for i in instructions], dtype=np.int64)
+        side = np.zeros(n, dtype=np.uint8)
+        price = np.full(n, nan)
+        quantity = np.full(n, nan)
+        tif = np.zeros(n, dtype=np.uint8)
+        expiry = np.zeros(n, dtype=np.int64)
+        has_expiry = np.zeros(n, dtype=np.bool_)
+        post_only = np.zeros(n, dtype=np.bool_)
+        stp = np.zeros(n, dtype=np.uint8)
+        currency = np.zeros(n, dtype=np.uint8)
+        order_id = np.zeros(n, dtype=np.uint64)
+        coid = np.zeros(n, dtype=np.uint64)
+        at = np.flatnonzero(kind == InstructionKind.PLACE_LIMIT)
+        if len(at):
+            limits: list[PlaceLimit] = [instructions[j] for j in at]  # type: ignore[misc]
+            side[at] = [o.side for o in limits]
+            price[at] = [o.price for o in limits]
+            quantity[at] = [o.quantity for o in limits]
+            tif[at] = [o.time_in_force for o in limits]
+            expiry[at] = [o.expiry_ns or 0 for o in limits]
+            has_expiry[at] = [o.expiry_ns is not None for o in limits]
+            post_only[at] = [o.post_only for o in limits]
+            stp[at] = [o.stp for o in limits]
+            coid[at] = [o.client_order_id or 0 for o in limits]
+        at = np.flatnonzero(kind == InstructionKind.PLACE_MARKET)
+        if len(at):
+            markets: list[PlaceMarket] = [instructions[j] for j in at]  # type: ignore[misc]
+            side[at] = [o.side for o in markets]
+            quantity[at] = [o.quantity for o in markets]
+            currency[at] = [o.currency for o in markets]
+            stp[at] = [o.stp for o in markets]
+            coid[at] = [o.client_order_id or 0 for o in markets]
+        at = np.flatnonzero(kind == InstructionKind.CANCEL)
+        if len(at):
+            cancels: list[Cancel] = [instructions[j] for j in at]  # type: ignore[misc]
+            order_id[at] = [o.order_id for o in cancels]
+            quantity[at] = [nan if o.quantity is None else o.quantity for o in cancels]
+    except (OverflowError, TypeError, ValueError):
+        return None
+    return _Columns(
+        miner, kind, book, delay, side, price, quantity, tif, expiry, has_expiry, post_only, stp,
+        currency, order_id, coid,
+    )  # fmt: skip
+
+
+def _steps_ok(
+    value: np.ndarray, step: float, limit: int, strict: np.ndarray, up: np.ndarray | bool
+) -> np.ndarray:
+    """``quick_check``'s ``_quick_steps`` on a column: a value > 0 whose number of steps (rounded
+    toward ``up``, a value within the grid tolerance of a step counting as on it) is in [1, limit];
+    on the grid where ``strict``."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        positive = value > 0
+        q = np.where(positive, value, 1.0) / step
+        finite = q < limit + 1
+        q = np.where(finite, q, 1.0)
+        n = np.rint(q)
+        near = np.abs(q - n) <= np.maximum(GRID_TOLERANCE, np.abs(n) * 1e-12)
+        off = np.where(up, np.ceil(q), np.floor(q))
+        n = np.where(near, n, off)
+        ok = positive & finite & (n >= 1) & (n <= limit)
+    return ok & (near | ~strict)
+
+
+def _surely_valid(c: _Columns, replies: Sequence[Admitted], units: Units) -> np.ndarray:
+    """Instructions that rules 1 to 4 of ``taos.validator.validation`` accept: the checks (as
+    ``quick_check``), the extra delay, the volume cap and the session."""
+    sim = replies[0].context.simulation
+    if any(r.context.simulation != sim for r in replies):
+        raise ValueError("validate_batch: the replies answer different simulations")
+    books = sim.books
+    now = np.array([r.context.now_ns for r in replies], dtype=np.int64)[c.miner]
+    strict = np.array([r.context.strict for r in replies], dtype=np.bool_)[c.miner]
+    max_delay = np.array([r.context.max_extra_delay_ns for r in replies], dtype=np.int64)[c.miner]
+    # the books where only cancels pass (volume cap, closed session), per candidate
+    blocked = np.zeros((len(replies), books), dtype=np.bool_)
+    for i, r in enumerate(replies):
+        for b in (*r.context.volume_capped_books, *r.context.closed_books):
+            if 0 <= b < books:
+                blocked[i, b] = True
+    limit, market, cancel = (
+        c.kind == k
+        for k in (InstructionKind.PLACE_LIMIT, InstructionKind.PLACE_MARKET, InstructionKind.CANCEL)
+    )
+    known_book = (c.book >= 0) & (c.book < books)
+    ok = known_book & (c.delay_ns >= 0) & (c.delay_ns <= max_delay)
+    ok &= cancel | ~blocked[c.miner, np.where(known_book, c.book, 0)]
+    gtt = c.tif == TimeInForce.GTT
+    expiry_ok = np.where(gtt, c.has_expiry & (c.expiry_ns > 0) & (c.expiry_ns > now), ~c.has_expiry)
+    ioc_fok = (c.tif == TimeInForce.IOC) | (c.tif == TimeInForce.FOK)
+    sell = c.side != Side.BUY
+    price_ok = _steps_ok(c.price, units.tick_size, MAX_PRICE_TICKS, strict, sell)
+    qty_ok = _steps_ok(c.quantity, units.lot_size, MAX_QTY_LOTS, strict, False)
+    limit_ok = expiry_ok & (c.stp != Stp.NONE) & ~(c.post_only & ioc_fok) & price_ok & qty_ok
+    market_ok = (c.currency == Currency.BASE) & (c.stp != Stp.NONE) & qty_ok
+    cancel_ok = (c.order_id > 0) & (np.isnan(c.quantity) | qty_ok)
+    return ok & ((limit & limit_ok) | (market & market_ok) | (cancel & cancel_ok))
+
+
+def _within_cap(c: _Columns, rows: np.ndarray, replies: Sequence[Admitted]) -> np.ndarray:
+    """Which of ``rows`` (every instruction of the fast replies, in order) the per-book cap keeps:
+    the first ``max_instructions_per_book`` of each miner's book."""
+    if not len(rows):
+        return np.zeros(0, dtype=np.bool_)
+    books = replies[0].context.simulation.books
+    cap = np.array([r.context.max_instructions_per_book for r in replies], dtype=np.int64)
+    key = c.miner[rows] * books + c.book[rows]
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    first = np.concatenate(([True], sorted_key[1:] != sorted_key[:-1]))
+    group_start = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order)) - group_start
+    return rank < cap[c.miner[rows]]
+
+
+def _records(c: _Columns, rows: np.ndarray, units: Units) -> np.ndarray:
+    """Engine records of the instructions at ``rows`` (``to_records``' conversions); ``ts_ns``
+    holds only the instructions' own ``delay_ns`` and ``agent`` is 0 (the caller sets both)."""
+    from taos.simulator import instruction_array
+    from taos.validator.convert import steps_of
+
+    out = instruction_array(len(rows))
+    if not len(rows):
+        return out
+    kind = c.kind[rows]
+    out["kind"] = kind
+    out["book"] = c.book[rows]
+    out["ts_ns"] = c.delay_ns[rows]
+    out["side"] = c.side[rows]
+    out["tif"] = c.tif[rows]
+    out["expiry_ns"] = c.expiry_ns[rows]
+    out["post_only"] = c.post_only[rows]
+    out["stp"] = c.stp[rows]
+    out["currency"] = c.currency[rows]
+    out["order_id"] = c.order_id[rows]
+    out["client_order_id"] = c.client_order_id[rows]
+    sell = out["side"] == Side.SELL
+    out["price_ticks"] = steps_of(c.price[rows], units.tick_size, up=sell)
+    out["qty_lots"] = steps_of(c.quantity[rows], units.lot_size)
+    return out

@@ -1,0 +1,178 @@
+"""Validation on columns (``taos.validator.batch``) against the instruction-by-instruction path:
+for every reply it judges, the same records (fields, delays, order), refusals and notices as
+``validate_instructions`` followed by ``to_records``; and ordinary replies are judged there (else
+the fast path would never be taken)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from instruction_strategies import INSTRUCTION, NOW
+
+from taos.protocol import (
+    PROTOCOL_VERSION,
+    Cancel,
+    PlaceLimit,
+    PlaceMarket,
+    ProtocolError,
+    Side,
+    SimulationInfo,
+    TargetPosition,
+    TimeInForce,
+    decode_reply,
+    encode_reply,
+)
+from taos.validator.batch import Admitted, validate_batch
+from taos.validator.convert import Units, to_records
+from taos.validator.latency import instruction_delay_ns
+from taos.validator.validation import RejectRule, ValidationContext, validate_instructions
+
+SIM = SimulationInfo("b", 3, 0.01, 0.0001, 86_400 * 10**9, 5 * 10**9, (), ())
+UNITS = Units(SIM.tick_size, SIM.lot_size)
+
+ORDINARY = st.one_of(
+    st.builds(
+        lambda book, side, ticks, lots, delay: {
+            "kind": 1,
+            "book": book,
+            "side": side,
+            "price": ticks / 100,
+            "quantity": lots / 10_000,
+            "delay_ns": delay,
+        },
+        st.integers(0, 2),
+        st.sampled_from([1, 2]),
+        st.integers(1, 100_000),
+        st.integers(1, 10**6),
+        st.sampled_from([0, 0, 7, 10**9]),
+    ),
+    st.builds(
+        lambda book, side, lots: {"kind": 2, "book": book, "side": side, "quantity": lots / 10_000},
+        st.integers(0, 2),
+        st.sampled_from([1, 2]),
+        st.integers(1, 10**6),
+    ),
+    st.builds(
+        lambda book, oid: {"kind": 3, "book": book, "order_id": oid}, st.integers(0, 2), st.integers(1, 99)
+    ),
+)
+# mostly ordinary instructions (the replies the columns judge), now and then any the wire carries
+REPLY = st.one_of(
+    st.lists(ORDINARY, max_size=16), st.lists(st.one_of(*[ORDINARY] * 12, INSTRUCTION), max_size=12)
+)
+NONE_OR_ONE_BOOK = st.one_of(
+    st.just(frozenset()), st.just(frozenset()), st.frozensets(st.integers(0, 2), max_size=1)
+)
+CONTEXT = st.fixed_dictionaries(
+    {
+        "strict": st.booleans(),
+        "cap": st.integers(1, 3),
+        "capped": NONE_OR_ONE_BOOK,
+        "closed": NONE_OR_ONE_BOOK,
+        "max_open": st.sampled_from([0, 0, 0, 3]),
+        "delay": st.integers(0, 4 * 10**9),
+    }
+)
+
+
+def decoded(raws: list[dict[str, Any]]) -> tuple[Any, ...] | None:
+    body = msgspec.msgpack.encode({"protocol_version": PROTOCOL_VERSION, "instructions": raws})
+    try:
+        return decode_reply(body).instructions
+    except ProtocolError:
+        return None  # the wire refuses it before any check
+
+
+def context(c: dict[str, Any]) -> ValidationContext:
+    return ValidationContext(
+        simulation=SIM,
+        now_ns=NOW,
+        max_instructions_per_book=c["cap"],
+        max_extra_delay_ns=SIM.publish_interval_ns,
+        volume_capped_books=c["capped"],
+        strict=c["strict"],
+        closed_books=c["closed"],
+        max_open=c["max_open"],
+    )
+
+
+def one_by_one(a: Admitted) -> tuple[np.ndarray, Any]:
+    result = validate_instructions(a.uid, a.instructions, a.context)
+    items = [
+        (
+            x.instruction,
+            a.delay_ns + instruction_delay_ns(0, x.instruction, max_extra_delay_ns=SIM.publish_interval_ns),
+        )
+        for x in result.accepted
+    ]
+    return to_records(a.uid, items, UNITS), result
+
+
+@settings(max_examples=600, deadline=None)
+@given(miners=st.lists(st.tuples(REPLY, CONTEXT), min_size=1, max_size=5))
+def test_the_columns_judge_as_the_instruction_by_instruction_path(miners: list[Any]) -> None:
+    admitted = []
+    for uid, (raws, c) in enumerate(miners, start=1):
+        instructions = decoded(raws)
+        if instructions is not None:
+            admitted.append(Admitted(uid, instructions, context(c), c["delay"]))
+    fast = validate_batch(admitted, UNITS).fast
+    for a in admitted:
+        if a.uid not in fast:
+            continue
+        assert a.context.max_open == 0
+        assert not any(isinstance(i, TargetPosition) for i in a.instructions)
+        records, reference = one_by_one(a)
+        judged = fast[a.uid]
+        assert judged.records.tobytes() == records.tobytes(), (a, judged.records, records)
+        assert judged.rejected == reference.rejected
+        assert judged.notices == reference.notices
+        assert all(r.rule is RejectRule.PER_BOOK_CAP for r in judged.rejected)
+
+
+def test_ordinary_replies_are_judged_on_columns() -> None:
+    replies = [
+        (PlaceLimit(0, Side.BUY, 299.99, 0.5), PlaceLimit(1, Side.SELL, 300.01, 1.25, client_order_id=4)),
+        (PlaceMarket(2, Side.SELL, 0.1), Cancel(0, 17), Cancel(1, 18, 0.5)),
+        (),
+        tuple(PlaceLimit(0, Side.BUY, 299.0 - i / 100, 0.1) for i in range(25)),  # over the cap of 20
+        (PlaceLimit(0, Side.BUY, 299.99, 0.5, time_in_force=TimeInForce.GTT, expiry_ns=NOW + 1, delay_ns=9),),
+    ]
+    admitted = []
+    for uid, instructions in enumerate(replies, start=3):
+        body = encode_reply(instructions)
+        ctx = ValidationContext.for_simulation(SIM, NOW)
+        admitted.append(Admitted(uid, decode_reply(body).instructions, ctx, 1_000 * uid))
+    fast = validate_batch(admitted, UNITS).fast
+    assert sorted(fast) == [3, 4, 5, 6, 7]
+    for a in admitted:
+        records, reference = one_by_one(a)
+        assert fast[a.uid].records.tobytes() == records.tobytes()
+        assert fast[a.uid].notices == reference.notices
+    assert len(fast[6].records) == 20 and len(fast[6].rejected) == 5
+    assert list(fast[3].records["ts_ns"]) == [3_000, 3_000]
+    assert list(fast[7].records["ts_ns"]) == [7_009]
+    assert fast[5].records.size == 0
+
+
+def test_what_the_columns_leave_to_the_one_by_one_path() -> None:
+    ctx = ValidationContext.for_simulation(SIM, NOW)
+    good = (PlaceLimit(0, Side.BUY, 299.99, 0.5),)
+    replies = {
+        1: good,
+        2: (*good, TargetPosition(0, 1)),  # the rules of targets
+        3: (*good, PlaceLimit(5, Side.BUY, 299.99, 0.5)),  # an unknown book: its reason is needed
+        4: (*good, PlaceLimit(0, Side.BUY, 299.99, 0.5, delay_ns=10**10)),  # over the extra delay
+        5: (*good, Cancel(0, 2**64 - 1), PlaceLimit(0, Side.BUY, 2.0**70, 0.5)),  # beyond the price range
+    }
+    admitted = [Admitted(uid, i, ctx, 0) for uid, i in replies.items()]
+    admitted.append(Admitted(6, good, ValidationContext.for_simulation(SIM, NOW, max_open=5), 0))
+    admitted.append(
+        Admitted(7, good, ValidationContext.for_simulation(SIM, NOW, volume_capped_books=frozenset({0})), 0)
+    )
+    assert sorted(validate_batch(admitted, UNITS).fast) == [1]
+    assert validate_batch([], UNITS).fast == {}
