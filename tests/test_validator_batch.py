@@ -168,6 +168,7 @@ def test_what_the_columns_leave_to_the_one_by_one_path() -> None:
         3: (*good, PlaceLimit(5, Side.BUY, 299.99, 0.5)),  # an unknown book: its reason is needed
         4: (*good, PlaceLimit(0, Side.BUY, 299.99, 0.5, delay_ns=10**10)),  # over the extra delay
         5: (*good, Cancel(0, 2**64 - 1), PlaceLimit(0, Side.BUY, 2.0**70, 0.5)),  # beyond the price range
+        8: (*good, Cancel(0, 3, float("nan"))),  # a NaN quantity is not "no quantity"
     }
     admitted = [Admitted(uid, i, ctx, 0) for uid, i in replies.items()]
     admitted.append(Admitted(6, good, ValidationContext.for_simulation(SIM, NOW, max_open=5), 0))

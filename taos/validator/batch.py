@@ -142,6 +142,7 @@ class _Columns:
     side: np.ndarray
     price: np.ndarray  # NaN where none
     quantity: np.ndarray  # NaN where none
+    no_quantity: np.ndarray  # a cancel without a quantity (a NaN quantity is one, and invalid)
     tif: np.ndarray
     expiry_ns: np.ndarray
     has_expiry: np.ndarray
@@ -167,6 +168,7 @@ def _gather(replies: Sequence[Admitted]) -> _Columns | None:
         side = np.zeros(n, dtype=np.uint8)
         price = np.full(n, nan)
         quantity = np.full(n, nan)
+        no_quantity = np.zeros(n, dtype=np.bool_)
         tif = np.zeros(n, dtype=np.uint8)
         expiry = np.zeros(n, dtype=np.int64)
         has_expiry = np.zeros(n, dtype=np.bool_)
@@ -200,10 +202,11 @@ def _gather(replies: Sequence[Admitted]) -> _Columns | None:
             cancels: list[Cancel] = [instructions[j] for j in at]  # type: ignore[misc]
             order_id[at] = [o.order_id for o in cancels]
             quantity[at] = [nan if o.quantity is None else o.quantity for o in cancels]
+            no_quantity[at] = [o.quantity is None for o in cancels]
     except (OverflowError, TypeError, ValueError):
         return None
     return _Columns(
-        miner, kind, book, delay, side, price, quantity, tif, expiry, has_expiry, post_only, stp,
+        miner, kind, book, delay, side, price, quantity, no_quantity, tif, expiry, has_expiry, post_only, stp,
         currency, order_id, coid,
     )  # fmt: skip
 
@@ -258,7 +261,7 @@ def _surely_valid(c: _Columns, replies: Sequence[Admitted], units: Units) -> np.
     qty_ok = _steps_ok(c.quantity, units.lot_size, MAX_QTY_LOTS, strict, False)
     limit_ok = expiry_ok & (c.stp != Stp.NONE) & ~(c.post_only & ioc_fok) & price_ok & qty_ok
     market_ok = (c.currency == Currency.BASE) & (c.stp != Stp.NONE) & qty_ok
-    cancel_ok = (c.order_id > 0) & (np.isnan(c.quantity) | qty_ok)
+    cancel_ok = (c.order_id > 0) & (c.no_quantity | qty_ok)
     return ok & ((limit & limit_ok) | (market & market_ok) | (cancel & cancel_ok))
 
 
