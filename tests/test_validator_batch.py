@@ -120,7 +120,7 @@ def test_the_columns_judge_as_the_instruction_by_instruction_path(miners: list[A
         instructions = decoded(raws)
         if instructions is not None:
             admitted.append(Admitted(uid, instructions, context(c), c["delay"]))
-    fast = validate_batch(admitted, UNITS).fast
+    fast = validate_batch(admitted, UNITS)
     for a in admitted:
         if a.uid not in fast:
             continue
@@ -147,7 +147,7 @@ def test_ordinary_replies_are_judged_on_columns() -> None:
         body = encode_reply(instructions)
         ctx = ValidationContext.for_simulation(SIM, NOW)
         admitted.append(Admitted(uid, decode_reply(body).instructions, ctx, 1_000 * uid))
-    fast = validate_batch(admitted, UNITS).fast
+    fast = validate_batch(admitted, UNITS)
     assert sorted(fast) == [3, 4, 5, 6, 7]
     for a in admitted:
         records, reference = one_by_one(a)
@@ -175,5 +175,5 @@ def test_what_the_columns_leave_to_the_one_by_one_path() -> None:
     admitted.append(
         Admitted(7, good, ValidationContext.for_simulation(SIM, NOW, volume_capped_books=frozenset({0})), 0)
     )
-    assert sorted(validate_batch(admitted, UNITS).fast) == [1]
-    assert validate_batch([], UNITS).fast == {}
+    assert sorted(validate_batch(admitted, UNITS)) == [1]
+    assert validate_batch([], UNITS) == {}

@@ -12,8 +12,8 @@ at hundreds of miners, so ``validate_batch`` does it for every reply of a step o
    ``max_open`` rule, is judged here: rules 5 to 8 cannot refuse anything in it, so only the
    per-book cap (rule 9) remains, and the first ``max_instructions_per_book`` instructions of each
    book are kept; its engine records are built from the columns (``to_records``' conversions);
-4. every other reply is left to ``validate_instructions`` (``BatchResult.fast`` has no entry for
-   its uid), which gives the reasons and messages of each refusal.
+4. every other reply is left to ``validate_instructions`` (the result has no entry for its
+   uid), which gives the reasons and messages of each refusal.
 
 The outcome is the same as ``validate_instructions`` followed by ``to_records`` for each reply:
 the same accepted instructions in the same order, the same refusals and notices;
@@ -65,13 +65,6 @@ class FastResult:
     notices: tuple[Notice, ...]
 
 
-@dataclass(frozen=True)
-class BatchResult:
-    """``fast[uid]`` for each reply judged here; the others need ``validate_instructions``."""
-
-    fast: dict[int, FastResult]
-
-
 _KIND = {
     PlaceLimit: InstructionKind.PLACE_LIMIT,
     PlaceMarket: InstructionKind.PLACE_MARKET,
@@ -79,17 +72,18 @@ _KIND = {
 }
 
 
-def validate_batch(replies: Sequence[Admitted], units: Units) -> BatchResult:
+def validate_batch(replies: Sequence[Admitted], units: Units) -> dict[int, FastResult]:
     """Judges on columns every reply that only the per-book cap can refuse anything of (see the
-    module doc); the replies must be in the order their records are to be applied. The replies
-    must come from ``decode_reply`` (msgspec has checked every field's type)."""
+    module doc): the result of each by uid; the replies without one need
+    ``validate_instructions``. The replies must be in the order their records are to be applied
+    and come from ``decode_reply`` (msgspec has checked every field's type)."""
     candidates = [r for r in replies if _may_be_fast(r)]
     columns = _gather(candidates) if candidates else None
     if candidates and columns is None:  # a value numpy cannot hold (an integer beyond 64 bits)
         candidates = [r for r in candidates if _gather([r]) is not None]
         columns = _gather(candidates) if candidates else None
     if columns is None:
-        return BatchResult({})
+        return {}
     counts = np.array([len(r.instructions) for r in candidates], dtype=np.int64)
     unsure = np.bincount(columns.miner[~_surely_valid(columns, candidates, units)], minlength=len(candidates))
     fast = unsure == 0
@@ -123,7 +117,7 @@ def validate_batch(replies: Sequence[Admitted], units: Units) -> BatchResult:
             tuple(notice_of(x, r.context.now_ns) for x in rejected),
         )
         position += n
-    return BatchResult(out)
+    return out
 
 
 def _may_be_fast(r: Admitted) -> bool:
@@ -177,26 +171,25 @@ def _gather(replies: Sequence[Admitted]) -> _Columns | None:
         currency = np.zeros(n, dtype=np.uint8)
         order_id = np.zeros(n, dtype=np.uint64)
         coid = np.zeros(n, dtype=np.uint64)
-        at = np.flatnonzero(kind == InstructionKind.PLACE_LIMIT)
+        limit, market = kind == InstructionKind.PLACE_LIMIT, kind == InstructionKind.PLACE_MARKET
+        at = np.flatnonzero(limit | market)
+        if len(at):  # the fields both kinds of order have
+            orders: list[PlaceLimit | PlaceMarket] = [instructions[j] for j in at]  # type: ignore[misc]
+            side[at] = [o.side for o in orders]
+            quantity[at] = [o.quantity for o in orders]
+            stp[at] = [o.stp for o in orders]
+            coid[at] = [o.client_order_id or 0 for o in orders]
+        at = np.flatnonzero(limit)
         if len(at):
             limits: list[PlaceLimit] = [instructions[j] for j in at]  # type: ignore[misc]
-            side[at] = [o.side for o in limits]
             price[at] = [o.price for o in limits]
-            quantity[at] = [o.quantity for o in limits]
             tif[at] = [o.time_in_force for o in limits]
             expiry[at] = [o.expiry_ns or 0 for o in limits]
             has_expiry[at] = [o.expiry_ns is not None for o in limits]
             post_only[at] = [o.post_only for o in limits]
-            stp[at] = [o.stp for o in limits]
-            coid[at] = [o.client_order_id or 0 for o in limits]
-        at = np.flatnonzero(kind == InstructionKind.PLACE_MARKET)
+        at = np.flatnonzero(market)
         if len(at):
-            markets: list[PlaceMarket] = [instructions[j] for j in at]  # type: ignore[misc]
-            side[at] = [o.side for o in markets]
-            quantity[at] = [o.quantity for o in markets]
-            currency[at] = [o.currency for o in markets]
-            stp[at] = [o.stp for o in markets]
-            coid[at] = [o.client_order_id or 0 for o in markets]
+            currency[at] = [instructions[j].currency for j in at]  # type: ignore[union-attr]
         at = np.flatnonzero(kind == InstructionKind.CANCEL)
         if len(at):
             cancels: list[Cancel] = [instructions[j] for j in at]  # type: ignore[misc]
