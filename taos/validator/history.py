@@ -7,7 +7,10 @@ One :class:`ScoreState` holds, per miner and book:
   (:meth:`ScoreState.reset_uid`), and the Sharpe ratio never differences across it;
 - the traded volume in buckets of 10 minutes of simulation time, enough buckets for 24 h (the volume
   cap of SPEC §8) and for the Sharpe window (the activity factor);
-- the activity factors and the EMA-smoothed scores (alpha = 0.1).
+- the activity factors and the EMA-smoothed scores (alpha = 0.1);
+- rolling sums of the returns in each window (count, shifted sum and sum of squares), so that a
+  step's Sharpe ratios cost O(miners x books), not O(miners x books x window); see
+  :class:`ReturnSums`.
 
 Every update is a handful of whole-array numpy operations; nothing loops over miners, books or the
 history in Python. The arithmetic itself is done by the pure functions of :mod:`taos.scoring`.
@@ -124,7 +127,136 @@ _LAYOUT: dict[str, tuple[str, tuple[str, ...]]] = {
     "step_score": ("float64", ("M",)),
     "counters": ("int64", ("4",)),  # columns written, observations, last step, last time
 }
+# the rolling sums of the window's returns (ReturnSums); a state stored without them rebuilds them
+_SUMS_LAYOUT: dict[str, tuple[str, tuple[str, ...]]] = {
+    "returns_count": ("int64", ("M", "B")),
+    "returns_nonzero": ("int64", ("M", "B")),
+    "returns_shift": ("float64", ("M", "B")),
+    "returns_sum": ("float64", ("M", "B")),
+    "returns_squares": ("float64", ("M", "B")),
+}
 _PARAM_PREFIX = "param."
+
+ANCHOR_PERIOD = 32
+"""The rolling sums are recomputed from the windows every this many history columns (all series at
+once: two miners with the same values get the same sums, so the same scores)."""
+UNSURE_VARIANCE = 1e-6
+"""A series whose rolling variance is at most this fraction of its mean square (std ≤ 0.1 % of the
+RMS return: a Sharpe ratio beyond ±1000·√n, or the zero-std rule) is computed from its window."""
+DRIFT_RATIO = 1e6
+"""A series whose sum of squares falls below 1/DRIFT_RATIO of a square that left it is re-anchored
+at once (the rounding of that square then outweighs what is left)."""
+CANCELLATION = 1e4
+"""A series whose mean square deviation from its shift exceeds CANCELLATION x its variance (the
+shift is far from the mean: the variance would be a small difference of large numbers) is
+re-anchored at once."""
+
+
+class ReturnSums:
+    """Rolling sums of the returns in each (miner, book) Sharpe window.
+
+    For every series: ``count``, the valid returns ``r`` in the window (both ends finite);
+    ``nonzero``, those that are not 0; a ``shift`` c; ``sum`` Σ(r - c) and ``squares`` Σ(r - c)²
+    over the valid returns. A new history column adds the return that enters the window and removes
+    the one that leaves it: O(miners x books) per step instead of the window's length.
+
+    Floating-point sums drift as returns go in and out, so a series is *anchored*, its sums
+    recomputed from its window with c = the mean of its returns (which keeps the sums of deviations
+    small and the variance free of cancellation): every series every ``ANCHOR_PERIOD`` columns
+    (registered or not), and a series at once when a return that leaves it was large against what
+    remains (``DRIFT_RATIO``) or when its mean moved far from its shift (``CANCELLATION``). The
+    variance then carries a relative rounding error of at most about
+    ``2 · ANCHOR_PERIOD · CANCELLATION · 2⁻⁵³`` ≈ 1e-10. Everything is deterministic, and persisted with
+    the state, so a resumed validator continues byte for byte.
+
+    :meth:`sharpes` gives :func:`taos.scoring.sharpe_batch`'s result from the sums; the series
+    where the sums cannot tell (a variance near 0 against the mean square: ``UNSURE_VARIANCE``),
+    are computed from their windows by ``sharpe_batch`` itself, so the zero-std rule and the
+    treatment of missing values are exactly those of :func:`taos.scoring.sharpe`."""
+
+    def __init__(self, miners: int, books: int) -> None:
+        shape = (miners, books)
+        self.count: IntArray = np.zeros(shape, dtype=np.int64)
+        self.nonzero: IntArray = np.zeros(shape, dtype=np.int64)
+        self.shift: FloatArray = np.zeros(shape)
+        self.sum: FloatArray = np.zeros(shape)
+        self.squares: FloatArray = np.zeros(shape)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The live arrays under their stored names (``_SUMS_LAYOUT``)."""
+        return {
+            "returns_count": self.count,
+            "returns_nonzero": self.nonzero,
+            "returns_shift": self.shift,
+            "returns_sum": self.sum,
+            "returns_squares": self.squares,
+        }
+
+    def enter(self, returns: FloatArray) -> None:
+        """Adds the returns ``(miners, books)`` that enter the windows (NaN: no return)."""
+        valid = ~np.isnan(returns)
+        d = np.where(valid, returns - self.shift, 0.0)
+        self.count += valid
+        self.nonzero += valid & (returns != 0)
+        self.sum += d
+        self.squares += d * d
+
+    def leave(self, returns: FloatArray) -> BoolArray:
+        """Removes the returns ``(miners, books)`` that leave the windows (NaN: no return); returns
+        the series to anchor at once (a large square left them: ``DRIFT_RATIO``)."""
+        valid = ~np.isnan(returns)
+        d = np.where(valid, returns - self.shift, 0.0)
+        self.count -= valid
+        self.nonzero -= valid & (returns != 0)
+        self.sum -= d
+        square = d * d
+        self.squares -= square
+        drifted: BoolArray = square > DRIFT_RATIO * np.maximum(self.squares, 0.0)
+        return drifted
+
+    def stale(self) -> BoolArray:
+        """The series whose shift is too far from their mean (``CANCELLATION``), or whose variance
+        rounded to ≤ 0 with deviations left: to be anchored."""
+        count = np.maximum(self.count, 1)
+        deviation = self.sum / count
+        variance = self.squares / count - deviation * deviation
+        out: BoolArray = (self.squares > 0) & (self.squares > CANCELLATION * count * variance)
+        return out
+
+    def anchor(self, rows: IntArray, cols: IntArray, windows: FloatArray) -> None:
+        """Recomputes the sums of the series ``(rows[i], cols[i])`` from their windows ``(k, L)``
+        (oldest first)."""
+        ok = np.isfinite(windows)
+        pair = ok[:, 1:] & ok[:, :-1]
+        r = np.where(pair, np.diff(np.where(ok, windows, 0.0), axis=-1), 0.0)
+        n = pair.sum(axis=-1)
+        c = r.sum(axis=-1) / np.maximum(n, 1)
+        d = np.where(pair, r - c[:, None], 0.0)
+        self.count[rows, cols] = n
+        self.nonzero[rows, cols] = (pair & (r != 0)).sum(axis=-1)
+        self.shift[rows, cols] = c
+        self.sum[rows, cols] = d.sum(axis=-1)
+        self.squares[rows, cols] = np.einsum("ij,ij->i", d, d)
+
+    def forget(self, miner: int) -> None:
+        """A miner whose history is all missing: no returns."""
+        for a in self.arrays().values():
+            a[miner] = 0
+
+    def sharpes(self, rows: BoolArray) -> tuple[FloatArray, BoolArray]:
+        """The Sharpe ratio of every series of the miners ``rows`` from the sums (0 elsewhere), and
+        the series the sums cannot tell (to be computed from their windows)."""
+        n = self.count
+        some = rows[:, None] & (n >= 2) & (self.nonzero > 0)  # else 0: no or equal (0) returns
+        count = np.maximum(n, 1)
+        deviation = self.sum / count
+        variance = self.squares / count - deviation * deviation
+        mean = self.shift + deviation
+        sure = some & (variance > UNSURE_VARIANCE * (variance + mean * mean))
+        out = np.zeros(n.shape)
+        np.divide(np.sqrt(count) * mean, np.sqrt(np.maximum(variance, 0.0)), out=out, where=sure)
+        unsure: BoolArray = some & ~sure
+        return out, unsure
 
 
 class ScoreState:
@@ -156,6 +288,8 @@ class ScoreState:
         self._observations = 0
         self._last_step = -1
         self._last_time_ns = -1
+        self._sums = ReturnSums(m, b)
+        self._closed_volume: dict[tuple[int, int, int], IntArray] = {}  # see _bucket_sum
         self._sharpe: FloatArray = np.zeros((m, b))  # book_sharpes() of the history as of …
         self._sharpe_columns = -1  # … this many columns written (-1: not computed)
         self._sharpe_rows: BoolArray = np.ones(m, dtype=np.bool_)  # … for these miners
@@ -205,8 +339,20 @@ class ScoreState:
         return mask
 
     def _bucket_sum(self, time_ns: int, n: int) -> IntArray:
+        """The volume of the ``n`` buckets ending with the one of ``time_ns``. Only the latest
+        observation's bucket changes from step to step: the sum of the others is kept until the
+        buckets move on (or a reset or boundary empties some)."""
         mask = self._bucket_mask(time_ns, n)
-        out: IntArray = self._volume[..., mask].sum(axis=-1, dtype=np.int64)
+        latest = -1 if self._last_time_ns < 0 else self._last_time_ns // self.params.bucket_ns
+        live = self._bucket_id == latest
+        key = (time_ns // self.params.bucket_ns, n, latest)
+        closed = self._closed_volume.get(key)
+        if closed is None:
+            closed = self._volume[..., mask & ~live].sum(axis=-1, dtype=np.int64)
+            if len(self._closed_volume) >= 4:
+                self._closed_volume.clear()
+            self._closed_volume[key] = closed
+        out: IntArray = closed + self._volume[..., mask & live].sum(axis=-1, dtype=np.int64)
         return out
 
     def volume_24h(self, time_ns: int | None = None) -> IntArray:
@@ -235,14 +381,50 @@ class ScoreState:
         With ``active`` (a mask of miners) only those rows are computed; the others are 0."""
         rows = np.ones(self.miners, dtype=np.bool_) if active is None else np.asarray(active, dtype=np.bool_)
         if self._sharpe_columns != self._columns or not np.array_equal(rows, self._sharpe_rows):
-            self._sharpe = np.zeros((self.miners, self.books))
-            if rows.any():
-                pos = self._columns % self.params.window
-                values = self._values if rows.all() else self._values[rows]
-                window = np.concatenate((values[..., pos:], values[..., :pos]), axis=-1)
-                self._sharpe[rows] = sharpe_batch(window)
+            sharpes, unsure = self._sums.sharpes(rows)
+            if unsure.any():  # near-zero variance: the full formula decides
+                miner, book = np.nonzero(unsure)
+                sharpes[miner, book] = sharpe_batch(self._windows(miner, book))
+            self._sharpe = sharpes
             self._sharpe_columns, self._sharpe_rows = self._columns, rows
         return self._sharpe.copy()
+
+    def _windows(self, miners: IntArray, books: IntArray) -> FloatArray:
+        """The value windows of the series ``(miners[i], books[i])``, ``(k, L)``, oldest first."""
+        pos = self._columns % self.params.window
+        values = self._values[miners, books]
+        return np.concatenate((values[:, pos:], values[:, :pos]), axis=-1)
+
+    def _write_column(self, values: FloatArray | float, step: int, time_ns: int) -> None:
+        """Writes the next history column (over the oldest) and keeps the return sums: the return
+        that leaves the window goes out, the one that enters comes in; then the miners whose turn
+        it is, and the series that drifted, are anchored (:class:`ReturnSums`)."""
+        window, i = self.params.window, self._columns
+        pos = i % window
+        drifted = None
+        if i >= window:  # the return between the oldest column and the next leaves
+            drifted = self._sums.leave(self._values[..., (pos + 1) % window] - self._values[..., pos])
+        previous = self._values[..., (i - 1) % window] if i >= 1 else np.nan
+        self._values[..., pos] = values
+        self._sums.enter(self._values[..., pos] - previous)
+        self._column_step[pos] = step
+        self._column_time_ns[pos] = time_ns
+        self._columns += 1
+        if self._columns % ANCHOR_PERIOD == 0:
+            self._anchor_all()
+            return
+        stale = self._sums.stale()
+        if drifted is not None:
+            stale |= drifted
+        if stale.any():
+            self._anchor(*np.nonzero(stale))
+
+    def _anchor(self, miners: IntArray, books: IntArray) -> None:
+        self._sums.anchor(miners, books, self._windows(miners, books))
+
+    def _anchor_all(self) -> None:
+        miners, books = np.indices((self.miners, self.books)).reshape(2, -1)
+        self._anchor(miners, books)
 
     def compute_step_scores(self, active: BoolArray | None = None) -> FloatArray:
         """The preset ``taos`` score of every miner from the current state, without changing it:
@@ -312,11 +494,7 @@ class ScoreState:
             self._bucket_id[slot] = k
         self._volume[..., slot] += step_volume
 
-        pos = self._columns % p.window
-        self._values[..., pos] = values
-        self._column_step[pos] = step
-        self._column_time_ns[pos] = t
-        self._columns += 1
+        self._write_column(values, step, t)
         self._observations += 1
         self._last_step = step
         self._last_time_ns = t
@@ -333,11 +511,8 @@ class ScoreState:
         return spans it), takes the traded counters as starting from 0 again and empties the volume
         buckets (the new simulation's accounts have traded nothing). Simulation time may start again
         from 0; step indices keep increasing. Activity factors and scores carry over."""
-        pos = self._columns % self.params.window
-        self._values[..., pos] = np.nan
-        self._column_step[pos] = -1
-        self._column_time_ns[pos] = -1
-        self._columns += 1
+        self._write_column(np.nan, -1, -1)
+        self._closed_volume.clear()
         self._prev_traded[...] = 0
         self._volume[...] = 0
         self._bucket_id[...] = -1
@@ -352,8 +527,10 @@ class ScoreState:
         if isinstance(uid, bool) or not isinstance(uid, (int, np.integer)) or not 0 <= uid < self.miners:
             raise ValueError(f"uid must be an integer in [0, {self.miners}), got {uid!r}")
         self._values[uid] = np.nan
+        self._sums.forget(uid)
         self._sharpe_columns = -1
         self._volume[uid] = 0
+        self._closed_volume.clear()
         self._prev_traded[uid] = 0
         self._activity[uid] = 0.0
         self._score[uid] = 0.0
@@ -374,6 +551,7 @@ class ScoreState:
             "activity": self._activity,
             "score": self._score,
             "step_score": self._step_score,
+            **self._sums.arrays(),
         }
         out: dict[str, np.ndarray] = {
             **{k: a.copy() if copy else a for k, a in live.items()},
@@ -395,6 +573,9 @@ class ScoreState:
             ValueError: a missing or unknown array, a wrong dtype or shape, or bad parameters.
         """
         expected = set(_LAYOUT) | {_PARAM_PREFIX + f.name for f in fields(ScoreParams)}
+        sums = not set(_SUMS_LAYOUT).isdisjoint(arrays)  # absent: stored before the rolling sums
+        if sums:
+            expected |= set(_SUMS_LAYOUT)
         missing = sorted(expected - set(arrays))
         unknown = sorted(set(arrays) - expected)
         if missing or unknown:
@@ -416,7 +597,8 @@ class ScoreState:
             "K": params.ring_buckets,
             "4": 4,
         }
-        for name, (dtype, dim_names) in _LAYOUT.items():
+        layout = {**_LAYOUT, **(_SUMS_LAYOUT if sums else {})}
+        for name, (dtype, dim_names) in layout.items():
             a = np.asarray(arrays[name])
             want = tuple(dims[d] for d in dim_names)
             if a.dtype != np.dtype(dtype) or a.shape != want:
@@ -438,6 +620,11 @@ class ScoreState:
             raise ValueError("score state counters are inconsistent")
         state._columns, state._observations = columns, observations
         state._last_step, state._last_time_ns = last_step, last_time
+        if sums:
+            for name, live in state._sums.arrays().items():
+                live[...] = arrays[name]
+        else:
+            state._anchor_all()
         return state
 
 
