@@ -172,13 +172,37 @@ def test_an_account_lists_its_oldest_orders_and_counts_the_others() -> None:
 
 
 def test_a_state_lists_at_most_the_notices_and_detail_the_limits_allow() -> None:
-    from taos.validator.validator import _capped
+    import msgspec
 
+    from taos.protocol import Notice
+    from taos.simulator import EVENT_DTYPE, EventKind
+    from taos.validator.convert import Units, pack_miner_notices
+    from taos.validator.validator import capped_notices
+
+    events = np.zeros(3, dtype=EVENT_DTYPE)  # the engine's own: after the validator's
+    events["kind"], events["agent"], events["reason"] = (
+        EventKind.ORDER_REJECTED,
+        1,
+        RejectReason.INSUFFICIENT_BASE,
+    )
+    engine = pack_miner_notices({1: events}, Units(0.01, 0.0001))
     long = OrderRejected(0, 5, RejectReason.INVALID_PRICE, detail="x" * 5_000)
-    notices = _capped([long] * (MAX_NOTICES + 10), 5)
+
+    def decoded(own: list[OrderRejected]) -> tuple[Notice, ...]:
+        raw = capped_notices(list(own), engine, 1, 5)
+        return msgspec.msgpack.decode(bytes(raw), type=tuple[Notice, ...])  # type: ignore[arg-type]
+
+    notices = decoded([long] * (MAX_NOTICES + 10))
     assert len(notices) == MAX_NOTICES
     assert all(len(n.detail) <= MAX_DETAIL_CHARS for n in notices if isinstance(n, OrderRejected))
-    assert notices[-1].detail == "notices: 11 more left out"  # type: ignore[union-attr]
+    assert notices[-1].detail == "notices: 14 more left out"  # type: ignore[union-attr]
+    # the engine's notices fill what the validator's leave, then one says how many were left out
+    notices = decoded([long] * (MAX_NOTICES - 2))
+    assert len(notices) == MAX_NOTICES and notices[-1].detail == "notices: 2 more left out"  # type: ignore[union-attr]
+    assert notices[-2].reason == RejectReason.INSUFFICIENT_BASE  # type: ignore[union-attr]
+    notices = decoded([long] * (MAX_NOTICES - 3))  # all fit: none left out
+    assert len(notices) == MAX_NOTICES
+    assert [n.reason for n in notices[-3:]] == [RejectReason.INSUFFICIENT_BASE] * 3  # type: ignore[union-attr]
 
 
 def _levels(n: int) -> np.ndarray:

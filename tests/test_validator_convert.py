@@ -2,11 +2,15 @@
 
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from taos.config import load, to_core
 from taos.protocol import (
+    Account,
     Cancel,
     CancelReason,
     Currency,
@@ -36,12 +40,14 @@ from taos.protocol.instructions import Direction
 from taos.protocol.limits import MAX_ACCOUNT_ORDERS, MAX_EVENTS_PER_BOOK
 from taos.simulator import EventKind, Simulation
 from taos.validator.convert import (
-    BookAccounts,
+    BookAccountData,
     Units,
     all_miner_notices,
     book_states,
     miner_account,
+    miner_accounts,
     miner_notices,
+    pack_miner_notices,
     to_records,
 )
 
@@ -134,9 +140,9 @@ def test_miner_instructions_round_trip_into_notices(sim: Simulation) -> None:
     ]
 
 
-def test_book_accounts_convert_every_miners_account_as_miner_account_does(sim: Simulation) -> None:
-    """``BookAccounts`` (whole columns, once per book) gives each miner the account that
-    ``miner_account`` builds one at a time, also past ``MAX_ACCOUNT_ORDERS`` open orders."""
+def test_miner_accounts_encode_every_miners_accounts_as_miner_account_does(sim: Simulation) -> None:
+    """``miner_accounts`` (whole columns, packed without models) gives each miner the bytes of the
+    ``miner_account`` objects of its books, also past ``MAX_ACCOUNT_ORDERS`` open orders."""
     slots = sim.first_background_agent
     bid, ask = sim.best(0)
     orders = [
@@ -146,26 +152,37 @@ def test_book_accounts_convert_every_miners_account_as_miner_account_does(sim: S
     records.append(to_records(2, [(PlaceLimit(1, Side.SELL, U.price(ask + 7), 0.25), 0)], U))
     records.append(to_records(2, [(PlaceMarket(0, Side.BUY, 5.0, currency=Currency.QUOTE), 0)], U))
     r = sim.step(70 * S, np.concatenate(records))
+    data = [
+        BookAccountData(r.accounts[b], *sim.miner_orders(b, slots), *sim.miner_fees(b, slots))
+        for b in range(2)
+    ]
+    uids = [3, 0, 1, 2, *range(4, slots)]  # any order of uids
+    packed = miner_accounts(uids, data, U)
+    assert list(packed) == uids
     compared = 0
-    for b in range(2):
-        owners, open_orders = sim.miner_orders(b, slots)
-        tiers, volumes = sim.miner_fees(b, slots)
-        table = BookAccounts(b, r.accounts[b], owners, open_orders, tiers, volumes, U)
-        for uid in range(slots):
+    for uid in uids:
+        ones = []
+        for b in range(2):
             engine = sim.account(b, uid)
-            one = miner_account(
-                b, r.accounts[b][uid], sim.open_orders(b, uid), engine["fee_tier"], engine["window_volume"], U
+            ones.append(
+                miner_account(
+                    b,
+                    r.accounts[b][uid],
+                    sim.open_orders(b, uid),
+                    engine["fee_tier"],
+                    engine["window_volume"],
+                    U,
+                )
             )
-            assert table.account(uid) == one
-            compared += len(one.orders) + one.orders_dropped
-    assert table.account(1).orders_dropped == 0
-    assert (
-        BookAccounts(0, r.accounts[0], *sim.miner_orders(0, slots), *sim.miner_fees(0, slots), U)
-        .account(1)
-        .orders_dropped
-        == 3
-    )
+            compared += len(ones[-1].orders) + ones[-1].orders_dropped
+        assert bytes(packed[uid]) == msgspec.msgpack.encode(tuple(ones))
+    decoded = msgspec.msgpack.decode(bytes(packed[1]), type=tuple[Account, ...])
+    assert decoded[0].orders_dropped == 3 and len(decoded[0].orders) == MAX_ACCOUNT_ORDERS
+    assert decoded[1].orders_dropped == 0
     assert compared >= MAX_ACCOUNT_ORDERS + 4
+    assert miner_accounts([], data, U) == {}
+    with pytest.raises(ValueError, match=r"uids must lie in \[0, "):
+        miner_accounts([slots], data, U)
 
 
 def test_notices_of_several_miners_converted_at_once_are_each_miners_own(sim: Simulation) -> None:
@@ -184,6 +201,95 @@ def test_notices_of_several_miners_converted_at_once_are_each_miners_own(sim: Si
     assert any(isinstance(n, OrderFilled) for n in together[1]) and together[0] == []
     assert [type(n) for n in together[4]] == [OrderRejected] and together[4][0].order_id == 123456789
     assert all_miner_notices({}, U) == {} and all_miner_notices({5: r.notices(5)}, U) == {5: []}
+
+
+def assert_packed_notices_are_the_objects(events: dict[int, np.ndarray]) -> int:
+    """``pack_miner_notices`` gives each uid the bytes of ``all_miner_notices``' objects, and
+    counts the rejections by reason; returns the number of notices compared."""
+    objects = all_miner_notices(events, U)
+    packed = pack_miner_notices(events, U)
+    reasons: dict[str, int] = {}
+    for uid, notices in objects.items():
+        assert packed.count(uid) == len(notices)
+        assert packed.span(uid) == b"".join(msgspec.msgpack.encode(n) for n in notices)
+        assert packed.span(uid, 2) == b"".join(msgspec.msgpack.encode(n) for n in notices[:2])
+        for n in notices:
+            if isinstance(n, OrderRejected):
+                reasons[n.reason.name] = reasons.get(n.reason.name, 0) + 1
+    assert packed.rejections == reasons
+    return sum(map(len, objects.values()))
+
+
+def test_packed_notices_of_an_engine_step_are_the_notice_objects(sim: Simulation) -> None:
+    """Placements (limit and market, by quote), fills as taker and maker, a self-trade,
+    cancellations, refused placements and cancels, across several miners."""
+    bid, ask = sim.best(0)
+    records = [
+        to_records(
+            1, [(PlaceLimit(0, Side.BUY, U.price(ask + 3), 0.02, client_order_id=2**64 - 1), 1_000)], U
+        ),
+        to_records(2, [(PlaceLimit(0, Side.SELL, U.price(bid - 3), 0.02), 2_000)], U),
+        to_records(3, [(PlaceLimit(0, Side.BUY, U.price(bid - 50), 0.02), 3_000)], U),
+        to_records(3, [(PlaceLimit(0, Side.SELL, U.price(bid - 50), 0.01), 4_000)], U),  # self-trade
+        to_records(4, [(Cancel(0, 123456789), 0)], U),
+        to_records(5, [(PlaceMarket(1, Side.BUY, 5.0, currency=Currency.QUOTE), 0)], U),
+        to_records(5, [(PlaceLimit(1, Side.SELL, 0.01, 1000.0, client_order_id=9), 10)], U),
+    ]
+    r = sim.step(70 * S, np.concatenate(records))
+    compared = assert_packed_notices_are_the_objects({uid: r.notices(uid) for uid in (5, 4, 3, 2, 1, 0)})
+    cancels = [
+        (Cancel(0, n.order_id), 0)
+        for n in all_miner_notices({3: r.notices(3)}, U)[3]
+        if isinstance(n, OrderAccepted)
+    ]
+    r2 = sim.step(75 * S, to_records(3, cancels, U))
+    compared += assert_packed_notices_are_the_objects({3: r2.notices(3), 1: r2.notices(1)})
+    assert compared >= 12
+    empty = pack_miner_notices({}, U)
+    assert empty.first == {} and pack_miner_notices({7: r.notices(7)}, U).count(7) == 0
+
+
+kinds = st.sampled_from([1, 2, 3, 3, 3, 4, 5, 6])
+event = st.fixed_dictionaries(
+    {
+        "kind": kinds,
+        "book": st.integers(0, 1),
+        "order_id": st.integers(1, 4),  # few ids: placed again, filled again
+        "other_order_id": st.integers(1, 4),
+        "client_order_id": st.sampled_from([0, 1, 2**63, 2**64 - 1]),
+        "price_ticks": st.sampled_from([0, 1, 30_000]),
+        "qty_lots": st.integers(0, 5),
+        "remaining_lots": st.integers(0, 5),
+        "notional_quote": st.integers(0, 10**9),
+        "maker_fee": st.integers(-(10**6), 10**6),
+        "taker_fee": st.integers(0, 10**6),
+        "agent": st.integers(0, 2),
+        "other_agent": st.integers(0, 2),
+        "side": st.sampled_from([1, 2]),
+        "reason": st.integers(0, 6),
+        "tif": st.integers(1, 4),
+        "ts_ns": st.integers(0, 2**62),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(event, max_size=25), min_size=1, max_size=3))
+def test_packed_notices_are_the_objects_for_any_events(miners: list[list[dict[str, int]]]) -> None:
+    """Any mix of events (ids placed again within a step, fills before and after a placement,
+    trades with the miner on either side or both, market orders by quote, 64-bit client ids)."""
+    from taos.simulator import EVENT_DTYPE
+
+    events = {}
+    for uid, rows in enumerate(miners):
+        a = np.zeros(len(rows), dtype=EVENT_DTYPE)
+        for i, row in enumerate(rows):
+            for name, value in row.items():
+                a[i][name] = value
+            if a[i]["kind"] != EventKind.TRADE:
+                a[i]["agent"] = uid
+        events[uid] = a
+    assert_packed_notices_are_the_objects(events)
 
 
 def test_records_convert_whole_columns_exactly_as_the_scalar_rounding() -> None:

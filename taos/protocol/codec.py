@@ -88,8 +88,8 @@ class StateRequest:
 
     shared: SharedState
     simulation: SimulationInfo
-    accounts: tuple[Account, ...] = ()
-    notices: tuple[Notice, ...] = ()
+    accounts: tuple[Account, ...] | msgspec.Raw = ()  # Raw: encoded already (a tuple of Account)
+    notices: tuple[Notice, ...] | msgspec.Raw = ()  # Raw: encoded already (a tuple of Notice)
 
     def body(self, coding: str = "identity") -> bytes:
         """The body for a miner: ``identity`` (MessagePack) or ``zstd`` (frames that decompress to
@@ -107,7 +107,7 @@ class StateRequest:
     def _around_books(self) -> tuple[bytes, bytes]:
         """The identity body's bytes before and after the books: the body encoded with two
         one-byte placeholders for the books differs first where the books start."""
-        accounts, notices = tuple(self.accounts), tuple(self.notices)
+        accounts, notices = _parts(self.accounts), _parts(self.notices)
         ts, sim = self.shared.timestamp_ns, self.simulation
         a = _encoder.encode(_StateWire(PROTOCOL_VERSION, ts, sim, msgspec.Raw(b"\xc0"), accounts, notices))
         b = _encoder.encode(_StateWire(PROTOCOL_VERSION, ts, sim, msgspec.Raw(b"\xc2"), accounts, notices))
@@ -116,7 +116,11 @@ class StateRequest:
 
     def own(self) -> bytes:
         wire = _OwnWire(
-            PROTOCOL_VERSION, self.shared.timestamp_ns, self.simulation, self.accounts, self.notices
+            PROTOCOL_VERSION,
+            self.shared.timestamp_ns,
+            self.simulation,
+            _parts(self.accounts),  # a Raw is written as it is
+            _parts(self.notices),
         )
         return _encoder.encode(wire)
 
@@ -141,15 +145,26 @@ def encode_shared(timestamp_ns: int, books: Sequence[BookState]) -> SharedState:
 def encode_state_for(
     shared: SharedState,
     simulation: SimulationInfo,
-    accounts: Iterable[Account] = (),
-    notices: Iterable[Notice] = (),
+    accounts: Iterable[Account] | msgspec.Raw = (),
+    notices: Iterable[Notice] | msgspec.Raw = (),
 ) -> bytes:
     """One miner's request: the shared books plus its own simulation info,
-    accounts and notices."""
+    accounts and notices (objects, or their encoding as a ``msgspec.Raw``)."""
     wire = _StateWire(
-        PROTOCOL_VERSION, shared.timestamp_ns, simulation, shared.books, tuple(accounts), tuple(notices)
+        PROTOCOL_VERSION,
+        shared.timestamp_ns,
+        simulation,
+        shared.books,
+        _parts(accounts),  # a Raw is written as it is
+        _parts(notices),
     )
     return _encoder.encode(wire)
+
+
+def _parts(items: Iterable[Any] | msgspec.Raw) -> Any:
+    """Accounts or notices as a wire struct holds them for encoding: a tuple, or the Raw encoding
+    of one (msgspec writes a Raw's bytes as they are, so the body is the same)."""
+    return items if isinstance(items, msgspec.Raw) else tuple(items)
 
 
 class StateDecoder:

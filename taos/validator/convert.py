@@ -4,7 +4,8 @@ wire protocol (decimals; msgspec models). Conversion only: no decisions are made
 - ``book_states``: a step's books and events → the shared part of every miner's state;
 - ``miner_notices``: a miner's events of a step → its notices;
 - ``miner_account``: a miner's account on a book after a step → an ``Account`` model;
-  ``BookAccounts``: the same for every miner of a book at once (whole columns);
+  ``miner_accounts``: every miner's accounts on every book at once, encoded for the wire from
+  whole columns (``taos.protocol.packing``), without a model per account;
 - ``to_records``: validated protocol instructions → engine instruction records.
 
 Client order ids: the engine carries 0 for "none"; the protocol uses None. They are echoed on
@@ -18,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from taos.protocol import (
@@ -49,6 +51,20 @@ from taos.protocol import (
 )
 from taos.protocol.checks import GRID_TOLERANCE
 from taos.protocol.limits import MAX_ACCOUNT_ORDERS, MAX_EVENTS_PER_BOOK, MAX_LEVEL_ORDERS
+from taos.protocol.packing import (
+    AccountColumns,
+    Field,
+    Packed,
+    array_header,
+    concat,
+    constant,
+    floats,
+    integers,
+    join,
+    optional,
+    pack_accounts,
+    take,
+)
 
 
 @dataclass(frozen=True)
@@ -282,6 +298,193 @@ def all_miner_notices(events: Mapping[int, np.ndarray], u: Units) -> dict[int, l
     return out
 
 
+@dataclass(frozen=True)
+class PackedNotices:
+    """The engine's notices of several miners, encoded (``taos.protocol.packing``): uid's notices
+    are records ``first[uid]`` to ``end[uid] - 1`` of ``packed``, the bytes of ``miner_notices``'
+    objects. ``rejections`` counts the rejection notices by reason (``RejectReason`` names)."""
+
+    packed: Packed
+    first: dict[int, int]
+    end: dict[int, int]
+    rejections: dict[str, int]
+
+    def count(self, uid: int) -> int:
+        return self.end[uid] - self.first[uid]
+
+    def span(self, uid: int, limit: int | None = None) -> bytes:
+        """uid's notices, at most the first ``limit``."""
+        first, end = self.first[uid], self.end[uid]
+        return self.packed.span(first, end if limit is None else min(end, first + max(0, limit)))
+
+
+def _tagged(tag: int, fields: int, n: int) -> Field:
+    """The start of a notice: its array header (the tag and ``fields`` fields) and its tag."""
+    return constant(bytes([0x90 | (fields + 1), tag]), n)
+
+
+def pack_miner_notices(events: Mapping[int, np.ndarray], u: Units) -> PackedNotices:
+    """``all_miner_notices`` encoded for the wire from whole columns, without a model per notice
+    (the same bytes as msgspec writes for those objects)."""
+    uids = list(events)
+    lengths = np.array([len(events[uid]) for uid in uids], dtype=np.int64)
+    if not len(uids) or not lengths.sum():
+        empty = concat([])
+        return PackedNotices(empty, dict.fromkeys(uids, 0), dict.fromkeys(uids, 0), {})
+    ev = np.empty(int(lengths.sum()), dtype=events[uids[0]].dtype)
+    at = 0
+    for uid, n in zip(uids, lengths.tolist(), strict=True):
+        ev[at : at + n] = events[uid]
+        at += n
+    owner = np.repeat(np.asarray(uids, dtype=np.int64), lengths)
+    kind = ev["kind"]
+    lot, units = u.lot_size, u.quote_units
+    price = np.round(ev["price_ticks"] * u.tick_size, 12)
+    qty = np.round(ev["qty_lots"] * lot, 12)
+    remaining = np.round(ev["remaining_lots"] * lot, 12)
+    book, ts = ev["book"].astype(np.int64), ev["ts_ns"].astype(np.int64)
+    coid, oid = ev["client_order_id"], ev["order_id"]  # uint64, as the wire has them
+
+    def rows(mask: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(mask)
+
+    placed = rows(kind == EventKind.ORDER_PLACED)
+    rejected = rows((kind == EventKind.ORDER_REJECTED) | (kind == EventKind.CANCEL_REJECTED))
+    trade = kind == EventKind.TRADE
+    taker = rows(trade & (ev["agent"] == owner))
+    maker = rows(trade & (ev["other_agent"] == owner))
+    cancelled = rows(kind == EventKind.ORDER_CANCELLED)
+    reset = rows(kind == EventKind.ACCOUNT_RESET)
+
+    parts, keys = [], []  # a notice's place: its event's row, the maker's fill after the taker's
+
+    def add(at: np.ndarray, fields: list[Field], second: bool = False) -> None:
+        parts.append(join(fields))
+        keys.append(2 * at + int(second))
+
+    i = placed
+    market = ev["price_ticks"][i] == 0
+    add(
+        i,
+        [
+            _tagged(1, 8, len(i)),
+            integers(book[i]),
+            integers(ts[i]),
+            integers(oid[i]),
+            integers(ev["side"][i]),
+            optional(floats(price[i]), ~market),
+            floats(np.where(market & (ev["qty_lots"][i] == 0), ev["notional_quote"][i] / units, qty[i])),
+            optional(integers(coid[i]), coid[i] != 0),
+            optional(integers(ev["tif"][i]), ~market),
+        ],
+    )
+    i = rejected
+    add(
+        i,
+        [
+            _tagged(2, 6, len(i)),
+            integers(book[i]),
+            integers(ts[i]),
+            integers(ev["reason"][i]),
+            optional(integers(coid[i]), coid[i] != 0),
+            optional(integers(oid[i]), kind[i] == EventKind.CANCEL_REJECTED),
+            constant(b"\xa0", len(i)),  # detail: ""
+        ],
+    )
+    i = taker
+    add(
+        i,
+        [
+            _tagged(3, 10, len(i)),
+            integers(book[i]),
+            integers(ts[i]),
+            integers(oid[i]),
+            integers(ev["side"][i]),
+            floats(price[i]),
+            floats(qty[i]),
+            floats(ev["taker_fee"][i] / units),
+            constant(b"\xc2", len(i)),  # maker: False
+            floats(np.round(_taker_left(owner, ev, placed, taker) * lot, 12)),
+            constant(b"\xc0", len(i)),  # client order id: None
+        ],
+    )
+    i = maker
+    add(
+        i,
+        [
+            _tagged(3, 10, len(i)),
+            integers(book[i]),
+            integers(ts[i]),
+            integers(ev["other_order_id"][i]),
+            integers(np.where(ev["side"][i] == Side.BUY, int(Side.SELL), int(Side.BUY))),
+            floats(price[i]),
+            floats(qty[i]),
+            floats(ev["maker_fee"][i] / units),
+            constant(b"\xc3", len(i)),  # maker: True
+            floats(remaining[i]),
+            constant(b"\xc0", len(i)),
+        ],
+        second=True,
+    )
+    i = cancelled
+    add(
+        i,
+        [
+            _tagged(4, 7, len(i)),
+            integers(book[i]),
+            integers(ts[i]),
+            integers(oid[i]),
+            floats(qty[i]),
+            floats(remaining[i]),
+            integers(ev["reason"][i]),
+            constant(b"\xc0", len(i)),
+        ],
+    )
+    i = reset
+    add(i, [_tagged(5, 2, len(i)), integers(book[i]), integers(ts[i])])
+    key = np.concatenate(keys)
+    order = np.argsort(key, kind="stable")
+    packed = take(concat(parts), order)
+    # the notices are in event order, and the events uid by uid: each uid's notices are one run
+    per_event = np.zeros(len(ev) + 1, dtype=np.int64)
+    np.add.at(per_event, key // 2 + 1, 1)
+    ends = np.cumsum(per_event)[np.cumsum(lengths)]
+    starts = np.concatenate(([0], ends[:-1]))
+    reasons = np.bincount(ev["reason"][rejected].astype(np.int64), minlength=max(RejectReason) + 1)
+    return PackedNotices(
+        packed,
+        dict(zip(uids, starts.tolist(), strict=True)),
+        dict(zip(uids, ends.tolist(), strict=True)),
+        {_REJECT_OF[r].name: int(c) for r, c in enumerate(reasons.tolist()) if c and r in _REJECT_OF},
+    )
+
+
+def _taker_left(owner: np.ndarray, ev: np.ndarray, placed: np.ndarray, taker: np.ndarray) -> np.ndarray:
+    """Lots left of the taker's order after each of its fills (``taker`` rows), as
+    ``all_miner_notices`` counts them: from the lots of the order's latest placement in the step
+    (an order id may be placed again once its order is gone), less the fills since; 0 without a
+    placement in the step."""
+    rows = np.concatenate((placed, taker))
+    is_placed = np.arange(len(rows)) < len(placed)
+    order = np.lexsort((rows, ev["order_id"][rows], ev["book"][rows], owner[rows]))
+    rows, is_placed = rows[order], is_placed[order]
+    key = np.stack((owner[rows], ev["book"][rows], ev["order_id"][rows]))
+    new_key = np.ones(len(rows), dtype=np.bool_)
+    new_key[1:] = (key[:, 1:] != key[:, :-1]).any(axis=0)
+    starts = new_key | is_placed  # a segment: from a placement (or the key's first row) on
+    segment = np.cumsum(starts) - 1
+    lots = ev["qty_lots"][rows].astype(np.int64)
+    fills = np.where(is_placed, 0, lots)
+    total = np.cumsum(fills)
+    first = np.flatnonzero(starts)
+    since = total - (total[first] - fills[first])[segment]
+    start_lots = np.where(is_placed[first], lots[first], -1)[segment]
+    left = np.where(start_lots >= 0, np.maximum(0, start_lots - since), 0)
+    out = np.empty(len(taker), dtype=np.int64)
+    out[order[~is_placed] - len(placed)] = left[~is_placed]
+    return out
+
+
 def miner_account(
     book: int, record: np.void, open_orders: np.ndarray, fee_tier: int, volume_units: int, u: Units
 ) -> Account:
@@ -311,77 +514,91 @@ def miner_account(
     )
 
 
-_SIDES = {int(side): side for side in Side}
+@dataclass(frozen=True)
+class BookAccountData:
+    """What the engine gives of every miner's account on one book after a step: its ACCOUNT_DTYPE
+    ``records`` (``StepResult.accounts[book]``), the miners' open orders grouped by agent
+    (``owners``, ``orders``: ``Simulation.miner_orders``), and the fee tier and window volume of
+    every slot (``tiers``, ``volumes``: ``Simulation.miner_fees``)."""
+
+    records: np.ndarray
+    owners: np.ndarray
+    orders: np.ndarray
+    tiers: np.ndarray
+    volumes: np.ndarray
 
 
-class BookAccounts:
-    """Every miner's account on one book after a step, converted for the wire once for all of them
-    (whole columns, as the books are): ``account(uid)`` is ``miner_account`` of that miner.
+def account_columns(uids: Sequence[int], books: Sequence[BookAccountData], u: Units) -> AccountColumns:
+    """The accounts of ``uids`` on every book, uid-major (uid 0's books 0…B-1, then uid 1's, …),
+    as wire columns (``taos.protocol.packing``): each is ``miner_account`` of that miner and book,
+    converted as whole columns once for all miners. An account lists at most
+    ``MAX_ACCOUNT_ORDERS`` orders (the oldest: the lowest order ids), as ``miner_account`` does.
 
-    ``records`` are the book's ACCOUNT_DTYPE records (``StepResult.accounts[book]``), ``owners``
-    and ``orders`` the book's miner orders grouped by agent (``Simulation.miner_orders``), ``tiers``
-    and ``volumes`` the fee tier and window volume of every slot (``Simulation.miner_fees``)."""
+    Raises:
+        ValueError: a uid without an account record on a book.
+    """
+    want = np.asarray(uids, dtype=np.int64)
+    n, nb = len(want), len(books)
+    raw = {f: np.zeros((n, nb), dtype=np.int64) for f in ACCOUNT_FIELDS}
+    tier, volume = np.zeros((n, nb), dtype=np.int64), np.zeros((n, nb), dtype=np.int64)
+    count, first = np.zeros((n, nb), dtype=np.int64), np.zeros((n, nb), dtype=np.int64)
+    at = 0
+    for b, data in enumerate(books):
+        slots = len(data.tiers)
+        if n and (want.min() < 0 or want.max() >= slots):
+            raise ValueError(f"book {b}: uids must lie in [0, {slots})")
+        agents = data.records["agent"]
+        row = np.full(slots, -1, dtype=np.int64)
+        mine = agents < slots
+        row[agents[mine]] = np.flatnonzero(mine)
+        rows = row[want]
+        if (rows < 0).any():
+            raise ValueError(f"book {b}: no account for uid {int(want[rows < 0][0])}")
+        for f in ACCOUNT_FIELDS:
+            raw[f][:, b] = data.records[f][rows]
+        tier[:, b], volume[:, b] = data.tiers[want], data.volumes[want]
+        starts = np.searchsorted(data.owners, want, side="left")
+        count[:, b] = np.searchsorted(data.owners, want, side="right") - starts
+        first[:, b] = at + starts
+        at += len(data.orders)
+    orders = np.concatenate([data.orders for data in books]) if books else np.empty(0, dtype=order_dtype())
+    count_flat, first_flat = count.ravel(), first.ravel()
+    listed = np.minimum(count_flat, MAX_ACCOUNT_ORDERS)
+    starts_out = np.concatenate(([0], np.cumsum(listed)[:-1])) if len(listed) else listed
+    pick = np.repeat(first_flat - starts_out, listed) + np.arange(int(listed.sum()))
+    for g in np.flatnonzero(count_flat > MAX_ACCOUNT_ORDERS):  # rare: the oldest orders
+        rows = first_flat[g] + np.arange(count_flat[g])
+        oldest = rows[np.argsort(orders["order_id"][rows], kind="stable")[:MAX_ACCOUNT_ORDERS]]
+        pick[starts_out[g] : starts_out[g] + MAX_ACCOUNT_ORDERS] = oldest
+    listed_orders = orders[pick]
+    lot, quote_units = u.lot_size, u.quote_units
+    return AccountColumns(
+        book=np.tile(np.arange(nb, dtype=np.int64), n),
+        base_free=np.round(raw["base_free"].ravel() * lot, 12),
+        base_reserved=np.round(raw["base_reserved"].ravel() * lot, 12),
+        quote_free=raw["quote_free"].ravel() / quote_units,
+        quote_reserved=raw["quote_reserved"].ravel() / quote_units,
+        fee_tier=tier.ravel(),
+        volume=volume.ravel() / quote_units,
+        orders_dropped=count_flat - listed,
+        order_count=listed,
+        order_id=listed_orders["order_id"].astype(np.int64),
+        side=listed_orders["side"].astype(np.int64),
+        price=np.round(listed_orders["price_ticks"] * u.tick_size, 12),
+        quantity=np.round(listed_orders["qty_lots"] * lot, 12),
+    )
 
-    def __init__(
-        self,
-        book: int,
-        records: np.ndarray,
-        owners: np.ndarray,
-        orders: np.ndarray,
-        tiers: np.ndarray,
-        volumes: np.ndarray,
-        u: Units,
-    ) -> None:
-        slots = len(tiers)
-        self.book = book
-        self._records = records
-        self._row = np.full(slots, -1, dtype=np.int64)  # slot → row of ``records``
-        mine = records["agent"] < slots
-        self._row[records["agent"][mine]] = np.flatnonzero(mine)
-        self._orders = orders
-        self._starts = np.searchsorted(owners, np.arange(slots + 1)).tolist()
-        self._units = u
-        lot, quote_units = u.lot_size, u.quote_units
-        self._base_free = np.round(records["base_free"] * lot, 12).tolist()
-        self._base_reserved = np.round(records["base_reserved"] * lot, 12).tolist()
-        self._quote_free = (records["quote_free"] / quote_units).tolist()
-        self._quote_reserved = (records["quote_reserved"] / quote_units).tolist()
-        self._tiers = tiers.tolist()
-        self._volumes = (volumes / quote_units).tolist()
-        self._volume_units = volumes
-        self._order_ids = orders["order_id"].tolist()
-        self._sides = [_SIDES[s] for s in orders["side"].tolist()]
-        self._prices = np.round(orders["price_ticks"] * u.tick_size, 12).tolist()
-        self._qtys = np.round(orders["qty_lots"] * lot, 12).tolist()
 
-    def account(self, uid: int) -> Account:
-        first, end = self._starts[uid], self._starts[uid + 1]
-        row = int(self._row[uid])
-        if end - first > MAX_ACCOUNT_ORDERS:  # rare: the oldest orders, as miner_account lists them
-            return miner_account(
-                self.book,
-                self._records[row],
-                self._orders[first:end],
-                self._tiers[uid],
-                int(self._volume_units[uid]),
-                self._units,
-            )
-        return Account(
-            self.book,
-            Balance(self._base_free[row], self._base_reserved[row]),
-            Balance(self._quote_free[row], self._quote_reserved[row]),
-            tuple(
-                map(
-                    OpenOrder,
-                    self._order_ids[first:end],
-                    self._sides[first:end],
-                    self._prices[first:end],
-                    self._qtys[first:end],
-                )
-            ),
-            self._tiers[uid],
-            self._volumes[uid],
-        )
+ACCOUNT_FIELDS = ("base_free", "base_reserved", "quote_free", "quote_reserved")
+
+
+def miner_accounts(uids: Sequence[int], books: Sequence[BookAccountData], u: Units) -> dict[int, msgspec.Raw]:
+    """Each uid's accounts on every book, encoded as the wire's ``tuple[Account, ...]`` (the bytes
+    msgspec writes for the ``miner_account`` objects; ``taos.protocol.packing``)."""
+    packed = pack_accounts(account_columns(uids, books, u))
+    nb = len(books)
+    header = array_header(nb)
+    return {uid: msgspec.Raw(header + packed.span(i * nb, (i + 1) * nb)) for i, uid in enumerate(uids)}
 
 
 _RECORD_FIELDS = (

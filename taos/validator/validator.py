@@ -46,10 +46,19 @@ from taos.protocol import (
     encode_shared,
 )
 from taos.protocol.limits import MAX_DETAIL_CHARS, MAX_NOTICES
+from taos.protocol.packing import array_header
 from taos.protocol.state import DETAILED_LEVELS, LEVELS
 from taos.simulator import InstructionKind, Simulation, instruction_array
 from taos.validator.batch import Admitted, validate_batch
-from taos.validator.convert import BookAccounts, Units, all_miner_notices, book_states, to_records
+from taos.validator.convert import (
+    BookAccountData,
+    PackedNotices,
+    Units,
+    book_states,
+    miner_accounts,
+    pack_miner_notices,
+    to_records,
+)
 from taos.validator.history import ScoreParams, ScoreState
 from taos.validator.latency import LatencyModel, LinearLatency, instruction_delay_ns
 from taos.validator.metrics import NullMetrics, StepMetrics
@@ -307,23 +316,21 @@ class Validator:
         shared = encode_shared(result.time_ns, books)
         self.encode_s += time.perf_counter() - t0
         slots = len(self.miners)
-        tables = []  # per book, every miner's account (one scan of the book for the orders)
+        data = []  # per book, every miner's account (one scan of the book for the orders)
         for b in range(self.books):
             owners, orders = self.sim.miner_orders(b, slots)
             tiers, volumes = self.sim.miner_fees(b, slots)
-            tables.append(BookAccounts(b, result.accounts[b], owners, orders, tiers, volumes, self.units))
-        from_engine = all_miner_notices({uid: result.notices(uid) for uid in serving}, self.units)
+            data.append(BookAccountData(result.accounts[b], owners, orders, tiers, volumes))
+        accounts = miner_accounts(serving, data, self.units)  # encoded, from whole columns
+        engine = pack_miner_notices({uid: result.notices(uid) for uid in serving}, self.units)
+        for reason, count in engine.rejections.items():
+            self.metrics.count_rejection(reason, count)
         out = {}
         for uid in serving:
             view = self.miners[uid]
-            engine = from_engine[uid]
-            for n in engine:
-                if isinstance(n, OrderRejected):
-                    self.metrics.count_rejection(n.reason.name)
-            notices = _capped([*view.notices, *engine], result.time_ns)
+            notices = capped_notices(view.notices, engine, uid, result.time_ns)
             view.notices = []
-            accounts = tuple(table.account(uid) for table in tables)
-            out[uid] = StateRequest(shared, self.info, accounts, tuple(notices))
+            out[uid] = StateRequest(shared, self.info, accounts[uid], notices)
         return out
 
     # --- 3. the queries -------------------------------------------------------------------------------
@@ -798,19 +805,25 @@ def _concat(batches: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def _capped(notices: list[Notice], now_ns: int) -> list[Notice]:
-    """At most ``MAX_NOTICES`` notices (beyond, the last one says how many were left out), each
-    ``detail`` at most ``MAX_DETAIL_CHARS`` characters: a state never outgrows what the miner takes
-    (``taos.protocol.limits``)."""
-    if len(notices) > MAX_NOTICES:
-        left_out = len(notices) - MAX_NOTICES + 1
-        notices = [
-            *notices[: MAX_NOTICES - 1],
-            OrderRejected(
-                -1, now_ns, RejectReason.INVALID_INSTRUCTION, detail=f"notices: {left_out} more left out"
-            ),
-        ]
-    return [_short_detail(n) for n in notices]
+def capped_notices(own: list[Notice], engine: PackedNotices, uid: int, now_ns: int) -> msgspec.Raw:
+    """uid's notices for its state, encoded: the validator's ``own`` notices, then the ``engine``'s
+    (``pack_miner_notices``). At most ``MAX_NOTICES`` (beyond, the last one says how many were
+    left out), each ``detail`` at most ``MAX_DETAIL_CHARS`` characters: a state never outgrows what
+    the miner takes (``taos.protocol.limits``). The engine's notices carry no detail."""
+    mine = [_short_detail(n) for n in own]
+    total = len(mine) + engine.count(uid)
+    if total <= MAX_NOTICES:
+        return msgspec.Raw(array_header(total) + b"".join(map(_encode, mine)) + engine.span(uid))
+    keep = MAX_NOTICES - 1
+    mine = mine[:keep]
+    left_out = OrderRejected(
+        -1, now_ns, RejectReason.INVALID_INSTRUCTION, detail=f"notices: {total - keep} more left out"
+    )
+    body = b"".join(map(_encode, mine)) + engine.span(uid, keep - len(mine)) + _encode(left_out)
+    return msgspec.Raw(array_header(MAX_NOTICES) + body)
+
+
+_encode = msgspec.msgpack.Encoder().encode
 
 
 def _short_detail(notice: Notice) -> Notice:
