@@ -47,10 +47,15 @@ def test_unsigned_64_bit_integers_are_msgspecs(values: list[int]) -> None:
 
 
 def test_array_headers_of_every_size() -> None:
-    for n in (0, 1, 15, 16, 65_535, 65_536, 70_000):
+    sizes = [0, 1, 15, 16, 65_535, 65_536, 70_000]
+    headers = array_headers(np.array(sizes))
+    for i, n in enumerate(sizes):
         assert array_header(n) == msgspec.msgpack.encode([None] * n)[: len(array_header(n))]
+        assert headers.data[i, : headers.length[i]].tobytes() == array_header(n)
     with pytest.raises(ValueError, match="length"):
         array_headers(np.array([-1]))
+    with pytest.raises(ValueError, match="length"):
+        array_header(2**32)
 
 
 def test_grouping_needs_counts_that_add_up() -> None:

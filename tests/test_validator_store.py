@@ -1,7 +1,6 @@
 """taos.validator.store.ValidatorStore: round trip, WAL, commit protocol, refusal of bad stores."""
 
 import io
-import json
 import sqlite3
 import zlib
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from taos.simulator import (
     TimeInForce,
     instruction_array,
 )
+from taos.validator import store as store_module
 from taos.validator.history import ScoreParams, ScoreState
 from taos.validator.store import (
     DB_NAME,
@@ -28,6 +28,8 @@ from taos.validator.store import (
     SimulationIdentity,
     StoreError,
     ValidatorStore,
+    _array_from_chunks,
+    chunk_width,
     config_hash,
 )
 
@@ -199,8 +201,8 @@ def set_version(d: Path, version: int) -> None:
 
 def test_other_schema_versions_are_refused(tmp_path: Path) -> None:
     ValidatorStore(tmp_path).close()
-    set_version(tmp_path, 3)
-    with pytest.raises(StoreError, match="schema version 3, written by a newer version"):
+    set_version(tmp_path, SCHEMA_VERSION + 1)
+    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}, written by a newer version"):
         ValidatorStore(tmp_path)
     set_version(tmp_path, 0)
     with pytest.raises(StoreError, match="unknown schema version 0"):
@@ -270,7 +272,9 @@ def test_bad_commits_are_refused_and_write_nothing(tmp_path: Path) -> None:
             r"'score/score' is unreadable \(chunk -1\)",
         ),
         ("DELETE FROM array_chunks WHERE name = 'score/score'", "'score/score' must have exactly one chunk"),
-        ("DELETE FROM array_chunks WHERE name = 'score/values' AND idx = 3", "'score/values' has chunks"),
+        ("DELETE FROM array_chunks WHERE name = 'score/values' AND idx = 0", "'score/values' has chunks"),
+        ("UPDATE arrays SET chunk = 1 WHERE name = 'score/values'", "'score/values' has chunks"),
+        ("UPDATE arrays SET chunk = 0 WHERE name = 'score/values'", "malformed chunk width 0"),
         (
             "UPDATE arrays SET shape = '[9]' WHERE name = 'score/score'",
             "'score/score' does not match its recorded",
@@ -295,7 +299,10 @@ def test_a_malformed_stored_array_is_refused(tmp_path: Path, damage: str, messag
             store.load()
 
 
-def test_commits_write_only_the_chunks_that_changed(tmp_path: Path) -> None:
+def test_commits_write_only_the_chunks_that_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one index per chunk (the arrays here are tiny: they would fit in one chunk), a commit
+    rewrites the new ring column only."""
+    monkeypatch.setattr(store_module, "CHUNK_BYTES", 1)
     run = Run()  # window 8
     with ValidatorStore(tmp_path) as store:
         run.advance()
@@ -325,6 +332,33 @@ def test_commits_write_only_the_chunks_that_changed(tmp_path: Path) -> None:
         run.advance()
         run.save(store)
         assert same_state(store.load().score_state, run.state)  # type: ignore[union-attr]
+
+
+def test_a_chunk_holds_several_indices_and_only_the_changed_chunks_are_written(tmp_path: Path) -> None:
+    """An array whose index along the last axis is small is stored a few indices per chunk
+    (``chunk_width``); changing one index rewrites its chunk only, and the array reads back."""
+    run = Run()
+    big = np.zeros((512, 40))  # 4 KiB per index: 4 indices per 16 KiB chunk, 10 chunks
+    assert chunk_width(big) == 4
+    with ValidatorStore(tmp_path) as store:
+        run.advance()
+        run.save(store, big=big)
+        db = store.db
+
+        def chunks() -> dict[int, bytes]:
+            rows = db.execute("SELECT idx, data FROM array_chunks WHERE name = 'extra/big'")
+            return {int(i): bytes(d) for i, d in rows}
+
+        before = chunks()
+        assert sorted(before) == list(range(10))
+        big[7, 13] = 1.0  # index 13: chunk 3
+        big[0, 39] = 2.0  # index 39: chunk 9
+        run.advance()
+        run.save(store, big=big)
+        after = chunks()
+        assert [i for i in range(10) if before[i] != after[i]] == [3, 9]
+        loaded = store.load()
+    assert loaded is not None and loaded.extra["big"].tobytes() == big.tobytes()
 
 
 def test_a_commit_without_load_replaces_what_another_process_left(tmp_path: Path) -> None:
@@ -472,15 +506,7 @@ def test_a_schema_1_store_is_migrated_and_resumes(tmp_path: Path) -> None:
         run.save(store, observed=np.arange(3))
     db = sqlite3.connect(tmp_path / DB_NAME)
     with db:  # back to schema 1: no journal, no checkpoint_step, chunks as plain .npy bytes
-        shapes = {n: (np.dtype(d), json.loads(sh)) for n, d, sh in db.execute("SELECT * FROM arrays")}
-        for name, idx, blob in db.execute("SELECT name, idx, data FROM array_chunks").fetchall():
-            dtype, shape = shapes[name]
-            part = np.frombuffer(zlib.decompress(blob), dtype).reshape(shape if idx < 0 else shape[:-1])
-            buf = io.BytesIO()
-            np.save(buf, part, allow_pickle=False)
-            db.execute(
-                "UPDATE array_chunks SET data = ? WHERE name = ? AND idx = ?", (buf.getvalue(), name, idx)
-            )
+        one_chunk_per_index(db, as_npy=True)
         db.execute("DROP TABLE journal")
         db.execute("ALTER TABLE meta DROP COLUMN checkpoint_step")
         db.execute("UPDATE schema_version SET version = 1")
@@ -495,6 +521,67 @@ def test_a_schema_1_store_is_migrated_and_resumes(tmp_path: Path) -> None:
         loaded = store.load()
     assert loaded is not None and [e.step_index for e in loaded.journal] == [2]
     assert loaded.restore_simulation(run.config).time_ns == run.sim.time_ns
+
+
+def one_chunk_per_index(db: sqlite3.Connection, *, as_npy: bool) -> None:
+    """Rewrites the stored arrays as schemas 1 and 2 stored them: one chunk per index of the last
+    axis, as ``.npy`` bytes (schema 1) or zlib-compressed raw bytes (schema 2), without the chunk
+    width column."""
+
+    def blob(part: np.ndarray) -> bytes:
+        if not as_npy:
+            return zlib.compress(np.ascontiguousarray(part).tobytes(), 1)
+        buf = io.BytesIO()
+        np.save(buf, part, allow_pickle=False)
+        return buf.getvalue()
+
+    chunks: dict[str, dict[int, bytes]] = {}
+    for name, idx, data in db.execute("SELECT name, idx, data FROM array_chunks").fetchall():
+        chunks.setdefault(name, {})[idx] = bytes(data)
+    db.execute("DELETE FROM array_chunks")
+    for name, dtype, shape, width in db.execute("SELECT name, dtype, shape, chunk FROM arrays").fetchall():
+        a = _array_from_chunks(name, dtype, shape, chunks[name], width)
+        rows = (
+            [(name, -1, blob(a))] if a.ndim < 2 else [(name, i, blob(a[..., i])) for i in range(a.shape[-1])]
+        )
+        db.executemany("INSERT INTO array_chunks (name, idx, data) VALUES (?, ?, ?)", rows)
+    db.execute("ALTER TABLE arrays DROP COLUMN chunk")
+
+
+def test_a_schema_2_store_is_migrated_and_its_arrays_rewritten_in_wider_chunks(tmp_path: Path) -> None:
+    """Schema 2 stored one chunk per index of the last axis; schema 3 reads them as chunks of width
+    1 and the next commit rewrites each array in chunks of its width (``chunk_width``)."""
+    run = Run()
+    with ValidatorStore(tmp_path) as store:
+        run.advance()
+        run.save(store, observed=np.arange(3))
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    with db:
+        before = db.execute("SELECT COUNT(*) FROM array_chunks").fetchone()[0]
+        one_chunk_per_index(db, as_npy=False)
+        db.execute("UPDATE schema_version SET version = 2")
+        per_index = db.execute("SELECT COUNT(*) FROM array_chunks").fetchone()[0]
+    db.close()
+    assert per_index > before  # the arrays did take several indices per chunk
+    with ValidatorStore(tmp_path) as store:
+        loaded = store.load()
+        assert loaded is not None and loaded.extra["observed"].tolist() == [0, 1, 2]
+        assert loaded.score_state.to_arrays().keys() == run.state.to_arrays().keys()
+        assert all(
+            a.tobytes() == b.tobytes()
+            for a, b in zip(
+                loaded.score_state.to_arrays().values(), run.state.to_arrays().values(), strict=True
+            )
+        )
+        journaled(run, store, checkpoint=False)
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+    assert db.execute("SELECT COUNT(*) FROM array_chunks").fetchone()[0] < per_index  # rewritten wide
+    assert {w for (w,) in db.execute("SELECT chunk FROM arrays")} != {1}
+    db.close()
+    with ValidatorStore(tmp_path) as store:
+        loaded = store.load()
+    assert loaded is not None and loaded.restore_simulation(run.config).time_ns == run.sim.time_ns
 
 
 def test_the_pending_instructions_are_the_next_steps_journal_entry(tmp_path: Path) -> None:

@@ -128,9 +128,14 @@ def array_headers(counts: NDArray[np.integer]) -> Field:
 
 
 def array_header(count: int) -> bytes:
-    """The header of one array of ``count`` elements."""
-    header = array_headers(np.array([count]))
-    return header.data[0, : int(header.length[0])].tobytes()
+    """The header of one array of ``count`` elements (as ``array_headers``)."""
+    if not 0 <= count <= 0xFFFF_FFFF:
+        raise ValueError("an array's length must lie in [0, 2**32)")
+    if count < 16:
+        return bytes([0x90 | count])
+    if count <= 0xFFFF:
+        return b"\xdc" + count.to_bytes(2, "big")
+    return b"\xdd" + count.to_bytes(4, "big")
 
 
 @dataclass(frozen=True)

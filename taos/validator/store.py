@@ -8,19 +8,23 @@ Layout of a store directory::
 
 Database tables:
 
-- ``schema_version`` — one row; a store of schema 1 is migrated, newer or unknown ones are refused;
+- ``schema_version`` — one row; a store of schema 1 or 2 is migrated, newer or unknown ones are
+  refused;
 - ``meta`` — one row: simulation identity (config hash, seed), step index, simulation time, the
   last checkpoint file (path relative to the store directory), its sha256 and its step;
 - ``journal`` — the instructions of every step after that checkpoint (and of the next step, once
   accepted): the simulation is deterministic, so the checkpoint replayed through the journal is the
   state of the last commit;
-- ``arrays`` and ``array_chunks`` — named numpy arrays with their dtype and shape: the
-  :class:`~taos.validator.history.ScoreState` (``score/…``) and any further state the validator keeps
-  (``extra/…``). An array of two or more dimensions is stored as one chunk per index of its last
-  axis (``a[..., i]``; for the value history one chunk per ring column), smaller ones as one chunk
-  (index -1); each chunk is the raw bytes, zlib-compressed (never pickle). A commit writes only the
-  chunks whose bytes changed since the previous commit, so a step costs one history column, not
-  the whole window;
+- ``arrays`` and ``array_chunks`` — named numpy arrays with their dtype, shape and chunk width:
+  the :class:`~taos.validator.history.ScoreState` (``score/…``) and any further state the validator
+  keeps (``extra/…``). An array of two or more dimensions is stored in chunks of ``chunk``
+  consecutive indices of its last axis (``a[..., i * chunk:(i + 1) * chunk]``): as many as make
+  about ``CHUNK_BYTES`` (16 KiB), at least one (for the value history one chunk per ring column, for
+  a ``(miners, books)`` array a few books per chunk); smaller arrays as one chunk (index -1). Each
+  chunk is the raw bytes, zlib-compressed (never pickle). A commit writes only the chunks whose
+  bytes changed since the previous commit, so a step costs one history column, not the whole
+  window, and a few chunks per array that changes everywhere, not one per index (schema 2 had one
+  chunk per index: width 1);
 - ``hotkeys`` — the hotkey of every uid, to detect deregistrations after a restart.
 
 Commit protocol (:meth:`ValidatorStore.commit`; :meth:`ValidatorStore.save` with a checkpoint):
@@ -62,7 +66,8 @@ from taos.validator.history import ScoreState
 if TYPE_CHECKING:
     from taos.simulator import Simulation, SimulationConfig
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+CHUNK_BYTES = 16 * 1024
 DB_NAME = "validator.sqlite3"
 CHECKPOINT_DIR = "checkpoints"
 LOCK_NAME = "lock"
@@ -84,7 +89,9 @@ CREATE TABLE meta (
     saved_at_unix REAL NOT NULL,
     checkpoint_step INTEGER NOT NULL
 );
-CREATE TABLE arrays (name TEXT PRIMARY KEY, dtype TEXT NOT NULL, shape TEXT NOT NULL);
+CREATE TABLE arrays (
+    name TEXT PRIMARY KEY, dtype TEXT NOT NULL, shape TEXT NOT NULL, chunk INTEGER NOT NULL DEFAULT 1
+);
 CREATE TABLE array_chunks (
     name TEXT NOT NULL REFERENCES arrays (name),
     idx INTEGER NOT NULL,
@@ -101,6 +108,11 @@ ALTER TABLE meta ADD COLUMN checkpoint_step INTEGER NOT NULL DEFAULT -1;
 UPDATE meta SET checkpoint_step = step_index;
 CREATE TABLE journal (step_index INTEGER PRIMARY KEY, until_ns INTEGER NOT NULL, records BLOB NOT NULL);
 UPDATE schema_version SET version = 2;
+"""
+# Schema 2 stored one chunk per index of the last axis: width 1, which schema 3 still reads.
+_MIGRATE_2_TO_3 = """
+ALTER TABLE arrays ADD COLUMN chunk INTEGER NOT NULL DEFAULT 1;
+UPDATE schema_version SET version = 3;
 """
 
 
@@ -220,12 +232,24 @@ def _chunked(a: np.ndarray) -> bool:
     return a.ndim >= 2
 
 
-def _changed_chunks(new: np.ndarray, old: np.ndarray | None) -> list[int]:
-    """Indices along the last axis whose bytes differ (NaN compares by its bits); all of them when
-    there is nothing comparable."""
+def chunk_width(a: np.ndarray) -> int:
+    """Indices of the last axis per stored chunk: as many as make about ``CHUNK_BYTES``."""
+    per_index = a.dtype.itemsize * int(np.prod(a.shape[:-1], dtype=np.int64))
+    return max(1, CHUNK_BYTES // max(1, per_index))
+
+
+def _changed_chunks(new: np.ndarray, old: np.ndarray | None, width: int = 1) -> list[int]:
+    """Chunks of ``width`` indices along the last axis whose bytes differ (NaN compares by its
+    bits); all of them when there is nothing comparable."""
     n = new.shape[-1]
     if old is None or old.dtype != new.dtype or old.shape != new.shape:
-        return list(range(n))
+        return list(range(-(-n // width)))
+    return sorted({i // width for i in _changed_indices(new, old)})
+
+
+def _changed_indices(new: np.ndarray, old: np.ndarray) -> list[int]:
+    """Indices along the last axis whose bytes differ (NaN compares by its bits)."""
+    n = new.shape[-1]
     if n == 0 or new.size == 0:
         return []
     item = new.dtype.itemsize
@@ -272,7 +296,9 @@ def _span(steps: list[int]) -> str:
     return f"{steps[0]}..{steps[-1]}" if contiguous else f"{len(steps)} steps not in order ({steps[:6]}...)"
 
 
-def _array_from_chunks(name: str, dtype: str, shape_text: str, chunks: dict[int, bytes]) -> np.ndarray:
+def _array_from_chunks(
+    name: str, dtype: str, shape_text: str, chunks: dict[int, bytes], width: int = 1
+) -> np.ndarray:
     try:
         shape = tuple(int(x) for x in json.loads(shape_text))
         dt = np.dtype(dtype)
@@ -297,11 +323,18 @@ def _array_from_chunks(name: str, dtype: str, shape_text: str, chunks: dict[int,
             raise StoreError(f"stored array {name!r} must have exactly one chunk")
         return part(-1, shape)
     n = shape[-1]
-    if set(chunks) != set(range(n)):
-        raise StoreError(f"stored array {name!r} has chunks {sorted(chunks)[:8]}..., expected 0..{n - 1}")
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise StoreError(f"stored array {name!r} has a malformed chunk width {width!r}")
+    count = -(-n // width)
+    if set(chunks) != set(range(count)):
+        raise StoreError(f"stored array {name!r} has chunks {sorted(chunks)[:8]}..., expected 0..{count - 1}")
     out = np.empty(shape, dtype=dt)
-    for i in range(n):
-        out[..., i] = part(i, shape[:-1])
+    for i in range(count):
+        if width == 1:  # a[..., i] (as schemas 1 and 2 stored every array)
+            out[..., i] = part(i, shape[:-1])
+        else:
+            end = min(n, (i + 1) * width)
+            out[..., i * width : end] = part(i, (*shape[:-1], end - i * width))
     return out
 
 
@@ -325,6 +358,7 @@ class ValidatorStore:
         self._db: sqlite3.Connection | None = None
         # The arrays as last committed (or loaded), to write only what changed.
         self._committed: dict[str, np.ndarray] = {}
+        self._widths: dict[str, int] = {}  # the chunk width of every stored array
         try:
             self._db = sqlite3.connect(self.directory / DB_NAME, isolation_level=None)
             self._open_schema()
@@ -362,11 +396,12 @@ class ValidatorStore:
                 f"{self.directory / DB_NAME} has schema version {version}, written by a newer version "
                 f"of taos; this version reads schema {SCHEMA_VERSION} only"
             )
-        if version == 1:
+        if version in (1, 2):
             with self._transaction():
-                for statement in _MIGRATE_1_TO_2.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                for script in (_MIGRATE_1_TO_2, _MIGRATE_2_TO_3)[version - 1 :]:
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
             return
         if version != SCHEMA_VERSION:
             raise StoreError(
@@ -581,21 +616,23 @@ class ValidatorStore:
         for name, a in arrays.items():
             old = self._committed.get(name)
             shape = json.dumps(list(a.shape))
-            if old is None or old.dtype != a.dtype or old.shape != a.shape:
+            width = chunk_width(a) if _chunked(a) else 1
+            if old is None or old.dtype != a.dtype or old.shape != a.shape or self._widths.get(name) != width:
                 db.execute("DELETE FROM array_chunks WHERE name = ?", (name,))
                 db.execute(
-                    "INSERT OR REPLACE INTO arrays (name, dtype, shape) VALUES (?, ?, ?)",
-                    (name, a.dtype.str, shape),
+                    "INSERT OR REPLACE INTO arrays (name, dtype, shape, chunk) VALUES (?, ?, ?, ?)",
+                    (name, a.dtype.str, shape, width),
                 )
+                self._widths[name] = width
                 old = None
             if _chunked(a):
-                changed = _changed_chunks(a, old)
-                rows = [(name, i, _npy(a[..., i])) for i in changed]
+                changed = _changed_chunks(a, old, width)
+                rows = [(name, i, _npy(a[..., i * width : (i + 1) * width])) for i in changed]
                 if old is None:
                     self._committed[name] = a.copy()
                 else:
                     for i in changed:
-                        old[..., i] = a[..., i]
+                        old[..., i * width : (i + 1) * width] = a[..., i * width : (i + 1) * width]
             elif old is None or old.tobytes() != a.tobytes():
                 rows = [(name, -1, _npy(a))]
                 self._committed[name] = a.copy()
@@ -676,8 +713,10 @@ class ValidatorStore:
         for name, idx, blob in db.execute("SELECT name, idx, data FROM array_chunks"):
             chunks.setdefault(name, {})[int(idx)] = bytes(blob)
         stored: dict[str, np.ndarray] = {}
-        for name, dtype, shape in db.execute("SELECT name, dtype, shape FROM arrays"):
-            stored[name] = _array_from_chunks(name, dtype, shape, chunks.pop(name, {}))
+        self._widths = {}
+        for name, dtype, shape, width in db.execute("SELECT name, dtype, shape, chunk FROM arrays"):
+            stored[name] = _array_from_chunks(name, dtype, shape, chunks.pop(name, {}), width)
+            self._widths[name] = width
         if chunks:
             raise StoreError(f"stored chunks without an array: {sorted(chunks)}")
         score: dict[str, np.ndarray] = {}

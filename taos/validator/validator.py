@@ -363,16 +363,23 @@ class Validator:
         excluded = self.scheme.excluded()
         admitted: list[Admitted] = []
         typed: list[Admitted] = []  # decoded from bytes: the batch may judge them
+        contexts: dict[tuple[Any, ...], ValidationContext] = {}  # miners in the same situation share one
         for uid, answer in sorted(answers.items()):
             if excluded[uid]:
                 continue  # not queried; an answer that comes anyway is ignored
             try:
-                ctx = ValidationContext.for_simulation(
-                    self.info,
-                    now,
-                    volume_capped_books=frozenset(int(b) for b in np.flatnonzero(capped[uid])),
-                    **self._rule_context(uid, now, closed, no_mid, int(open_count[uid])),
+                rules = self._rule_context(uid, now, closed, no_mid, int(open_count[uid]))
+                key = (
+                    tuple(np.flatnonzero(capped[uid]).tolist()),
+                    tuple(rules["last_target_ns"].items()),
+                    tuple(rules["position_sides"].items()),
+                    rules["open_count"],
                 )
+                if key not in contexts:
+                    contexts[key] = ValidationContext.for_simulation(
+                        self.info, now, volume_capped_books=frozenset(key[0]), **rules
+                    )
+                ctx = contexts[key]
                 notices, reply, delay = self._admit(uid, answer, ctx)
             except Exception as e:  # a bug of ours that this reply found: drop it, keep the loop
                 notices, reply, delay = [self._internal_failure(uid, e, now)], None, 0
@@ -510,7 +517,7 @@ class Validator:
             "position_interval_ns": interval,
             "last_target_ns": recent,
             "max_open": rules.max_open,
-            "open_count": open_count,
+            "open_count": open_count if rules.max_open else 0,  # read only by the max_open rule
             "position_sides": sides,
         }
 
