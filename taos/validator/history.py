@@ -146,6 +146,7 @@ RMS return: a Sharpe ratio beyond ±1000·√n, or the zero-std rule) is compute
 DRIFT_RATIO = 1e6
 """A series whose sum of squares falls below 1/DRIFT_RATIO of a square that left it is re-anchored
 at once (the rounding of that square then outweighs what is left)."""
+_ANCHOR_BLOCK = 16  # miners anchored together by _anchor_all
 CANCELLATION = 1e4
 """A series whose mean square deviation from its shift exceeds CANCELLATION x its variance (the
 shift is far from the mean: the variance would be a small difference of large numbers) is
@@ -423,8 +424,11 @@ class ScoreState:
         self._sums.anchor(miners, books, self._windows(miners, books))
 
     def _anchor_all(self) -> None:
-        miners, books = np.indices((self.miners, self.books)).reshape(2, -1)
-        self._anchor(miners, books)
+        """Anchors every series, a few miners at a time (the windows' copies stay small)."""
+        for first in range(0, self.miners, _ANCHOR_BLOCK):
+            rows = min(_ANCHOR_BLOCK, self.miners - first)
+            miners, books = np.indices((rows, self.books)).reshape(2, -1)
+            self._anchor(miners + first, books)
 
     def compute_step_scores(self, active: BoolArray | None = None) -> FloatArray:
         """The preset ``taos`` score of every miner from the current state, without changing it:
