@@ -358,81 +358,64 @@ def pack_miner_notices(events: Mapping[int, np.ndarray], u: Units) -> PackedNoti
 
     parts, keys = [], []  # a notice's place: its event's row, the maker's fill after the taker's
 
-    def add(at: np.ndarray, fields: list[Field], second: bool = False) -> None:
-        parts.append(join(fields))
+    def add(at: np.ndarray, tag: int, fields: list[Field], second: bool = False) -> None:
+        """The notices of events ``at``: tag, book, time, then ``fields``."""
+        head = [_tagged(tag, len(fields) + 2, len(at)), integers(book[at]), integers(ts[at])]
+        parts.append(join(head + fields))
         keys.append(2 * at + int(second))
+
+    def fill(
+        at: np.ndarray, maker: bool, order_id: np.ndarray, side: np.ndarray, fee: np.ndarray, left: np.ndarray
+    ) -> None:
+        """Fills of the taker's orders, or of the makers' (placed after the taker's of the same
+        trade)."""
+        n = len(at)
+        fields = [
+            integers(order_id[at]),
+            integers(side),
+            floats(price[at]),
+            floats(qty[at]),
+            floats(fee[at] / units),
+        ]
+        fields += [constant(b"\xc3" if maker else b"\xc2", n), floats(left), constant(b"\xc0", n)]
+        add(at, 3, fields, second=maker)  # then maker: True/False, remaining, client order id: None
 
     i = placed
     market = ev["price_ticks"][i] == 0
+    notional = np.where(market & (ev["qty_lots"][i] == 0), ev["notional_quote"][i] / units, qty[i])
     add(
         i,
+        1,
         [
-            _tagged(1, 8, len(i)),
-            integers(book[i]),
-            integers(ts[i]),
             integers(oid[i]),
             integers(ev["side"][i]),
             optional(floats(price[i]), ~market),
-            floats(np.where(market & (ev["qty_lots"][i] == 0), ev["notional_quote"][i] / units, qty[i])),
+            floats(notional),
             optional(integers(coid[i]), coid[i] != 0),
             optional(integers(ev["tif"][i]), ~market),
         ],
     )
     i = rejected
+    cancel = kind[i] == EventKind.CANCEL_REJECTED
     add(
         i,
+        2,
         [
-            _tagged(2, 6, len(i)),
-            integers(book[i]),
-            integers(ts[i]),
             integers(ev["reason"][i]),
             optional(integers(coid[i]), coid[i] != 0),
-            optional(integers(oid[i]), kind[i] == EventKind.CANCEL_REJECTED),
+            optional(integers(oid[i]), cancel),
             constant(b"\xa0", len(i)),  # detail: ""
         ],
     )
-    i = taker
-    add(
-        i,
-        [
-            _tagged(3, 10, len(i)),
-            integers(book[i]),
-            integers(ts[i]),
-            integers(oid[i]),
-            integers(ev["side"][i]),
-            floats(price[i]),
-            floats(qty[i]),
-            floats(ev["taker_fee"][i] / units),
-            constant(b"\xc2", len(i)),  # maker: False
-            floats(np.round(_taker_left(owner, ev, placed, taker) * lot, 12)),
-            constant(b"\xc0", len(i)),  # client order id: None
-        ],
-    )
-    i = maker
-    add(
-        i,
-        [
-            _tagged(3, 10, len(i)),
-            integers(book[i]),
-            integers(ts[i]),
-            integers(ev["other_order_id"][i]),
-            integers(np.where(ev["side"][i] == Side.BUY, int(Side.SELL), int(Side.BUY))),
-            floats(price[i]),
-            floats(qty[i]),
-            floats(ev["maker_fee"][i] / units),
-            constant(b"\xc3", len(i)),  # maker: True
-            floats(remaining[i]),
-            constant(b"\xc0", len(i)),
-        ],
-        second=True,
-    )
+    left = np.round(_taker_left(owner, ev, placed, taker) * lot, 12)
+    fill(taker, False, oid, ev["side"][taker], ev["taker_fee"], left)
+    opposite = np.where(ev["side"][maker] == Side.BUY, int(Side.SELL), int(Side.BUY))
+    fill(maker, True, ev["other_order_id"], opposite, ev["maker_fee"], remaining[maker])
     i = cancelled
     add(
         i,
+        4,
         [
-            _tagged(4, 7, len(i)),
-            integers(book[i]),
-            integers(ts[i]),
             integers(oid[i]),
             floats(qty[i]),
             floats(remaining[i]),
@@ -440,8 +423,7 @@ def pack_miner_notices(events: Mapping[int, np.ndarray], u: Units) -> PackedNoti
             constant(b"\xc0", len(i)),
         ],
     )
-    i = reset
-    add(i, [_tagged(5, 2, len(i)), integers(book[i]), integers(ts[i])])
+    add(reset, 5, [])
     key = np.concatenate(keys)
     order = np.argsort(key, kind="stable")
     packed = take(concat(parts), order)
@@ -528,6 +510,9 @@ class BookAccountData:
     volumes: np.ndarray
 
 
+ACCOUNT_FIELDS = ("base_free", "base_reserved", "quote_free", "quote_reserved")  # engine integers
+
+
 def account_columns(uids: Sequence[int], books: Sequence[BookAccountData], u: Units) -> AccountColumns:
     """The accounts of ``uids`` on every book, uid-major (uid 0's books 0…B-1, then uid 1's, …),
     as wire columns (``taos.protocol.packing``): each is ``miner_account`` of that miner and book,
@@ -587,9 +572,6 @@ def account_columns(uids: Sequence[int], books: Sequence[BookAccountData], u: Un
         price=np.round(listed_orders["price_ticks"] * u.tick_size, 12),
         quantity=np.round(listed_orders["qty_lots"] * lot, 12),
     )
-
-
-ACCOUNT_FIELDS = ("base_free", "base_reserved", "quote_free", "quote_reserved")
 
 
 def miner_accounts(uids: Sequence[int], books: Sequence[BookAccountData], u: Units) -> dict[int, msgspec.Raw]:
