@@ -24,33 +24,26 @@ INTS = st.one_of(
 NUMBERS = st.one_of(FLOATS, INTS)
 OPTIONAL_INTS = st.one_of(st.none(), INTS)
 
+# the fields limit and market orders share
+_ORDER = {
+    "book": st.one_of(st.integers(0, 3), INTS),
+    "side": st.sampled_from([1, 2]),
+    "quantity": NUMBERS,
+    "stp": st.sampled_from([0, 1, 2, 3]),
+    "client_order_id": OPTIONAL_INTS,
+    "delay_ns": st.one_of(st.just(0), INTS),
+}
 LIMIT = st.fixed_dictionaries(
     {
         "kind": st.just(1),
-        "book": st.one_of(st.integers(0, 3), INTS),
-        "side": st.sampled_from([1, 2]),
+        **_ORDER,
         "price": NUMBERS,
-        "quantity": NUMBERS,
         "time_in_force": st.sampled_from([1, 2, 3, 4]),
         "expiry_ns": st.one_of(st.none(), st.just(NOW + 1), INTS),
         "post_only": st.booleans(),
-        "stp": st.sampled_from([0, 1, 2, 3]),
-        "client_order_id": OPTIONAL_INTS,
-        "delay_ns": st.one_of(st.just(0), INTS),
     }
 )
-MARKET = st.fixed_dictionaries(
-    {
-        "kind": st.just(2),
-        "book": st.one_of(st.integers(0, 3), INTS),
-        "side": st.sampled_from([1, 2]),
-        "quantity": NUMBERS,
-        "currency": st.sampled_from([1, 2]),
-        "stp": st.sampled_from([0, 1, 2, 3]),
-        "client_order_id": OPTIONAL_INTS,
-        "delay_ns": st.one_of(st.just(0), INTS),
-    }
-)
+MARKET = st.fixed_dictionaries({"kind": st.just(2), **_ORDER, "currency": st.sampled_from([1, 2])})
 CANCEL = st.fixed_dictionaries(
     {
         "kind": st.just(3),

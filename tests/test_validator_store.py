@@ -299,6 +299,12 @@ def test_a_malformed_stored_array_is_refused(tmp_path: Path, damage: str, messag
             store.load()
 
 
+def stored_chunks(db: sqlite3.Connection, name: str) -> dict[int, bytes]:
+    """The stored chunks of array ``name``, by index."""
+    rows = db.execute("SELECT idx, data FROM array_chunks WHERE name = ?", (name,))
+    return {int(i): bytes(d) for i, d in rows}
+
+
 def test_commits_write_only_the_chunks_that_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With one index per chunk (the arrays here are tiny: they would fit in one chunk), a commit
     rewrites the new ring column only."""
@@ -308,23 +314,18 @@ def test_commits_write_only_the_chunks_that_changed(tmp_path: Path, monkeypatch:
         run.advance()
         run.save(store)
         db = store.db
-
-        def values_chunks() -> dict[int, bytes]:
-            rows = db.execute("SELECT idx, data FROM array_chunks WHERE name = 'score/values'")
-            return {int(i): bytes(d) for i, d in rows}
-
-        before = values_chunks()
+        before = stored_chunks(db, "score/values")
         assert sorted(before) == list(range(8))
         run.advance()
         changes_before = db.total_changes
         run.save(store)
-        after = values_chunks()
+        after = stored_chunks(db, "score/values")
         assert [i for i in range(8) if before[i] != after[i]] == [1]  # the new ring column only
         assert db.total_changes - changes_before < 40  # a few chunks, not every column of every array
         run.state.reset_uid(1)  # touches every column of uid 1's history
         run.advance()
         run.save(store)
-        now = values_chunks()  # uid 1 had values in columns 0 and 1; column 2 is new
+        now = stored_chunks(db, "score/values")  # uid 1 had values in columns 0 and 1; column 2 is new
         assert [i for i in range(8) if now[i] != after[i]] == [0, 1, 2]
     with ValidatorStore(tmp_path) as store:
         loaded = store.load()
@@ -343,19 +344,13 @@ def test_a_chunk_holds_several_indices_and_only_the_changed_chunks_are_written(t
     with ValidatorStore(tmp_path) as store:
         run.advance()
         run.save(store, big=big)
-        db = store.db
-
-        def chunks() -> dict[int, bytes]:
-            rows = db.execute("SELECT idx, data FROM array_chunks WHERE name = 'extra/big'")
-            return {int(i): bytes(d) for i, d in rows}
-
-        before = chunks()
+        before = stored_chunks(store.db, "extra/big")
         assert sorted(before) == list(range(10))
         big[7, 13] = 1.0  # index 13: chunk 3
         big[0, 39] = 2.0  # index 39: chunk 9
         run.advance()
         run.save(store, big=big)
-        after = chunks()
+        after = stored_chunks(store.db, "extra/big")
         assert [i for i in range(10) if before[i] != after[i]] == [3, 9]
         loaded = store.load()
     assert loaded is not None and loaded.extra["big"].tobytes() == big.tobytes()

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -127,14 +127,6 @@ _LAYOUT: dict[str, tuple[str, tuple[str, ...]]] = {
     "step_score": ("float64", ("M",)),
     "counters": ("int64", ("4",)),  # columns written, observations, last step, last time
 }
-# the rolling sums of the window's returns (ReturnSums); a state stored without them rebuilds them
-_SUMS_LAYOUT: dict[str, tuple[str, tuple[str, ...]]] = {
-    "returns_count": ("int64", ("M", "B")),
-    "returns_nonzero": ("int64", ("M", "B")),
-    "returns_shift": ("float64", ("M", "B")),
-    "returns_sum": ("float64", ("M", "B")),
-    "returns_squares": ("float64", ("M", "B")),
-}
 _PARAM_PREFIX = "param."
 
 ANCHOR_PERIOD = 32
@@ -146,11 +138,11 @@ RMS return: a Sharpe ratio beyond ±1000·√n, or the zero-std rule) is compute
 DRIFT_RATIO = 1e6
 """A series whose sum of squares falls below 1/DRIFT_RATIO of a square that left it is re-anchored
 at once (the rounding of that square then outweighs what is left)."""
-_ANCHOR_BLOCK = 16  # miners anchored together by _anchor_all
 CANCELLATION = 1e4
 """A series whose mean square deviation from its shift exceeds CANCELLATION x its variance (the
 shift is far from the mean: the variance would be a small difference of large numbers) is
 re-anchored at once."""
+_ANCHOR_BLOCK = 16  # miners anchored together by _anchor_all
 
 
 class ReturnSums:
@@ -175,6 +167,15 @@ class ReturnSums:
     are computed from their windows by ``sharpe_batch`` itself, so the zero-std rule and the
     treatment of missing values are exactly those of :func:`taos.scoring.sharpe`."""
 
+    FIELDS: ClassVar[dict[str, str]] = {  # name → dtype
+        "count": "int64",
+        "nonzero": "int64",
+        "shift": "float64",
+        "sum": "float64",
+        "squares": "float64",
+    }
+    PREFIX: ClassVar[str] = "returns_"  # the stored arrays are returns_count, returns_nonzero, …
+
     def __init__(self, miners: int, books: int) -> None:
         shape = (miners, books)
         self.count: IntArray = np.zeros(shape, dtype=np.int64)
@@ -184,43 +185,41 @@ class ReturnSums:
         self.squares: FloatArray = np.zeros(shape)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The live arrays under their stored names (``_SUMS_LAYOUT``)."""
-        return {
-            "returns_count": self.count,
-            "returns_nonzero": self.nonzero,
-            "returns_shift": self.shift,
-            "returns_sum": self.sum,
-            "returns_squares": self.squares,
-        }
+        """The live arrays under their stored names."""
+        return {self.PREFIX + name: getattr(self, name) for name in self.FIELDS}
 
     def enter(self, returns: FloatArray) -> None:
         """Adds the returns ``(miners, books)`` that enter the windows (NaN: no return)."""
-        valid = ~np.isnan(returns)
-        d = np.where(valid, returns - self.shift, 0.0)
-        self.count += valid
-        self.nonzero += valid & (returns != 0)
-        self.sum += d
-        self.squares += d * d
+        self._update(returns, 1)
 
     def leave(self, returns: FloatArray) -> BoolArray:
         """Removes the returns ``(miners, books)`` that leave the windows (NaN: no return); returns
         the series to anchor at once (a large square left them: ``DRIFT_RATIO``)."""
-        valid = ~np.isnan(returns)
-        d = np.where(valid, returns - self.shift, 0.0)
-        self.count -= valid
-        self.nonzero -= valid & (returns != 0)
-        self.sum -= d
-        square = d * d
-        self.squares -= square
+        square = self._update(returns, -1)
         drifted: BoolArray = square > DRIFT_RATIO * np.maximum(self.squares, 0.0)
         return drifted
+
+    def _update(self, returns: FloatArray, sign: int) -> FloatArray:
+        """Adds (``sign`` 1) or removes (-1) the valid returns; returns their squared deviations."""
+        valid = ~np.isnan(returns)
+        d = np.where(valid, returns - self.shift, 0.0)
+        square: FloatArray = d * d
+        self.count += sign * valid
+        self.nonzero += sign * (valid & (returns != 0))
+        self.sum += sign * d
+        self.squares += sign * square
+        return square
+
+    def _moments(self) -> tuple[IntArray, FloatArray, FloatArray]:
+        """Per series: the count (at least 1), the mean deviation from the shift, the variance."""
+        count = np.maximum(self.count, 1)
+        deviation = self.sum / count
+        return count, deviation, self.squares / count - deviation * deviation
 
     def stale(self) -> BoolArray:
         """The series whose shift is too far from their mean (``CANCELLATION``), or whose variance
         rounded to ≤ 0 with deviations left: to be anchored."""
-        count = np.maximum(self.count, 1)
-        deviation = self.sum / count
-        variance = self.squares / count - deviation * deviation
+        count, _, variance = self._moments()
         out: BoolArray = (self.squares > 0) & (self.squares > CANCELLATION * count * variance)
         return out
 
@@ -247,14 +246,11 @@ class ReturnSums:
     def sharpes(self, rows: BoolArray) -> tuple[FloatArray, BoolArray]:
         """The Sharpe ratio of every series of the miners ``rows`` from the sums (0 elsewhere), and
         the series the sums cannot tell (to be computed from their windows)."""
-        n = self.count
-        some = rows[:, None] & (n >= 2) & (self.nonzero > 0)  # else 0: no or equal (0) returns
-        count = np.maximum(n, 1)
-        deviation = self.sum / count
-        variance = self.squares / count - deviation * deviation
+        some = rows[:, None] & (self.count >= 2) & (self.nonzero > 0)  # else 0: no or equal (0) returns
+        count, deviation, variance = self._moments()
         mean = self.shift + deviation
         sure = some & (variance > UNSURE_VARIANCE * (variance + mean * mean))
-        out = np.zeros(n.shape)
+        out = np.zeros(count.shape)
         np.divide(np.sqrt(count) * mean, np.sqrt(np.maximum(variance, 0.0)), out=out, where=sure)
         unsure: BoolArray = some & ~sure
         return out, unsure
@@ -398,8 +394,9 @@ class ScoreState:
 
     def _write_column(self, values: FloatArray | float, step: int, time_ns: int) -> None:
         """Writes the next history column (over the oldest) and keeps the return sums: the return
-        that leaves the window goes out, the one that enters comes in; then the miners whose turn
-        it is, and the series that drifted, are anchored (:class:`ReturnSums`)."""
+        that leaves the window goes out, the one that enters comes in; then every series is
+        anchored every ``ANCHOR_PERIOD`` columns, otherwise those that drifted
+        (:class:`ReturnSums`)."""
         window, i = self.params.window, self._columns
         pos = i % window
         drifted = None
@@ -577,9 +574,10 @@ class ScoreState:
             ValueError: a missing or unknown array, a wrong dtype or shape, or bad parameters.
         """
         expected = set(_LAYOUT) | {_PARAM_PREFIX + f.name for f in fields(ScoreParams)}
-        sums = not set(_SUMS_LAYOUT).isdisjoint(arrays)  # absent: stored before the rolling sums
+        sums_layout = {ReturnSums.PREFIX + k: (t, ("M", "B")) for k, t in ReturnSums.FIELDS.items()}
+        sums = not set(sums_layout).isdisjoint(arrays)  # absent: stored before the rolling sums
         if sums:
-            expected |= set(_SUMS_LAYOUT)
+            expected |= set(sums_layout)
         missing = sorted(expected - set(arrays))
         unknown = sorted(set(arrays) - expected)
         if missing or unknown:
@@ -601,7 +599,7 @@ class ScoreState:
             "K": params.ring_buckets,
             "4": 4,
         }
-        layout = {**_LAYOUT, **(_SUMS_LAYOUT if sums else {})}
+        layout = {**_LAYOUT, **(sums_layout if sums else {})}
         for name, (dtype, dim_names) in layout.items():
             a = np.asarray(arrays[name])
             want = tuple(dims[d] for d in dim_names)
