@@ -41,7 +41,7 @@ def main() -> None:
             stream = random_instruction_stream(
                 k * 1_000 + book, 20, max(1, core.miner_slots), book, max(100, mid)
             )
-            stream["ts_ns"] = rng.integers(0, 2 * step_ns, len(stream))
+            stream["ts_ns"] = k * step_ns + rng.integers(0, 2 * step_ns, len(stream))
             parts.append(stream)
         sim.step((k + 1) * step_ns, np.concatenate(parts))
 

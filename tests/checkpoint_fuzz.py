@@ -124,15 +124,16 @@ def _fnv1a(data: bytes | bytearray | memoryview, h: int = _FNV_OFFSET) -> int:
 def miner_instructions(sim: Simulation, step: int) -> np.ndarray:
     """What the miners send in a step: resting buys below and sells above the touch (GTC and
     GTT), an order that crosses, a market order, a cancel of their oldest order, now and then a
-    reset, and one order whose delay is longer than the step (so that instructions are still
-    queued at a checkpoint)."""
+    reset, and one order that arrives after the step (so that instructions are still queued at a
+    checkpoint). ``ts_ns`` is when each reaches its book."""
     rows: list[dict] = []
     for book in range(BOOKS):
         bid, ask = sim.best(book)
         mid = (bid + ask) // 2 if bid and ask else 30_000
         for m in range(SLOTS):
             k = step + m
-            base = {"book": book, "agent": m, "stp": Stp.CANCEL_OLDEST, "ts_ns": (k % 7 + 1) * 100_000_000}
+            base = {"book": book, "agent": m, "stp": Stp.CANCEL_OLDEST}
+            base["ts_ns"] = sim.time_ns + (k % 7 + 1) * 100_000_000
             rows.append(
                 base
                 | {"kind": InstructionKind.PLACE_LIMIT, "side": Side.BUY, "price_ticks": mid - 20 - k % 9}
@@ -172,7 +173,7 @@ def miner_instructions(sim: Simulation, step: int) -> np.ndarray:
                     "price_ticks": mid - 60,
                     "qty_lots": 1,
                 }
-                | {"tif": TimeInForce.GTC, "ts_ns": STEP_NS + 2 * S}
+                | {"tif": TimeInForce.GTC, "ts_ns": sim.time_ns + STEP_NS + 2 * S}
             )
     arr = instruction_array(len(rows))
     for i, row in enumerate(rows):

@@ -106,7 +106,7 @@ def miner_orders(sim: Simulation, step: int, miners: int, reset: list[int]) -> n
                     "qty_lots": int(rng.integers(1, 6)),
                     "tif": TimeInForce.IOC if cross else TimeInForce.GTC,
                     "stp": Stp.CANCEL_OLDEST,
-                    "ts_ns": int(rng.integers(10_000_000, 500_000_000)),
+                    "ts_ns": sim.time_ns + int(rng.integers(10_000_000, 500_000_000)),
                     "client_order_id": step,
                 }
             )

@@ -78,7 +78,7 @@ def instructions(step: int, books: int) -> np.ndarray:
         arr[i]["tif"] = TimeInForce.GTC
         arr[i]["stp"] = Stp.CANCEL_OLDEST
         arr[i]["qty_lots"] = 100
-        arr[i]["ts_ns"] = 10_000_000 * (i % 7)
+        arr[i]["ts_ns"] = (step - 1) * 5 * S + 10_000_000 * (i % 7)  # step `step` starts there
         for k, v in r.items():
             arr[i][k] = v
     return arr

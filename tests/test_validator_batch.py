@@ -105,7 +105,9 @@ def one_by_one(a: Admitted) -> tuple[np.ndarray, Any]:
     items = [
         (
             x.instruction,
-            a.delay_ns + instruction_delay_ns(0, x.instruction, max_extra_delay_ns=SIM.publish_interval_ns),
+            a.context.now_ns
+            + a.delay_ns
+            + instruction_delay_ns(0, x.instruction, max_extra_delay_ns=SIM.publish_interval_ns),
         )
         for x in result.accepted
     ]
@@ -154,8 +156,8 @@ def test_ordinary_replies_are_judged_on_columns() -> None:
         assert fast[a.uid].records.tobytes() == records.tobytes()
         assert fast[a.uid].notices == reference.notices
     assert len(fast[6].records) == 20 and len(fast[6].rejected) == 5
-    assert list(fast[3].records["ts_ns"]) == [3_000, 3_000]
-    assert list(fast[7].records["ts_ns"]) == [7_009]
+    assert list(fast[3].records["ts_ns"]) == [NOW + 3_000, NOW + 3_000]  # when each reaches its book
+    assert list(fast[7].records["ts_ns"]) == [NOW + 7_009]
     assert fast[5].records.size == 0
 
 

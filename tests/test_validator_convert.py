@@ -1,6 +1,7 @@
 """taos.validator.convert: engine records and events ↔ protocol models, on a real simulation."""
 
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -66,6 +67,11 @@ def sim() -> Simulation:
     return s
 
 
+def arriving(sim: Simulation, uid: int, instructions: list[tuple[Any, int]]) -> np.ndarray:
+    """``to_records`` of instructions given with their delays from the simulation's time."""
+    return to_records(uid, [(ins, sim.time_ns + delay) for ins, delay in instructions], U)
+
+
 def test_units() -> None:
     assert U.quote_units == 1_000_000
     assert U.price(29_999) == 299.99
@@ -113,7 +119,7 @@ def test_miner_instructions_round_trip_into_notices(sim: Simulation) -> None:
         (PlaceMarket(1, Side.SELL, 10.0, currency=Currency.QUOTE), 3_000_000),
         (PlaceLimit(0, Side.SELL, 0.01, 1000.0, client_order_id=9), 4_000_000),  # more than it holds
     ]
-    r = sim.step(70 * S, to_records(uid, instructions, U))
+    r = sim.step(70 * S, arriving(sim, uid, instructions))
     notes = miner_notices(uid, r.notices(uid), U)
     accepted = [n for n in notes if isinstance(n, OrderAccepted)]
     assert [(n.client_order_id, n.price) for n in accepted[:2]] == [
@@ -133,7 +139,7 @@ def test_miner_instructions_round_trip_into_notices(sim: Simulation) -> None:
     assert [o.price for o in account.orders] == [U.price(bid - 200)]
     # the reservation covers the fee at the highest miner rate (0.5 %)
     assert account.quote.reserved == pytest.approx(U.price(bid - 200) * 0.5 * 1.005)
-    r2 = sim.step(75 * S, to_records(uid, [(Cancel(0, accepted[0].order_id), 0)], U))
+    r2 = sim.step(75 * S, arriving(sim, uid, [(Cancel(0, accepted[0].order_id), 0)]))
     notes2 = miner_notices(uid, r2.notices(uid), U)
     assert notes2 == [
         OrderCancelled(0, notes2[0].ts_ns, accepted[0].order_id, 0.5, 0.0, CancelReason.REQUESTED)
@@ -148,9 +154,9 @@ def test_miner_accounts_encode_every_miners_accounts_as_miner_account_does(sim: 
     orders = [
         (PlaceLimit(0, Side.BUY, U.price(bid - 100 - i), 0.01), 1_000) for i in range(MAX_ACCOUNT_ORDERS + 3)
     ]
-    records = [to_records(1, orders, U)]
-    records.append(to_records(2, [(PlaceLimit(1, Side.SELL, U.price(ask + 7), 0.25), 0)], U))
-    records.append(to_records(2, [(PlaceMarket(0, Side.BUY, 5.0, currency=Currency.QUOTE), 0)], U))
+    records = [arriving(sim, 1, orders)]
+    records.append(arriving(sim, 2, [(PlaceLimit(1, Side.SELL, U.price(ask + 7), 0.25), 0)]))
+    records.append(arriving(sim, 2, [(PlaceMarket(0, Side.BUY, 5.0, currency=Currency.QUOTE), 0)]))
     r = sim.step(70 * S, np.concatenate(records))
     data = [
         BookAccountData(r.accounts[b], *sim.miner_orders(b, slots), *sim.miner_fees(b, slots))
@@ -188,10 +194,10 @@ def test_miner_accounts_encode_every_miners_accounts_as_miner_account_does(sim: 
 def test_notices_of_several_miners_converted_at_once_are_each_miners_own(sim: Simulation) -> None:
     bid, ask = sim.best(0)
     records = [
-        to_records(uid, [(PlaceLimit(0, side, U.price(price), 0.02), 1_000 * uid)], U)
+        arriving(sim, uid, [(PlaceLimit(0, side, U.price(price), 0.02), 1_000 * uid)])
         for uid, side, price in ((1, Side.BUY, ask + 3), (2, Side.SELL, bid - 3), (3, Side.BUY, bid - 50))
     ]
-    records.append(to_records(4, [(Cancel(0, 123456789), 0)], U))  # a cancel of an unknown order
+    records.append(arriving(sim, 4, [(Cancel(0, 123456789), 0)]))  # a cancel of an unknown order
     r = sim.step(70 * S, np.concatenate(records))
     events = {uid: r.notices(uid) for uid in (4, 1, 2, 3, 0)}
     together = all_miner_notices(events, U)
@@ -225,15 +231,15 @@ def test_packed_notices_of_an_engine_step_are_the_notice_objects(sim: Simulation
     cancellations, refused placements and cancels, across several miners."""
     bid, ask = sim.best(0)
     records = [
-        to_records(
-            1, [(PlaceLimit(0, Side.BUY, U.price(ask + 3), 0.02, client_order_id=2**64 - 1), 1_000)], U
+        arriving(
+            sim, 1, [(PlaceLimit(0, Side.BUY, U.price(ask + 3), 0.02, client_order_id=2**64 - 1), 1_000)]
         ),
-        to_records(2, [(PlaceLimit(0, Side.SELL, U.price(bid - 3), 0.02), 2_000)], U),
-        to_records(3, [(PlaceLimit(0, Side.BUY, U.price(bid - 50), 0.02), 3_000)], U),
-        to_records(3, [(PlaceLimit(0, Side.SELL, U.price(bid - 50), 0.01), 4_000)], U),  # self-trade
-        to_records(4, [(Cancel(0, 123456789), 0)], U),
-        to_records(5, [(PlaceMarket(1, Side.BUY, 5.0, currency=Currency.QUOTE), 0)], U),
-        to_records(5, [(PlaceLimit(1, Side.SELL, 0.01, 1000.0, client_order_id=9), 10)], U),
+        arriving(sim, 2, [(PlaceLimit(0, Side.SELL, U.price(bid - 3), 0.02), 2_000)]),
+        arriving(sim, 3, [(PlaceLimit(0, Side.BUY, U.price(bid - 50), 0.02), 3_000)]),
+        arriving(sim, 3, [(PlaceLimit(0, Side.SELL, U.price(bid - 50), 0.01), 4_000)]),  # self-trade
+        arriving(sim, 4, [(Cancel(0, 123456789), 0)]),
+        arriving(sim, 5, [(PlaceMarket(1, Side.BUY, 5.0, currency=Currency.QUOTE), 0)]),
+        arriving(sim, 5, [(PlaceLimit(1, Side.SELL, 0.01, 1000.0, client_order_id=9), 10)]),
     ]
     r = sim.step(70 * S, np.concatenate(records))
     compared = assert_packed_notices_are_the_objects({uid: r.notices(uid) for uid in (5, 4, 3, 2, 1, 0)})
@@ -242,7 +248,7 @@ def test_packed_notices_of_an_engine_step_are_the_notice_objects(sim: Simulation
         for n in all_miner_notices({3: r.notices(3)}, U)[3]
         if isinstance(n, OrderAccepted)
     ]
-    r2 = sim.step(75 * S, to_records(3, cancels, U))
+    r2 = sim.step(75 * S, arriving(sim, 3, cancels))
     compared += assert_packed_notices_are_the_objects({3: r2.notices(3), 1: r2.notices(1)})
     assert compared >= 12
     empty = pack_miner_notices({}, U)

@@ -400,7 +400,7 @@ def crossing_orders(sim: Simulation, step: int) -> np.ndarray:
         out[i]["qty_lots"] = 1 + step % 3
         out[i]["tif"] = TimeInForce.GTC
         out[i]["stp"] = Stp.CANCEL_OLDEST
-        out[i]["ts_ns"] = 10_000_000 * (1 + uid)
+        out[i]["ts_ns"] = sim.time_ns + 10_000_000 * (1 + uid)  # 10 or 20 ms after the step start
     return out
 
 
@@ -554,6 +554,7 @@ def test_a_schema_2_store_is_migrated_and_its_arrays_rewritten_in_wider_chunks(t
     with db:
         before = db.execute("SELECT COUNT(*) FROM array_chunks").fetchone()[0]
         one_chunk_per_index(db, as_npy=False)
+        db.execute("ALTER TABLE journal DROP COLUMN delays")
         db.execute("UPDATE schema_version SET version = 2")
         per_index = db.execute("SELECT COUNT(*) FROM array_chunks").fetchone()[0]
     db.close()
@@ -570,7 +571,7 @@ def test_a_schema_2_store_is_migrated_and_its_arrays_rewritten_in_wider_chunks(t
         )
         journaled(run, store, checkpoint=False)
     db = sqlite3.connect(tmp_path / DB_NAME)
-    assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     assert db.execute("SELECT COUNT(*) FROM array_chunks").fetchone()[0] < per_index  # rewritten wide
     assert {w for (w,) in db.execute("SELECT chunk FROM arrays")} != {1}
     db.close()
@@ -612,3 +613,70 @@ def test_the_pending_instructions_are_the_next_steps_journal_entry(tmp_path: Pat
         a.tobytes() == b.tobytes()
         for a, b in zip(replayed.accounts, run.sim.step(15 * S).accounts, strict=True)
     )
+
+
+def test_a_schema_3_journal_of_delays_is_replayed_as_arrival_times(tmp_path: Path) -> None:
+    """Schema 3 journaled each instruction with its delay from the step start in ``ts_ns``;
+    schema 4 with the time it reaches its book. A schema 3 store's journal and pending step are
+    read as delays: the replay is the uninterrupted run, and so is the step after it."""
+    run = Run()
+    with ValidatorStore(tmp_path) as store:
+        for step in range(1, 4):
+            journaled(run, store, checkpoint=step == 1)
+        records = crossing_orders(run.sim, 4)
+        run.advance(records)
+        planned = crossing_orders(run.sim, 5)
+        store.commit(
+            None,
+            identity=IDENTITY,
+            step_index=4,
+            time_ns=run.sim.time_ns,
+            score_state=run.state,
+            hotkeys={0: "hk-a"},
+            journal=[JournalEntry(4, 20 * S, records)],
+            pending=JournalEntry(5, 25 * S, planned),
+        )
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    with db:  # back to schema 3: the records hold their delays, no delays column
+        starts = {}
+        for step, blob in db.execute("SELECT step_index, records FROM journal").fetchall():
+            records = np.frombuffer(zlib.decompress(blob), dtype=instruction_array(0).dtype).copy()
+            starts[step] = (step - 1) * 5 * S
+            assert (records["ts_ns"] >= starts[step]).all()
+            records["ts_ns"] -= starts[step]
+            db.execute(
+                "UPDATE journal SET records = ? WHERE step_index = ?",
+                (zlib.compress(records.tobytes(), 1), step),
+            )
+        db.execute("ALTER TABLE journal DROP COLUMN delays")
+        db.execute("UPDATE schema_version SET version = 3")
+    db.close()
+    assert sorted(starts) == [2, 3, 4, 5]
+    with ValidatorStore(tmp_path) as store:
+        loaded = store.load()
+    assert loaded is not None and [e.delays for e in loaded.journal] == [True, True, True]
+    assert loaded.pending is not None and not loaded.pending.delays
+    assert loaded.pending.records.tolist() == planned.tolist()  # arrival times again
+    resumed = loaded.restore_simulation(run.config)
+    for a, b in zip(resumed.step(20 * S).accounts, run.sim.step(20 * S).accounts, strict=True):
+        assert a.tobytes() == b.tobytes()
+    assert bytes(resumed.step(25 * S, loaded.pending.records).events.tobytes()) == run.advance(planned)
+    assert sum(int(a["traded_quote"].sum()) for a in run.sim.step(25 * S).accounts) > 0
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    assert db.execute("SELECT step_index, delays FROM journal ORDER BY step_index").fetchall() == [
+        (2, 1),
+        (3, 1),
+        (4, 1),
+        (5, 1),
+    ]
+    db.close()
+
+
+def test_a_schema_3_delay_beyond_the_clock_never_arrives() -> None:
+    records = instruction_array(3)
+    records["ts_ns"] = [-5, 7, np.iinfo(np.int64).max - 3]
+    entry = JournalEntry(2, 10 * S, records, delays=True)
+    assert entry.arriving(5 * S).records["ts_ns"].tolist() == [5 * S, 5 * S + 7, np.iinfo(np.int64).max]
+    assert records["ts_ns"].tolist()[0] == -5  # the stored entry is left as it was
+    assert JournalEntry(2, 10 * S, records).arriving(5 * S).records is records

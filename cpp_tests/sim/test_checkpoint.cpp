@@ -24,7 +24,7 @@ InstructionRecord miner_order(int step) {
   r.tif = byte_of(TimeInForce::GTT);
   r.expiry_ns = (step + 3) * kStep;  // expiries cross the cut points
   r.stp = byte_of(Stp::CancelOldest);
-  r.ts_ns = 300'000'000;
+  r.ts_ns = step * kStep + 300'000'000;  // 300 ms after the step start
   return r;
 }
 

@@ -43,7 +43,7 @@ SimulationConfig compact_market(std::uint32_t books = 2) {
   return c;
 }
 
-InstructionRecord limit(BookId book, AgentId agent, Side side, Ticks price, Lots qty, TimeInForce tif, TimeNs delay) {
+InstructionRecord limit(BookId book, AgentId agent, Side side, Ticks price, Lots qty, TimeInForce tif, TimeNs at) {
   InstructionRecord r{};
   r.kind = byte_of(InstructionKind::PlaceLimit);
   r.book = book;
@@ -53,12 +53,12 @@ InstructionRecord limit(BookId book, AgentId agent, Side side, Ticks price, Lots
   r.qty_lots = qty;
   r.tif = byte_of(tif);
   r.stp = byte_of(Stp::CancelOldest);
-  r.ts_ns = delay;
+  r.ts_ns = at;
   return r;
 }
 
 // What the miners send in step `step`: resting buys and (GTT) sells, a crossing order, a market
-// order, a cancel of their oldest order, now and then a reset, and an order whose delay outlasts
+// order, a cancel of their oldest order, now and then a reset, and an order that arrives after
 // the step.
 std::vector<InstructionRecord> miner_orders(const Simulation& sim, int step) {
   std::vector<InstructionRecord> out;
@@ -68,14 +68,14 @@ std::vector<InstructionRecord> miner_orders(const Simulation& sim, int step) {
     const Ticks mid = bid && ask ? (bid + ask) / 2 : 30'000;
     for (AgentId m = 0; m < kMiners; ++m) {
       const int k = step + static_cast<int>(m);
-      const TimeNs delay = (k % 7 + 1) * 100'000'000;
-      out.push_back(limit(b, m, Side::Buy, mid - 20 - k % 9, 3 + k % 5, TimeInForce::GTC, delay));
-      InstructionRecord gtt = limit(b, m, Side::Sell, mid + 20 + k % 11, 2 + k % 4, TimeInForce::GTT, delay);
+      const TimeNs at = sim.time() + (k % 7 + 1) * 100'000'000;  // when it arrives
+      out.push_back(limit(b, m, Side::Buy, mid - 20 - k % 9, 3 + k % 5, TimeInForce::GTC, at));
+      InstructionRecord gtt = limit(b, m, Side::Sell, mid + 20 + k % 11, 2 + k % 4, TimeInForce::GTT, at);
       gtt.expiry_ns = sim.time() + (2 + k % 4) * kStep;
       out.push_back(gtt);
       const Side cross = k % 2 ? Side::Buy : Side::Sell;
       out.push_back(limit(b, m, cross, cross == Side::Buy ? mid + 40 : mid - 40, 4,
-                          k % 3 ? TimeInForce::GTC : TimeInForce::IOC, delay));
+                          k % 3 ? TimeInForce::GTC : TimeInForce::IOC, at));
       InstructionRecord market{};
       market.kind = byte_of(InstructionKind::PlaceMarket);
       market.book = b;
@@ -84,7 +84,7 @@ std::vector<InstructionRecord> miner_orders(const Simulation& sim, int step) {
       market.currency = byte_of(Currency::Base);
       market.qty_lots = 2;
       market.stp = byte_of(Stp::CancelOldest);
-      market.ts_ns = delay;
+      market.ts_ns = at;
       out.push_back(market);
       OrderId oldest = kNoOrder;
       ex.book(b).for_each_order([&](const RestingOrder& o) {
@@ -96,17 +96,18 @@ std::vector<InstructionRecord> miner_orders(const Simulation& sim, int step) {
         cancel.book = b;
         cancel.agent = m;
         cancel.order_id = oldest;
-        cancel.ts_ns = delay;
+        cancel.ts_ns = at;
         out.push_back(cancel);
       }
       if (b == 0 && step % 6 == 5 && m == kMiners - 1) {  // one miner starts over now and then
         InstructionRecord reset{};
         reset.kind = byte_of(InstructionKind::ResetAgent);
         reset.agent = m;
-        reset.ts_ns = delay;
+        reset.ts_ns = at;
         out.push_back(reset);
       }
-      InstructionRecord late = limit(b, m, Side::Buy, mid - 60, 1, TimeInForce::GTC, kStep + 2'000'000'000);
+      InstructionRecord late = limit(b, m, Side::Buy, mid - 60, 1, TimeInForce::GTC,
+                                   sim.time() + kStep + 2'000'000'000);
       late.client_order_id = kLateClientId + static_cast<std::uint64_t>(step) * 100 + b * kMiners + m;
       out.push_back(late);
     }

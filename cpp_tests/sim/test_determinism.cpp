@@ -20,9 +20,9 @@ std::vector<Event> run(std::uint32_t threads, std::uint64_t seed = 7, bool all_m
   miner.qty_lots = 10;
   miner.tif = byte_of(TimeInForce::GTC);
   miner.stp = byte_of(Stp::CancelOldest);
-  miner.ts_ns = 250'000'000;  // delay from the step start
   std::vector<Event> all;
   for (TimeNs t = 5'000'000'000; t <= 120'000'000'000; t += 5'000'000'000) {
+    miner.ts_ns = sim.time() + 250'000'000;  // arrives 250 ms after the step start
     sim.step(t, &miner, 1);
     auto ev = sim.take_events();
     all.insert(all.end(), ev.begin(), ev.end());

@@ -1,4 +1,4 @@
-// The kernel: clock, queue order, instruction delays, resets, agent isolation.
+// The kernel: clock, queue order, instruction arrival times, resets, agent isolation.
 #include <gtest/gtest.h>
 
 #include <limits>
@@ -9,7 +9,7 @@
 namespace taosim::test {
 
 namespace {
-InstructionRecord limit_from_miner(AgentId miner, BookId book, Side side, Ticks price, Lots qty, TimeNs delay) {
+InstructionRecord limit_from_miner(AgentId miner, BookId book, Side side, Ticks price, Lots qty, TimeNs at) {
   InstructionRecord r{};
   r.kind = byte_of(InstructionKind::PlaceLimit);
   r.book = book;
@@ -19,7 +19,7 @@ InstructionRecord limit_from_miner(AgentId miner, BookId book, Side side, Ticks 
   r.qty_lots = qty;
   r.tif = byte_of(TimeInForce::GTC);
   r.stp = byte_of(Stp::CancelOldest);
-  r.ts_ns = delay;
+  r.ts_ns = at;
   r.client_order_id = 99;
   return r;
 }
@@ -37,11 +37,11 @@ TEST(Kernel, BackgroundAgentsBuildBothSidesOfEveryBook) {
   EXPECT_GT(sim.take_events().size(), 1'000u);
 }
 
-TEST(Kernel, MinerInstructionArrivesAtStepStartPlusDelay) {
+TEST(Kernel, MinerInstructionArrivesAtItsTime) {
   Simulation sim(small_market(2, 1));
   sim.step(10'000'000'000, nullptr, 0);
   sim.take_events();
-  const auto r = limit_from_miner(2, 1, Side::Buy, 1'000, 1, 1'500'000'000);
+  const auto r = limit_from_miner(2, 1, Side::Buy, 1'000, 1, 11'500'000'000);
   sim.step(15'000'000'000, &r, 1);
   bool seen = false;
   for (const Event& e : sim.take_events()) {
@@ -55,7 +55,7 @@ TEST(Kernel, MinerInstructionArrivesAtStepStartPlusDelay) {
   EXPECT_TRUE(seen);
 }
 
-TEST(Kernel, DelayBeyondTheStepWaitsForALaterStep) {
+TEST(Kernel, ArrivalBeyondTheStepWaitsForALaterStep) {
   Simulation sim(small_market(1, 1));
   const auto r = limit_from_miner(0, 0, Side::Buy, 1'000, 1, 7'000'000'000);
   sim.step(5'000'000'000, &r, 1);
@@ -81,12 +81,12 @@ TEST(Kernel, ResetReachesEveryBook) {
   Simulation sim(small_market(3, 1));
   sim.step(5'000'000'000, nullptr, 0);
   std::vector<InstructionRecord> rs;
-  for (BookId b = 0; b < 3; ++b) rs.push_back(limit_from_miner(3, b, Side::Buy, 1'000, 5, 0));
+  for (BookId b = 0; b < 3; ++b) rs.push_back(limit_from_miner(3, b, Side::Buy, 1'000, 5, 5'000'000'000));
   sim.step(6'000'000'000, rs.data(), rs.size());
   InstructionRecord reset{};
   reset.kind = byte_of(InstructionKind::ResetAgent);
   reset.agent = 3;
-  reset.ts_ns = 10;
+  reset.ts_ns = 6'000'000'010;
   sim.step(7'000'000'000, &reset, 1);
   std::size_t resets = 0;
   for (const Event& e : sim.take_events()) resets += e.kind == byte_of(EventKind::AccountReset) && e.agent == 3;
@@ -160,10 +160,10 @@ TEST(Registry, KnowsItsModels) {
 
 namespace taosim::test {
 
-TEST(Kernel, ExtremeDelaysAreSafe) {
+TEST(Kernel, ExtremeArrivalTimesAreSafe) {
   Simulation sim(small_market(1, 1));
   auto r = limit_from_miner(0, 0, Side::Buy, 1'000, 1, std::numeric_limits<TimeNs>::max());
-  auto early = limit_from_miner(1, 0, Side::Buy, 1'000, 1, -5);
+  auto early = limit_from_miner(1, 0, Side::Buy, 1'000, 1, std::numeric_limits<TimeNs>::min());
   const InstructionRecord both[] = {r, early};
   sim.step(5'000'000'000, both, 2);
   std::size_t from_0 = 0, from_1 = 0;
@@ -171,7 +171,7 @@ TEST(Kernel, ExtremeDelaysAreSafe) {
     from_0 += e.agent == 0;
     if (e.agent == 1) {
       ++from_1;
-      EXPECT_EQ(e.ts_ns, 0);  // a negative delay counts as none
+      EXPECT_EQ(e.ts_ns, 0);  // a time before the step start counts as the start
     }
   }
   EXPECT_EQ(from_0, 0u);

@@ -148,8 +148,9 @@ void register_simulation(py::module_& m) {
           py::arg("detail_depth") = 5,
           "Runs every book up to until_ns with the GIL released and returns a StepResult: the step's\n"
           "events, each book's top `depth` levels (orders of the first `detail_depth`), the miners'\n"
-          "accounts and the notices addressed to each miner. Each instruction's ts_ns is its delay\n"
-          "from the step start; it reaches its book at that time, interleaved with the background flow.")
+          "accounts and the notices addressed to each miner. Each instruction reaches its book at its\n"
+          "ts_ns (simulated time; an earlier one than the step start counts as the start),\n"
+          "interleaved with the background flow.")
       .def_property_readonly("time_ns", &Simulation::time)
       .def_property_readonly("threads", &Simulation::threads)
       .def_property_readonly("num_books", [](const Simulation& s) { return s.exchange().num_books(); })

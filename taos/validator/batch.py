@@ -57,8 +57,8 @@ class Admitted:
 
 @dataclass(frozen=True)
 class FastResult:
-    """A reply judged on columns: the engine records of its accepted instructions (delays in
-    ``ts_ns``), its refusals (all by the per-book cap) and their notices."""
+    """A reply judged on columns: the engine records of its accepted instructions (``ts_ns``: when
+    each reaches its book), its refusals (all by the per-book cap) and their notices."""
 
     records: np.ndarray
     rejected: tuple[Rejection, ...]
@@ -90,11 +90,12 @@ def validate_batch(replies: Sequence[Admitted], units: Units) -> dict[int, FastR
     rows = np.flatnonzero(fast[columns.miner])
     kept = _within_cap(columns, rows, candidates)
     uid = np.array([r.uid for r in candidates], dtype=np.int64)
-    delay = np.array([r.delay_ns for r in candidates], dtype=np.int64)
+    # an instruction reaches its book at the state's time + the latency model's delay + its own delay
+    start = np.array([r.context.now_ns + r.delay_ns for r in candidates], dtype=np.int64)
     records = _records(columns, rows[kept], units)
     owner = columns.miner[rows[kept]]
     records["agent"] = uid[owner]
-    records["ts_ns"] += delay[owner]
+    records["ts_ns"] = start[owner] + columns.delay_ns[rows[kept]]
     n_kept = np.bincount(owner, minlength=len(candidates))
     first_row = np.concatenate(([0], np.cumsum(counts)))
     out: dict[int, FastResult] = {}
@@ -276,8 +277,8 @@ def _within_cap(c: _Columns, rows: np.ndarray, replies: Sequence[Admitted]) -> n
 
 
 def _records(c: _Columns, rows: np.ndarray, units: Units) -> np.ndarray:
-    """Engine records of the instructions at ``rows`` (``to_records``' conversions); ``ts_ns``
-    holds only the instructions' own ``delay_ns`` and ``agent`` is 0 (the caller sets both)."""
+    """Engine records of the instructions at ``rows`` (``to_records``' conversions); ``ts_ns`` and
+    ``agent`` are 0 (the caller sets both)."""
     from taos.simulator import instruction_array
     from taos.validator.convert import steps_of
 
@@ -287,7 +288,6 @@ def _records(c: _Columns, rows: np.ndarray, units: Units) -> np.ndarray:
     kind = c.kind[rows]
     out["kind"] = kind
     out["book"] = c.book[rows]
-    out["ts_ns"] = c.delay_ns[rows]
     out["side"] = c.side[rows]
     out["tif"] = c.tif[rows]
     out["expiry_ns"] = c.expiry_ns[rows]

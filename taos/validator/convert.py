@@ -613,8 +613,8 @@ def steps_of(values: Sequence[float] | np.ndarray, step: float, up: np.ndarray |
 
 
 def to_records(uid: int, instructions: Iterable[tuple[Instruction, int]], u: Units) -> np.ndarray:
-    """Engine records for a miner's accepted instructions, each with its delay in ns from the step
-    start (``ts_ns``). Prices are rounded toward the passive side and quantities down (the protocol's
+    """Engine records for a miner's accepted instructions, each with the simulated time at which it
+    reaches its book (``ts_ns``, in ns). Prices are rounded toward the passive side and quantities down (the protocol's
     rounding rules; validation has refused what would round to zero). ``TargetPosition`` is not an
     engine instruction and must have been turned into a market order before. The fields are
     gathered per instruction; the conversions to ticks, lots and quote units are made for whole
@@ -626,14 +626,14 @@ def to_records(uid: int, instructions: Iterable[tuple[Instruction, int]], u: Uni
     quantities: list[float] = []
     notionals: list[float] = []
     nan = _NO_VALUE
-    for ins, delay_ns in instructions:
+    for ins, at_ns in instructions:
         match ins:
             case PlaceLimit():
                 rows.append(
                     (
                         InstructionKind.PLACE_LIMIT,
                         ins.book,
-                        delay_ns,
+                        at_ns,
                         ins.side,
                         ins.time_in_force,
                         ins.expiry_ns or 0,
@@ -653,7 +653,7 @@ def to_records(uid: int, instructions: Iterable[tuple[Instruction, int]], u: Uni
                     (
                         InstructionKind.PLACE_MARKET,
                         ins.book,
-                        delay_ns,
+                        at_ns,
                         ins.side,
                         0,
                         0,
@@ -668,9 +668,7 @@ def to_records(uid: int, instructions: Iterable[tuple[Instruction, int]], u: Uni
                 quantities.append(ins.quantity if base else nan)
                 notionals.append(nan if base else ins.quantity)
             case Cancel():
-                rows.append(
-                    (InstructionKind.CANCEL, ins.book, delay_ns, 0, 0, 0, False, 0, 0, ins.order_id, 0)
-                )
+                rows.append((InstructionKind.CANCEL, ins.book, at_ns, 0, 0, 0, False, 0, 0, ins.order_id, 0))
                 prices.append(nan)
                 quantities.append(nan if ins.quantity is None else ins.quantity)
                 notionals.append(nan)

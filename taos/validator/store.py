@@ -8,13 +8,15 @@ Layout of a store directory::
 
 Database tables:
 
-- ``schema_version`` — one row; a store of schema 1 or 2 is migrated, newer or unknown ones are
+- ``schema_version`` — one row; a store of schema 1, 2 or 3 is migrated, newer or unknown ones are
   refused;
 - ``meta`` — one row: simulation identity (config hash, seed), step index, simulation time, the
   last checkpoint file (path relative to the store directory), its sha256 and its step;
 - ``journal`` — the instructions of every step after that checkpoint (and of the next step, once
-  accepted): the simulation is deterministic, so the checkpoint replayed through the journal is the
-  state of the last commit;
+  accepted), as engine records whose ``ts_ns`` is when each reaches its book (schema 3 and before
+  stored the delay from the step start: such rows have ``delays`` = 1 and are converted when read):
+  the simulation is deterministic, so the checkpoint replayed through the journal is the state of
+  the last commit;
 - ``arrays`` and ``array_chunks`` — named numpy arrays with their dtype, shape and chunk width:
   the :class:`~taos.validator.history.ScoreState` (``score/…``) and any further state the validator
   keeps (``extra/…``). An array of two or more dimensions is stored in chunks of ``chunk``
@@ -66,7 +68,7 @@ from taos.validator.history import ScoreState
 if TYPE_CHECKING:
     from taos.simulator import Simulation, SimulationConfig
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 CHUNK_BYTES = 16 * 1024
 DB_NAME = "validator.sqlite3"
 CHECKPOINT_DIR = "checkpoints"
@@ -99,7 +101,12 @@ CREATE TABLE array_chunks (
     PRIMARY KEY (name, idx)
 );
 CREATE TABLE hotkeys (uid INTEGER PRIMARY KEY, hotkey TEXT NOT NULL);
-CREATE TABLE journal (step_index INTEGER PRIMARY KEY, until_ns INTEGER NOT NULL, records BLOB NOT NULL);
+CREATE TABLE journal (
+    step_index INTEGER PRIMARY KEY,
+    until_ns INTEGER NOT NULL,
+    records BLOB NOT NULL,
+    delays INTEGER NOT NULL DEFAULT 0
+);
 """
 
 # Schema 1 had no journal: every commit came with its own checkpoint.
@@ -113,6 +120,14 @@ UPDATE schema_version SET version = 2;
 _MIGRATE_2_TO_3 = """
 ALTER TABLE arrays ADD COLUMN chunk INTEGER NOT NULL DEFAULT 1;
 UPDATE schema_version SET version = 3;
+"""
+# Up to schema 3 a journal entry's records held in ts_ns their delay from the step start; since
+# schema 4 the time they reach their book. The entries written before are marked and converted
+# when read (JournalEntry.delays).
+_MIGRATE_3_TO_4 = """
+ALTER TABLE journal ADD COLUMN delays INTEGER NOT NULL DEFAULT 0;
+UPDATE journal SET delays = 1;
+UPDATE schema_version SET version = 4;
 """
 
 
@@ -161,6 +176,21 @@ class JournalEntry:
     step_index: int
     until_ns: int
     records: np.ndarray
+    delays: bool = False
+    """The records hold in ``ts_ns`` their delay from the step start (an entry written by schema 3
+    or before), not the time they reach their book."""
+
+    def arriving(self, start_ns: int) -> JournalEntry:
+        """This entry with arrival times in ``ts_ns``, for a step that starts at ``start_ns``."""
+        if not self.delays:
+            return self
+        records = self.records.copy()
+        delay = np.maximum(records["ts_ns"], 0)  # as the engine read them: a negative delay is none,
+        never = np.iinfo(np.int64).max  # and one beyond the clock never arrives
+        records["ts_ns"] = np.where(
+            delay > never - start_ns, never, start_ns + np.minimum(delay, never - start_ns)
+        )
+        return JournalEntry(self.step_index, self.until_ns, records)
 
 
 @dataclass
@@ -188,7 +218,9 @@ class StoredState:
 
         sim = (restore or Simulation.restore)(config, self.checkpoint_bytes)
         for entry in self.journal:
-            sim.step(entry.until_ns, entry.records, 1, 0)  # the views are not needed: the smallest
+            sim.step(
+                entry.until_ns, entry.arriving(int(sim.time_ns)).records, 1, 0
+            )  # the views are not needed: the smallest
         if int(sim.time_ns) != self.time_ns:
             raise StoreError(
                 f"the checkpoint of step {self.checkpoint.step_index} and the journal end at sim time "
@@ -396,9 +428,9 @@ class ValidatorStore:
                 f"{self.directory / DB_NAME} has schema version {version}, written by a newer version "
                 f"of taos; this version reads schema {SCHEMA_VERSION} only"
             )
-        if version in (1, 2):
+        if version in (1, 2, 3):
             with self._transaction():
-                for script in (_MIGRATE_1_TO_2, _MIGRATE_2_TO_3)[version - 1 :]:
+                for script in (_MIGRATE_1_TO_2, _MIGRATE_2_TO_3, _MIGRATE_3_TO_4)[version - 1 :]:
                     for statement in script.split(";"):
                         if statement.strip():
                             db.execute(statement)
@@ -691,6 +723,8 @@ class ValidatorStore:
         chash, seed, step_index, time_ns, rel_path, sha, checkpoint_step = row
         journal = self._load_journal(int(checkpoint_step), int(step_index))
         pending = journal.pop() if journal and journal[-1].step_index == step_index + 1 else None
+        if pending is not None:  # it starts at the committed time
+            pending = pending.arriving(int(time_ns))
         path = self.directory / rel_path
         try:
             data = path.read_bytes()
@@ -755,7 +789,7 @@ class ValidatorStore:
         dtype = instruction_array(0).dtype
         out: list[JournalEntry] = []
         rows = self.db.execute(
-            "SELECT step_index, until_ns, records FROM journal WHERE step_index > ? ORDER BY step_index",
+            "SELECT step_index, until_ns, records, delays FROM journal WHERE step_index > ? ORDER BY step_index",
             (checkpoint_step,),
         ).fetchall()
         steps = [int(r[0]) for r in rows]
@@ -766,7 +800,7 @@ class ValidatorStore:
                 f"the journal after the checkpoint of step {checkpoint_step} must hold steps "
                 f"{checkpoint_step + 1}..{step_index}, it holds {_span(steps)}"
             )
-        for step, until, compressed in rows:
+        for step, until, compressed, delays in rows:
             try:
                 blob = zlib.decompress(compressed)
             except (zlib.error, TypeError):
@@ -775,5 +809,5 @@ class ValidatorStore:
                 raise StoreError(f"the journal entry of step {step} is malformed")
             records = instruction_array(len(blob) // dtype.itemsize)
             records[:] = np.frombuffer(blob, dtype=dtype)
-            out.append(JournalEntry(int(step), int(until), records))
+            out.append(JournalEntry(int(step), int(until), records, bool(delays)))
         return out

@@ -183,7 +183,7 @@ class Validator:
         self.slots = config.miners.slots
         self.books = config.simulation.books
         self.miners = [MinerView() for _ in range(self.slots)]
-        self.pending = instruction_array(0)  # engine records for the next step (delays in ts_ns)
+        self.pending = instruction_array(0)  # engine records for the next step (ts_ns: arrival time)
         self.publish_ns = round(config.simulation.publish_interval_s * S)
         self.grace_ns = round(config.simulation.grace_period_s * S)
         self.end_ns = round(config.simulation.duration_s * S)
@@ -471,7 +471,7 @@ class Validator:
                     continue
                 instruction = order
             extra = instruction_delay_ns(0, accepted.instruction, max_extra_delay_ns=ctx.max_extra_delay_ns)
-            items.append((instruction, a.delay_ns + extra))
+            items.append((instruction, now + a.delay_ns + extra))  # when it reaches its book
         return notices, to_records(uid, items, self.units) if items else None
 
     def _count_rejections(self, rejected: tuple[Rejection, ...]) -> None:
@@ -764,10 +764,10 @@ class Validator:
                 self.miners[uid].hotkey = hotkey
         if stored.pending is not None:
             self.pending = stored.pending.records
-        elif "pending" in stored.extra:  # a store of schema 1
-            self.pending = _concat(
-                [np.frombuffer(stored.extra["pending"].tobytes(), dtype=instruction_array(0).dtype)]
-            )
+        elif "pending" in stored.extra:  # a store of schema 1: the delays from the committed time
+            records = np.frombuffer(stored.extra["pending"].tobytes(), dtype=instruction_array(0).dtype)
+            entry = JournalEntry(stored.step_index + 1, 0, records, delays=True)
+            self.pending = entry.arriving(stored.time_ns).records
         arrays = {
             k.removeprefix("positions/"): a for k, a in stored.extra.items() if k.startswith("positions/")
         }

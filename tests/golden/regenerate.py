@@ -43,7 +43,7 @@ def event_stream_hash(threads: int | None = None) -> tuple[str, int]:
         order["qty_lots"] = 100
         order["tif"] = TimeInForce.GTC
         order["stp"] = Stp.CANCEL_OLDEST
-        order["ts_ns"] = 250_000_000
+        order["ts_ns"] = step * STEP_NS + 250_000_000  # 250 ms after the step start
         ev = sim.step((step + 1) * STEP_NS, order).events
         events += len(ev)
         digest.update(np.ascontiguousarray(ev).tobytes())

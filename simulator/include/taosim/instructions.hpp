@@ -54,7 +54,7 @@ using Instruction = std::variant<PlaceLimit, PlaceMarket, Cancel, ResetAgent>;
 
 #pragma pack(push, 1)
 struct InstructionRecord {
-  std::int64_t ts_ns;
+  std::int64_t ts_ns;  // simulated time at which it reaches the exchange (its book)
   std::int64_t price_ticks;
   std::int64_t qty_lots;
   std::int64_t notional_quote;

@@ -218,9 +218,9 @@ void Simulation::step(TimeNs until_ns, const InstructionRecord* instructions, st
   }
   for (std::size_t i = 0; i < count; ++i) {
     InstructionRecord r = instructions[i];
-    // A negative delay counts as 0; one too large for the clock never arrives.
-    const TimeNs delay = std::max<TimeNs>(0, r.ts_ns);
-    const TimeNs at = delay > kNever - now_ ? kNever : now_ + delay;
+    // ts_ns is when the instruction reaches its book; an earlier time than the step start counts as
+    // the step start (kNever: it never arrives).
+    const TimeNs at = std::max(now_, r.ts_ns);
     if (r.kind == byte_of(InstructionKind::ResetAgent)) {
       for (BookId b = 0; b < shards_.size(); ++b) {
         r.book = b;

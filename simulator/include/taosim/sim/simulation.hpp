@@ -33,9 +33,10 @@ class Simulation {
   Simulation(const Simulation&) = delete;
   Simulation& operator=(const Simulation&) = delete;
 
-  // Instructions (typically from miners) carry in ts_ns their delay from the
-  // step start: each reaches its book at time() + delay, interleaved with the
-  // background flow. A ResetAgent reaches every book. Throws std::invalid_argument
+  // Instructions (typically from miners) carry in ts_ns the simulated time at
+  // which they reach their book (an earlier time than time() counts as time()),
+  // interleaved with the background flow; one at or after until_ns waits for a
+  // later step. A ResetAgent reaches every book. Throws std::invalid_argument
   // when until_ns is before time().
   void step(TimeNs until_ns, const InstructionRecord* instructions, std::size_t count);
 
