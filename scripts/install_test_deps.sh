@@ -2,7 +2,7 @@
 # Installs what building and testing τaos needs. Idempotent: skips what is there.
 #   apt: C++ compiler and GoogleTest;  pip: build backend, pybind11, cmake, ninja, the runtime
 #   dependencies (numpy, msgspec, aiohttp, prometheus-client), bittensor (the chain extra, used by
-#   the miner tests), pyarrow, pandas, matplotlib, rich and typer (the local extra: run folders,
+#   the miner tests), pyarrow, pandas, matplotlib and rich (the local extra: run folders,
 #   plots, the taos command), ray[default] (the ray extra: sweeps, sharded simulations),
 #   scikit-learn (the agents extra: SimpleRegressorAgent) and the test tools.
 set -euo pipefail
@@ -20,4 +20,4 @@ fi
 
 python3 -m pip install --quiet --disable-pip-version-check \
   "scikit-build-core>=0.10" "pybind11>=3.0" "cmake>=3.20" "ninja" "numpy>=1.24" "msgspec>=0.19,<1" "aiohttp>=3.9,<4" "prometheus-client>=0.20,<1" "bittensor==11.3.0" \
-  "pyarrow>=14" "pandas>=2.1" "matplotlib>=3.8" "rich>=13" "typer>=0.12" "ray[default]>=2.9" "scikit-learn>=1.3" "pytest>=8" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.10"
+  "pyarrow>=14" "pandas>=2.1" "matplotlib>=3.8" "rich>=13" "ray[default]>=2.9" "scikit-learn>=1.3" "pytest>=8" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.10"

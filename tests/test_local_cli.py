@@ -1,6 +1,7 @@
 """taos local as a command: the demo market with example agents, options, bad input, and the
 HTTP transport with real miner processes on loopback."""
 
+import argparse
 import json
 import os
 import subprocess
@@ -99,6 +100,7 @@ def test_demo_market_runs_and_writes_its_run_folder(tmp_path: Path) -> None:
         (["--scoring.challenge-clock", "moon"], "--scoring.challenge-clock must be one of sim, wall"),
         (["--rules.preset", "sn8"], "--rules.preset must be one of taos, ptn"),
         (["--rules.position-interval", "-5"], "--rules.position-interval must be a finite number >= 0"),
+        (["--rules.max-open", "many"], "--rules.max-open must be an integer, got 'many'"),
         (["--rules.sessions", "[{books = 99, open = 0, close = 60}]"], "names book 99"),
     ],
 )
@@ -123,14 +125,22 @@ def test_http_transport_runs_miner_processes_with_signed_requests(tmp_path: Path
     assert maker["volume"] > 0 or maker["pnl"] != 0  # its orders reached the market over HTTP
 
 
-def test_taos_local_has_every_scoring_flag() -> None:
-    import typer
+def test_taos_local_and_the_validator_share_every_scoring_and_rules_flag() -> None:
+    from taos.local.cli import local_parser
+    from taos.validator.cli import parser as validator_parser
 
-    from taos.local.cli import app
+    def policy_flags(p: argparse.ArgumentParser) -> dict[str, tuple[str, str | None]]:
+        return {
+            o: (a.dest, a.help)
+            for a in p._actions
+            for o in a.option_strings
+            if o.startswith(("--scoring.", "--rules."))
+        }
 
-    command = typer.main.get_command(app).commands["local"]  # type: ignore[attr-defined]
-    options = {o for p in command.params for o in p.opts if o.startswith("--scoring.")}
-    assert options == {f"--scoring.{name}" for name in SCORING_FLAGS}
+    local, validator = policy_flags(local_parser()), policy_flags(validator_parser())
+    assert {o for o in local if o.startswith("--scoring.")} == {f"--scoring.{name}" for name in SCORING_FLAGS}
+    assert set(local) >= {"--rules.preset", "--rules.max-open", "--rules.sessions"}
+    assert local == validator  # the same flags, destinations and help
     assert build_scoring() == ScoringSettings()
     assert build_scoring("ptn", {"challenge-period": "2m"}).challenge_period_s == 120.0
     with pytest.raises(LocalError, match=r"--scoring\.rank-share must be a number"):
@@ -172,3 +182,19 @@ def test_the_rules_reach_the_validator_of_a_local_market() -> None:
         LocalError, match=r"--rules\.sessions: sessions\[0\] names book 2, but there are 2 books"
     ):
         build_market(cfg, default_agents(), "inprocess", rules=bad)
+
+
+def test_the_taos_command_dispatches_local_and_sweep(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from taos.local.cli import main
+
+    assert main(["--help"]) == 0 and "taos {local,sweep}" in capsys.readouterr().out
+    assert main([]) == 2 and main(["lokal"]) == 2
+    assert "taos COMMAND --help" in capsys.readouterr().err
+    # taos sweep is taos.local.sweep's command: its errors and exit codes
+    assert main(["sweep", "--config", "x.toml", "--seeds", "3-1", "--out", str(tmp_path / "s")]) == 2
+    assert "seeds: range '3-1' ends before it starts" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["local", "--books", "two"])
+    assert exit_.value.code == 2 and "argument --books: invalid int value" in capsys.readouterr().err

@@ -1,5 +1,5 @@
 import sys
 
-from taos.local.cli import app
+from taos.local.cli import local
 
-sys.exit(app(["local", *sys.argv[1:]]))
+sys.exit(local(sys.argv[1:]))

@@ -1,15 +1,17 @@
-"""The ``taos`` command: ``taos local`` runs a market offline, ``taos sweep`` many of them."""
+"""The ``taos`` command: ``taos local`` runs a market offline, ``taos sweep`` many of them.
+
+``taos local`` takes the same ``--scoring.*`` and ``--rules.*`` flags as the validator
+(:mod:`taos.validator.flags`, declared once)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
-
-import typer
 
 from taos.config import ConfigError
 from taos.local.runner import (
@@ -17,166 +19,76 @@ from taos.local.runner import (
     LocalError,
     build_config,
     build_market,
-    build_scoring,
     default_agents,
     parse_duration,
     policy_summary,
     run_market,
 )
-from taos.validator.policy import SCORING_FLAGS as _H
-
-app = typer.Typer(add_completion=False, no_args_is_help=False, help="τaos research tools.")
+from taos.validator.flags import add_policy_flags, rules_from_args, scoring_from_args
 
 
-@app.command()
-def local(
-    config: Annotated[
-        Path | None, typer.Option(help="Simulation config (TOML); default: the demo market")
-    ] = None,
-    books: Annotated[int | None, typer.Option(help="Number of books (overrides the config)")] = None,
-    duration: Annotated[str | None, typer.Option(help="Simulated duration, e.g. 2h, 30m, 90s")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (overrides the config)")] = None,
-    threads: Annotated[int | None, typer.Option(help="Simulator threads; 0 = one per core")] = None,
-    agent: Annotated[list[str] | None, typer.Option(help="DIR/NAME.py[:k=v,...]; repeatable")] = None,
-    count: Annotated[list[int] | None, typer.Option(help="How many of each --agent, in order")] = None,
-    transport: Annotated[
-        str, typer.Option(help="inprocess or http (miner processes on loopback)")
-    ] = "inprocess",
-    out: Annotated[Path | None, typer.Option(help="Output folder; default runs/<config-hash>-<seed>")] = None,
-    timeout: Annotated[float, typer.Option(help="Miner query timeout in seconds")] = 3.0,
-    scoring_preset: Annotated[str, typer.Option("--scoring.preset", help=_H["preset"])] = "taos",
-    scoring_weights: Annotated[str | None, typer.Option("--scoring.weights", help=_H["weights"])] = None,
-    scoring_elimination: Annotated[
-        str | None, typer.Option("--scoring.elimination", help=_H["elimination"])
-    ] = None,
-    scoring_challenge: Annotated[
-        str | None, typer.Option("--scoring.challenge", help=_H["challenge"])
-    ] = None,
-    scoring_metric_weights: Annotated[
-        str | None, typer.Option("--scoring.metric-weights", help=_H["metric-weights"])
-    ] = None,
-    scoring_checkpoint_period: Annotated[
-        str | None, typer.Option("--scoring.checkpoint-period", help=_H["checkpoint-period"])
-    ] = None,
-    scoring_decay_window: Annotated[
-        str | None, typer.Option("--scoring.decay-window", help=_H["decay-window"])
-    ] = None,
-    scoring_decay_exponent: Annotated[
-        str | None, typer.Option("--scoring.decay-exponent", help=_H["decay-exponent"])
-    ] = None,
-    scoring_rank_share: Annotated[
-        str | None, typer.Option("--scoring.rank-share", help=_H["rank-share"])
-    ] = None,
-    scoring_rank_fraction: Annotated[
-        str | None, typer.Option("--scoring.rank-fraction", help=_H["rank-fraction"])
-    ] = None,
-    scoring_max_drawdown: Annotated[
-        str | None, typer.Option("--scoring.max-drawdown", help=_H["max-drawdown"])
-    ] = None,
-    scoring_max_daily_drawdown: Annotated[
-        str | None, typer.Option("--scoring.max-daily-drawdown", help=_H["max-daily-drawdown"])
-    ] = None,
-    scoring_challenge_period: Annotated[
-        str | None, typer.Option("--scoring.challenge-period", help=_H["challenge-period"])
-    ] = None,
-    scoring_challenge_clock: Annotated[
-        str | None, typer.Option("--scoring.challenge-clock", help=_H["challenge-clock"])
-    ] = None,
-    scoring_challenge_weight: Annotated[
-        str | None, typer.Option("--scoring.challenge-weight", help=_H["challenge-weight"])
-    ] = None,
-    scoring_challenge_thresholds: Annotated[
-        str | None, typer.Option("--scoring.challenge-thresholds", help=_H["challenge-thresholds"])
-    ] = None,
-    rules_preset: Annotated[
-        str | None,
-        typer.Option(
-            "--rules.preset", help="Trading rules: taos (off) or ptn (all on); default: the scoring preset"
-        ),
-    ] = None,
-    rules_max_leverage: Annotated[
-        float | None, typer.Option("--rules.max-leverage", help="Largest target leverage applied")
-    ] = None,
-    rules_max_open: Annotated[
-        int | None, typer.Option("--rules.max-open", help="Open orders + positions per miner; 0 = off")
-    ] = None,
-    rules_position_interval: Annotated[
-        float | None,
-        typer.Option("--rules.position-interval", help="Sim seconds between position changes; 0 = off"),
-    ] = None,
-    rules_rate_limit: Annotated[
-        int | None, typer.Option("--rules.rate-limit", help="Replies per hotkey per window; 0 = off")
-    ] = None,
-    rules_rate_window: Annotated[
-        float | None, typer.Option("--rules.rate-window", help="Rate-limit window in wall seconds")
-    ] = None,
-    rules_sessions: Annotated[
-        str | None,
-        typer.Option("--rules.sessions", help="Trading sessions: a TOML array, a TOML file, or none"),
-    ] = None,
-) -> None:
-    """Run a full market on this machine: simulator, validator loop and local agents."""
+def local_parser(prog: str = "taos local") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Run a full market on this machine: simulator, validator loop and local agents.",
+    )
+    p.add_argument(
+        "--config", type=Path, default=None, help="simulation config (TOML); default: the demo market"
+    )
+    p.add_argument("--books", type=int, default=None, help="number of books (overrides the config)")
+    p.add_argument("--duration", default=None, help="simulated duration, e.g. 2h, 30m, 90s")
+    p.add_argument("--seed", type=int, default=None, help="seed (overrides the config)")
+    p.add_argument("--threads", type=int, default=None, help="simulator threads; 0 = one per core")
+    p.add_argument("--agent", action="append", default=None, help="DIR/NAME.py[:k=v,...]; repeatable")
+    p.add_argument(
+        "--count", action="append", type=int, default=None, help="how many of each --agent, in order"
+    )
+    p.add_argument("--transport", default="inprocess", help="inprocess or http (miner processes on loopback)")
+    p.add_argument("--out", type=Path, default=None, help="output folder; default runs/<config-hash>-<seed>")
+    p.add_argument("--timeout", type=float, default=3.0, help="miner query timeout in seconds")
+    add_policy_flags(p)
+    return p
+
+
+def local(argv: Sequence[str] | None = None) -> int:
+    a = local_parser().parse_args(argv)
+    """``taos local``: a full market on this machine (simulator, validator loop, local agents)."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from taos.analysis import load_run, plot_run
     from taos.local.output import RunWriter, print_summary, run_folder_name, summary_rows
-    from taos.validator.rules import rules_from_options
 
     console = Console()
-    scoring_flags = {
-        "weights": scoring_weights,
-        "elimination": scoring_elimination,
-        "challenge": scoring_challenge,
-        "metric-weights": scoring_metric_weights,
-        "checkpoint-period": scoring_checkpoint_period,
-        "decay-window": scoring_decay_window,
-        "decay-exponent": scoring_decay_exponent,
-        "rank-share": scoring_rank_share,
-        "rank-fraction": scoring_rank_fraction,
-        "max-drawdown": scoring_max_drawdown,
-        "max-daily-drawdown": scoring_max_daily_drawdown,
-        "challenge-period": scoring_challenge_period,
-        "challenge-clock": scoring_challenge_clock,
-        "challenge-weight": scoring_challenge_weight,
-        "challenge-thresholds": scoring_challenge_thresholds,
-    }
     try:
-        scoring = build_scoring(scoring_preset, scoring_flags)
+        try:
+            scoring = scoring_from_args(a)
+            # a local market runs far faster than real time: the wall-clock reply rate limit of
+            # preset ptn would drop most replies, so it is off unless asked for
+            rules = rules_from_args(a, rate_limit=0)
+        except ValueError as e:
+            raise LocalError(str(e)) from None
         cfg, text = build_config(
-            config,
-            books=books,
-            duration_s=parse_duration(duration) if duration else None,
-            seed=seed,
-            threads=threads,
+            a.config,
+            books=a.books,
+            duration_s=parse_duration(a.duration) if a.duration else None,
+            seed=a.seed,
+            threads=a.threads,
         )
-        counts = list(count or [])
+        counts = list(a.count or [])
+        agent = a.agent
         specs = (
-            [AgentSpec.parse(a, counts[i] if i < len(counts) else 1) for i, a in enumerate(agent)]
+            [AgentSpec.parse(x, counts[i] if i < len(counts) else 1) for i, x in enumerate(agent)]
             if agent
             else default_agents()
         )
         if len(counts) > len(agent or []):
             raise LocalError(f"{len(counts)} --count values for {len(agent or [])} --agent options")
-        try:
-            rules = rules_from_options(
-                scoring_preset if rules_preset is None else rules_preset,
-                max_leverage=rules_max_leverage,
-                max_open=rules_max_open,
-                position_interval_s=rules_position_interval,
-                # a local market runs far faster than real time: the wall-clock reply rate limit of
-                # preset ptn would drop most replies, so it is off unless asked for
-                rate_limit=0 if rules_rate_limit is None else rules_rate_limit,
-                rate_window_s=rules_rate_window,
-                sessions=rules_sessions,
-            )
-        except ValueError as e:
-            raise LocalError(str(e)) from None
-        market = build_market(cfg, specs, transport, timeout, scoring, rules=rules)
+        market = build_market(cfg, specs, a.transport, a.timeout, scoring, rules=rules)
     except (LocalError, ConfigError) as e:
         print(f"taos local: error: {e}", file=sys.stderr)  # one line, unwrapped
-        raise typer.Exit(1) from None
-    folder = out or Path("runs") / run_folder_name(cfg)
+        return 1
+    folder = a.out or Path("runs") / run_folder_name(cfg)
     v = market.validator
     writer = RunWriter(
         folder, text, cfg.simulation.books, market.names, cfg.market.tick_size, cfg.market.lot_size
@@ -224,8 +136,8 @@ def local(
             "wall_s": wall,
             "interrupted": stop.is_set(),
             "events": events,
-            "transport": transport,
-            "scoring_preset": scoring_preset,
+            "transport": a.transport,
+            "scoring_preset": a.scoring_preset,
             "rules": {
                 "max_leverage": v.rules.max_leverage,
                 "max_open": v.rules.max_open,
@@ -250,35 +162,26 @@ def local(
         f"{'stopped' if stop.is_set() else 'finished'}: {steps} steps in {wall:.1f} s; "
         f"output in {folder} ({len(plots)} plots in {folder / 'plots'})"
     )
+    return 0
 
 
-@app.command()
-def sweep(
-    config: Annotated[Path, typer.Option(help="Simulation config (TOML)")],
-    seeds: Annotated[str, typer.Option(help="e.g. 1-16 or 1,3,5")] = "1",
-    set_: Annotated[list[str] | None, typer.Option("--set", help="key=v1,v2,...; repeatable")] = None,
-    executor: Annotated[str, typer.Option(help="process or ray")] = "process",
-    address: Annotated[str | None, typer.Option(help="Ray cluster address")] = None,
-    workers: Annotated[int | None, typer.Option(help="Parallel runs (process pool)")] = None,
-    out: Annotated[Path, typer.Option(help="Output folder")] = Path("runs/sweep"),
-) -> None:
-    """Run many independent simulations (seeds x parameter values) in parallel."""
-    from rich.console import Console
-
-    from taos.local.sweep import SweepError, parse_seeds, parse_set, run_sweep
-
-    console = Console()
-    try:
-        table = run_sweep(
-            config, parse_seeds(seeds), [parse_set(s) for s in set_ or []], out, executor=executor,
-            address=address, workers=workers,
-        )  # fmt: skip
-    except (SweepError, LocalError, ValueError) as e:
-        print(f"taos sweep: error: {e}", file=sys.stderr)  # one line, unwrapped
-        raise typer.Exit(1) from None
-    console.print(table.to_string(index=False))
-    console.print(f"{len(table)} runs; results in {out}")
+def main(argv: Sequence[str] | None = None) -> int:
+    """``taos local ...`` or ``taos sweep ...``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    commands = {"local": local, "sweep": _sweep}
+    if not args or args[0] in ("-h", "--help") or args[0] not in commands:
+        print(
+            "usage: taos {local,sweep} ...\n\nτaos research tools.\n\n"
+            "  local   run a full market on this machine: simulator, validator loop and local agents\n"
+            "  sweep   run many independent simulations (seeds x parameter values) in parallel\n\n"
+            "`taos COMMAND --help` lists the options of a command.",
+            file=sys.stdout if args[:1] in (["-h"], ["--help"]) else sys.stderr,
+        )
+        return 0 if args[:1] in (["-h"], ["--help"]) else 2
+    return commands[args[0]](args[1:])
 
 
-def main() -> None:
-    app()
+def _sweep(argv: Sequence[str]) -> int:
+    from taos.local.sweep import main as sweep_main
+
+    return sweep_main(list(argv))

@@ -24,23 +24,13 @@ from pathlib import Path
 
 from taos.chain import ChainError, make_chain
 from taos.config import ConfigError, load
-from taos.validator.policy import SCORING_FLAGS, ScoringSettings, scoring_from_flags
+from taos.validator.flags import add_policy_flags, rules_from_args, scoring_from_args
 
 log = logging.getLogger("taos.validator")
 
 
 class StartError(Exception):
     pass
-
-
-def _scoring_dest(name: str) -> str:
-    return "scoring_" + name.replace("-", "_")
-
-
-def scoring_settings(args: argparse.Namespace) -> ScoringSettings:
-    """The ``--scoring.*`` flags as settings (a ValueError names a bad flag)."""
-    flags = {name: getattr(args, _scoring_dest(name)) for name in SCORING_FLAGS if name != "preset"}
-    return scoring_from_flags(args.scoring_preset, flags)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -83,64 +73,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="query miners that publish loopback or private addresses (on by itself with local:FILE)",
     )
-    for name, help_text in SCORING_FLAGS.items():
-        p.add_argument(
-            f"--scoring.{name}",
-            dest=_scoring_dest(name),
-            default="taos" if name == "preset" else None,
-            metavar="taos|ptn" if name == "preset" else "VALUE",
-            help=help_text,
-        )
-    rules = p.add_argument_group("trading rules (SPEC §10.2; 0 turns a rule off)")
-    rules.add_argument(
-        "--rules.preset",
-        metavar="NAME",
-        dest="rules_preset",
-        default=None,
-        help="taos (rules off) or ptn (all on); default: the scoring preset",
-    )
-    rules.add_argument(
-        "--rules.max-leverage", metavar="X", dest="rules_max_leverage", type=float, default=None
-    )
-    rules.add_argument(
-        "--rules.max-open",
-        metavar="N",
-        dest="rules_max_open",
-        type=int,
-        default=None,
-        help="open orders + positions",
-    )
-    rules.add_argument(
-        "--rules.position-interval",
-        metavar="S",
-        dest="rules_position_interval_s",
-        type=float,
-        default=None,
-        help="sim seconds between position changes on a book",
-    )
-    rules.add_argument(
-        "--rules.rate-limit",
-        metavar="N",
-        dest="rules_rate_limit",
-        type=int,
-        default=None,
-        help="replies per hotkey",
-    )
-    rules.add_argument(
-        "--rules.rate-window",
-        metavar="S",
-        dest="rules_rate_window_s",
-        type=float,
-        default=None,
-        help="wall seconds",
-    )
-    rules.add_argument(
-        "--rules.sessions",
-        metavar="SESSIONS",
-        dest="rules_sessions",
-        default=None,
-        help='TOML array, e.g. \'[{books = "0-3", open = "09:30", close = "16:00"}]\', a TOML file, or none',
-    )
+    add_policy_flags(p)
     p.add_argument("--max-steps", dest="max_steps", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument(
         "--log-level", dest="log_level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -183,8 +116,11 @@ def build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from taos.validator.validator import Validator, ValidatorSettings
 
     _check_flags(args)
-    scoring = scoring_settings(args)
-    rules = rules_from_args(args)
+    try:
+        scoring = scoring_from_args(args)
+        rules = rules_from_args(args)
+    except ValueError as e:
+        raise StartError(str(e)) from None
     config = load(args.config)
     try:
         rules.check_books(config.simulation.books)
@@ -216,24 +152,6 @@ def build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         store.close()
         raise
     return v, metrics
-
-
-def rules_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    """The ``--rules.*`` options as ``RulesSettings``; a bad value is a ``StartError`` naming it."""
-    from taos.validator.rules import rules_from_options
-
-    try:
-        return rules_from_options(
-            args.rules_preset if args.rules_preset is not None else getattr(args, _scoring_dest("preset")),
-            max_leverage=args.rules_max_leverage,
-            max_open=args.rules_max_open,
-            position_interval_s=args.rules_position_interval_s,
-            rate_limit=args.rules_rate_limit,
-            rate_window_s=args.rules_rate_window_s,
-            sessions=args.rules_sessions,
-        )
-    except ValueError as e:
-        raise StartError(str(e)) from None
 
 
 def _start_errors() -> tuple[type[BaseException], ...]:
