@@ -366,7 +366,7 @@ def invariant_problems(sim: Simulation, config: SimulationConfig) -> list[str]:
             (Side.BUY, "bids", "bid_orders", -1),
             (Side.SELL, "asks", "ask_orders", 1),
         ):
-            lv, od = levels[lv_key], levels[ord_key]
+            lv, od = getattr(levels, lv_key), getattr(levels, ord_key)
             in_levels += len(od)
             prices = lv["price_ticks"].astype(object)
             if any(sign * (prices[i + 1] - prices[i]) <= 0 for i in range(len(prices) - 1)):

@@ -33,6 +33,7 @@ from taos.config import loads, to_core
 from taos.scoring import inventory_value
 from taos.simulator import InstructionKind, Side, Simulation, Stp, TimeInForce, instruction_array
 from taos.validator.history import ScoreParams, ScoreState
+from taos.validator.persisted import state_of, within
 from taos.validator.store import JournalEntry, ValidatorStore, simulation_identity
 
 NS_PER_S = 1_000_000_000
@@ -124,7 +125,7 @@ def observe(sim_result: object, miners: int, books: int) -> tuple[np.ndarray, np
     for b in range(books):
         acc = sim_result.accounts[b]  # type: ignore[attr-defined]
         book = sim_result.books[b]  # type: ignore[attr-defined]
-        levels = [np.stack([s["price_ticks"], s["qty_lots"]], axis=1) for s in (book["bids"], book["asks"])]
+        levels = [np.stack([s["price_ticks"], s["qty_lots"]], axis=1) for s in (book.bids, book.asks)]
         quote = acc["quote_free"] + acc["quote_reserved"]
         base = acc["base_free"] + acc["base_reserved"]
         values[:, b] = inventory_value(quote, base, levels[0], levels[1])
@@ -152,8 +153,9 @@ def run(
                 raise SystemExit(f"the store holds another simulation ({stored.identity})")
             print(f"replaying {len(stored.journal)}", flush=True)
             sim = stored.restore_simulation(core)
-            state, step, hotkeys = stored.score_state, stored.step_index, stored.hotkeys
-            observed = stored.extra["observed"]
+            step, hotkeys = stored.step_index, stored.hotkeys
+            state = ScoreState.restored(within(stored.arrays, "score"), miners, books)
+            observed = stored.arrays["observed"]
             if observed.shape != (steps + 1,):
                 raise SystemExit(f"the store was run for {observed.shape[0] - 1} steps, not {steps}")
         print(f"resume {step}", flush=True)
@@ -178,9 +180,11 @@ def run(
                 identity=identity,
                 step_index=step,
                 time_ns=result.time_ns,
-                score_state=state,
+                arrays={
+                    **{f"score/{k}": a for k, a in state_of(state, copy=False).items()},
+                    "observed": observed,
+                },
                 hotkeys=hotkeys,
-                extra={"observed": observed},
             )
             print(f"committed {step}", flush=True)
     print("done", flush=True)

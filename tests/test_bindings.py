@@ -1,5 +1,7 @@
 """taos.simulator: the exchange through the bindings."""
 
+import pickle
+
 import numpy as np
 import pytest
 from gil import python_ran_during
@@ -7,7 +9,10 @@ from gil import python_ran_during
 from taos.simulator import (
     EVENT_DTYPE,
     INSTRUCTION_DTYPE,
+    LEVEL_DTYPE,
+    ORDER_DTYPE,
     AgentClass,
+    BookLevels,
     CancelReason,
     Currency,
     EventKind,
@@ -117,16 +122,47 @@ def test_levels_with_order_detail(ex: Exchange) -> None:
         ex.submit_limit(0, 2, Side.BUY, price, 2)
     ex.submit_limit(0, 3, Side.SELL, 110, 4)
     lv = ex.levels(0, depth=2, detail_depth=1)
-    assert list(lv["bids"]["price_ticks"]) == [97, 96]
-    assert list(lv["bids"]["qty_lots"]) == [3, 3]
-    assert list(lv["bids"]["count"]) == [2, 2]
-    assert list(lv["bid_orders"]["qty_lots"]) == [1, 2]  # queue order at the best bid
-    assert set(lv["bid_orders"]["level"]) == {0}
-    assert list(lv["asks"]["price_ticks"]) == [110]
+    assert list(lv.bids["price_ticks"]) == [97, 96]
+    assert list(lv.bids["qty_lots"]) == [3, 3]
+    assert list(lv.bids["count"]) == [2, 2]
+    assert list(lv.bid_orders["qty_lots"]) == [1, 2]  # queue order at the best bid
+    assert set(lv.bid_orders["level"]) == {0}
+    assert list(lv.asks["price_ticks"]) == [110]
     assert ex.best(0) == (97, 110)
     assert ex.best(1) == (0, 0)
     with pytest.raises(IndexError):
         ex.levels(5)
+
+
+def test_book_levels_are_a_typed_read_only_view_that_pickles(ex: Exchange) -> None:
+    """A book's view is a ``BookLevels`` with four typed record arrays, not a dict: a misspelt
+    field is an AttributeError, the fields cannot be replaced, and it pickles (Ray carries it)."""
+    ex.submit_limit(0, 1, Side.BUY, 97, 1)
+    ex.submit_limit(0, 3, Side.SELL, 110, 4)
+    lv = ex.levels(0, depth=2, detail_depth=1)
+    assert isinstance(lv, BookLevels) and repr(lv) == "BookLevels(1 bids, 1 asks, 2 orders)"
+    assert lv.bids.dtype == lv.asks.dtype == LEVEL_DTYPE
+    assert lv.bid_orders.dtype == lv.ask_orders.dtype == ORDER_DTYPE
+    with pytest.raises(AttributeError):
+        lv.bid  # type: ignore[attr-defined]  # noqa: B018
+    with pytest.raises(AttributeError):
+        lv.bids = lv.asks  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        lv["bids"]  # type: ignore[index]
+    back = pickle.loads(pickle.dumps(lv))
+    assert all(
+        getattr(back, k).tobytes() == getattr(lv, k).tobytes()
+        for k in ("bids", "asks", "bid_orders", "ask_orders")
+    )
+    bad = BookLevels.__new__(BookLevels)
+    with pytest.raises(ValueError, match="bid_orders must be a 1-d array of"):
+        bad.__setstate__((lv.bids, lv.asks, lv.bids, lv.ask_orders))
+    with pytest.raises(ValueError, match="must hold 4 arrays"):
+        bad.__setstate__((lv.bids,))  # type: ignore[arg-type]
+    made = BookLevels(bids=lv.bids, asks=lv.asks, bid_orders=lv.bid_orders, ask_orders=lv.ask_orders)
+    assert made.asks.tobytes() == lv.asks.tobytes()
+    with pytest.raises(ValueError, match="asks must be a 1-d array of"):
+        BookLevels(lv.bids, np.zeros(2), lv.bid_orders, lv.ask_orders)
 
 
 def test_accounts_and_open_orders(ex: Exchange) -> None:

@@ -116,14 +116,14 @@ def test_prices_and_l2_match_the_books(recorded: tuple[Recorded, Run]) -> None:
     for b in range(BOOKS):
         book = rec.last.books[b]
         l2 = run.l2[(run.l2["time_ns"] == t) & (run.l2["book"] == b)]
-        for side, levels in (("bid", book["bids"]), ("ask", book["asks"])):
+        for side, levels in (("bid", book.bids), ("ask", book.asks)):
             rows = l2[l2["side"] == side].sort_values("level")
             assert list(rows["level"]) == list(range(len(levels)))
             assert np.allclose(rows["price"], levels["price_ticks"] * TICK)
             assert np.allclose(rows["quantity"], levels["qty_lots"] * LOT)
             assert list(rows["orders"]) == list(levels["count"])
             assert prices.loc[b, f"{side}_depth"] == pytest.approx(rows["quantity"].sum())
-        bid, ask = book["bids"]["price_ticks"][0] * TICK, book["asks"]["price_ticks"][0] * TICK
+        bid, ask = book.bids["price_ticks"][0] * TICK, book.asks["price_ticks"][0] * TICK
         assert (prices.loc[b, "best_bid"], prices.loc[b, "best_ask"]) == (
             pytest.approx(bid),
             pytest.approx(ask),

@@ -127,7 +127,7 @@ def test_a_reply_of_the_widest_instructions_decodes_within_its_bounds() -> None:
 
 
 def test_a_book_lists_its_newest_events_and_counts_the_others() -> None:
-    from taos.simulator import EVENT_DTYPE, EventKind
+    from taos.simulator import EVENT_DTYPE, BookLevels, EventKind
     from taos.validator.convert import Units, book_states
 
     n = MAX_EVENTS_PER_BOOK + 123
@@ -136,7 +136,7 @@ def test_a_book_lists_its_newest_events_and_counts_the_others() -> None:
     events["seq"] = np.arange(n + 5)
     events["book"][:n] = 0
     events["book"][n:] = 1
-    empty = {"bids": _levels(0), "asks": _levels(0), "bid_orders": _orders([]), "ask_orders": _orders([])}
+    empty = BookLevels(_levels(0), _levels(0), _orders([]), _orders([]))
     first, second = book_states([empty, empty], events, Units(0.01, 0.0001))
     assert first.events_dropped == 123 and second.events_dropped == 0
     assert first.event_array["seq"].tolist() == list(range(123, n))  # the newest, in order
@@ -144,12 +144,13 @@ def test_a_book_lists_its_newest_events_and_counts_the_others() -> None:
 
 
 def test_a_level_lists_its_first_orders() -> None:
+    from taos.simulator import BookLevels
     from taos.validator.convert import Units, book_states
 
     levels = [150, 3, MAX_LEVEL_ORDERS + 1]  # orders per level
     orders = _orders([lvl for lvl, count in enumerate(levels) for _ in range(count)])
     orders["order_id"] = np.arange(1, len(orders) + 1)
-    book = {"bids": _levels(3), "asks": _levels(0), "bid_orders": orders, "ask_orders": _orders([])}
+    book = BookLevels(_levels(3), _levels(0), orders, _orders([]))
     (state,) = book_states([book], np.zeros(0, dtype=_event_dtype()), Units(0.01, 0.0001))
     listed = state.bid_order_array
     assert np.bincount(listed["level"]).tolist() == [MAX_LEVEL_ORDERS, 3, MAX_LEVEL_ORDERS]

@@ -9,6 +9,7 @@ from markets import populations
 
 from taos.config import loads, to_core
 from taos.simulator import (
+    BookLevels,
     CheckpointError,
     InstructionKind,
     Side,
@@ -108,6 +109,10 @@ def same(a: object, b: object) -> bool:
         return isinstance(b, np.ndarray) and a.dtype == b.dtype and a.tobytes() == b.tobytes()
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, BookLevels):
+        return isinstance(b, BookLevels) and all(
+            same(getattr(a, k), getattr(b, k)) for k in ("bids", "asks", "bid_orders", "ask_orders")
+        )
     if isinstance(a, (list, tuple)):
         return (
             isinstance(b, (list, tuple))

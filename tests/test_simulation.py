@@ -38,7 +38,8 @@ def small_config(books: int = 3, threads: int = 1, seed: int = 7) -> SimulationC
     return c
 
 
-def miner_limit(agent: int, book: int, side: Side, price: int, qty: int, delay_ns: int) -> np.ndarray:
+def miner_limit(agent: int, book: int, side: Side, price: int, qty: int, at_ns: int) -> np.ndarray:
+    """A miner's limit order reaching its book at ``at_ns``."""
     r = instruction_array(1)
     r["kind"] = InstructionKind.PLACE_LIMIT
     r["book"] = book
@@ -48,7 +49,7 @@ def miner_limit(agent: int, book: int, side: Side, price: int, qty: int, delay_n
     r["qty_lots"] = qty
     r["tif"] = TimeInForce.GTC
     r["stp"] = Stp.CANCEL_OLDEST
-    r["ts_ns"] = delay_ns
+    r["ts_ns"] = at_ns
     r["client_order_id"] = 42
     return r
 
@@ -63,14 +64,14 @@ def test_background_market_builds_books() -> None:
         bid, ask = sim.best(book)
         assert 0 < bid < ask
         lv = sim.levels(book, depth=5, detail_depth=1)
-        assert len(lv["bids"]) == 5 and len(lv["asks"]) == 5
+        assert len(lv.bids) == 5 and len(lv.asks) == 5
     assert {"random_trader", "initialization"} <= set(agent_models())
 
 
-def test_miner_instruction_arrives_after_its_delay_and_notices_find_it() -> None:
+def test_miner_instruction_arrives_at_its_time_and_notices_find_it() -> None:
     sim = Simulation(small_config())
     sim.step(10 * S)
-    result = sim.step(15 * S, miner_limit(2, 1, Side.BUY, 1_000, 1, 1_500_000_000))
+    result = sim.step(15 * S, miner_limit(2, 1, Side.BUY, 1_000, 1, sim.time_ns + 1_500_000_000))
     mine = notices(result.events, 2)
     assert mine.tobytes() == result.notices(2).tobytes()
     assert len(mine) == 1
@@ -86,7 +87,9 @@ def test_one_and_two_threads_give_identical_bytes() -> None:
         sim = Simulation(small_config(books=4, threads=threads))
         out = []
         for t in range(1, 13):
-            result = sim.step(t * 5 * S, miner_limit(1, t % 4, Side.SELL, 30_050, 3, 100_000_000))
+            result = sim.step(
+                t * 5 * S, miner_limit(1, t % 4, Side.SELL, 30_050, 3, sim.time_ns + 100_000_000)
+            )
             out.append(result.events.tobytes())
         return b"".join(out)
 
@@ -153,7 +156,9 @@ def test_checkpoint_file_round_trip_continues_exactly(tmp_path) -> None:  # type
     def steps(sim: Simulation, start: int, end: int) -> bytes:
         out = []
         for t in range(start, end):
-            result = sim.step((t + 1) * 5 * S, miner_limit(3, t % 3, Side.BUY, 29_900 + t, 2, 200_000_000))
+            result = sim.step(
+                (t + 1) * 5 * S, miner_limit(3, t % 3, Side.BUY, 29_900 + t, 2, sim.time_ns + 200_000_000)
+            )
             out.append(result.events.tobytes())
         return b"".join(out)
 
@@ -196,17 +201,17 @@ def test_step_result_has_books_miner_accounts_and_notices() -> None:
     sim.step(30 * S)
     # Miner 1 rests a bid far from the market; miner 2 sells into the best bid at once.
     orders = instruction_array(3)
-    orders[0] = miner_limit(1, 0, Side.BUY, 29_000, 7, 100_000_000)[0]
-    orders[1] = miner_limit(2, 0, Side.SELL, 1, 3, 200_000_000)[0]
-    orders[2] = miner_limit(3, 2, Side.BUY, 0, 1, 300_000_000)[0]  # price 0: rejected
+    orders[0] = miner_limit(1, 0, Side.BUY, 29_000, 7, sim.time_ns + 100_000_000)[0]
+    orders[1] = miner_limit(2, 0, Side.SELL, 1, 3, sim.time_ns + 200_000_000)[0]
+    orders[2] = miner_limit(3, 2, Side.BUY, 0, 1, sim.time_ns + 300_000_000)[0]  # price 0: rejected
     r = sim.step(35 * S, orders, depth=3, detail_depth=1)
     assert r.time_ns == 35 * S
     assert r.miner_slots == cfg.miner_slots
     assert len(r.books) == 3
     for book in r.books:
-        assert len(book["bids"]) == 3 and len(book["asks"]) == 3
-        assert book["bids"]["price_ticks"][0] < book["asks"]["price_ticks"][0]
-        assert set(book["bid_orders"]["level"]) == {0}
+        assert len(book.bids) == 3 and len(book.asks) == 3
+        assert book.bids["price_ticks"][0] < book.asks["price_ticks"][0]
+        assert set(book.bid_orders["level"]) == {0}
     assert [len(a) for a in r.accounts] == [cfg.miner_slots] * 3
     acc = r.accounts[0]
     assert acc["agent"].tolist() == list(range(cfg.miner_slots))
@@ -241,7 +246,7 @@ def test_miner_fees_give_every_agents_tier_and_window_volume_in_one_call() -> No
     sim = Simulation(small_config())
     sim.step(10 * S)
     _, ask = sim.best(0)
-    orders = [miner_limit(agent, 0, Side.BUY, ask + 5, 2 + agent, 1_000) for agent in (1, 2)]
+    orders = [miner_limit(agent, 0, Side.BUY, ask + 5, 2 + agent, sim.time_ns + 1_000) for agent in (1, 2)]
     sim.step(15 * S, np.concatenate(orders))
     total = 0
     for book in range(3):
@@ -274,7 +279,7 @@ def test_miner_orders_lists_each_miners_open_orders_from_one_scan() -> None:
     sim = Simulation(small_config())
     sim.step(10 * S)
     orders = [
-        miner_limit(agent, book, side, price, 1 + agent, 1_000)
+        miner_limit(agent, book, side, price, 1 + agent, sim.time_ns + 1_000)
         for agent in (0, 1, 3)
         for book in (0, 1)
         for side, price in ((Side.BUY, 1_000 + agent), (Side.SELL, 10_000_000 - agent), (Side.BUY, 900))

@@ -170,10 +170,10 @@ def test_scoring_flags_reach_the_validator_process(setup: dict) -> None:
     with ValidatorStore(state) as store:
         saved = store.load()
     assert saved is not None and saved.time_ns == 90 * 10**9
-    reasons = saved.extra["policy/elimination/reason"]
+    reasons = saved.arrays["scheme/policy/elimination/reason"]
     assert reasons.tolist()[:2] == [0, 3]  # uid 1: challenge failed
-    assert saved.extra["policy/elimination/sim_time_ns"][1] == 60 * 10**9
-    assert saved.extra["policy/challenge/status"].tolist()[:2] == [0, 3]
+    assert saved.arrays["scheme/policy/elimination/sim_time_ns"][1] == 60 * 10**9
+    assert saved.arrays["scheme/policy/challenge/status"].tolist()[:2] == [0, 3]
     assert "challenge failed" in out.stderr
 
 
@@ -182,9 +182,9 @@ PTN_FLAGS = (
     "--scoring.checkpoint-period", "60s", "--scoring.decay-window", "180s",
 )  # fmt: skip
 WALL_TIMES = {
-    "policy/challenge/start_wall_s",
-    "policy/challenge/end_wall_s",
-    "policy/elimination/wall_time_s",
+    "scheme/policy/challenge/start_wall_s",
+    "scheme/policy/challenge/end_wall_s",
+    "scheme/policy/elimination/wall_time_s",
 }
 
 
@@ -214,18 +214,17 @@ def test_kill_9_at_random_moments_then_resume_exactly(setup: dict, flags: tuple[
     assert ra is not None and rb is not None
     assert (rb.step_index, rb.time_ns) == (ra.step_index, ra.time_ns) == (120, 600 * 10**9)
     assert rb.checkpoint_bytes == ra.checkpoint_bytes  # the same simulation state, byte for byte
-    for name, arr in ra.score_state.to_arrays().items():
-        assert np.array_equal(arr, rb.score_state.to_arrays()[name], equal_nan=arr.dtype.kind == "f"), name
-    # the policies' state (preset ptn): equal but for the wall-clock times, which are only recorded
-    assert ra.extra.keys() == rb.extra.keys()
-    policy = sorted(k for k in ra.extra if k.startswith("policy/"))
+    # every array, the policies' (preset ptn) too: equal but for the wall-clock times, which are
+    # only recorded
+    assert ra.arrays.keys() == rb.arrays.keys()
+    policy = sorted(k for k in ra.arrays if k.startswith("scheme/policy/"))
     assert bool(policy) == bool(flags)
-    for name in policy:
-        x, y = ra.extra[name], rb.extra[name]
+    for name in ra.arrays:
+        x, y = ra.arrays[name], rb.arrays[name]
         if name in WALL_TIMES:
             assert np.array_equal(np.isfinite(x), np.isfinite(y)), name
         else:
             assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), name
     if flags:  # the miner's challenge ran out at 300 s (no positions): eliminated
-        assert ra.extra["policy/elimination/reason"].tolist()[:2] == [0, 3]
-        assert ra.extra["policy/elimination/sim_time_ns"][1] == 300 * 10**9
+        assert ra.arrays["scheme/policy/elimination/reason"].tolist()[:2] == [0, 3]
+        assert ra.arrays["scheme/policy/elimination/sim_time_ns"][1] == 300 * 10**9

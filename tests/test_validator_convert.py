@@ -84,9 +84,9 @@ def test_books_carry_levels_orders_and_anonymous_events(sim: Simulation) -> None
     books = book_states(r.books, r.events, U)
     assert [b.book for b in books] == [0, 1]
     for b, state in zip(r.books, books, strict=True):
-        assert len(state.bids) == len(b["bids"]) > 0
-        assert state.bids[0].price == U.price(b["bids"]["price_ticks"][0])
-        assert state.asks[0].quantity == U.qty(b["asks"]["qty_lots"][0])
+        assert len(state.bids) == len(b.bids) > 0
+        assert state.bids[0].price == U.price(b.bids["price_ticks"][0])
+        assert state.asks[0].quantity == U.qty(b.asks["qty_lots"][0])
         # orders of a detailed level add up to its quantity; deeper levels list none
         assert sum(o.quantity for o in state.bids[0].orders) == pytest.approx(state.bids[0].quantity)
         assert state.bids[5].orders == ()

@@ -7,6 +7,7 @@ import pytest
 
 from taos.scoring import sharpe
 from taos.validator.history import ScoreParams, ScoreState
+from taos.validator.persisted import load_state, state_of
 
 S = 1_000_000_000
 
@@ -171,10 +172,10 @@ def test_bad_observations_are_refused_and_change_nothing(
 ) -> None:
     st = ScoreState(params(), miners=1, books=1)
     st.observe(3, 5 * S, [[1.0]], [[7]])
-    before = st.to_arrays()
+    before = state_of(st)
     with pytest.raises(ValueError, match=message):
         st.observe(step, time, values, totals)  # type: ignore[arg-type]
-    after = st.to_arrays()
+    after = state_of(st)
     assert all(np.array_equal(before[k], after[k], equal_nan=True) for k in before)
 
 
@@ -209,38 +210,44 @@ def test_arrays_round_trip_and_the_copy_continues_identically() -> None:
     for step in range(1, 10):
         totals += rng.integers(0, 300, size=(3, 2))
         a.observe(step, step * 5 * S, 1000 + rng.normal(size=(3, 2)), totals)
-    arrays = a.to_arrays()
+    arrays = state_of(a)
     assert all(isinstance(v, np.ndarray) and v.dtype.kind in "if" for v in arrays.values())
-    b = ScoreState.from_arrays(arrays)
+    b = ScoreState.restored(arrays, 3, 2)
     for step in range(10, 16):
         totals += rng.integers(0, 300, size=(3, 2))
         values = 1000 + rng.normal(size=(3, 2))
         a.observe(step, step * 5 * S, values, totals)
         b.observe(step, step * 5 * S, values, totals)
-    fa, fb = a.to_arrays(), b.to_arrays()
+    fa, fb = state_of(a), state_of(b)
     assert fa.keys() == fb.keys()
     assert all(fa[k].tobytes() == fb[k].tobytes() for k in fa)
     assert b.params == a.params
 
 
-def test_from_arrays_refuses_bad_arrays() -> None:
+def test_restoring_refuses_bad_arrays() -> None:
     st = ScoreState(params(), miners=2, books=1)
     st.observe(1, 5 * S, [[1.0], [2.0]], [[0], [0]])
-    good = st.to_arrays()
+    good = state_of(st)
     missing = dict(good)
     del missing["activity"]
-    with pytest.raises(ValueError, match=r"missing \['activity'\]"):
-        ScoreState.from_arrays(missing)
-    with pytest.raises(ValueError, match=r"unknown \['extra'\]"):
-        ScoreState.from_arrays({**good, "extra": np.zeros(1)})
+    with pytest.raises(ValueError, match="array activity is missing"):
+        ScoreState.restored(missing, 2, 1)
+    with pytest.raises(ValueError, match=r"unknown arrays \['extra'\]"):
+        ScoreState.restored({**good, "extra": np.zeros(1)}, 2, 1)
     with pytest.raises(ValueError, match="array score"):
-        ScoreState.from_arrays({**good, "score": np.zeros(3)})
+        ScoreState.restored({**good, "score": np.zeros(3)}, 2, 1)
     with pytest.raises(ValueError, match="array volume"):
-        ScoreState.from_arrays({**good, "volume": good["volume"].astype(np.float64)})
+        ScoreState.restored({**good, "volume": good["volume"].astype(np.float64)}, 2, 1)
     with pytest.raises(ValueError, match="array values"):  # 4 columns stored, window says 6
-        ScoreState.from_arrays({**good, "param.window": np.array(6)})
+        ScoreState.restored({**good, "param.window": np.array(6)}, 2, 1)
     with pytest.raises(ValueError, match="counters"):
-        ScoreState.from_arrays({**good, "counters": np.array([0, 1, 1, 5 * S])})
+        ScoreState.restored({**good, "counters": np.array([0, 1, 1, 5 * S])}, 2, 1)
+    with pytest.raises(ValueError, match="parameter alpha must be a number"):
+        ScoreState.restored({**good, "param.alpha": np.array("x")}, 2, 1)
+    with pytest.raises(ValueError, match="array values"):  # another number of miners
+        ScoreState.restored(good, 3, 1)
+    with pytest.raises(ValueError, match=r"param\.alpha is 0\.1, this state.s alpha is 0\.5"):
+        load_state(ScoreState(params(alpha=0.5), miners=2, books=1), good)
 
 
 def test_only_the_active_miners_are_scored() -> None:

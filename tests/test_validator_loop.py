@@ -23,6 +23,7 @@ from taos.protocol import (
     Side,
 )
 from taos.validator.loop import run
+from taos.validator.persisted import state_of
 from taos.validator.transport import InProcessTransport
 from taos.validator.validator import Validator, ValidatorSettings
 
@@ -161,7 +162,7 @@ def test_resume_from_the_store_continues_the_same_run(tmp_path: Path, kill_after
     assert stored is not None and stored.checkpoint.step_index == 1
     assert [e.step_index for e in stored.journal] == list(range(2, kill_after + 1))
     third, _, _ = make(tmp_path / "b", store=probe)
-    a, b = first.scores.to_arrays(), third.scores.to_arrays()
+    a, b = state_of(first.scores), state_of(third.scores)
     assert all(a[k].tobytes() == b[k].tobytes() for k in a)
     ra, rb = (v.sim.step(v.sim.time_ns + 5 * 10**9) for v in (first, third))
     assert ra.events.tobytes() == rb.events.tobytes() and len(ra.events) > 0

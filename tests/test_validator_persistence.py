@@ -26,6 +26,8 @@ from persistence_driver import (
 )
 
 import taos
+from taos.validator.history import ScoreState
+from taos.validator.persisted import within
 from taos.validator.store import StoredState, ValidatorStore
 
 STEPS = 300
@@ -80,16 +82,21 @@ def load(store: Path) -> StoredState:
     return state
 
 
+def score_state(state: StoredState) -> ScoreState:
+    """The score state the driver committed (as ``score/…``)."""
+    miners, books = state.arrays["score/values"].shape[:2]
+    return ScoreState.restored(within(state.arrays, "score"), miners, books)
+
+
 def assert_same_final_state(a: StoredState, b: StoredState, steps: int) -> None:
     assert a.step_index == b.step_index == steps
     assert a.time_ns == b.time_ns
     assert a.identity == b.identity
     assert a.hotkeys == b.hotkeys
-    fa, fb = a.score_state.to_arrays(), b.score_state.to_arrays()
-    assert fa.keys() == fb.keys()
+    fa, fb = a.arrays, b.arrays  # the score state and the observed steps
+    assert fa.keys() == fb.keys() and "observed" in fa and "score/values" in fa
     for k in fa:
         assert fa[k].tobytes() == fb[k].tobytes(), k
-    assert a.extra["observed"].tobytes() == b.extra["observed"].tobytes()
     # The simulations: the engine's state bytes hold struct padding, so equal states need not be
     # equal bytes; they must behave the same from here on.
     from taos.config import loads, to_core
@@ -106,9 +113,9 @@ def assert_same_final_state(a: StoredState, b: StoredState, steps: int) -> None:
 
 
 def assert_history_complete(state: StoredState, steps: int) -> None:
-    observed = state.extra["observed"]
+    observed = state.arrays["observed"]
     assert observed[0] == 0 and (observed[1:] == 1).all(), np.flatnonzero(observed[1:] != 1) + 1
-    st = state.score_state
+    st = score_state(state)
     assert st.observations == steps and st.last_step == steps
     assert st.window_steps().tolist() == list(range(steps - WINDOW + 1, steps + 1))
     # Every observation has a value, except uid 2's before its deregistration (forgotten then).
@@ -126,7 +133,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> StoredState:
     state = load(store)
     assert_history_complete(state, STEPS)
     # The run exercised what the state has to carry: trading, an idle miner, a deregistration.
-    st = state.score_state
+    st = score_state(state)
     assert (st.volume_24h()[[0, 1]] > 0).all() and (st.volume_24h()[IDLE_UID] == 0).all()
     assert st.scores()[IDLE_UID] == 0.0 and (st.scores()[[0, 1]] > 0).all()
     assert state.hotkeys[DEREGISTERED_UID].endswith("-b")

@@ -3,11 +3,10 @@ reset and the persisted state. Every expected value is worked out by hand in the
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
+from taos.validator.persisted import load_state, state_of
 from taos.validator.positions import NS_PER_HOUR, Position, PositionTracker
 
 H = NS_PER_HOUR
@@ -147,97 +146,80 @@ def busy() -> PositionTracker:
     return t
 
 
-def test_the_state_round_trips_through_json() -> None:
+def fresh(keep_closed: int = 5) -> PositionTracker:
+    return tracker(keep_closed=keep_closed)
+
+
+def test_the_state_round_trips_and_the_loaded_tracker_goes_on_as_the_original() -> None:
     t = busy()
-    state = json.loads(json.dumps(t.to_state()))
-    back = PositionTracker.from_state(state)
-    assert back.to_state() == t.to_state()
+    back = fresh()
+    load_state(back, state_of(t), "positions")
+    assert all(np.array_equal(a, state_of(back)[k]) for k, a in state_of(t).items())
     for uid in (0, 1):
         assert back.positions(uid) == t.positions(uid)
         assert back.hours_in_positions(uid, 5 * H) == t.hours_in_positions(uid, 5 * H)
-    # the restored tracker goes on exactly as the original
+    assert back.last_time_ns == t.last_time_ns == 3 * H
     for x in (t, back):
         obs(x, 4, FLAT, [[120.0, 90.0], [99.0, 100.0]])
-    assert back.to_state() == t.to_state()
+    assert all(np.array_equal(a, state_of(back)[k]) for k, a in state_of(t).items())
     assert [p.return_ for p in back.positions(0)] == pytest.approx([0.1 / 1.0, 90 / 80 - 1, 120 / 108 - 1])
+    never = fresh()
+    load_state(never, state_of(tracker(keep_closed=5)))
+    assert never.last_time_ns is None and never.positions(0) == []
 
 
-def bad_states() -> list[tuple[str, object]]:
-    good = busy().to_state()
-
-    def change(path: str, value: object) -> dict:
-        state = json.loads(json.dumps(good))
-        *parents, last = path.split(".")
-        node = state
-        for key in parents:
-            node = node[key] if not key.isdigit() else node[int(key)]
-        if value is KeyError:
-            del node[last]
-        elif last.isdigit():
-            node[int(last)] = value
-        else:
-            node[last] = value
-        return state
-
-    return [
-        ("must be a dict", []),
-        ("format must be", change("format", "other/1")),
-        ("slots is missing", change("slots", KeyError)),
-        ("lot_size must be a finite number", change("lot_size", "0.01")),
-        ("books must be an integer >= 1", change("books", 0)),
-        ("closed_count must have 2 entries", change("closed_count", [0])),
-        ("closed_ns.1. must be >= 0", change("closed_ns.1", -5)),
-        (r"open.uid\[0\] = 7 is not a slot", change("open.uid.0", 7)),
-        (r"closed.book\[0\] = 2 is not a book", change("closed.book.0", 2)),
-        (r"open.direction\[0\] must be 1 or -1", change("open.direction.0", 0)),
-        (r"open.open_equity\[0\] must be a finite number", change("open.open_equity.0", None)),
-        ("the columns of closed differ in length", change("closed.close_ns", [])),
-        (r"closed.uid is missing", change("closed.uid", KeyError)),
-        ("closes at .*, before it opens", change("closed.close_ns.0", 0)),
-        ("more than keep_closed", change("closed_count.0", 0)),
-    ]
-
-
-@pytest.mark.parametrize(("message", "state"), bad_states())
-def test_a_bad_state_is_refused_with_a_clear_error(message: str, state: object) -> None:
-    with pytest.raises(ValueError, match=f"positions state.*{message}"):
-        PositionTracker.from_state(state)  # type: ignore[arg-type]
-
-
-def test_two_open_positions_on_one_cell_are_refused() -> None:
-    state = busy().to_state()
-    for column in state["open"].values():
-        column.append(column[0])
-    with pytest.raises(ValueError, match="two positions for uid 0 on book 0"):
-        PositionTracker.from_state(state)
-
-
-def test_the_store_arrays_round_trip_and_keep_each_miners_history_in_its_own_column() -> None:
-    t = busy()
-    arrays = t.to_arrays()
+def test_the_stored_arrays_keep_each_miners_history_in_its_own_column() -> None:
+    arrays = state_of(busy())
     assert arrays["direction"].shape == (2, 2) and arrays["direction"].dtype == np.int8
-    assert arrays["hist_close_ns"].shape == (5, 2)  # [keep_closed, slots]: a store chunk per miner
+    assert arrays["hist_close_ns"].shape == (5, 2)  # [keep_closed, slots]: a store chunk per miner or few
     assert arrays["hist_close_ns"][:, 0].tolist() == [2 * H, 0, 0, 0, 0]
     assert arrays["hist_len"].tolist() == [1, 0]
-    back = PositionTracker.from_arrays(arrays)
-    assert back.to_state() == t.to_state()
-    fresh = PositionTracker.from_arrays(tracker().to_arrays())
-    assert fresh.last_time_ns is None and fresh.to_state() == tracker().to_state()
+    assert arrays["params"].tolist() == [LOT, 5.0] and arrays["last_time_ns"].tolist() == [3 * H]
+
+
+def test_a_history_kept_with_another_keep_closed_is_taken_with_it() -> None:
+    t = busy()
+    back = fresh(keep_closed=2)
+    load_state(back, state_of(t))
+    assert back.keep_closed == 5 and back.positions(0) == t.positions(0)
+
+
+def _set(name: str, index: tuple[int, ...], value: float):  # type: ignore[no-untyped-def]
+    return lambda a: a[name].__setitem__(index, value)
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda a: a.pop("open_ns"), "open_ns is missing"),
+        (lambda a: a.pop("open_ns"), "array open_ns is missing"),
+        (lambda a: a.update(other=np.zeros(1)), r"unknown arrays \['other'\]"),
+        (lambda a: a.update(open_equity=np.zeros((2, 3))), r"open_equity must be float64\[2, 2\]"),
         (lambda a: a.update(params=np.array([LOT, 2.5])), "keep_closed must be an integer"),
-        (lambda a: a.update(open_equity=np.zeros((2, 3))), r"open_equity must have shape \(2, 2\)"),
+        (lambda a: a.update(params=np.array([0.5, 5.0])), "kept with lot size 0.5, not 0.01"),
+        (_set("direction", (1, 1), 3), "direction must be 1, -1 or 0"),
+        (_set("open_equity", (0, 1), np.nan), "open_equity of an open position must be a finite number"),
+        (_set("closed_ns", (1,), -5), "closed_ns must be >= 0"),
         (lambda a: a.update(hist_len=np.array([6, 0])), r"hist_len must lie in \[0, 5\]"),
-        (lambda a: a["direction"].__setitem__((1, 1), 3), r"open.direction\[\d\] must be 1 or -1"),
-        (lambda a: a.update(params=np.array([-1.0, 5.0])), "lot_size must be a finite number > 0"),
+        (_set("closed_count", (0,), 0), "more kept than closed"),
+        (_set("hist_direction", (0, 0), 0), "hist_direction of a kept position must be 1 or -1"),
+        (_set("hist_book", (0, 0), 2), r"hist_book of a kept position must be a book \(0..1\)"),
+        (_set("hist_close_ns", (0, 0), 0), "closes before it opens"),
     ],
 )
-def test_bad_store_arrays_are_refused(change, message: str) -> None:  # type: ignore[no-untyped-def]
-    arrays = busy().to_arrays()
+def test_bad_stored_arrays_are_refused_with_a_clear_error(change, message: str) -> None:  # type: ignore[no-untyped-def]
+    arrays = state_of(busy())
     change(arrays)
-    with pytest.raises(ValueError, match=message):
-        PositionTracker.from_arrays(arrays)
+    with pytest.raises(ValueError, match=f"positions: .*{message}"):
+        load_state(fresh(), arrays, "positions")
+
+
+def test_kept_positions_out_of_closing_order_are_refused() -> None:
+    t = tracker(keep_closed=5)
+    for i in range(2):  # two closed positions of uid 0: closed at 2 h and 4 h
+        obs(t, 2 * i + 1, [[2.0, 1.0], [1.0, 1.0]], E100)
+        obs(t, 2 * i + 2, FLAT, E100)
+    arrays = state_of(t)
+    arrays["hist_close_ns"][:2, 0] = arrays["hist_close_ns"][1::-1, 0].copy()
+    arrays["hist_open_ns"][:2, 0] = 0
+    with pytest.raises(ValueError, match="not in closing order"):
+        load_state(fresh(), arrays, "positions")

@@ -9,6 +9,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from markets import loop_market
 
@@ -18,6 +19,7 @@ from taos.config import loads
 from taos.protocol import Direction, MarketState, OrderFilled, OrderRejected, TargetAccepted
 from taos.validator.latency import LatencyModel
 from taos.validator.loop import run
+from taos.validator.persisted import state_of
 from taos.validator.rules import RulesSettings
 from taos.validator.transport import InProcessTransport
 from taos.validator.validator import Validator, ValidatorSettings
@@ -159,6 +161,10 @@ def test_an_agent_sending_targets_ends_with_the_formulas_inventory_and_recorded_
     assert v.last_target_ns[1].tolist()[0] == 130 * S
 
 
+def same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
+    return a.keys() == b.keys() and all(a[k].tobytes() == b[k].tobytes() for k in a)
+
+
 @pytest.mark.parametrize("stop_after", [14, 27])
 def test_positions_and_position_change_times_survive_a_restart(tmp_path: Path, stop_after: int) -> None:
     from taos.validator.store import ValidatorStore
@@ -169,18 +175,18 @@ def test_positions_and_position_change_times_survive_a_restart(tmp_path: Path, s
     store = ValidatorStore(tmp_path / "b" / "state")
     first, _ = make(tmp_path / "b", store)
     asyncio.run(run(first, max_steps=stop_after))
-    saved_positions, saved_last = first.positions.to_state(), first.last_target_ns.copy()
+    saved_positions, saved_last = state_of(first.positions), first.last_target_ns.copy()
     store.close()
 
     store = ValidatorStore(tmp_path / "b" / "state")
     second, agent = make(tmp_path / "b", store)  # a new process: a new agent, the validator resumes
     assert second.step_index == stop_after
-    assert second.positions.to_state() == saved_positions
+    assert same(state_of(second.positions), saved_positions)
     assert (second.last_target_ns == saved_last).all()
     asyncio.run(run(second, max_steps=32 - stop_after))
     store.close()
     # the resumed run is the uninterrupted one: same positions, same position-change times
-    assert second.positions.to_state() == reference.positions.to_state()
+    assert same(state_of(second.positions), state_of(reference.positions))
     assert (second.last_target_ns == reference.last_target_ns).all()
     if stop_after == 14:  # stopped right after the close at 70 s: the FLAT at 75 s is still too soon
         assert agent.refused[5].detail.startswith("position_interval: the last position change on book 0")
@@ -192,11 +198,11 @@ def test_a_store_with_broken_positions_is_refused(tmp_path: Path) -> None:
     store = ValidatorStore(tmp_path / "state")
     v, _ = make(tmp_path, store)
     asyncio.run(run(v, max_steps=3))
-    arrays = v.positions.to_arrays()
-    arrays["direction"][1, 0] = 3  # not a direction
-    v.positions.to_arrays = lambda: arrays  # type: ignore[method-assign]
-    asyncio.run(run(v, max_steps=1))
+    v.positions._direction[1, 0] = 3  # not a direction, committed (with a checkpoint) as it is
+    v.step_index += 1
+    v._checkpoint_step = None
+    v.persist()
     store.close()
-    message = r"the stored positions cannot be used: .*must be 1 or -1"
+    message = r"the stored state: positions: direction must be 1, -1 or 0"
     with ValidatorStore(tmp_path / "state") as again, pytest.raises(StoreError, match=message):
         make(tmp_path, again)

@@ -3,6 +3,7 @@ hand-computed cases."""
 
 import dataclasses
 import math
+import typing
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from taos.scoring import (
     ledger_return,
     ledger_sortino,
 )
+from taos.validator.persisted import Persisted, load_state, state_of
 from taos.validator.policy import ScoringSettings
 from taos.validator.schemes.ptn import (
     ChallengeTracker,
@@ -187,22 +189,31 @@ def test_elimination_tracker_bad_input() -> None:
         e.eliminate(0, Reason.NONE, 0, 0.0)
 
 
+_P = typing.TypeVar("_P", bound=Persisted)
+
+
+def loaded(fresh: _P, original: Persisted) -> _P:
+    """``fresh`` with ``original``'s state loaded, checked to give back the same arrays."""
+    load_state(fresh, state_of(original))
+    for k, a in state_of(original).items():
+        assert state_of(fresh)[k].tobytes() == a.tobytes(), k
+    return fresh
+
+
 def test_elimination_state_round_trip_and_bad_state() -> None:
     e = EliminationTracker(2)
     observe(e, 0, 100.0)
     observe(e, S, 80.0)
-    back = EliminationTracker.from_state(e.to_state(), 2)
-    for k, a in e.to_state().items():
-        assert back.to_state()[k].tobytes() == a.tobytes(), k
+    back = loaded(EliminationTracker(2), e)
     assert back.records() == e.records()
-    bad = e.to_state()
+    bad = state_of(e)
     bad["reason"] = np.array([9, 0], dtype=np.int8)
     with pytest.raises(ValueError, match="unknown reason"):
-        EliminationTracker.from_state(bad, 2)
-    with pytest.raises(ValueError, match=r"elimination state running_max: expected float64\[3\]"):
-        EliminationTracker.from_state(e.to_state(), 3)
-    with pytest.raises(ValueError, match=r"missing \['day'\]"):
-        EliminationTracker.from_state({k: a for k, a in e.to_state().items() if k != "day"}, 2)
+        load_state(EliminationTracker(2), bad)
+    with pytest.raises(ValueError, match=r"array running_max must be float64\[3\]"):
+        load_state(EliminationTracker(3), state_of(e))
+    with pytest.raises(ValueError, match="array day is missing"):
+        load_state(EliminationTracker(2), {k: a for k, a in state_of(e).items() if k != "day"})
 
 
 # --- challenge period -------------------------------------------------------------------------------
@@ -311,13 +322,11 @@ def test_challenge_state_round_trip_and_bad_input() -> None:
     c.start(0, 5 * S, 7.0)
     challenge_step_2 = c.observe(6 * S, 8.0, [10.0, 20.0], [0.0, 0.0], NoPositions(), np.ones(2, dtype=bool))
     assert challenge_step_2 == ([], [])
-    back = ChallengeTracker.from_state(c.to_state(), 2, period_s=100.0)
-    for k, a in c.to_state().items():
-        assert back.to_state()[k].tobytes() == a.tobytes(), k
-    bad = c.to_state()
+    loaded(ChallengeTracker(2, period_s=100.0), c)
+    bad = state_of(c)
     bad["status"] = np.array([7, 0], dtype=np.int8)
     with pytest.raises(ValueError, match="unknown status"):
-        ChallengeTracker.from_state(bad, 2)
+        load_state(ChallengeTracker(2), bad)
     with pytest.raises(ValueError, match="clock must be sim or wall"):
         ChallengeTracker(1, clock="moon")
     with pytest.raises(ValueError, match="period_s must be a positive number"):
@@ -446,14 +455,17 @@ def test_older_losses_weigh_less_with_age_decay() -> None:
     assert m["return"][0] == pytest.approx(ledger_return(ledger0, weights))
 
 
-def test_ledger_state_round_trip_and_changed_settings() -> None:
+def test_ledger_state_round_trip_and_changed_settings(caplog: pytest.LogCaptureFixture) -> None:
     led = LedgerTracker(1, period_ns=6 * H, window_ns=30 * DAY)
     feed(led, VALUES, TIMES, HOURS)
-    back = LedgerTracker.from_state(led.to_state(), 1, 6 * H, 30 * DAY)
-    for k, a in led.to_state().items():
-        assert back.to_state()[k].tobytes() == a.tobytes(), k
-    with pytest.raises(ValueError, match="kept with checkpoint period 21600000000000 ns"):
-        LedgerTracker.from_state(led.to_state(), 1, 3 * H, 30 * DAY)
+    loaded(LedgerTracker(1, 6 * H, 30 * DAY), led)
+    other = LedgerTracker(1, 3 * H, 30 * DAY)
+    load_state(other, state_of(led))  # kept with another period: left out, the ledger starts anew
+    assert "kept with checkpoint period 21600000000000 ns" in caplog.text
+    assert other.ledger(0).gains.size == 0
+    assert state_of(other).keys() == state_of(LedgerTracker(1, 3 * H, 30 * DAY)).keys()
+    new = state_of(LedgerTracker(1, 3 * H, 30 * DAY))
+    assert all(a.tobytes() == new[k].tobytes() for k, a in state_of(other).items())
 
 
 # --- weights ----------------------------------------------------------------------------------------
@@ -544,15 +556,16 @@ def test_policies_state_round_trip() -> None:
     tracked = np.array([False, True, True])
     p.observe(5 * S, 1.0, [[100.0], [100.0], [100.0]], np.zeros((3, 1)), NoPositions(), tracked)
     p.observe(10 * S, 2.0, [[100.0], [80.0], [101.0]], np.zeros((3, 1)), NoPositions(), tracked)
-    state = p.to_state()
+    state = state_of(p)
     assert {k.split("/")[0] for k in state} == {"portfolio", "elimination", "challenge", "ledger"}
-    back = Policies.from_state(state, p.settings, 3, 1)
-    for k, a in state.items():
-        assert back.to_state()[k].tobytes() == a.tobytes(), k
-    with pytest.raises(ValueError, match="unknown array 'rules/x'"):
-        Policies.from_state({**state, "rules/x": np.zeros(1)}, p.settings, 3, 1)
-    with pytest.raises(ValueError, match=r"portfolio state last_book_values: expected float64\[4, 1\]"):
-        Policies.from_state(state, p.settings, 4, 1)
+    loaded(ptn_policies(miners=3), p)
+    with pytest.raises(ValueError, match=r"unknown arrays \['rules/x'\]"):
+        load_state(ptn_policies(miners=3), {**state, "rules/x": np.zeros(1)})
+    with pytest.raises(ValueError, match=r"array portfolio/last_book_values must be float64\[4, 1\]"):
+        load_state(ptn_policies(miners=4), state)
+    fresh = ptn_policies(miners=3)
+    load_state(fresh, {})  # kept by another scheme: the policies start new
+    assert fresh.challenge.status().tolist() == [0, 0, 0]
 
 
 def test_policies_from_state_with_another_ledger_period_starts_the_ledgers_anew(
@@ -563,10 +576,11 @@ def test_policies_from_state_with_another_ledger_period_starts_the_ledgers_anew(
     p.observe(0, 0.0, [[100.0], [100.0]], np.zeros((2, 1)), NoPositions(), tracked)
     p.observe(H, 0.0, [[110.0], [100.0]], np.zeros((2, 1)), NoPositions(), tracked)
     other = dataclasses.replace(p.settings, checkpoint_period_s=3_600.0)
-    back = Policies.from_state(p.to_state(), other, 2, 1)
+    back = Policies(other, 2, 1)
+    load_state(back, state_of(p))
     assert "the ledgers start anew" in caplog.text
     assert back.ledger.ledger(0).gains.size == 0
-    assert back.challenge.to_state()["status"].tolist() == p.challenge.to_state()["status"].tolist()
+    assert back.challenge.status().tolist() == p.challenge.status().tolist()
 
 
 def test_ptn_scores_rank_among_the_registered_miners_only() -> None:

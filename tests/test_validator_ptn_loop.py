@@ -8,6 +8,7 @@ that ran through."""
 import asyncio
 import dataclasses
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from taos.scoring import ChallengeThresholds
 from taos.simulator import InstructionKind
 from taos.validator.latency import LatencyModel
 from taos.validator.loop import run
+from taos.validator.persisted import state_of
 from taos.validator.policy import ScoringSettings
 from taos.validator.schemes import PtnScheme, TaosScheme
 from taos.validator.schemes.ptn import Policies, Reason, Status
@@ -216,7 +218,7 @@ def test_challenge_failed_and_re_registration(tmp_path: Path) -> None:
     v.sync_chain()
     assert not policies(v).eliminations.is_eliminated(DUMPER)
     assert policies(v).challenge.status_of(DUMPER) == Status.ACTIVE
-    assert policies(v).challenge.to_state()["start_sim_ns"][DUMPER] == 310 * S
+    assert state_of(policies(v).challenge)["start_sim_ns"][DUMPER] == 310 * S
     assert DUMPER in v.serving()
     run_steps(v, 2)
     dumper = agents[DUMPER]
@@ -234,7 +236,7 @@ def test_preset_taos_is_unchanged_by_the_policies(tmp_path: Path) -> None:
     v.sync_chain()
     run_steps(v, 30)
     assert isinstance(v.scheme, TaosScheme)
-    assert "policy/portfolio/last_book_values" not in v._extra_state()
+    assert not any(k.startswith("scheme/policy/") for k in state_of(v))
     # weights proportional to the EMA scores, the dumper included
     scores = v.scores.scores()[[0, 1, 2, 3]]
     assert chain.weight_calls[-1].weights == pytest.approx(tuple(scores / scores.sum()))
@@ -254,13 +256,13 @@ def test_resume_from_the_store_restores_the_policies_exactly(tmp_path: Path, sto
     first.sync_chain()
     run_steps(first, stop_after)
     assert isinstance(first.scheme, PtnScheme)
-    saved = policies(first).to_state()
+    saved = state_of(policies(first))
     store.close()
     # a new process: fresh agents, the validator resumes from the store
     store2 = ValidatorStore(tmp_path / "b" / "state")
     second, _, chain = make(tmp_path / "b", store=store2)
     assert second.step_index == stop_after and isinstance(second.scheme, PtnScheme)
-    restored = policies(second).to_state()
+    restored = state_of(policies(second))
     assert restored.keys() == saved.keys()
     for k in saved:
         assert restored[k].tobytes() == saved[k].tobytes(), k
@@ -269,10 +271,10 @@ def test_resume_from_the_store_restores_the_policies_exactly(tmp_path: Path, sto
     store2.close()
     assert second.sim.time_ns == ref.sim.time_ns
     assert isinstance(ref.scheme, PtnScheme)
-    a, b = policies(ref).to_state(), policies(second).to_state()
+    a, b = state_of(policies(ref)), state_of(policies(second))
     for k in a:
         assert a[k].tobytes() == b[k].tobytes(), k
-    sa, sb = ref.scores.to_arrays(), second.scores.to_arrays()
+    sa, sb = state_of(ref.scores), state_of(second.scores)
     for k in sa:
         assert sa[k].tobytes() == sb[k].tobytes(), k
     assert ref_chain.weight_calls[-1].weights == chain.weight_calls[-1].weights
@@ -280,7 +282,7 @@ def test_resume_from_the_store_restores_the_policies_exactly(tmp_path: Path, sto
     reasons = {r.uid: r.reason for r in policies(ref).eliminations.records()}
     assert reasons[IDLE] == Reason.CHALLENGE_FAILED and reasons[DUMPER] != Reason.NONE
     assert policies(ref).challenge.status_of(HOLDER) == Status.PASSED
-    assert np.count_nonzero(policies(ref).ledger.to_state()["checkpoint"] >= 0) == policies(ref).ledger.slots
+    assert np.count_nonzero(state_of(policies(ref).ledger)["checkpoint"] >= 0) == policies(ref).ledger.slots
 
 
 def test_a_stored_policy_state_that_does_not_fit_is_refused(tmp_path: Path) -> None:
@@ -292,8 +294,8 @@ def test_a_stored_policy_state_that_does_not_fit_is_refused(tmp_path: Path) -> N
     run_steps(v, 14)
     state = store.load()
     assert state is not None
-    extra = dict(state.extra)
-    extra["policy/elimination/reason"] = np.zeros(7, dtype=np.int8)
+    arrays = dict(state.arrays)
+    arrays["scheme/policy/elimination/reason"] = np.zeros(7, dtype=np.int8)
     v.step_index += 1
     ref = store.write_checkpoint(v.sim, v.step_index)
     store.commit(
@@ -301,13 +303,41 @@ def test_a_stored_policy_state_that_does_not_fit_is_refused(tmp_path: Path) -> N
         identity=state.identity,
         step_index=v.step_index,
         time_ns=v.sim.time_ns,
-        score_state=state.score_state,
+        arrays=arrays,
         hotkeys=state.hotkeys,
-        extra=extra,
     )
     store.close()
     with (
         ValidatorStore(tmp_path / "state") as store2,
-        pytest.raises(StoreError, match="stored policy state is unusable"),
+        pytest.raises(
+            StoreError, match=r"array scheme/policy/elimination/reason must be int8\[4\], got int8\[7\]"
+        ),
     ):
         make(tmp_path, store=store2)
+
+
+def test_a_store_changes_scoring_scheme_keeping_the_history(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A ptn run resumed with preset taos leaves the policies' arrays out (a warning names them)
+    and keeps the history; resumed with ptn again, the policies start new."""
+    from taos.validator.store import ValidatorStore
+
+    with ValidatorStore(tmp_path / "state") as store:
+        first, _, _ = make(tmp_path, store=store)
+        first.sync_chain()
+        run_steps(first, 10)
+        history = state_of(first.scheme.history)
+    with ValidatorStore(tmp_path / "state") as store:
+        second, _, _ = make(tmp_path, store=store, scoring=ScoringSettings())
+        assert isinstance(second.scheme, TaosScheme) and second.step_index == 10
+        assert "scheme/policy/challenge/status" in caplog.text and "are left out" in caplog.text
+        assert all(a.tobytes() == history[k].tobytes() for k, a in state_of(second.scheme.history).items())
+        second.sync_chain()
+        run_steps(second, 2)
+    caplog.clear()
+    caplog.set_level(logging.INFO, logger="taos.validator")
+    with ValidatorStore(tmp_path / "state") as store:
+        third, _, _ = make(tmp_path, store=store)
+        assert third.step_index == 12 and "no stored elimination, challenge or ledger state" in caplog.text
+        assert policies(third).challenge.status().tolist() == [Status.NONE] * 4

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from taos.scoring import sharpe_batch
 from taos.validator.history import ANCHOR_PERIOD, ScoreParams, ScoreState
+from taos.validator.persisted import state_of
 
 S = 1_000_000_000
 KINDS = ("walk", "half_units", "flat", "slope", "jumps", "gappy")
@@ -86,7 +87,7 @@ def test_equal_series_score_equally_and_a_restored_state_continues_identically()
     totals = np.zeros((3, 2), dtype=np.int64)
     for step in range(1, 101):
         a.observe(step, step * 5 * S, np.concatenate([walk[step]] * 2 + [walk[step] + 3.0]), totals)
-    b = ScoreState.from_arrays(a.to_arrays())
+    b = ScoreState.restored(state_of(a), 3, 2)
     for step in range(101, 200):
         values = np.concatenate([walk[step]] * 2 + [walk[step] + 3.0])
         a.observe(step, step * 5 * S, values, totals)
@@ -94,7 +95,7 @@ def test_equal_series_score_equally_and_a_restored_state_continues_identically()
         sharpes = a.book_sharpes()
         assert sharpes[0].tobytes() == sharpes[1].tobytes()
         assert a.book_sharpes().tobytes() == b.book_sharpes().tobytes()
-    fa, fb = a.to_arrays(), b.to_arrays()
+    fa, fb = state_of(a), state_of(b)
     assert all(fa[k].tobytes() == fb[k].tobytes() for k in fa)
 
 
@@ -106,13 +107,13 @@ def test_a_state_stored_without_the_sums_rebuilds_them() -> None:
     a = ScoreState(p, 2, 3)
     for step in range(1, 45):
         a.observe(step, step * 5 * S, 1_000 + rng.normal(size=(2, 3)), np.zeros((2, 3), dtype=np.int64))
-    old = {k: v for k, v in a.to_arrays().items() if not k.startswith("returns_")}
-    b = ScoreState.from_arrays(old)
+    old = {k: v for k, v in state_of(a).items() if not k.startswith("returns/")}
+    b = ScoreState.restored(old, 2, 3)
     np.testing.assert_allclose(b.book_sharpes(), a.book_sharpes(), rtol=1e-9)
     assert b.book_sharpes().tolist() != [[0.0] * 3] * 2
-    damaged = dict(a.to_arrays())
-    del damaged["returns_squares"]
-    with pytest.raises(ValueError, match=r"missing \['returns_squares'\]"):
-        ScoreState.from_arrays(damaged)
-    with pytest.raises(ValueError, match="array returns_count"):
-        ScoreState.from_arrays({**a.to_arrays(), "returns_count": np.zeros((2, 3))})
+    damaged = state_of(a)
+    del damaged["returns/squares"]
+    with pytest.raises(ValueError, match="array returns/squares is missing"):
+        ScoreState.restored(damaged, 2, 3)
+    with pytest.raises(ValueError, match="array returns/count"):
+        ScoreState.restored({**state_of(a), "returns/count": np.zeros((2, 3))}, 2, 3)

@@ -5,9 +5,10 @@ the two schemes."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from test_validator_loop import make
 
 from taos.validator.history import ScoreParams, ScoreState
 from taos.validator.loop import run
+from taos.validator.persisted import Stored, load_state, state_of
 from taos.validator.policy import ScoringSettings
 from taos.validator.schemes import (
     Observation,
@@ -60,12 +62,12 @@ class EveryoneEqual(ScoringScheme):
         out[2] = True
         return out
 
-    def state(self) -> dict[str, np.ndarray]:
-        return {"steps": self.steps}
+    # its own state, declared once: saved and restored with the history by the validator's store
+    STORED: ClassVar[dict[str, Stored]] = {"steps": Stored("int64", ("1",))}
+    ATTR_PREFIX: ClassVar[str] = ""
 
-    def restore(self, history: ScoreState, state: Mapping[str, np.ndarray]) -> None:
-        super().restore(history, state)
-        self.steps = np.array(state["steps"])
+    def sizes(self) -> dict[str, int]:
+        return {"1": 1}
 
 
 register_scheme(EveryoneEqual)
@@ -118,7 +120,16 @@ def test_the_presets_are_the_two_schemes_and_unknown_names_are_refused() -> None
 def test_a_scheme_refuses_a_stored_history_of_another_size() -> None:
     params = ScoreParams(starting_wealth=100.0)
     scheme = make_scheme(None, ScoringSettings.preset("taos"), params, 3, 2)
-    with pytest.raises(ValueError, match="stored score state is for 4 slots x 2 books, not 3 x 2"):
-        scheme.restore(ScoreState(params, 4, 2), {})
-    extra: dict[str, Any] = {}
-    scheme.restore(ScoreState(params, 3, 2), extra)  # the right size is taken
+
+    def stored(slots: int) -> dict[str, np.ndarray]:
+        return {f"history/{k}": a for k, a in state_of(ScoreState(params, slots, 2)).items()}
+
+    with pytest.raises(
+        ValueError, match=r"array history/values must be float64\[3, 2, 720\], got float64\[4, 2, 720\]"
+    ):
+        load_state(scheme, stored(4))
+    load_state(scheme, stored(3))  # the right size is taken
+    # a history kept with another window is taken with it (the window is its own parameter)
+    other = ScoreState(dataclasses.replace(params, window=10), 3, 2)
+    load_state(scheme, {f"history/{k}": a for k, a in state_of(other).items()})
+    assert scheme.history.params.window == 10

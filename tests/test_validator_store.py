@@ -21,11 +21,13 @@ from taos.simulator import (
 )
 from taos.validator import store as store_module
 from taos.validator.history import ScoreParams, ScoreState
+from taos.validator.persisted import state_of, within
 from taos.validator.store import (
     DB_NAME,
     SCHEMA_VERSION,
     JournalEntry,
     SimulationIdentity,
+    StoredState,
     StoreError,
     ValidatorStore,
     _array_from_chunks,
@@ -35,6 +37,34 @@ from taos.validator.store import (
 
 S = 1_000_000_000
 IDENTITY = SimulationIdentity("c0ffee", 7)
+HISTORY = "scheme/history"  # where the validator keeps its ScoreState's arrays
+
+
+def stored_arrays(state: ScoreState, **extra: np.ndarray) -> dict[str, np.ndarray]:
+    """The arrays a validator would commit for ``state``, and ``extra`` ones."""
+    return {**{f"{HISTORY}/{k}": a for k, a in state_of(state).items()}, **extra}
+
+
+def score_state_of(loaded: StoredState) -> ScoreState:
+    miners, books = loaded.arrays[f"{HISTORY}/values"].shape[:2]
+    return ScoreState.restored(within(loaded.arrays, HISTORY), miners, books)
+
+
+def extra_of(loaded: StoredState) -> dict[str, np.ndarray]:
+    return {k: a for k, a in loaded.arrays.items() if not k.startswith(HISTORY + "/")}
+
+
+def old_names(db: sqlite3.Connection) -> None:
+    """Renames the arrays as schemas 1 to 3 named them (score/..., score/returns_..., extra/...)."""
+    for table in ("arrays", "array_chunks"):
+        for (name,) in db.execute(f"SELECT DISTINCT name FROM {table}").fetchall():
+            if name.startswith(f"{HISTORY}/returns/"):
+                old = "score/returns_" + name.removeprefix(f"{HISTORY}/returns/")
+            elif name.startswith(f"{HISTORY}/"):
+                old = "score/" + name.removeprefix(f"{HISTORY}/")
+            else:
+                old = "extra/" + name
+            db.execute(f"UPDATE {table} SET name = ? WHERE name = ?", (old, name))
 
 
 def core_config(seed: int = 7) -> SimulationConfig:
@@ -78,9 +108,8 @@ class Run:
             identity=IDENTITY,
             step_index=self.step,
             time_ns=self.sim.time_ns,
-            score_state=self.state,
+            arrays=stored_arrays(self.state, **extra),
             hotkeys={0: "hk-a", 1: "hk-b", 2: "hk-c"},
-            extra=extra,
         )
 
 
@@ -89,7 +118,7 @@ def checkpoint_files(d: Path) -> list[str]:
 
 
 def same_state(a: ScoreState, b: ScoreState) -> bool:
-    fa, fb = a.to_arrays(), b.to_arrays()
+    fa, fb = state_of(a), state_of(b)
     return fa.keys() == fb.keys() and all(fa[k].tobytes() == fb[k].tobytes() for k in fa)
 
 
@@ -120,14 +149,18 @@ def test_round_trip_resumes_exactly(tmp_path: Path) -> None:
     assert (loaded.step_index, loaded.time_ns) == (3, 15 * S)
     assert loaded.identity == IDENTITY
     assert loaded.hotkeys == {0: "hk-a", 1: "hk-b", 2: "hk-c"}
-    assert loaded.extra["observed"].tolist() == [0, 1, 2, 3, 4]
-    assert loaded.extra["names"].tolist() == ["a", "bc"]
-    assert same_state(loaded.score_state, run.state)
+    assert extra_of(loaded)["observed"].tolist() == [0, 1, 2, 3, 4]
+    assert extra_of(loaded)["names"].tolist() == ["a", "bc"]
+    assert same_state(score_state_of(loaded), run.state)
     assert loaded.checkpoint_bytes == run.sim.save_state()
     assert loaded.checkpoint.path.name == "step-000000003.ckpt"
     # The restored simulation and state continue exactly like the originals.
     resumed = Run()
-    resumed.sim, resumed.state, resumed.step = loaded.restore_simulation(run.config), loaded.score_state, 3
+    resumed.sim, resumed.state, resumed.step = (
+        loaded.restore_simulation(run.config),
+        score_state_of(loaded),
+        3,
+    )
     for _ in range(4):
         assert run.advance() == resumed.advance()
     assert same_state(run.state, resumed.state)
@@ -243,7 +276,12 @@ def test_bad_commits_are_refused_and_write_nothing(tmp_path: Path) -> None:
         run.advance()
         run.advance()
         run.save(store)
-        kw = {"identity": IDENTITY, "time_ns": 10 * S, "score_state": run.state, "hotkeys": {0: "x"}}
+        kw = {
+            "identity": IDENTITY,
+            "time_ns": 10 * S,
+            "arrays": stored_arrays(run.state),
+            "hotkeys": {0: "x"},
+        }
         with pytest.raises(StoreError, match="step 2 is not after the last committed step 2"):
             store.write_checkpoint(run.sim, 2)
         run.advance()
@@ -251,7 +289,7 @@ def test_bad_commits_are_refused_and_write_nothing(tmp_path: Path) -> None:
         with pytest.raises(StoreError, match="checkpoint is for step 3, not step 4"):
             store.commit(ref, step_index=4, **kw)  # type: ignore[arg-type]
         with pytest.raises(StoreError, match="dtype object"):
-            store.commit(ref, step_index=3, extra={"bad": np.array([{}], dtype=object)}, **kw)  # type: ignore[arg-type]
+            store.commit(ref, step_index=3, **{**kw, "arrays": {"bad": np.array([{}], dtype=object)}})  # type: ignore[arg-type]
         with pytest.raises(StoreError, match="hotkey of uid 0 must be a string"):
             store.commit(ref, step_index=3, **{**kw, "hotkeys": {0: 5}})  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="time_ns"):
@@ -268,23 +306,31 @@ def test_bad_commits_are_refused_and_write_nothing(tmp_path: Path) -> None:
     ("damage", "message"),
     [
         (
-            "UPDATE array_chunks SET data = x'934e554d50592067617262616765' WHERE name = 'score/score'",
-            r"'score/score' is unreadable \(chunk -1\)",
+            "UPDATE array_chunks SET data = x'934e554d50592067617262616765' WHERE name = 'scheme/history/score'",
+            r"'scheme/history/score' is unreadable \(chunk -1\)",
         ),
-        ("DELETE FROM array_chunks WHERE name = 'score/score'", "'score/score' must have exactly one chunk"),
-        ("DELETE FROM array_chunks WHERE name = 'score/values' AND idx = 0", "'score/values' has chunks"),
-        ("UPDATE arrays SET chunk = 1 WHERE name = 'score/values'", "'score/values' has chunks"),
-        ("UPDATE arrays SET chunk = 0 WHERE name = 'score/values'", "malformed chunk width 0"),
         (
-            "UPDATE arrays SET shape = '[9]' WHERE name = 'score/score'",
-            "'score/score' does not match its recorded",
+            "DELETE FROM array_chunks WHERE name = 'scheme/history/score'",
+            "'scheme/history/score' must have exactly one chunk",
         ),
-        ("UPDATE arrays SET dtype = 'not a dtype' WHERE name = 'score/score'", "malformed dtype"),
         (
-            "DELETE FROM arrays WHERE name = 'score/activity'",
-            r"chunks without an array: \['score/activity'\]",
+            "DELETE FROM array_chunks WHERE name = 'scheme/history/values' AND idx = 0",
+            "'scheme/history/values' has chunks",
         ),
-        ("UPDATE arrays SET name = 'other/x' WHERE name = 'score/score'", "unknown stored array 'other/x'"),
+        (
+            "UPDATE arrays SET chunk = 1 WHERE name = 'scheme/history/values'",
+            "'scheme/history/values' has chunks",
+        ),
+        ("UPDATE arrays SET chunk = 0 WHERE name = 'scheme/history/values'", "malformed chunk width 0"),
+        (
+            "UPDATE arrays SET shape = '[9]' WHERE name = 'scheme/history/score'",
+            "'scheme/history/score' does not match its recorded",
+        ),
+        ("UPDATE arrays SET dtype = 'not a dtype' WHERE name = 'scheme/history/score'", "malformed dtype"),
+        (
+            "DELETE FROM arrays WHERE name = 'scheme/history/activity'",
+            r"chunks without an array: \['scheme/history/activity'\]",
+        ),
     ],
 )
 def test_a_malformed_stored_array_is_refused(tmp_path: Path, damage: str, message: str) -> None:
@@ -292,11 +338,27 @@ def test_a_malformed_stored_array_is_refused(tmp_path: Path, damage: str, messag
     with ValidatorStore(tmp_path) as store:
         run.advance()
         run.save(store)
-        if "SET name" in damage:
-            store.db.execute("UPDATE array_chunks SET name = 'other/x' WHERE name = 'score/score'")
         store.db.execute(damage)
         with pytest.raises(StoreError, match=message):
             store.load()
+
+
+def test_the_store_keeps_arrays_under_any_name(tmp_path: Path) -> None:
+    """The store does not interpret names: what the parts of a validator keep is theirs to check
+    (``taos.validator.persisted.load_state``)."""
+    run = Run()
+    with ValidatorStore(tmp_path) as store:
+        run.advance()
+        run.save(store, **{"other/x": np.arange(3)})
+        loaded = store.load()
+    assert loaded is not None and loaded.arrays["other/x"].tolist() == [0, 1, 2]
+    with (
+        ValidatorStore(tmp_path) as store,
+        pytest.raises(StoreError, match="names must be non-empty strings"),
+    ):
+        store.save(
+            run.sim, identity=IDENTITY, step_index=2, time_ns=10 * S, arrays={"": np.zeros(1)}, hotkeys={}
+        )
 
 
 def stored_chunks(db: sqlite3.Connection, name: str) -> dict[int, bytes]:
@@ -314,25 +376,25 @@ def test_commits_write_only_the_chunks_that_changed(tmp_path: Path, monkeypatch:
         run.advance()
         run.save(store)
         db = store.db
-        before = stored_chunks(db, "score/values")
+        before = stored_chunks(db, f"{HISTORY}/values")
         assert sorted(before) == list(range(8))
         run.advance()
         changes_before = db.total_changes
         run.save(store)
-        after = stored_chunks(db, "score/values")
+        after = stored_chunks(db, f"{HISTORY}/values")
         assert [i for i in range(8) if before[i] != after[i]] == [1]  # the new ring column only
         assert db.total_changes - changes_before < 40  # a few chunks, not every column of every array
         run.state.reset_uid(1)  # touches every column of uid 1's history
         run.advance()
         run.save(store)
-        now = stored_chunks(db, "score/values")  # uid 1 had values in columns 0 and 1; column 2 is new
+        now = stored_chunks(db, f"{HISTORY}/values")  # uid 1 had values in columns 0 and 1; column 2 is new
         assert [i for i in range(8) if now[i] != after[i]] == [0, 1, 2]
     with ValidatorStore(tmp_path) as store:
         loaded = store.load()
-        assert loaded is not None and same_state(loaded.score_state, run.state)
+        assert loaded is not None and same_state(score_state_of(loaded), run.state)
         run.advance()
         run.save(store)
-        assert same_state(store.load().score_state, run.state)  # type: ignore[union-attr]
+        assert same_state(score_state_of(store.load()), run.state)  # type: ignore[union-attr]
 
 
 def test_a_chunk_holds_several_indices_and_only_the_changed_chunks_are_written(tmp_path: Path) -> None:
@@ -344,16 +406,16 @@ def test_a_chunk_holds_several_indices_and_only_the_changed_chunks_are_written(t
     with ValidatorStore(tmp_path) as store:
         run.advance()
         run.save(store, big=big)
-        before = stored_chunks(store.db, "extra/big")
+        before = stored_chunks(store.db, "big")
         assert sorted(before) == list(range(10))
         big[7, 13] = 1.0  # index 13: chunk 3
         big[0, 39] = 2.0  # index 39: chunk 9
         run.advance()
         run.save(store, big=big)
-        after = stored_chunks(store.db, "extra/big")
+        after = stored_chunks(store.db, "big")
         assert [i for i in range(10) if before[i] != after[i]] == [3, 9]
         loaded = store.load()
-    assert loaded is not None and loaded.extra["big"].tobytes() == big.tobytes()
+    assert loaded is not None and extra_of(loaded)["big"].tobytes() == big.tobytes()
 
 
 def test_a_commit_without_load_replaces_what_another_process_left(tmp_path: Path) -> None:
@@ -369,9 +431,9 @@ def test_a_commit_without_load_replaces_what_another_process_left(tmp_path: Path
         second.save(store, new=np.ones((2, 2)))
     with ValidatorStore(tmp_path) as store:
         loaded = store.load()
-    assert loaded is not None and set(loaded.extra) == {"new"}
-    assert same_state(loaded.score_state, second.state)
-    assert loaded.score_state.params.window == 5
+    assert loaded is not None and set(extra_of(loaded)) == {"new"}
+    assert same_state(score_state_of(loaded), second.state)
+    assert score_state_of(loaded).params.window == 5
 
 
 @dataclass(frozen=True)
@@ -414,7 +476,7 @@ def journaled(run: Run, store: ValidatorStore, *, checkpoint: bool) -> None:
         identity=IDENTITY,
         step_index=run.step,
         time_ns=run.sim.time_ns,
-        score_state=run.state,
+        arrays=stored_arrays(run.state),
         hotkeys={0: "hk-a"},
         journal=[JournalEntry(run.step, run.step * 5 * S, records)],
     )
@@ -433,9 +495,13 @@ def test_journaled_commits_resume_from_the_checkpoint_and_a_replay(tmp_path: Pat
     assert loaded is not None
     assert (loaded.step_index, loaded.time_ns, loaded.checkpoint.step_index) == (9, 45 * S, 4)
     assert [e.step_index for e in loaded.journal] == [5, 6, 7, 8, 9]
-    assert same_state(loaded.score_state, run.state)
+    assert same_state(score_state_of(loaded), run.state)
     resumed = Run()
-    resumed.sim, resumed.state, resumed.step = loaded.restore_simulation(run.config), loaded.score_state, 9
+    resumed.sim, resumed.state, resumed.step = (
+        loaded.restore_simulation(run.config),
+        score_state_of(loaded),
+        9,
+    )
     # the replayed simulation is the uninterrupted one: same accounts now, same events from here on
     for a, b in zip(run.sim.step(45 * S).accounts, resumed.sim.step(45 * S).accounts, strict=True):
         assert a.tobytes() == b.tobytes()
@@ -453,7 +519,7 @@ def test_a_journal_that_does_not_continue_the_last_commit_is_refused(tmp_path: P
     with ValidatorStore(tmp_path) as store:
         records = crossing_orders(run.sim, 1)
         run.advance(records)
-        common = dict(identity=IDENTITY, time_ns=run.sim.time_ns, score_state=run.state, hotkeys={})
+        common = dict(identity=IDENTITY, time_ns=run.sim.time_ns, arrays=stored_arrays(run.state), hotkeys={})
         entry = JournalEntry(1, 5 * S, records)
         with pytest.raises(StoreError, match="the first commit of a store needs a checkpoint"):
             store.commit(None, step_index=1, journal=[entry], **common)
@@ -504,13 +570,14 @@ def test_a_schema_1_store_is_migrated_and_resumes(tmp_path: Path) -> None:
         one_chunk_per_index(db, as_npy=True)
         db.execute("DROP TABLE journal")
         db.execute("ALTER TABLE meta DROP COLUMN checkpoint_step")
+        old_names(db)
         db.execute("UPDATE schema_version SET version = 1")
     db.close()
     with ValidatorStore(tmp_path) as store:
         loaded = store.load()
         assert loaded is not None
         assert (loaded.step_index, loaded.checkpoint.step_index, loaded.journal) == (1, 1, [])
-        assert loaded.extra["observed"].tolist() == [0, 1, 2]
+        assert extra_of(loaded)["observed"].tolist() == [0, 1, 2]
         journaled(run, store, checkpoint=False)  # and it takes journaled commits
     with ValidatorStore(tmp_path) as store:
         loaded = store.load()
@@ -555,18 +622,19 @@ def test_a_schema_2_store_is_migrated_and_its_arrays_rewritten_in_wider_chunks(t
         before = db.execute("SELECT COUNT(*) FROM array_chunks").fetchone()[0]
         one_chunk_per_index(db, as_npy=False)
         db.execute("ALTER TABLE journal DROP COLUMN delays")
+        old_names(db)
         db.execute("UPDATE schema_version SET version = 2")
         per_index = db.execute("SELECT COUNT(*) FROM array_chunks").fetchone()[0]
     db.close()
     assert per_index > before  # the arrays did take several indices per chunk
     with ValidatorStore(tmp_path) as store:
         loaded = store.load()
-        assert loaded is not None and loaded.extra["observed"].tolist() == [0, 1, 2]
-        assert loaded.score_state.to_arrays().keys() == run.state.to_arrays().keys()
+        assert loaded is not None and extra_of(loaded)["observed"].tolist() == [0, 1, 2]
+        assert state_of(score_state_of(loaded)).keys() == state_of(run.state).keys()
         assert all(
             a.tobytes() == b.tobytes()
             for a, b in zip(
-                loaded.score_state.to_arrays().values(), run.state.to_arrays().values(), strict=True
+                state_of(score_state_of(loaded)).values(), state_of(run.state).values(), strict=True
             )
         )
         journaled(run, store, checkpoint=False)
@@ -585,7 +653,7 @@ def test_the_pending_instructions_are_the_next_steps_journal_entry(tmp_path: Pat
     keeps it when the step ran with them and replaces it when the step ran with others."""
     run = Run()
     with ValidatorStore(tmp_path) as store:
-        common = dict(identity=IDENTITY, score_state=run.state, hotkeys={})
+        common = dict(identity=IDENTITY, arrays=stored_arrays(run.state), hotkeys={})
         first = crossing_orders(run.sim, 1)
         run.advance(first)
         planned = crossing_orders(run.sim, 2)
@@ -631,7 +699,7 @@ def test_a_schema_3_journal_of_delays_is_replayed_as_arrival_times(tmp_path: Pat
             identity=IDENTITY,
             step_index=4,
             time_ns=run.sim.time_ns,
-            score_state=run.state,
+            arrays=stored_arrays(run.state),
             hotkeys={0: "hk-a"},
             journal=[JournalEntry(4, 20 * S, records)],
             pending=JournalEntry(5, 25 * S, planned),
@@ -649,6 +717,7 @@ def test_a_schema_3_journal_of_delays_is_replayed_as_arrival_times(tmp_path: Pat
                 (zlib.compress(records.tobytes(), 1), step),
             )
         db.execute("ALTER TABLE journal DROP COLUMN delays")
+        old_names(db)
         db.execute("UPDATE schema_version SET version = 3")
     db.close()
     assert sorted(starts) == [2, 3, 4, 5]
@@ -664,6 +733,8 @@ def test_a_schema_3_journal_of_delays_is_replayed_as_arrival_times(tmp_path: Pat
     assert sum(int(a["traded_quote"].sum()) for a in run.sim.step(25 * S).accounts) > 0
     db = sqlite3.connect(tmp_path / DB_NAME)
     assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    names = {n for (n,) in db.execute("SELECT name FROM arrays UNION SELECT name FROM array_chunks")}
+    assert names == set(stored_arrays(run.state))  # renamed: score/x is now scheme/history/x
     assert db.execute("SELECT step_index, delays FROM journal ORDER BY step_index").fetchall() == [
         (2, 1),
         (3, 1),

@@ -258,6 +258,6 @@ def test_the_snapshot_of_a_real_step_matches_the_accounts(tmp_path: Path) -> Non
     assert m is not None and m.time_ns == result.time_ns == 5_000_000_000
     assert (m.base_lots[1:] == NEUTRAL).all() and (m.quote_units[1:] == QUOTE).all()
     book = result.books[0]
-    assert m.mid_ticks[0] == (int(book["bids"]["price_ticks"][0]) + int(book["asks"]["price_ticks"][0])) / 2
+    assert m.mid_ticks[0] == (int(book.bids["price_ticks"][0]) + int(book.asks["price_ticks"][0])) / 2
     np.testing.assert_array_equal(v.inventory_values(result), m.equity_units())
     assert dataclasses.is_dataclass(m)

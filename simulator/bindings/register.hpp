@@ -38,6 +38,15 @@ struct AccountRecord {
   std::int64_t traded_quote;
 };
 
+// One book's view after a step: its top levels per side (best first) and the orders of its first
+// levels (in time priority), as numpy arrays of LEVEL_DTYPE and ORDER_DTYPE.
+struct BookLevels {
+  py::array_t<LevelRecord> bids;
+  py::array_t<LevelRecord> asks;
+  py::array_t<OrderRecord> bid_orders;
+  py::array_t<OrderRecord> ask_orders;
+};
+
 void register_enums(py::module_& m);
 void register_records(py::module_& m);
 void register_exchange(py::module_& m);

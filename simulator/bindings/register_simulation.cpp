@@ -18,7 +18,7 @@ struct StepResult {
   AgentId miner_slots = 0;
   py::array_t<Event> events;
   NoticeIndex index;
-  py::list books;     // per book: {"bids", "asks", "bid_orders", "ask_orders"}
+  py::list books;     // per book: BookLevels
   py::list accounts;  // per book: ACCOUNT_DTYPE array of the miners' accounts
 
   py::array_t<Event> notices(AgentId miner) const {
@@ -113,7 +113,7 @@ void register_simulation(py::module_& m) {
       .def_readonly("time_ns", &StepResult::time_ns)
       .def_readonly("events", &StepResult::events, "The step's L3 events (EVENT_DTYPE), book by book.")
       .def_readonly("books", &StepResult::books,
-                    "Per book a dict of bids/asks (LEVEL_DTYPE) and bid_orders/ask_orders (ORDER_DTYPE).")
+                    "Per book a BookLevels: bids/asks (LEVEL_DTYPE) and bid_orders/ask_orders (ORDER_DTYPE).")
       .def_readonly("accounts", &StepResult::accounts, "Per book the miners' accounts (ACCOUNT_DTYPE).")
       .def_readonly("miner_slots", &StepResult::miner_slots)
       .def("notices", &StepResult::notices, py::arg("miner"),

@@ -37,13 +37,9 @@ inline py::array_t<OrderRecord> side_orders(const OrderBook& book, Side side, st
 }
 
 // A book's top `depth` levels per side and the orders of its first `detail_depth` levels.
-inline py::dict book_levels(const OrderBook& book, std::size_t depth, std::size_t detail_depth) {
-  py::dict d;
-  d["bids"] = side_levels(book, Side::Buy, depth);
-  d["asks"] = side_levels(book, Side::Sell, depth);
-  d["bid_orders"] = side_orders(book, Side::Buy, detail_depth);
-  d["ask_orders"] = side_orders(book, Side::Sell, detail_depth);
-  return d;
+inline BookLevels book_levels(const OrderBook& book, std::size_t depth, std::size_t detail_depth) {
+  return BookLevels{side_levels(book, Side::Buy, depth), side_levels(book, Side::Sell, depth),
+                    side_orders(book, Side::Buy, detail_depth), side_orders(book, Side::Sell, detail_depth)};
 }
 
 template <class Cls, class Get>
@@ -57,7 +53,7 @@ void def_exchange_views(Cls& cls, Get get) {
             return book_levels(ex.book(book), depth, detail_depth);
           },
           py::arg("book"), py::arg("depth") = 21, py::arg("detail_depth") = 5,
-          "Top `depth` levels per side and the orders of the first `detail_depth` levels.")
+          "Top `depth` levels per side and the orders of the first `detail_depth` levels (a BookLevels).")
       .def(
           "best",
           [get](Self& self, BookId book) {

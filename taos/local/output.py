@@ -386,7 +386,7 @@ class RunWriter:
         for b in range(self.books):
             book = result.books[b]
             for s, side in enumerate(("bid", "ask")):
-                levels = book[f"{side}s"][: self.depth]
+                levels = (book.bids if side == "bid" else book.asks)[: self.depth]
                 k = len(levels)
                 qty = self._qty(levels["qty_lots"])
                 parts["time_ns"].append(np.full(k, t, dtype=np.int64))

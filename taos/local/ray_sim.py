@@ -31,6 +31,7 @@ import numpy as np
 
 from taos.simulator import (
     INSTRUCTION_DTYPE,
+    BookLevels,
     CheckpointError,
     FeeTier,
     FundamentalConfig,
@@ -165,7 +166,7 @@ class ShardWorker:
 
     def step(
         self, until_ns: int, instructions: np.ndarray | None, depth: int, detail_depth: int
-    ) -> tuple[int, np.ndarray, list[dict[str, np.ndarray]], list[np.ndarray]]:
+    ) -> tuple[int, np.ndarray, list[BookLevels], list[np.ndarray]]:
         r = self.sim.step(until_ns, instructions, depth, detail_depth)
         events = r.events
         if self.first_book:
@@ -192,7 +193,7 @@ class RayStepResult:
     time_ns: int
     miner_slots: int
     events: np.ndarray  # EVENT_DTYPE, book by book, then refused instructions for unknown books
-    books: list[dict[str, np.ndarray]] = field(default_factory=list)
+    books: list[BookLevels] = field(default_factory=list)
     accounts: list[np.ndarray] = field(default_factory=list)
 
     def notices(self, miner: int) -> np.ndarray:
@@ -266,7 +267,7 @@ class RaySimulation:
         results = self._ray.get(futures)
         events = [r[1] for r in results]
         merged = np.concatenate(events) if len(events) > 1 else events[0]
-        books: list[dict[str, np.ndarray]] = []
+        books: list[BookLevels] = []
         accounts: list[np.ndarray] = []
         for r in results:
             books.extend(r[2])

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
+
+if TYPE_CHECKING:
+    from taos.simulator import BookLevels
 
 from taos.protocol import (
     Account,
@@ -143,7 +146,7 @@ def public_event_records(ev: np.ndarray, u: Units) -> bytes:
     return _packed_public_events(ev, u).tobytes()
 
 
-def book_states(books: Sequence[dict], events: np.ndarray, u: Units) -> tuple[BookState, ...]:
+def book_states(books: Sequence[BookLevels], events: np.ndarray, u: Units) -> tuple[BookState, ...]:
     """The shared part of a step's state: every book's levels (as ``StepResult.books``) and its
     public events (anonymous: no agent ids; rejections and resets are left out). The events of all
     books are packed at once, then cut per book (in each book's order); a book lists its newest
@@ -156,8 +159,8 @@ def book_states(books: Sequence[dict], events: np.ndarray, u: Units) -> tuple[Bo
     bounds = np.searchsorted(book, np.arange(len(books) + 1)).tolist()
     out = []
     for b, state in enumerate(books):
-        bid_levels, bid_orders = _side(state["bids"], state["bid_orders"], u)
-        ask_levels, ask_orders = _side(state["asks"], state["ask_orders"], u)
+        bid_levels, bid_orders = _side(state.bids, state.bid_orders, u)
+        ask_levels, ask_orders = _side(state.asks, state.ask_orders, u)
         first, end = bounds[b], bounds[b + 1]
         dropped = max(0, end - first - MAX_EVENTS_PER_BOOK)
         out.append(

@@ -19,13 +19,16 @@ Units: inventory values, traded volumes and the starting wealth are in one money
 caller (the validator uses the engine's integer quote units, tick x lot). The traded totals are the
 accounts' cumulative ``traded_quote`` counters (integers); the volume of a step is their difference.
 
-Persistence: :meth:`ScoreState.to_arrays` returns plain numpy arrays (no objects), and
-:meth:`ScoreState.from_arrays` checks and rebuilds the state from them.
+Persistence: the arrays are declared once (``ScoreState.STORED``, ``ReturnSums.STORED``) and saved
+and restored by :func:`taos.validator.persisted.state_of` and
+:func:`~taos.validator.persisted.load_state` (plain numpy arrays, no objects);
+:meth:`ScoreState.restored` rebuilds a state with the parameters it was kept with.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -40,6 +43,7 @@ from taos.scoring import (
     sharpe_batch,
     taos_score_batch,
 )
+from taos.validator.persisted import Persisted, Stored, load_state, within
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -114,21 +118,6 @@ class ScoreParams:
         return cls(starting_wealth=float(wealth), **overrides)
 
 
-# name → (dtype, shape in terms of M miners, B books, L window, K buckets; () for a scalar)
-_LAYOUT: dict[str, tuple[str, tuple[str, ...]]] = {
-    "values": ("float64", ("M", "B", "L")),
-    "column_step": ("int64", ("L",)),
-    "column_time_ns": ("int64", ("L",)),
-    "volume": ("int64", ("M", "B", "K")),
-    "bucket_id": ("int64", ("K",)),
-    "prev_traded": ("int64", ("M", "B")),
-    "activity": ("float64", ("M", "B")),
-    "score": ("float64", ("M",)),
-    "step_score": ("float64", ("M",)),
-    "counters": ("int64", ("4",)),  # columns written, observations, last step, last time
-}
-_PARAM_PREFIX = "param."
-
 ANCHOR_PERIOD = 32
 """The rolling sums are recomputed from the windows every this many history columns (all series at
 once: two miners with the same values get the same sums, so the same scores)."""
@@ -143,9 +132,10 @@ CANCELLATION = 1e4
 shift is far from the mean: the variance would be a small difference of large numbers) is
 re-anchored at once."""
 _ANCHOR_BLOCK = 16  # miners anchored together by _anchor_all
+_PARAM = "param."  # the stored parameters: param.window, …
 
 
-class ReturnSums:
+class ReturnSums(Persisted):
     """Rolling sums of the returns in each (miner, book) Sharpe window.
 
     For every series: ``count``, the valid returns ``r`` in the window (both ends finite);
@@ -167,26 +157,27 @@ class ReturnSums:
     are computed from their windows by ``sharpe_batch`` itself, so the zero-std rule and the
     treatment of missing values are exactly those of :func:`taos.scoring.sharpe`."""
 
-    FIELDS: ClassVar[dict[str, str]] = {  # name → dtype
-        "count": "int64",
-        "nonzero": "int64",
-        "shift": "float64",
-        "sum": "float64",
-        "squares": "float64",
+    STORED: ClassVar[dict[str, Stored]] = {
+        "count": Stored("int64", ("miners", "books")),
+        "nonzero": Stored("int64", ("miners", "books")),
+        "shift": Stored("float64", ("miners", "books")),
+        "sum": Stored("float64", ("miners", "books")),
+        "squares": Stored("float64", ("miners", "books")),
     }
-    PREFIX: ClassVar[str] = "returns_"  # the stored arrays are returns_count, returns_nonzero, …
+    ATTR_PREFIX: ClassVar[str] = ""
+    OPTIONAL: ClassVar[bool] = True  # a history kept before the sums existed: rebuilt by anchoring
 
     def __init__(self, miners: int, books: int) -> None:
-        shape = (miners, books)
-        self.count: IntArray = np.zeros(shape, dtype=np.int64)
-        self.nonzero: IntArray = np.zeros(shape, dtype=np.int64)
-        self.shift: FloatArray = np.zeros(shape)
-        self.sum: FloatArray = np.zeros(shape)
-        self.squares: FloatArray = np.zeros(shape)
+        self.miners, self.books = miners, books
+        self.count: IntArray
+        self.nonzero: IntArray
+        self.shift: FloatArray
+        self.sum: FloatArray
+        self.squares: FloatArray
+        self.allocate()
 
-    def arrays(self) -> dict[str, np.ndarray]:
-        """The live arrays under their stored names."""
-        return {self.PREFIX + name: getattr(self, name) for name in self.FIELDS}
+    def sizes(self) -> dict[str, int]:
+        return {"miners": self.miners, "books": self.books}
 
     def enter(self, returns: FloatArray) -> None:
         """Adds the returns ``(miners, books)`` that enter the windows (NaN: no return)."""
@@ -240,8 +231,7 @@ class ReturnSums:
 
     def forget(self, miner: int) -> None:
         """A miner whose history is all missing: no returns."""
-        for a in self.arrays().values():
-            a[miner] = 0
+        self.reset_entry(miner)
 
     def sharpes(self, rows: BoolArray) -> tuple[FloatArray, BoolArray]:
         """The Sharpe ratio of every series of the miners ``rows`` from the sums (0 elsewhere), and
@@ -256,13 +246,32 @@ class ReturnSums:
         return out, unsure
 
 
-class ScoreState:
+class ScoreState(Persisted):
     """Per-miner, per-book scoring state of preset ``taos``; see the module docstring.
 
     Call :meth:`observe` once per observation step; read :meth:`scores` (the EMA scores, one per
     miner), :meth:`volume_24h` and :meth:`over_volume_cap`. A new or reset miner starts with score 0
     and activity 0, so it has to earn its score over time.
+
+    Persisted (:mod:`taos.validator.persisted`): the arrays of ``STORED``, the counters and the
+    parameters (``param.<name>``, checked against :attr:`params` when loaded; :meth:`params_of`
+    reads them from a state), and the rolling sums (part ``returns``).
     """
+
+    STORED: ClassVar[dict[str, Stored]] = {
+        "values": Stored("float64", ("miners", "books", "window"), np.nan),
+        "column_step": Stored("int64", ("window",), -1),
+        "column_time_ns": Stored("int64", ("window",), -1),
+        "volume": Stored("int64", ("miners", "books", "buckets")),
+        "bucket_id": Stored("int64", ("buckets",), -1),
+        "prev_traded": Stored("int64", ("miners", "books")),
+        "activity": Stored("float64", ("miners", "books")),
+        "score": Stored("float64", ("miners",)),
+        "step_score": Stored("float64", ("miners",)),
+        "counters": Stored("int64", ("4",)),  # columns written, observations, last step, last time
+        **{_PARAM + f.name: Stored("float64" if f.type == "float" else "int64") for f in fields(ScoreParams)},
+    }
+    PARTS: ClassVar[dict[str, str]] = {"returns": "_sums"}
 
     def __init__(self, params: ScoreParams, miners: int, books: int) -> None:
         for name, n in (("miners", miners), ("books", books)):
@@ -271,16 +280,17 @@ class ScoreState:
         self.params = params
         self.miners = miners
         self.books = books
-        m, b, w, k = miners, books, params.window, params.ring_buckets
-        self._values: FloatArray = np.full((m, b, w), np.nan)
-        self._column_step: IntArray = np.full(w, -1, dtype=np.int64)
-        self._column_time_ns: IntArray = np.full(w, -1, dtype=np.int64)
-        self._volume: IntArray = np.zeros((m, b, k), dtype=np.int64)
-        self._bucket_id: IntArray = np.full(k, -1, dtype=np.int64)
-        self._prev_traded: IntArray = np.zeros((m, b), dtype=np.int64)
-        self._activity: FloatArray = np.zeros((m, b))
-        self._score: FloatArray = np.zeros(m)
-        self._step_score: FloatArray = np.zeros(m)
+        m, b = miners, books
+        self._values: FloatArray
+        self._column_step: IntArray
+        self._column_time_ns: IntArray
+        self._volume: IntArray
+        self._bucket_id: IntArray
+        self._prev_traded: IntArray
+        self._activity: FloatArray
+        self._score: FloatArray
+        self._step_score: FloatArray
+        self.allocate()
         self._columns = 0  # history columns written (observations and boundaries)
         self._observations = 0
         self._last_step = -1
@@ -290,6 +300,7 @@ class ScoreState:
         self._sharpe: FloatArray = np.zeros((m, b))  # book_sharpes() of the history as of …
         self._sharpe_columns = -1  # … this many columns written (-1: not computed)
         self._sharpe_rows: BoolArray = np.ones(m, dtype=np.bool_)  # … for these miners
+        self._sums_absent = False  # set while a state is loaded
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -539,95 +550,76 @@ class ScoreState:
 
     # --- persistence -----------------------------------------------------------------------------
 
-    def to_arrays(self, *, copy: bool = True) -> dict[str, np.ndarray]:
-        """The whole state as plain numpy arrays, parameters included: copies, or with
-        ``copy=False`` the live arrays themselves (to be read at once, e.g. by a store's commit)."""
-        live = {
-            "values": self._values,
-            "column_step": self._column_step,
-            "column_time_ns": self._column_time_ns,
-            "volume": self._volume,
-            "bucket_id": self._bucket_id,
-            "prev_traded": self._prev_traded,
-            "activity": self._activity,
-            "score": self._score,
-            "step_score": self._step_score,
-            **self._sums.arrays(),
+    def sizes(self) -> dict[str, int]:
+        p = self.params
+        return {
+            "miners": self.miners,
+            "books": self.books,
+            "window": p.window,
+            "buckets": p.ring_buckets,
+            "4": 4,
         }
-        out: dict[str, np.ndarray] = {
-            **{k: a.copy() if copy else a for k, a in live.items()},
-            "counters": np.array(
-                [self._columns, self._observations, self._last_step, self._last_time_ns], dtype=np.int64
-            ),
-        }
-        for f in fields(ScoreParams):
-            value = getattr(self.params, f.name)
-            dtype = np.float64 if isinstance(value, float) else np.int64
-            out[_PARAM_PREFIX + f.name] = np.array(value, dtype=dtype)
-        return out
 
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> ScoreState:
-        """Rebuilds a state from :meth:`to_arrays` output, checking names, dtypes and shapes.
+    def stored_array(self, name: str) -> np.ndarray:
+        if name == "counters":
+            return np.array(
+                [self._columns, self._observations, self._last_step, self._last_time_ns], dtype=np.int64
+            )
+        if name.startswith(_PARAM):
+            return np.array(getattr(self.params, name[len(_PARAM) :]), dtype=self.STORED[name].dtype)
+        return super().stored_array(name)
+
+    def put_array(self, name: str, a: np.ndarray) -> None:
+        if name == "counters":
+            self._columns, self._observations, self._last_step, self._last_time_ns = (int(x) for x in a)
+        elif name.startswith(_PARAM):
+            field = name[len(_PARAM) :]
+            if a.item() != getattr(self.params, field):
+                raise ValueError(
+                    f"array {name} is {a.item()!r}, this state's {field} is {getattr(self.params, field)!r}"
+                )
+        else:
+            super().put_array(name, a)
+
+    def before_load(self, arrays: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+        self._sums_absent = not within(arrays, "returns")
+        return arrays
+
+    def loaded(self, absent: frozenset[str]) -> None:
+        columns, observations, last_step = self._columns, self._observations, self._last_step
+        if columns < observations or observations < 0 or (observations > 0) != (last_step >= 0):
+            raise ValueError("the counters are inconsistent")
+        self._closed_volume.clear()
+        self._sharpe_columns = -1
+        if self._sums_absent:  # kept before the rolling sums: built from the windows
+            self._anchor_all()
+
+    @staticmethod
+    def params_of(arrays: Mapping[str, np.ndarray]) -> ScoreParams | None:
+        """The parameters a state was kept with (``param.<name>``); None when it has none.
 
         Raises:
-            ValueError: a missing or unknown array, a wrong dtype or shape, or bad parameters.
-        """
-        expected = set(_LAYOUT) | {_PARAM_PREFIX + f.name for f in fields(ScoreParams)}
-        sums_layout = {ReturnSums.PREFIX + k: (t, ("M", "B")) for k, t in ReturnSums.FIELDS.items()}
-        sums = not set(sums_layout).isdisjoint(arrays)  # absent: stored before the rolling sums
-        if sums:
-            expected |= set(sums_layout)
-        missing = sorted(expected - set(arrays))
-        unknown = sorted(set(arrays) - expected)
-        if missing or unknown:
-            raise ValueError(f"score state arrays: missing {missing}, unknown {unknown}")
+            ValueError: a parameter that is missing, not a number, or out of its range."""
+        if not any(k.startswith(_PARAM) for k in arrays):
+            return None
         kwargs: dict[str, Any] = {}
         for f in fields(ScoreParams):
-            a = np.asarray(arrays[_PARAM_PREFIX + f.name])
+            a = np.asarray(arrays.get(_PARAM + f.name, np.zeros(0)))
             if a.shape != () or a.dtype.kind not in "if":
                 raise ValueError(f"score state parameter {f.name} must be a number")
             kwargs[f.name] = float(a) if f.type == "float" else int(a)
-        params = ScoreParams(**kwargs)
-        values = np.asarray(arrays["values"])
-        if values.ndim != 3:
-            raise ValueError("score state array values must have 3 dimensions (miners, books, window)")
-        dims = {
-            "M": values.shape[0],
-            "B": values.shape[1],
-            "L": params.window,
-            "K": params.ring_buckets,
-            "4": 4,
-        }
-        layout = {**_LAYOUT, **(sums_layout if sums else {})}
-        for name, (dtype, dim_names) in layout.items():
-            a = np.asarray(arrays[name])
-            want = tuple(dims[d] for d in dim_names)
-            if a.dtype != np.dtype(dtype) or a.shape != want:
-                raise ValueError(
-                    f"score state array {name}: expected {dtype}{list(want)}, got {a.dtype}{list(a.shape)}"
-                )
-        state = cls(params, int(dims["M"]), int(dims["B"]))
-        state._values = np.array(arrays["values"])
-        state._column_step = np.array(arrays["column_step"])
-        state._column_time_ns = np.array(arrays["column_time_ns"])
-        state._volume = np.array(arrays["volume"])
-        state._bucket_id = np.array(arrays["bucket_id"])
-        state._prev_traded = np.array(arrays["prev_traded"])
-        state._activity = np.array(arrays["activity"])
-        state._score = np.array(arrays["score"])
-        state._step_score = np.array(arrays["step_score"])
-        columns, observations, last_step, last_time = (int(x) for x in arrays["counters"])
-        if columns < observations or observations < 0 or (observations > 0) != (last_step >= 0):
-            raise ValueError("score state counters are inconsistent")
-        state._columns, state._observations = columns, observations
-        state._last_step, state._last_time_ns = last_step, last_time
-        if sums:
-            for name, live in state._sums.arrays().items():
-                live[...] = arrays[name]
-        else:
-            state._anchor_all()
-        return state
+        return ScoreParams(**kwargs)
+
+    @classmethod
+    def restored(cls, arrays: Mapping[str, np.ndarray], miners: int, books: int) -> ScoreState:
+        """A state of ``miners`` x ``books`` loaded from ``arrays`` (``state_of``'s), with the
+        parameters it was kept with."""
+        params = cls.params_of(arrays)
+        if params is None:
+            raise ValueError("score state: the parameters (param.*) are missing")
+        out = cls(params, miners, books)
+        load_state(out, arrays, "score state")
+        return out
 
 
 def _time(value: Any, name: str) -> int:

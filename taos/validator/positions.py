@@ -21,23 +21,25 @@ closes there until the book has a price again.
 exact per-miner counters (closed positions, time spent in closed positions) and, for
 ``positions(uid)``, the open positions plus the last ``keep_closed`` closed ones of each miner.
 
-Its state is plain numpy arrays. ``to_state`` / ``from_state`` give and take it as a JSON-ready
-dict; ``to_arrays`` / ``from_arrays`` as named arrays laid out for the validator's store, which
-writes only the chunks (one per book, or per miner for the closed history) that changed.
+Its state is plain numpy arrays, declared once (``STORED``, :mod:`taos.validator.persisted`) and
+laid out for the validator's store, which writes only the chunks that changed (the open positions
+``[slots, books]``, a few books per chunk; the closed history ``[keep_closed, slots]``, a few miners
+per chunk). A loaded state is checked (:meth:`PositionTracker.loaded`).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 
+from taos.validator.persisted import Persisted, Stored
+
 NS_PER_HOUR = 3_600 * 1_000_000_000
-NO_TIME = np.iinfo(np.int64).min  # "never observed" in to_arrays
+NO_TIME = np.iinfo(np.int64).min  # "never observed" in the stored last_time_ns
 _HISTORY_FIELDS = {
     "book": np.int64,
     "direction": np.int8,
@@ -46,7 +48,6 @@ _HISTORY_FIELDS = {
     "close_ns": np.int64,
     "close_equity": np.float64,
 }
-STATE_FORMAT = "taos.positions/1"
 DEFAULT_KEEP_CLOSED = 100
 _TOLERANCE = 1e-9  # relative, on the one-lot threshold: float noise in base = lots x lot_size
 
@@ -81,8 +82,26 @@ class Position:
         return max(0, end - self.open_ns)
 
 
-class PositionTracker:
+class PositionTracker(Persisted):
     """Open and closed positions of ``slots`` miners on ``books`` books (see the module doc)."""
+
+    STORED: ClassVar[dict[str, Stored]] = {
+        # the open positions: direction (0 = none), open time and equity at open, per cell
+        "direction": Stored("int8", ("slots", "books")),
+        "open_ns": Stored("int64", ("slots", "books")),
+        "open_equity": Stored("float64", ("slots", "books")),
+        # exact counters per miner, and the last keep_closed closed positions (oldest first): column
+        # uid of each hist_ array holds hist_len[uid] of them
+        "closed_count": Stored("int64", ("slots",)),
+        "closed_ns": Stored("int64", ("slots",)),
+        "hist_len": Stored("int64", ("slots",)),
+        **{
+            f"hist_{name}": Stored(np.dtype(dtype).name, ("keep", "slots"))
+            for name, dtype in _HISTORY_FIELDS.items()
+        },
+        "last_time_ns": Stored("int64", ("1",), NO_TIME),  # NO_TIME: never observed
+        "params": Stored("float64", ("2",)),  # lot_size, keep_closed
+    }
 
     def __init__(self, slots: int, books: int, lot_size: float, *, keep_closed: int = DEFAULT_KEEP_CLOSED):
         for name, value, lo in (("slots", slots, 0), ("books", books, 1), ("keep_closed", keep_closed, 0)):
@@ -95,18 +114,18 @@ class PositionTracker:
         self.lot_size = float(lot_size)
         self.keep_closed = keep_closed
         self.last_time_ns: int | None = None
-        # the open positions: direction (0 = none), open time and equity at open, per cell
-        self._direction = np.zeros((slots, books), dtype=np.int8)
-        self._open_ns = np.zeros((slots, books), dtype=np.int64)
-        self._open_equity = np.zeros((slots, books), dtype=np.float64)
-        # exact counters per miner, and the last keep_closed closed positions (oldest first): row
-        # uid of each _hist array holds _hist_len[uid] of them
-        self._closed_count = np.zeros(slots, dtype=np.int64)
-        self._closed_ns = np.zeros(slots, dtype=np.int64)
-        self._hist_len = np.zeros(slots, dtype=np.int64)
-        self._hist = {
-            name: np.zeros((slots, keep_closed), dtype=dtype) for name, dtype in _HISTORY_FIELDS.items()
-        }
+        self._direction: np.ndarray
+        self._open_ns: np.ndarray
+        self._open_equity: np.ndarray
+        self._closed_count: np.ndarray
+        self._closed_ns: np.ndarray
+        self._hist_len: np.ndarray
+        self.allocate()
+
+    @property
+    def _hist(self) -> dict[str, np.ndarray]:
+        """The closed history ``[keep_closed, slots]`` by field."""
+        return {name: getattr(self, f"_hist_{name}") for name in _HISTORY_FIELDS}
 
     # --- updates ----------------------------------------------------------------------------------
 
@@ -163,12 +182,13 @@ class PositionTracker:
         if self.keep_closed == 0:
             return
         n = int(self._hist_len[p.uid])
+        hist = self._hist
         if n == self.keep_closed:
-            for column in self._hist.values():
-                column[p.uid, :-1] = column[p.uid, 1:]
+            for column in hist.values():
+                column[:-1, p.uid] = column[1:, p.uid]
             n -= 1
         for name in _HISTORY_FIELDS:
-            self._hist[name][p.uid, n] = getattr(p, name)
+            hist[name][n, p.uid] = getattr(p, name)
         self._hist_len[p.uid] = n + 1
 
     def _history(self, uid: int) -> list[Position]:
@@ -176,12 +196,12 @@ class PositionTracker:
         return [
             Position(
                 uid,
-                int(h["book"][uid, i]),
-                int(h["direction"][uid, i]),
-                int(h["open_ns"][uid, i]),
-                float(h["open_equity"][uid, i]),
-                int(h["close_ns"][uid, i]),
-                float(h["close_equity"][uid, i]),
+                int(h["book"][i, uid]),
+                int(h["direction"][i, uid]),
+                int(h["open_ns"][i, uid]),
+                float(h["open_equity"][i, uid]),
+                int(h["close_ns"][i, uid]),
+                float(h["close_equity"][i, uid]),
             )
             for i in range(int(self._hist_len[uid]))
         ]
@@ -189,14 +209,9 @@ class PositionTracker:
     def reset_uid(self, uid: int) -> None:
         """Forgets everything about ``uid`` (a new miner on the slot)."""
         self._check_uid(uid)
-        self._direction[uid] = 0
-        self._open_ns[uid] = 0
-        self._open_equity[uid] = 0.0
-        self._closed_count[uid] = 0
-        self._closed_ns[uid] = 0
-        self._hist_len[uid] = 0
+        self.reset_entry(uid, "slots")
         for column in self._hist.values():
-            column[uid] = 0
+            column[:, uid] = 0
 
     # --- queries ----------------------------------------------------------------------------------
 
@@ -248,235 +263,65 @@ class PositionTracker:
 
     # --- persistence ------------------------------------------------------------------------------
 
-    def to_state(self) -> dict[str, Any]:
-        """A JSON-serializable snapshot (plain ints, floats, lists and None)."""
-        open_uid, open_book = np.nonzero(self._direction)
-        kept = np.arange(self.keep_closed)[None, :] < self._hist_len[:, None]
-        closed_uid, closed_i = np.nonzero(kept)  # miner by miner, oldest first
-        return {
-            "format": STATE_FORMAT,
-            "slots": self.slots,
-            "books": self.books,
-            "lot_size": self.lot_size,
-            "keep_closed": self.keep_closed,
-            "last_time_ns": self.last_time_ns,
-            "closed_count": self._closed_count.tolist(),
-            "closed_ns": self._closed_ns.tolist(),
-            "open": {
-                "uid": open_uid.tolist(),
-                "book": open_book.tolist(),
-                "direction": self._direction[open_uid, open_book].tolist(),
-                "open_ns": self._open_ns[open_uid, open_book].tolist(),
-                "open_equity": self._open_equity[open_uid, open_book].tolist(),
-            },
-            "closed": {
-                "uid": closed_uid.tolist(),
-                **{name: self._hist[name][closed_uid, closed_i].tolist() for name in _HISTORY_FIELDS},
-            },
-        }
+    def sizes(self) -> dict[str, int]:
+        return {"slots": self.slots, "books": self.books, "keep": self.keep_closed, "1": 1, "2": 2}
 
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        """The state as named numpy arrays (copies) for the validator's store: the open positions
-        ``[slots, books]`` (a chunk per book), the counters ``[slots]``, the closed history
-        ``[keep_closed, slots]`` (a chunk per miner) with its lengths, ``last_time_ns`` (``NO_TIME``:
-        none) and ``params`` (lot size, keep_closed)."""
-        out: dict[str, np.ndarray] = {
-            "direction": self._direction.copy(),
-            "open_ns": self._open_ns.copy(),
-            "open_equity": self._open_equity.copy(),
-            "closed_count": self._closed_count.copy(),
-            "closed_ns": self._closed_ns.copy(),
-            "hist_len": self._hist_len.copy(),
-            "last_time_ns": np.array(
-                [NO_TIME if self.last_time_ns is None else self.last_time_ns], dtype=np.int64
-            ),
-            "params": np.array([self.lot_size, float(self.keep_closed)]),
-        }
-        for name, column in self._hist.items():
-            out[f"hist_{name}"] = np.ascontiguousarray(column.T)
-        return out
+    def stored_array(self, name: str) -> np.ndarray:
+        if name == "last_time_ns":
+            return np.array([NO_TIME if self.last_time_ns is None else self.last_time_ns], dtype=np.int64)
+        if name == "params":
+            return np.array([self.lot_size, float(self.keep_closed)])
+        return super().stored_array(name)
 
-    @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> PositionTracker:
-        """The tracker ``to_arrays`` described, checked as ``from_state`` checks a state."""
-        names = ["direction", "open_ns", "open_equity", "closed_count", "closed_ns", "hist_len"]
-        names += ["last_time_ns", "params", *(f"hist_{n}" for n in _HISTORY_FIELDS)]
-        missing = [n for n in names if n not in arrays]
-        if missing:
-            raise ValueError(f"positions arrays: {missing[0]} is missing")
-        a = {n: np.asarray(arrays[n]) for n in names}
-        if a["direction"].ndim != 2 or a["params"].shape != (2,) or a["last_time_ns"].shape != (1,):
-            raise ValueError("positions arrays: direction must be 2-d, params hold 2 values, last_time_ns 1")
-        slots, books = a["direction"].shape
-        lot_size, keep_value = float(a["params"][0]), float(a["params"][1])
-        if not (keep_value.is_integer() and keep_value >= 0):
-            raise ValueError(f"positions arrays: keep_closed must be an integer >= 0, got {keep_value!r}")
-        keep = int(keep_value)
-        for n in ("open_ns", "open_equity"):
-            if a[n].shape != (slots, books):
-                raise ValueError(f"positions arrays: {n} must have shape {(slots, books)}, got {a[n].shape}")
-        for n in ("closed_count", "closed_ns", "hist_len"):
-            if a[n].shape != (slots,):
-                raise ValueError(f"positions arrays: {n} must have shape {(slots,)}, got {a[n].shape}")
-        for n in _HISTORY_FIELDS:
-            if a[f"hist_{n}"].shape != (keep, slots):
-                raise ValueError(f"positions arrays: hist_{n} must have shape {(keep, slots)}")
-        lengths = a["hist_len"]
-        if ((lengths < 0) | (lengths > keep)).any():
-            raise ValueError(f"positions arrays: hist_len must lie in [0, {keep}]")
-        open_uid, open_book = np.nonzero(a["direction"])
-        closed_uid, closed_i = np.nonzero(np.arange(keep)[None, :] < lengths[:, None])
-        last = int(a["last_time_ns"][0])
-        state = {
-            "format": STATE_FORMAT,
-            "slots": slots,
-            "books": books,
-            "lot_size": lot_size,
-            "keep_closed": keep,
-            "last_time_ns": None if last == NO_TIME else last,
-            "closed_count": a["closed_count"].tolist(),
-            "closed_ns": a["closed_ns"].tolist(),
-            "open": {
-                "uid": open_uid.tolist(),
-                "book": open_book.tolist(),
-                **{n: a[n][open_uid, open_book].tolist() for n in ("direction", "open_ns", "open_equity")},
-            },
-            "closed": {
-                "uid": closed_uid.tolist(),
-                **{n: a[f"hist_{n}"][closed_i, closed_uid].tolist() for n in _HISTORY_FIELDS},
-            },
-        }
-        return cls.from_state(state)
+    def put_array(self, name: str, a: np.ndarray) -> None:
+        if name == "last_time_ns":
+            self.last_time_ns = None if int(a[0]) == NO_TIME else int(a[0])
+        elif name == "params":
+            if float(a[0]) != self.lot_size:
+                raise ValueError(f"positions: kept with lot size {float(a[0])!r}, not {self.lot_size!r}")
+        else:
+            super().put_array(name, a)
 
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> PositionTracker:
-        """The tracker ``to_state`` described; a malformed state is a ``ValueError`` naming the
-        field and the problem."""
-        r = _Reader(state)
-        if r.get("format", str) != STATE_FORMAT:
-            raise ValueError(f"positions state: format must be {STATE_FORMAT!r}, got {state.get('format')!r}")
-        try:
-            t = cls(
-                r.get("slots", int), r.get("books", int), r.get("lot_size", float),
-                keep_closed=r.get("keep_closed", int),
-            )  # fmt: skip
-        except ValueError as e:
-            raise ValueError(f"positions state: {e}") from None
-        last = state.get("last_time_ns")
-        if last is not None:
-            t.last_time_ns = r.get("last_time_ns", int)
-        counts = r.int_list("closed_count", t.slots, lo=0)
-        spans = r.int_list("closed_ns", t.slots, lo=0)
-        t._closed_count[:] = counts
-        t._closed_ns[:] = spans
-        op = r.columns("open", ("uid", "book", "direction", "open_ns", "open_equity"))
-        for i in range(len(op["uid"])):
-            uid, book = r.cell("open", op, i, t)
-            direction = r.direction("open", op, i)
-            if t._direction[uid, book] != 0:
-                raise ValueError(f"positions state: open has two positions for uid {uid} on book {book}")
-            t._direction[uid, book] = direction
-            t._open_ns[uid, book] = r.item("open", op, "open_ns", i, int)
-            t._open_equity[uid, book] = r.item("open", op, "open_equity", i, float)
-        keys = ("uid", "book", "direction", "open_ns", "open_equity", "close_ns", "close_equity")
-        cl = r.columns("closed", keys)
-        history: dict[int, list[Position]] = {}
-        for i in range(len(cl["uid"])):
-            uid, book = r.cell("closed", cl, i, t)
-            p = Position(
-                uid,
-                book,
-                r.direction("closed", cl, i),
-                r.item("closed", cl, "open_ns", i, int),
-                r.item("closed", cl, "open_equity", i, float),
-                r.item("closed", cl, "close_ns", i, int),
-                r.item("closed", cl, "close_equity", i, float),
-            )
-            assert p.close_ns is not None
-            if p.close_ns < p.open_ns:
-                raise ValueError(f"positions state: closed[{i}] closes at {p.close_ns}, before it opens")
-            history.setdefault(uid, []).append(p)
-        for uid, kept in sorted(history.items()):
-            if len(kept) > t.keep_closed or len(kept) > counts[uid]:
-                raise ValueError(
-                    f"positions state: uid {uid} has {len(kept)} closed positions kept, more than "
-                    f"keep_closed ({t.keep_closed}) or its closed_count ({counts[uid]})"
-                )
-            if any(a.close_ns > b.close_ns for a, b in itertools.pairwise(kept)):  # type: ignore[operator]
-                raise ValueError(
-                    f"positions state: the closed positions of uid {uid} are not in closing order"
-                )
-            for p in kept:
-                t._remember(p)
-        return t
+    def before_load(self, arrays: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+        """A history kept with another ``keep_closed`` is taken with that one."""
+        params = np.asarray(arrays.get("params", np.zeros(0)))
+        if params.shape == (2,) and params.dtype == np.float64:
+            keep = float(params[1])
+            if not (keep.is_integer() and 0 <= keep <= 1_000_000):
+                raise ValueError(f"positions: keep_closed must be an integer in [0, 1000000], got {keep!r}")
+            if int(keep) != self.keep_closed:
+                PositionTracker.__init__(self, self.slots, self.books, self.lot_size, keep_closed=int(keep))
+        return arrays
 
-
-class _Reader:
-    """Checked access to a ``to_state`` dict; every error names the field."""
-
-    def __init__(self, state: Any) -> None:
-        if not isinstance(state, dict):
-            raise ValueError(f"positions state must be a dict, got {type(state).__name__}")
-        self.state = state
-
-    @staticmethod
-    def _typed(where: str, value: Any, kind: type) -> Any:
-        if kind is int:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"positions state: {where} must be an integer, got {value!r}")
-            return value
-        if kind is float:
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                raise ValueError(f"positions state: {where} must be a finite number, got {value!r}")
-            return float(value)
-        if not isinstance(value, kind):
-            raise ValueError(f"positions state: {where} must be a {kind.__name__}, got {value!r}")
-        return value
-
-    def get(self, key: str, kind: type) -> Any:
-        if key not in self.state:
-            raise ValueError(f"positions state: {key} is missing")
-        return self._typed(key, self.state[key], kind)
-
-    def int_list(self, key: str, length: int, *, lo: int) -> list[int]:
-        values = self.get(key, list)
-        if len(values) != length:
-            raise ValueError(f"positions state: {key} must have {length} entries, got {len(values)}")
-        out = [self._typed(f"{key}[{i}]", v, int) for i, v in enumerate(values)]
-        for i, v in enumerate(out):
-            if v < lo:
-                raise ValueError(f"positions state: {key}[{i}] must be >= {lo}, got {v}")
-        return out
-
-    def columns(self, key: str, names: tuple[str, ...]) -> dict[str, list[Any]]:
-        table = self.get(key, dict)
-        out = {}
-        for name in names:
-            if name not in table:
-                raise ValueError(f"positions state: {key}.{name} is missing")
-            out[name] = self._typed(f"{key}.{name}", table[name], list)
-        lengths = {len(v) for v in out.values()}
-        if len(lengths) > 1:
-            raise ValueError(f"positions state: the columns of {key} differ in length")
-        return out
-
-    def item(self, key: str, cols: dict[str, list[Any]], name: str, i: int, kind: type) -> Any:
-        return self._typed(f"{key}.{name}[{i}]", cols[name][i], kind)
-
-    def cell(self, key: str, cols: dict[str, list[Any]], i: int, t: PositionTracker) -> tuple[int, int]:
-        uid = self.item(key, cols, "uid", i, int)
-        book = self.item(key, cols, "book", i, int)
-        if not 0 <= uid < t.slots:
-            raise ValueError(f"positions state: {key}.uid[{i}] = {uid} is not a slot (0..{t.slots - 1})")
-        if not 0 <= book < t.books:
-            raise ValueError(f"positions state: {key}.book[{i}] = {book} is not a book (0..{t.books - 1})")
-        return uid, book
-
-    def direction(self, key: str, cols: dict[str, list[Any]], i: int) -> int:
-        d = self.item(key, cols, "direction", i, int)
-        if d not in (1, -1):
-            raise ValueError(f"positions state: {key}.direction[{i}] must be 1 or -1, got {d}")
-        return d
+    def loaded(self, absent: frozenset[str]) -> None:
+        """Checks that the arrays describe positions: directions of ±1 (0: none), finite equities
+        and times of the open ones, history lengths within ``keep_closed`` and ``closed_count``,
+        closed positions on real books that close after they open, in closing order."""
+        d = self._direction
+        if not np.isin(d, (-1, 0, 1)).all():
+            raise ValueError("direction must be 1, -1 or 0 (none)")
+        open_ = d != 0
+        if not np.isfinite(self._open_equity[open_]).all():
+            raise ValueError("open_equity of an open position must be a finite number")
+        for name in ("closed_count", "closed_ns", "hist_len"):
+            if (getattr(self, f"_{name}") < 0).any():
+                raise ValueError(f"{name} must be >= 0")
+        lengths = self._hist_len
+        if (lengths > self.keep_closed).any():
+            raise ValueError(f"hist_len must lie in [0, {self.keep_closed}]")
+        if (lengths > self._closed_count).any():
+            raise ValueError("hist_len must not exceed closed_count (more kept than closed)")
+        kept = np.arange(self.keep_closed)[:, None] < lengths[None, :]  # [keep, slots]
+        h = self._hist
+        if not np.isin(h["direction"][kept], (-1, 1)).all():
+            raise ValueError("hist_direction of a kept position must be 1 or -1")
+        if ((h["book"][kept] < 0) | (h["book"][kept] >= self.books)).any():
+            raise ValueError(f"hist_book of a kept position must be a book (0..{self.books - 1})")
+        if (h["close_ns"][kept] < h["open_ns"][kept]).any():
+            raise ValueError("a kept position closes before it opens")
+        close = np.where(kept, h["close_ns"], np.iinfo(np.int64).max)
+        if (np.diff(close, axis=0) < 0).any():
+            raise ValueError("the kept positions of a miner are not in closing order")
 
 
 __all__ = ["DEFAULT_KEEP_CLOSED", "NO_TIME", "NS_PER_HOUR", "Position", "PositionTracker"]

@@ -18,8 +18,8 @@ Database tables:
   the simulation is deterministic, so the checkpoint replayed through the journal is the state of
   the last commit;
 - ``arrays`` and ``array_chunks`` — named numpy arrays with their dtype, shape and chunk width:
-  the :class:`~taos.validator.history.ScoreState` (``score/…``) and any further state the validator
-  keeps (``extra/…``). An array of two or more dimensions is stored in chunks of ``chunk``
+  the validator's state as its parts declare it (:mod:`taos.validator.persisted`: e.g.
+  ``scheme/history/values``, ``positions/direction``, ``last_target_ns``). An array of two or more dimensions is stored in chunks of ``chunk``
   consecutive indices of its last axis (``a[..., i * chunk:(i + 1) * chunk]``): as many as make
   about ``CHUNK_BYTES`` (16 KiB), at least one (for the value history one chunk per ring column, for
   a ``(miners, books)`` array a few books per chunk); smaller arrays as one chunk (index -1). Each
@@ -63,8 +63,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from taos.validator.history import ScoreState
-
 if TYPE_CHECKING:
     from taos.simulator import Simulation, SimulationConfig
 
@@ -75,8 +73,6 @@ CHECKPOINT_DIR = "checkpoints"
 LOCK_NAME = "lock"
 KEEP_CHECKPOINTS = 2
 CHECKPOINT_NAME = re.compile(r"^step-(\d+)\.ckpt$")
-SCORE_PREFIX = "score/"
-EXTRA_PREFIX = "extra/"
 
 _SCHEMA = """
 CREATE TABLE schema_version (version INTEGER NOT NULL);
@@ -123,12 +119,28 @@ UPDATE schema_version SET version = 3;
 """
 # Up to schema 3 a journal entry's records held in ts_ns their delay from the step start; since
 # schema 4 the time they reach their book. The entries written before are marked and converted
-# when read (JournalEntry.delays).
-_MIGRATE_3_TO_4 = """
+# when read (JournalEntry.delays). Schema 4 also names the arrays by the validator's parts
+# (taos.validator.persisted): score/x became scheme/history/x (the rolling sums score/returns_x
+# scheme/history/returns/x), extra/policy/x scheme/policy/x, and extra/x x.
+_RENAMES = (
+    ("score/returns_", "scheme/history/returns/"),
+    ("score/", "scheme/history/"),
+    ("extra/policy/", "scheme/policy/"),
+    ("extra/", ""),
+)
+_MIGRATE_3_TO_4 = (
+    """
 ALTER TABLE journal ADD COLUMN delays INTEGER NOT NULL DEFAULT 0;
 UPDATE journal SET delays = 1;
-UPDATE schema_version SET version = 4;
 """
+    + "".join(
+        f"UPDATE {table} SET name = '{new}' || substr(name, {len(old) + 1}) "
+        f"WHERE substr(name, 1, {len(old)}) = '{old}' AND name NOT LIKE 'scheme/%';\n"
+        for old, new in _RENAMES
+        for table in ("arrays", "array_chunks")
+    )
+    + "UPDATE schema_version SET version = 4;\n"
+)
 
 
 class StoreError(Exception):
@@ -200,11 +212,10 @@ class StoredState:
     identity: SimulationIdentity
     step_index: int
     time_ns: int
-    score_state: ScoreState
+    arrays: dict[str, np.ndarray]  # the validator's state (taos.validator.persisted.state_of)
     hotkeys: dict[int, str]
     checkpoint: CheckpointRef
     checkpoint_bytes: bytes
-    extra: dict[str, np.ndarray] = field(default_factory=dict)
     journal: list[JournalEntry] = field(default_factory=list)  # the steps after the checkpoint
     pending: JournalEntry | None = None  # the next step's instructions, when the commit gave them
 
@@ -512,9 +523,8 @@ class ValidatorStore:
         identity: SimulationIdentity,
         step_index: int,
         time_ns: int,
-        score_state: ScoreState,
+        arrays: Mapping[str, np.ndarray],
         hotkeys: Mapping[int, str],
-        extra: Mapping[str, np.ndarray] | None = None,
         journal: Sequence[JournalEntry] = (),
         pending: JournalEntry | None = None,
     ) -> None:
@@ -550,13 +560,11 @@ class ValidatorStore:
                 f"the pending instructions are for step {pending.step_index}, not {step_index + 1}"
             )
         pending_row = _journal_row(pending) if pending is not None else None
-        arrays: dict[str, np.ndarray] = {}
-        for name, arr in score_state.to_arrays(copy=False).items():
-            arrays[SCORE_PREFIX + name] = _check_storable(name, arr)
-        for name, arr in (extra or {}).items():
+        checked: dict[str, np.ndarray] = {}
+        for name, arr in arrays.items():
             if not isinstance(name, str) or not name:
-                raise StoreError(f"extra array names must be non-empty strings, got {name!r}")
-            arrays[EXTRA_PREFIX + name] = _check_storable(name, arr)
+                raise StoreError(f"array names must be non-empty strings, got {name!r}")
+            checked[name] = _check_storable(name, arr)
         keys: list[tuple[int, str]] = []
         for uid, hotkey in hotkeys.items():
             if isinstance(uid, bool) or not isinstance(uid, (int, np.integer)) or uid < 0:
@@ -613,7 +621,7 @@ class ValidatorStore:
                     checkpoint_step,
                 ),
             )
-            self._write_arrays(arrays)
+            self._write_arrays(checked)
             db.execute("DELETE FROM hotkeys")
             db.executemany("INSERT INTO hotkeys (uid, hotkey) VALUES (?, ?)", keys)
         if checkpoint is not None:
@@ -679,9 +687,8 @@ class ValidatorStore:
         identity: SimulationIdentity,
         step_index: int,
         time_ns: int,
-        score_state: ScoreState,
+        arrays: Mapping[str, np.ndarray],
         hotkeys: Mapping[int, str],
-        extra: Mapping[str, np.ndarray] | None = None,
     ) -> CheckpointRef:
         """A whole commit: :meth:`write_checkpoint`, then :meth:`commit`."""
         ref = self.write_checkpoint(sim, step_index)
@@ -690,9 +697,8 @@ class ValidatorStore:
             identity=identity,
             step_index=step_index,
             time_ns=time_ns,
-            score_state=score_state,
+            arrays=arrays,
             hotkeys=hotkeys,
-            extra=extra,
         )
         return ref
 
@@ -753,30 +759,16 @@ class ValidatorStore:
             self._widths[name] = width
         if chunks:
             raise StoreError(f"stored chunks without an array: {sorted(chunks)}")
-        score: dict[str, np.ndarray] = {}
-        extra: dict[str, np.ndarray] = {}
-        for name, arr in stored.items():
-            if name.startswith(SCORE_PREFIX):
-                score[name[len(SCORE_PREFIX) :]] = arr
-            elif name.startswith(EXTRA_PREFIX):
-                extra[name[len(EXTRA_PREFIX) :]] = arr
-            else:
-                raise StoreError(f"unknown stored array {name!r}")
-        try:
-            score_state = ScoreState.from_arrays(score)
-        except ValueError as e:
-            raise StoreError(f"stored score state is malformed: {e}") from e
         hotkeys = {int(u): str(h) for u, h in db.execute("SELECT uid, hotkey FROM hotkeys ORDER BY uid")}
         self._committed = {name: a.copy() for name, a in stored.items()}
         return StoredState(
             identity=SimulationIdentity(str(chash), int(seed)),
             step_index=int(step_index),
             time_ns=int(time_ns),
-            score_state=score_state,
+            arrays={name: a.copy() for name, a in stored.items()},
             hotkeys=hotkeys,
             checkpoint=CheckpointRef(int(checkpoint_step), path, str(sha)),
             checkpoint_bytes=data,
-            extra=extra,
             journal=journal,
             pending=pending,
         )

@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 import numpy as np
@@ -63,6 +63,7 @@ from taos.validator.history import ScoreParams, ScoreState
 from taos.validator.latency import LatencyModel, LinearLatency, instruction_delay_ns
 from taos.validator.metrics import NullMetrics, StepMetrics
 from taos.validator.outcome import ANSWERED, QueryOutcome
+from taos.validator.persisted import Persisted, Stored, layout, load_state, state_of
 from taos.validator.policy import ScoringSettings
 from taos.validator.positions import PositionTracker
 from taos.validator.rules import RateLimiter, RulesSettings, closed_books
@@ -81,9 +82,6 @@ from taos.validator.validation import (
 
 log = logging.getLogger("taos.validator")
 S = 1_000_000_000
-
-
-SCHEME_PREFIX = "policy/"  # names of the scoring scheme's arrays in the store's extra state
 
 
 @dataclass(frozen=True)
@@ -148,7 +146,15 @@ class MinerView:
     notices: list[Notice] = field(default_factory=list)  # for its next state
 
 
-class Validator:
+class Validator(Persisted):
+    """The validator's loop, one hop per method (see docs/validator.md). Persisted as the scoring
+    scheme (part ``scheme``), the position tracker (``positions``) and the last accepted
+    ``TargetPosition`` time per slot and book (``last_target_ns``)."""
+
+    STORED: ClassVar[dict[str, Stored]] = {"last_target_ns": Stored("int64", ("slots", "books"), NEVER)}
+    PARTS: ClassVar[dict[str, str]] = {"scheme": "scheme", "positions": "positions"}
+    ATTR_PREFIX: ClassVar[str] = ""
+
     def __init__(
         self,
         config: Config,
@@ -267,8 +273,8 @@ class Validator:
         base, free, quote, orders = (np.zeros(shape, dtype=np.int64) for _ in range(4))
         for b in range(self.books):
             book, acc = result.books[b], result.accounts[b]
-            if len(book["bids"]) and len(book["asks"]):
-                mid[b] = (int(book["bids"]["price_ticks"][0]) + int(book["asks"]["price_ticks"][0])) / 2
+            if len(book.bids) and len(book.asks):
+                mid[b] = (int(book.bids["price_ticks"][0]) + int(book.asks["price_ticks"][0])) / 2
             rows = acc["agent"]
             free[rows, b] = acc["base_free"]
             base[rows, b] = acc["base_free"] + acc["base_reserved"]
@@ -719,9 +725,8 @@ class Validator:
             identity=simulation_identity(self.config),
             step_index=self.step_index,
             time_ns=int(self.sim.time_ns),
-            score_state=self.scheme.history,
+            arrays=state_of(self, copy=False),
             hotkeys={uid: m.hotkey for uid, m in enumerate(self.miners) if m.hotkey is not None},
-            extra=self._extra_state(),
             journal=self._journal,
             pending=JournalEntry(
                 self.step_index + 1, min(self.end_ns, self.sim.time_ns + self.publish_ns), self.pending
@@ -731,13 +736,8 @@ class Validator:
         if checkpoint is not None:
             self._checkpoint_step, self._checkpoint_wall = self.step_index, self._clock()
 
-    def _extra_state(self) -> dict[str, np.ndarray]:
-        extra: dict[str, np.ndarray] = {
-            "last_target_ns": self.last_target_ns,
-            **{f"positions/{k}": a for k, a in self.positions.to_arrays().items()},
-        }
-        extra.update({SCHEME_PREFIX + k: a for k, a in self.scheme.state().items()})
-        return extra
+    def sizes(self) -> dict[str, int]:
+        return {"slots": self.slots, "books": self.books}
 
     def _resume(self) -> None:
         from taos.validator.store import StoreError, simulation_identity
@@ -748,15 +748,18 @@ class Validator:
         if stored.identity != simulation_identity(self.config):
             raise StoreError("the stored state belongs to another simulation (config or seed differ)")
         self.sim = stored.restore_simulation(self.core, self._restore)  # checkpoint + journal replay
-        scheme = {
-            k.removeprefix(SCHEME_PREFIX): a for k, a in stored.extra.items() if k.startswith(SCHEME_PREFIX)
-        }
+        arrays = dict(stored.arrays)
+        old_pending = arrays.pop("pending", None)  # a store of schema 1 kept the next step's records here
+        unknown = sorted(set(arrays) - set(layout(self)))
+        if unknown:  # e.g. a scoring scheme's state, resumed with another scheme
+            log.warning(
+                "stored arrays that no part of this validator keeps are left out: %s", ", ".join(unknown)
+            )
+            arrays = {k: a for k, a in arrays.items() if k not in unknown}
         try:
-            self.scheme.restore(stored.score_state, scheme)
+            load_state(self, arrays, "the stored state")
         except ValueError as e:
-            raise StoreError(
-                f"stored policy state is unusable (scoring scheme {self.scheme.name}): {e}"
-            ) from e
+            raise StoreError(f"{e} (scoring scheme {self.scheme.name})") from None
         self.step_index = stored.step_index
         self._checkpoint_step = stored.checkpoint.step_index
         for uid, hotkey in stored.hotkeys.items():
@@ -764,32 +767,10 @@ class Validator:
                 self.miners[uid].hotkey = hotkey
         if stored.pending is not None:
             self.pending = stored.pending.records
-        elif "pending" in stored.extra:  # a store of schema 1: the delays from the committed time
-            records = np.frombuffer(stored.extra["pending"].tobytes(), dtype=instruction_array(0).dtype)
+        elif old_pending is not None:  # delays from the committed time
+            records = np.frombuffer(old_pending.tobytes(), dtype=instruction_array(0).dtype)
             entry = JournalEntry(stored.step_index + 1, 0, records, delays=True)
             self.pending = entry.arriving(stored.time_ns).records
-        arrays = {
-            k.removeprefix("positions/"): a for k, a in stored.extra.items() if k.startswith("positions/")
-        }
-        if arrays:
-            try:
-                positions = PositionTracker.from_arrays(arrays)
-            except ValueError as e:
-                raise StoreError(f"the stored positions cannot be used: {e}") from None
-            if (positions.slots, positions.books) != (self.slots, self.books):
-                raise StoreError(
-                    f"the stored positions are for {positions.slots} slots x {positions.books} books, "
-                    f"not {self.slots} x {self.books}"
-                )
-            self.positions = positions
-        if "last_target_ns" in stored.extra:
-            last = stored.extra["last_target_ns"]
-            if last.dtype != np.int64 or last.shape != (self.slots, self.books):
-                raise StoreError(
-                    f"the stored last_target_ns has dtype {last.dtype} and shape {last.shape}, "
-                    f"expected int64 {(self.slots, self.books)}"
-                )
-            self.last_target_ns = last.copy()
         log.info("resumed at step %d (sim time %.1f s)", self.step_index, self.sim.time_ns / S)
 
     def observe(self, result: Any, duration_s: float) -> None:

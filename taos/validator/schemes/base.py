@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from taos.validator.history import ScoreParams, ScoreState
+from taos.validator.persisted import Persisted, within
 from taos.validator.policy import ScoringSettings
 
 if TYPE_CHECKING:
@@ -40,11 +41,15 @@ class Observation:
     positions: PositionStats  # closed positions and hours in positions, per uid
 
 
-class ScoringScheme(ABC):
+class ScoringScheme(ABC, Persisted):
     """A scoring regime. Subclasses set ``name`` and implement :meth:`scores` and :meth:`weights`;
-    the other hooks have neutral defaults (nothing excluded, nothing to start, no extra state)."""
+    the other hooks have neutral defaults (nothing excluded, nothing to start, no extra state).
+
+    Saved and restored as a :class:`~taos.validator.persisted.Persisted` part: :attr:`history`,
+    plus what a subclass adds to ``PARTS`` (its own parts: preset ``ptn`` its ``policy``)."""
 
     name: ClassVar[str]
+    PARTS: ClassVar[dict[str, str]] = {"history": "history"}
 
     def __init__(self, settings: ScoringSettings, params: ScoreParams, slots: int, books: int) -> None:
         self.settings = settings
@@ -81,16 +86,12 @@ class ScoringScheme(ABC):
         """What a research run's ``summary.json`` reports of ``uid`` under this scheme (JSON)."""
         return {}
 
-    def state(self) -> dict[str, np.ndarray]:
-        """The scheme's own state beyond :attr:`history`, as named arrays for the store."""
-        return {}
+    # --- persistence: the parts in PARTS (history, and a scheme's own) ------------------------------
 
-    def restore(self, history: ScoreState, state: Mapping[str, np.ndarray]) -> None:
-        """Takes back :attr:`history` and :meth:`state` from the store. A ValueError names what is
-        unusable."""
-        if (history.miners, history.books) != (self.slots, self.books):
-            raise ValueError(
-                f"the stored score state is for {history.miners} slots x {history.books} books, "
-                f"not {self.slots} x {self.books}"
-            )
-        self.history = history
+    def before_load(self, arrays: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+        """A history kept with other score parameters (e.g. another window) is taken as it was
+        kept: the history is rebuilt with those parameters before it is loaded."""
+        params = ScoreState.params_of(within(arrays, "history"))
+        if params is not None and params != self.history.params:
+            self.history = ScoreState(params, self.slots, self.books)
+        return arrays

@@ -10,13 +10,14 @@ The arithmetic is done by the pure functions of :mod:`taos.scoring`. Engine and 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from taos.scoring import challenge_weights, exponential_rank_weights, ptn_score, weights_from_scores
-from taos.validator.history import ScoreParams, ScoreState
+from taos.validator.history import ScoreParams
+from taos.validator.persisted import Persisted
 from taos.validator.policy import ScoringSettings
 from taos.validator.schemes.base import Observation, ScoringScheme
 from taos.validator.schemes.ptn.challenge import ChallengeTracker
@@ -24,7 +25,6 @@ from taos.validator.schemes.ptn.common import (
     BoolArray,
     Elimination,
     FloatArray,
-    LedgerSettingsChanged,
     NoPositions,
     PositionStats,
     Reason,
@@ -53,10 +53,19 @@ __all__ = [
 ]
 
 
-class Policies:
+class Policies(Persisted):
     """Portfolio values, eliminations, challenge periods and ledgers of all miner slots, as the
     :class:`ScoringSettings` ask; the validator calls :meth:`observe` once per step after the grace
-    period and :meth:`weights` when it sets weights."""
+    period and :meth:`weights` when it sets weights. A state without them (kept by another
+    scheme) starts them new."""
+
+    PARTS: ClassVar[dict[str, str]] = {
+        "portfolio": "portfolio",
+        "elimination": "eliminations",
+        "challenge": "challenge",
+        "ledger": "ledger",
+    }
+    OPTIONAL: ClassVar[bool] = True
 
     def __init__(self, settings: ScoringSettings, miners: int, books: int) -> None:
         self.settings = settings
@@ -191,64 +200,10 @@ class Policies:
         weights = challenge_weights(base, challenge, s.challenge_weight)
         return weights, np.where(competing, scores[ids], 0.0)
 
-    # --- persistence ----------------------------------------------------------------------------
-
-    def to_state(self) -> dict[str, np.ndarray]:
-        """All state as plain arrays, names prefixed by part (``elimination/…`` etc.)."""
-        out: dict[str, np.ndarray] = {}
-        for prefix, part in self._parts().items():
-            for name, a in part.to_state().items():
-                out[f"{prefix}/{name}"] = a
-        return out
-
-    def _parts(
-        self,
-    ) -> dict[str, PortfolioValues | EliminationTracker | ChallengeTracker | LedgerTracker]:
-        return {
-            "portfolio": self.portfolio,
-            "elimination": self.eliminations,
-            "challenge": self.challenge,
-            "ledger": self.ledger,
-        }
-
-    @classmethod
-    def from_state(
-        cls, state: Mapping[str, np.ndarray], settings: ScoringSettings, miners: int, books: int
-    ) -> Policies:
-        """Rebuilds from :meth:`to_state` output with the current settings.
-
-        A ledger kept with another checkpoint period or decay window cannot be carried over: it is
-        dropped with a warning and the ledgers start anew (eliminations and challenges are kept).
-
-        Raises:
-            ValueError: a missing, unknown or malformed part (the message names it).
-        """
-        out = cls(settings, miners, books)
-        parts: dict[str, dict[str, np.ndarray]] = {}
-        for key, a in state.items():
-            prefix, sep, name = key.partition("/")
-            if not sep or prefix not in ("portfolio", "elimination", "challenge", "ledger"):
-                raise ValueError(f"policy state: unknown array {key!r}")
-            parts.setdefault(prefix, {})[name] = a
-        s = settings
-        out.portfolio = PortfolioValues.from_state(parts.get("portfolio", {}), miners, books)
-        out.eliminations = EliminationTracker.from_state(
-            parts.get("elimination", {}), miners, s.max_drawdown, s.max_daily_drawdown
-        )
-        out.challenge = ChallengeTracker.from_state(
-            parts.get("challenge", {}),
-            miners,
-            s.challenge_period_s,
-            s.challenge_clock,
-            s.challenge_thresholds,
-        )
-        try:
-            out.ledger = LedgerTracker.from_state(
-                parts.get("ledger", {}), miners, s.checkpoint_period_ns, s.decay_window_ns
-            )
-        except LedgerSettingsChanged as e:
-            log.warning("%s: the ledgers start anew", e)
-        return out
+    def before_load(self, arrays: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+        if not arrays:
+            log.info("no stored elimination, challenge or ledger state: starting them now")
+        return arrays
 
 
 class PtnScheme(ScoringScheme):
@@ -256,6 +211,7 @@ class PtnScheme(ScoringScheme):
     trackers; eliminated miners are excluded."""
 
     name = "ptn"
+    PARTS: ClassVar[dict[str, str]] = {**ScoringScheme.PARTS, "policy": "policies"}
 
     def __init__(self, settings: ScoringSettings, params: ScoreParams, slots: int, books: int) -> None:
         super().__init__(settings, params, slots, books)
@@ -294,13 +250,3 @@ class PtnScheme(ScoringScheme):
             "challenge": self.policies.challenge.status_of(uid).name.lower(),
             "eliminated": None if e is None else {"reason": e.reason.text, "sim_time_s": e.sim_time_ns / 1e9},
         }
-
-    def state(self) -> dict[str, np.ndarray]:
-        return self.policies.to_state()
-
-    def restore(self, history: ScoreState, state: Mapping[str, np.ndarray]) -> None:
-        super().restore(history, state)
-        if not state:
-            log.info("no stored elimination, challenge or ledger state: starting them now")
-            return
-        self.policies = Policies.from_state(state, self.settings, self.slots, self.books)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -13,6 +13,7 @@ from taos.scoring import (
     ChallengeThresholds,
     challenge_passed,
 )
+from taos.validator.persisted import Persisted, Stored
 from taos.validator.schemes.ptn.common import (
     NS_PER_S,
     FloatArray,
@@ -20,7 +21,6 @@ from taos.validator.schemes.ptn.common import (
     PositionStats,
     Status,
     _count,
-    _load,
     _mask,
     _time,
     _uid,
@@ -28,7 +28,7 @@ from taos.validator.schemes.ptn.common import (
 )
 
 
-class ChallengeTracker:
+class ChallengeTracker(Persisted):
     """The challenge period of SPEC §10.2, per miner slot.
 
     :meth:`start` opens a hotkey's challenge (when the validator first sees it). The starting value
@@ -43,7 +43,14 @@ class ChallengeTracker:
     elapsed in sim time or wall time). A miner that passes at the step its period ends passes.
     """
 
-    _FIELDS = ("status", "start_sim_ns", "start_wall_s", "start_value", "end_sim_ns", "end_wall_s")
+    STORED: ClassVar[dict[str, Stored]] = {
+        "status": Stored("int8", ("miners",), Status.NONE),
+        "start_sim_ns": Stored("int64", ("miners",), -1),
+        "start_wall_s": Stored("float64", ("miners",), np.nan),
+        "start_value": Stored("float64", ("miners",), np.nan),
+        "end_sim_ns": Stored("int64", ("miners",), -1),
+        "end_wall_s": Stored("float64", ("miners",), np.nan),
+    }
 
     def __init__(
         self,
@@ -60,13 +67,20 @@ class ChallengeTracker:
         self.period_s = float(period_s)
         self.clock = clock
         self.thresholds = thresholds or ChallengeThresholds()
-        m = self.miners
-        self._status: NDArray[np.int8] = np.zeros(m, dtype=np.int8)
-        self._start_sim_ns: IntArray = np.full(m, -1, dtype=np.int64)
-        self._start_wall_s: FloatArray = np.full(m, np.nan)
-        self._start_value: FloatArray = np.full(m, np.nan)
-        self._end_sim_ns: IntArray = np.full(m, -1, dtype=np.int64)
-        self._end_wall_s: FloatArray = np.full(m, np.nan)
+        self._status: NDArray[np.int8]
+        self._start_sim_ns: IntArray
+        self._start_wall_s: FloatArray
+        self._start_value: FloatArray
+        self._end_sim_ns: IntArray
+        self._end_wall_s: FloatArray
+        self.allocate()
+
+    def sizes(self) -> dict[str, int]:
+        return {"miners": self.miners}
+
+    def loaded(self, absent: frozenset[str]) -> None:
+        if not np.isin(self._status, [int(s) for s in Status]).all():
+            raise ValueError("status holds an unknown status")
 
     def status(self) -> NDArray[np.int8]:
         """:class:`Status` of every slot, as numbers (a copy)."""
@@ -131,42 +145,7 @@ class ChallengeTracker:
 
     def reset_uid(self, uid: int) -> None:
         """Forgets the slot's challenge (status ``NONE``)."""
-        u = _uid(uid, self.miners)
-        self._status[u] = Status.NONE
-        self._start_sim_ns[u] = -1
-        self._start_wall_s[u] = np.nan
-        self._start_value[u] = np.nan
-        self._end_sim_ns[u] = -1
-        self._end_wall_s[u] = np.nan
-
-    def to_state(self) -> dict[str, np.ndarray]:
-        return {name: getattr(self, f"_{name}").copy() for name in self._FIELDS}
-
-    @classmethod
-    def from_state(
-        cls,
-        state: Mapping[str, np.ndarray],
-        miners: int,
-        period_s: float = 30 * 86_400.0,
-        clock: str = "sim",
-        thresholds: ChallengeThresholds | None = None,
-    ) -> ChallengeTracker:
-        out = cls(miners, period_s, clock, thresholds)
-        m = (out.miners,)
-        layout = {
-            "status": ("int8", m),
-            "start_sim_ns": ("int64", m),
-            "start_wall_s": ("float64", m),
-            "start_value": ("float64", m),
-            "end_sim_ns": ("int64", m),
-            "end_wall_s": ("float64", m),
-        }
-        arrays = _load(state, layout, "challenge")
-        if not np.isin(arrays["status"], [int(s) for s in Status]).all():
-            raise ValueError("challenge state status holds an unknown status")
-        for name, a in arrays.items():
-            setattr(out, f"_{name}", a)
-        return out
+        self.reset_entry(_uid(uid, self.miners))
 
 
 # --- checkpoint ledger ------------------------------------------------------------------------------

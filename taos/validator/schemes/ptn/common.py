@@ -4,7 +4,6 @@ the elimination record and the argument checks."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Protocol, runtime_checkable
@@ -76,10 +75,6 @@ class Status(IntEnum):
     FAILED = 3
 
 
-class LedgerSettingsChanged(ValueError):
-    """The stored ledger was kept with another checkpoint period or decay window."""
-
-
 @dataclass(frozen=True)
 class Elimination:
     """One elimination: the uid, why, when (sim and wall time), the portfolio value then and the
@@ -127,25 +122,6 @@ def _time(t: int, name: str) -> int:
     if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
         raise ValueError(f"{name} must be an integer >= 0, got {t!r}")
     return int(t)
-
-
-def _load(
-    state: Mapping[str, np.ndarray], layout: Mapping[str, tuple[str, tuple[int, ...]]], what: str
-) -> dict[str, np.ndarray]:
-    """Checked copies of the arrays of ``layout`` (name → dtype, shape) from ``state``."""
-    missing = sorted(set(layout) - set(state))
-    unknown = sorted(set(state) - set(layout))
-    if missing or unknown:
-        raise ValueError(f"{what} state: missing {missing}, unknown {unknown}")
-    out = {}
-    for name, (dtype, shape) in layout.items():
-        a = np.asarray(state[name])
-        if a.dtype != np.dtype(dtype) or a.shape != shape:
-            raise ValueError(
-                f"{what} state {name}: expected {dtype}{list(shape)}, got {a.dtype}{list(a.shape)}"
-            )
-        out[name] = np.array(a)
-    return out
 
 
 # --- portfolio value --------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ the record of challenge failures)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -13,6 +13,7 @@ from numpy.typing import ArrayLike, NDArray
 from taos.scoring import (
     DAY_NS,
 )
+from taos.validator.persisted import Persisted, Stored
 from taos.validator.schemes.ptn.common import (
     BoolArray,
     Elimination,
@@ -20,7 +21,6 @@ from taos.validator.schemes.ptn.common import (
     IntArray,
     Reason,
     _count,
-    _load,
     _mask,
     _time,
     _uid,
@@ -28,7 +28,7 @@ from taos.validator.schemes.ptn.common import (
 )
 
 
-class EliminationTracker:
+class EliminationTracker(Persisted):
     """Drawdown elimination (SPEC §10.2) and the record of every eliminated miner.
 
     Per miner: the running maximum of its portfolio value since its hotkey was first seen, and the
@@ -42,7 +42,16 @@ class EliminationTracker:
     eliminated until :meth:`reset_uid` (its uid re-registered with a new hotkey).
     """
 
-    _FIELDS = ("running_max", "day_max", "day", "reason", "sim_time_ns", "wall_time_s", "value", "reference")
+    STORED: ClassVar[dict[str, Stored]] = {
+        "running_max": Stored("float64", ("miners",), np.nan),
+        "day_max": Stored("float64", ("miners",), np.nan),
+        "day": Stored("int64", ("miners",), -1),
+        "reason": Stored("int8", ("miners",), Reason.NONE),
+        "sim_time_ns": Stored("int64", ("miners",), -1),
+        "wall_time_s": Stored("float64", ("miners",), np.nan),
+        "value": Stored("float64", ("miners",), np.nan),
+        "reference": Stored("float64", ("miners",), np.nan),
+    }
 
     def __init__(
         self, miners: int, max_drawdown: float = 0.10, max_daily_drawdown: float = 0.05, day_ns: int = DAY_NS
@@ -54,15 +63,22 @@ class EliminationTracker:
         self.max_drawdown = float(max_drawdown)
         self.max_daily_drawdown = float(max_daily_drawdown)
         self.day_ns = _count(day_ns, "day_ns")
-        m = self.miners
-        self._running_max: FloatArray = np.full(m, np.nan)
-        self._day_max: FloatArray = np.full(m, np.nan)
-        self._day: IntArray = np.full(m, -1, dtype=np.int64)
-        self._reason: NDArray[np.int8] = np.zeros(m, dtype=np.int8)
-        self._sim_time_ns: IntArray = np.full(m, -1, dtype=np.int64)
-        self._wall_time_s: FloatArray = np.full(m, np.nan)
-        self._value: FloatArray = np.full(m, np.nan)
-        self._reference: FloatArray = np.full(m, np.nan)
+        self._running_max: FloatArray
+        self._day_max: FloatArray
+        self._day: IntArray
+        self._reason: NDArray[np.int8]
+        self._sim_time_ns: IntArray
+        self._wall_time_s: FloatArray
+        self._value: FloatArray
+        self._reference: FloatArray
+        self.allocate()
+
+    def sizes(self) -> dict[str, int]:
+        return {"miners": self.miners}
+
+    def loaded(self, absent: frozenset[str]) -> None:
+        if not np.isin(self._reason, [int(r) for r in Reason]).all():
+            raise ValueError("reason holds an unknown reason")
 
     @property
     def eliminated(self) -> BoolArray:
@@ -151,46 +167,7 @@ class EliminationTracker:
 
     def reset_uid(self, uid: int) -> None:
         """A new hotkey on ``uid``: not eliminated, maxima forgotten."""
-        u = _uid(uid, self.miners)
-        self._running_max[u] = np.nan
-        self._day_max[u] = np.nan
-        self._day[u] = -1
-        self._reason[u] = Reason.NONE
-        self._sim_time_ns[u] = -1
-        self._wall_time_s[u] = np.nan
-        self._value[u] = np.nan
-        self._reference[u] = np.nan
-
-    def to_state(self) -> dict[str, np.ndarray]:
-        return {name: getattr(self, f"_{name}").copy() for name in self._FIELDS}
-
-    @classmethod
-    def from_state(
-        cls,
-        state: Mapping[str, np.ndarray],
-        miners: int,
-        max_drawdown: float = 0.10,
-        max_daily_drawdown: float = 0.05,
-        day_ns: int = DAY_NS,
-    ) -> EliminationTracker:
-        out = cls(miners, max_drawdown, max_daily_drawdown, day_ns)
-        m = (out.miners,)
-        layout = {
-            "running_max": ("float64", m),
-            "day_max": ("float64", m),
-            "day": ("int64", m),
-            "reason": ("int8", m),
-            "sim_time_ns": ("int64", m),
-            "wall_time_s": ("float64", m),
-            "value": ("float64", m),
-            "reference": ("float64", m),
-        }
-        arrays = _load(state, layout, "elimination")
-        if not np.isin(arrays["reason"], [int(r) for r in Reason]).all():
-            raise ValueError("elimination state reason holds an unknown reason")
-        for name, a in arrays.items():
-            setattr(out, f"_{name}", a)
-        return out
+        self.reset_entry(_uid(uid, self.miners))
 
 
 # --- challenge period -------------------------------------------------------------------------------

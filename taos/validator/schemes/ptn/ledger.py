@@ -4,6 +4,7 @@ checkpoint period of sim time), built step by step and kept for the decay window
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -16,21 +17,21 @@ from taos.scoring import (
     ledger_return,
     ledger_sortino,
 )
+from taos.validator.persisted import Persisted, Stored
 from taos.validator.schemes.ptn.common import (
     NS_PER_HOUR,
     FloatArray,
     IntArray,
-    LedgerSettingsChanged,
     _count,
-    _load,
     _mask,
     _time,
     _uid,
     _vector,
+    log,
 )
 
 
-class LedgerTracker:
+class LedgerTracker(Persisted):
     """The checkpoint ledger of every miner (SPEC §9 preset ``ptn``), built step by step.
 
     Checkpoint ``k`` covers ``[k·P, (k+1)·P)`` of sim time (``P`` = 6 h), as in
@@ -40,31 +41,56 @@ class LedgerTracker:
     growth of the miner's hours in positions over the interval (:class:`PositionStats`), clipped to
     ``[0, interval]``. Only the checkpoints younger than the decay window are kept (a ring of
     ``⌊window / P⌋ + 2`` checkpoints shared by all miners): an older one has age weight 0.
+
+    ``params`` keeps the period and window the ledger was built with. A ledger kept with other
+    ones cannot be carried over: it is left out with a warning and the ledgers start anew (as from
+    a state without them: ``OPTIONAL``).
     """
 
-    _FIELDS = (
-        "gains",
-        "losses",
-        "time_in_market_ns",
-        "checkpoint",
-        "prev_value",
-        "prev_time_ns",
-        "prev_hours",
-    )
+    STORED: ClassVar[dict[str, Stored]] = {
+        "gains": Stored("float64", ("miners", "slots")),
+        "losses": Stored("float64", ("miners", "slots")),
+        "time_in_market_ns": Stored("int64", ("miners", "slots")),
+        "checkpoint": Stored("int64", ("slots",), -1),  # checkpoint index of each slot
+        "prev_value": Stored("float64", ("miners",), np.nan),
+        "prev_time_ns": Stored("int64", ("miners",), -1),
+        "prev_hours": Stored("float64", ("miners",), np.nan),
+        "params": Stored("int64", ("2",)),  # period_ns, window_ns
+    }
+    OPTIONAL: ClassVar[bool] = True
 
     def __init__(self, miners: int, period_ns: int = 6 * NS_PER_HOUR, window_ns: int = 30 * DAY_NS) -> None:
         self.miners = _count(miners, "miners")
         self.period_ns = _count(period_ns, "period_ns")
         self.window_ns = _count(window_ns, "window_ns")
         self.slots = self.window_ns // self.period_ns + 2
-        m, k = self.miners, self.slots
-        self._gains: FloatArray = np.zeros((m, k))
-        self._losses: FloatArray = np.zeros((m, k))
-        self._time_in_market_ns: IntArray = np.zeros((m, k), dtype=np.int64)
-        self._checkpoint: IntArray = np.full(k, -1, dtype=np.int64)  # checkpoint index of each slot
-        self._prev_value: FloatArray = np.full(m, np.nan)
-        self._prev_time_ns: IntArray = np.full(m, -1, dtype=np.int64)
-        self._prev_hours: FloatArray = np.full(m, np.nan)
+        self._gains: FloatArray
+        self._losses: FloatArray
+        self._time_in_market_ns: IntArray
+        self._checkpoint: IntArray
+        self._prev_value: FloatArray
+        self._prev_time_ns: IntArray
+        self._prev_hours: FloatArray
+        self._params: IntArray
+        self.allocate()
+        self._params[:] = (self.period_ns, self.window_ns)
+
+    def sizes(self) -> dict[str, int]:
+        return {"miners": self.miners, "slots": self.slots, "2": 2}
+
+    def before_load(self, arrays: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+        params = np.asarray(arrays.get("params", np.zeros(0)))
+        if params.shape == (2,) and (int(params[0]), int(params[1])) != (self.period_ns, self.window_ns):
+            log.warning(
+                "ledger state was kept with checkpoint period %d ns and window %d ns, not %d ns and %d ns: "
+                "the ledgers start anew",
+                int(params[0]),
+                int(params[1]),
+                self.period_ns,
+                self.window_ns,
+            )
+            return {}
+        return arrays
 
     def observe(
         self, time_ns: int, values: ArrayLike, hours_in_positions: ArrayLike, active: ArrayLike
@@ -134,46 +160,7 @@ class LedgerTracker:
         return out
 
     def reset_uid(self, uid: int) -> None:
-        u = _uid(uid, self.miners)
-        self._gains[u] = 0.0
-        self._losses[u] = 0.0
-        self._time_in_market_ns[u] = 0
-        self._prev_value[u] = np.nan
-        self._prev_time_ns[u] = -1
-        self._prev_hours[u] = np.nan
-
-    def to_state(self) -> dict[str, np.ndarray]:
-        out = {name: getattr(self, f"_{name}").copy() for name in self._FIELDS}
-        out["params"] = np.array([self.period_ns, self.window_ns], dtype=np.int64)
-        return out
-
-    @classmethod
-    def from_state(
-        cls, state: Mapping[str, np.ndarray], miners: int, period_ns: int, window_ns: int
-    ) -> LedgerTracker:
-        out = cls(miners, period_ns, window_ns)
-        m, k = out.miners, out.slots
-        layout = {
-            "gains": ("float64", (m, k)),
-            "losses": ("float64", (m, k)),
-            "time_in_market_ns": ("int64", (m, k)),
-            "checkpoint": ("int64", (k,)),
-            "prev_value": ("float64", (m,)),
-            "prev_time_ns": ("int64", (m,)),
-            "prev_hours": ("float64", (m,)),
-            "params": ("int64", (2,)),
-        }
-        params = np.asarray(state.get("params", np.zeros(0)))
-        if params.shape == (2,) and (int(params[0]), int(params[1])) != (out.period_ns, out.window_ns):
-            raise LedgerSettingsChanged(
-                f"ledger state was kept with checkpoint period {int(params[0])} ns and window "
-                f"{int(params[1])} ns, not {out.period_ns} ns and {out.window_ns} ns"
-            )
-        arrays = _load(state, layout, "ledger")
-        del arrays["params"]
-        for name, a in arrays.items():
-            setattr(out, f"_{name}", a)
-        return out
+        self.reset_entry(_uid(uid, self.miners))
 
 
 # --- the policies together --------------------------------------------------------------------------
