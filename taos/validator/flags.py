@@ -38,7 +38,7 @@ _RULES: Mapping[str, _RuleFlag] = {
         "sessions",
         str,
         "SESSIONS",
-        "trading sessions: a TOML array, e.g. '[{books = \"0-3\", open = \"09:30\", close = \"16:00\"}]', "
+        'trading sessions: a TOML array, e.g. \'[{books = "0-3", open = "09:30", close = "16:00"}]\', '
         "a TOML file, or none",
     ),
 }
