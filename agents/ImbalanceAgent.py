@@ -13,12 +13,23 @@ Parameters: ``depth_levels=5 threshold=0.3 quantity=0.1 cooldown_s=30.0``.
 import math
 
 from taos.agents import Agent
-from taos.protocol import Account, BookState, Instruction, MarketState, Side, SimulationInfo, TimeInForce
+from taos.protocol import (
+    Account,
+    BookEvents,
+    BookState,
+    Instruction,
+    MarketState,
+    Side,
+    SimulationInfo,
+    TimeInForce,
+)
 
 LEVELS = 21  # the levels a state carries per side
 
 
 class ImbalanceAgent(Agent):
+    book_events = BookEvents.NONE  # it reads the levels only: its states carry no events
+
     def __init__(self, uid, params=None):
         super().__init__(uid, params)
         self.depth_levels = self.param("depth_levels", 5)

@@ -9,10 +9,12 @@ beyond it). The random stream is seeded by the uid.
 import random
 
 from taos.agents import Agent
-from taos.protocol import Account, Instruction, MarketState, Side, TimeInForce
+from taos.protocol import Account, BookEvents, Instruction, MarketState, Side, TimeInForce
 
 
 class RandomMakerAgent(Agent):
+    book_events = BookEvents.NONE  # it reads the levels only: its states carry no events
+
     def __init__(self, uid, params=None):
         super().__init__(uid, params)
         self.min_quantity = self.param("min_quantity", 0.1)

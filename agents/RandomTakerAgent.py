@@ -7,10 +7,12 @@ and state). The random stream is seeded by the uid.
 import random
 
 from taos.agents import Agent
-from taos.protocol import Instruction, MarketState, Side
+from taos.protocol import BookEvents, Instruction, MarketState, Side
 
 
 class RandomTakerAgent(Agent):
+    book_events = BookEvents.NONE  # it reads the levels only: its states carry no events
+
     def __init__(self, uid, params=None):
         super().__init__(uid, params)
         self.min_quantity = self.param("min_quantity", 0.1)

@@ -17,6 +17,7 @@ import logging
 
 from taos.agents import Agent
 from taos.protocol import (
+    BookEvents,
     Direction,
     Instruction,
     MarketState,
@@ -31,6 +32,7 @@ log = logging.getLogger("taos.miner")
 
 class SignalAgent(Agent):
     shared_process = True  # the instances of all validators share the store of this process
+    book_events = BookEvents.NONE  # it trades on signals: its states carry no book events
 
     def __init__(self, uid, params=None):
         super().__init__(uid, params)

@@ -36,6 +36,7 @@ except ImportError as e:
 from taos.agents import Agent
 from taos.protocol import (
     Account,
+    BookEvents,
     BookState,
     EventKind,
     Instruction,
@@ -68,6 +69,8 @@ MODELS = {
 
 
 class SimpleRegressorAgent(Agent):
+    book_events = BookEvents.TRADES  # its order-flow feature reads the trades only
+
     def __init__(self, uid, params=None):
         super().__init__(uid, params)
         self.min_quantity = self.param("min_quantity", 0.1)

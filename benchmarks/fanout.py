@@ -8,10 +8,12 @@ validator's own loop on the default market (grace period skipped). Per step, aft
 - query: the wall time of ``Validator.query`` for all miners (signing, sending, the agents'
   answers, reading the replies), median and p90.
 
-The agents are the example agents RandomMakerAgent, RandomTakerAgent and ImbalanceAgent in turn.
+The agents are the example agents RandomMakerAgent, RandomTakerAgent and ImbalanceAgent in turn;
+they read the levels only and ask for no book events (``Reply.book_events``). ``--book-events all``
+sends every miner every event all the same (the states as they were before miners could choose).
 Starting the miner processes takes a while (each loads the SDK): about a second per miner here.
 
-    python benchmarks/fanout.py [--miners 16,64] [--books 20] [--steps 10] [--warmup 3]
+    python benchmarks/fanout.py [--miners 16,64] [--books 20] [--steps 10] [--warmup 3] [--book-events agents|all]
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 AGENTS = ("RandomMakerAgent", "RandomTakerAgent", "ImbalanceAgent")
 
 
-def one(config_path: Path, miners: int, books: int, steps: int, warmup: int) -> dict[str, float]:
+def one(
+    config_path: Path, miners: int, books: int, steps: int, warmup: int, every_event: bool
+) -> dict[str, float]:
     from taos.config import from_dict, parse_toml, read_config_text
     from taos.local.data import data_dir
     from taos.local.runner import AgentSpec, build_market
@@ -59,6 +63,8 @@ def one(config_path: Path, miners: int, books: int, steps: int, warmup: int) -> 
                 answers = await v.query(requests)
                 elapsed = time.perf_counter() - t0
                 v.accept(answers)
+                if every_event:  # whatever the agents asked for
+                    v.book_events[:] = 0
                 v.score(result)
                 if i >= warmup:
                     query_ms.append(1e3 * elapsed)
@@ -93,16 +99,18 @@ def main() -> None:
     p.add_argument("--books", type=int, default=20)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--book-events", choices=("agents", "all"), default="agents")
     a = p.parse_args()
     print(
-        f"fan-out over signed HTTP on loopback, {a.config.name}, {a.books} books, {a.steps} steps after {a.warmup}"
+        f"fan-out over signed HTTP on loopback, {a.config.name}, {a.books} books, {a.steps} steps after {a.warmup}, "
+        f"book events: {a.book_events}"
     )
     print(
         f"{'miners':>7} {'query median':>13} {'query p90':>10} {'state/miner':>12} {'(identity)':>11} "
         f"{'reply/miner':>12} {'answered':>9}"
     )
     for m in (int(x) for x in a.miners.split(",")):
-        r = one(a.config, m, a.books, a.steps, a.warmup)
+        r = one(a.config, m, a.books, a.steps, a.warmup, a.book_events == "all")
         print(
             f"{m:>7} {r['query_median_ms']:>10.0f} ms {r['query_p90_ms']:>7.0f} ms {r['state_kb']:>9.0f} KB "
             f"{r['identity_kb']:>8.0f} KB "

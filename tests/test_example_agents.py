@@ -21,6 +21,7 @@ from taos.protocol import (
     PROTOCOL_VERSION,
     Account,
     Balance,
+    BookEvents,
     BookState,
     Cancel,
     Level,
@@ -414,3 +415,17 @@ def test_both_agents_trade_in_a_market_through_the_validator_loop(imbalance_cls,
     assert {n.time_in_force for n in imbalance_orders} == {TimeInForce.IOC}
     regressor_orders = [n for n in agents[2].notices if isinstance(n, OrderAccepted)]
     assert {n.time_in_force for n in regressor_orders} == {TimeInForce.GTT}
+
+
+def test_each_example_agent_asks_for_the_book_events_it_reads() -> None:
+    """The agents that read the levels only ask for no events; the regressor reads the trades."""
+    wanted = {name: load_agent_class(EXAMPLES, name).book_events for name in (
+        "RandomMakerAgent", "RandomTakerAgent", "ImbalanceAgent", "SignalAgent", "SimpleRegressorAgent"
+    )}  # fmt: skip
+    assert wanted == {
+        "RandomMakerAgent": BookEvents.NONE,
+        "RandomTakerAgent": BookEvents.NONE,
+        "ImbalanceAgent": BookEvents.NONE,
+        "SignalAgent": BookEvents.NONE,
+        "SimpleRegressorAgent": BookEvents.TRADES,
+    }

@@ -20,7 +20,7 @@ from wallets import make_wallet
 from taos.agents import AgentLoadError
 from taos.chain import ChainError, LocalChain, Neuron
 from taos.miner import AgentFile, AgentPool, ConnectionGuard, Gatekeeper, MinerServer, Refused
-from taos.protocol import PROTOCOL_VERSION, STATE_PATH, Cancel, Reply, decode_reply, encode_state
+from taos.protocol import PROTOCOL_VERSION, STATE_PATH, BookEvents, Cancel, Reply, decode_reply, encode_state
 from taos.validator.client import Target, query, query_all, state_url
 
 TIMEOUT_S = 0.5
@@ -748,5 +748,26 @@ def test_a_zstd_state_is_answered_and_every_answer_offers_zstd(wallets) -> None:
             assert decode_reply(third.body) == Reply(
                 PROTOCOL_VERSION, (Cancel(0, 3),)
             )  # no agent ran meanwhile
+
+    run(scenario)
+
+
+def test_every_reply_asks_for_the_agents_book_events_even_an_empty_one(tmp_path: Path) -> None:
+    """The worker puts its agent class's ``book_events`` into every reply, and the pool into the
+    empty replies it sends for the agent (overrun, busy); a class with another value cannot load."""
+
+    async def scenario() -> None:
+        pool = counting_pool({"sleep_s": 1.0}, name="TradesOnly")
+        await pool.start()
+        try:
+            slow = decode_reply(await pool.run("5V1", BODY))  # over the 0.5 s budget: empty
+            assert slow.instructions == () and slow.book_events == BookEvents.TRADES
+            await asyncio.sleep(0.8)
+            fine = decode_reply(await pool.run("5V1", BODY))
+            assert fine.instructions == (Cancel(0, 1),) and fine.book_events == BookEvents.TRADES
+        finally:
+            await pool.close()
+        with pytest.raises(AgentLoadError, match=r"BadBookEvents\.book_events must be a BookEvents .*got 7"):
+            await counting_pool(name="BadBookEvents").start()
 
     run(scenario)

@@ -13,6 +13,7 @@ from taos.protocol import (
     MAX_INSTRUCTIONS,
     PROTOCOL_VERSION,
     RECORD_SIZE,
+    BookEvents,
     Cancel,
     Currency,
     Direction,
@@ -71,6 +72,24 @@ def test_reply_round_trip_keeps_every_instruction_and_its_defaults() -> None:
     assert reply == Reply(PROTOCOL_VERSION, instructions)
     assert reply.instructions[0].time_in_force is TimeInForce.GTC
     assert reply.instructions[0].stp is Stp.CANCEL_OLDEST
+
+
+def test_a_reply_asks_for_the_book_events_it_wants() -> None:
+    """``Reply.book_events``: every L3 event by default, or the trades only, or none; any decoder
+    (capped or not) gives it back, and an unknown value refuses the reply whole."""
+    assert decode_reply(encode_reply(())).book_events is BookEvents.ALL
+    for wanted in BookEvents:
+        body = encode_reply((Cancel(0, 1),), wanted)
+        for reply in (decode_reply(body), decode_reply(body, max_instructions=5)):
+            assert reply == Reply(PROTOCOL_VERSION, (Cancel(0, 1),), wanted)
+    absent = msgspec.msgpack.encode({"protocol_version": PROTOCOL_VERSION, "instructions": []})
+    assert decode_reply(absent, max_instructions=5).book_events is BookEvents.ALL
+    bad = msgspec.msgpack.encode({"protocol_version": PROTOCOL_VERSION, "book_events": 7})
+    for kw in ({}, {"max_instructions": 5}):
+        with pytest.raises(ProtocolError, match=r"Invalid enum value 7 - at `\$.book_events`"):
+            decode_reply(bad, **kw)
+    with pytest.raises(ValueError):
+        encode_reply((), 7)  # type: ignore[arg-type]
 
 
 def test_wire_tags_are_fixed_integers() -> None:
@@ -515,6 +534,8 @@ def test_a_state_request_gives_the_full_body_or_its_own_part_for_a_shared_reader
     assert decoded[0].books is decoded[1].books is decoded[2].books  # decoded once
     other = encode_shared(s.timestamp_ns, state(books=3).books)
     assert decoder.decode_parts(other, requests[1].own()).books == state(books=3).books
+    # the shared parts of one step (one per kind of book events asked for) are each decoded once
+    assert decoder.decode_parts(shared, requests[1].own()).books is decoded[0].books
 
 
 def test_decode_parts_refuses_bad_parts_and_states_over_the_cap() -> None:

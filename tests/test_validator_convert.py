@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from taos.config import load, to_core
 from taos.protocol import (
     Account,
+    BookEvents,
     Cancel,
     CancelReason,
     Currency,
@@ -44,6 +45,7 @@ from taos.validator.convert import (
     BookAccountData,
     Units,
     all_miner_notices,
+    book_state_variants,
     book_states,
     miner_account,
     miner_accounts,
@@ -77,6 +79,25 @@ def test_units() -> None:
     assert U.price(29_999) == 299.99
     assert U.qty(12_345) == 1.2345
     assert U.quote(2_500_000) == 2.5
+
+
+def test_book_state_variants_list_the_events_each_kind_of_miner_asked_for(sim: Simulation) -> None:
+    """``BookEvents.ALL``: the public events; ``TRADES``: the trades among them, in the same order;
+    ``NONE``: none. The levels are the same in every variant."""
+    r = sim.step(65 * S, depth=21, detail_depth=5)
+    variants = book_state_variants(r.books, r.events, U, list(BookEvents))
+    assert variants[BookEvents.ALL] == book_states(r.books, r.events, U)
+    for b, book in enumerate(variants[BookEvents.ALL]):
+        trades = variants[BookEvents.TRADES][b]
+        none = variants[BookEvents.NONE][b]
+        for other in (trades, none):
+            assert (other.bid_levels, other.ask_orders) == (book.bid_levels, book.ask_orders)
+        every = book.event_array
+        rows = np.frombuffer(book.event_records, dtype=np.uint8).reshape(len(every), -1)
+        assert trades.event_records == rows[every["kind"] == EventKind.TRADE].tobytes()
+        assert len(trades.event_array) > 0 and len(trades.event_array) < len(every)
+        assert none.event_records == b"" and none.events_dropped == 0
+    assert book_states(r.books, r.events, U, BookEvents.NONE) == variants[BookEvents.NONE]
 
 
 def test_books_carry_levels_orders_and_anonymous_events(sim: Simulation) -> None:

@@ -15,6 +15,7 @@ from taos.chain import LocalChain
 from taos.config import loads
 from taos.protocol import (
     AccountReset,
+    BookEvents,
     InstructionKind,
     MarketState,
     OrderAccepted,
@@ -217,3 +218,38 @@ def test_the_miners_are_told_the_fee_window_of_the_config() -> None:
     text = loop_market() + "\n[fees]\nwindow_buckets = 3\nbucket_s = 600.0\n"
     v = Validator(loads(text), LocalChain("v"), InProcessTransport({}), ValidatorSettings())
     assert v.info.fee_window_ns == 3 * 600 * 10**9
+
+
+class Levels(Recorder):
+    """A Recorder that reads the levels only: it asks for no book events."""
+
+    book_events = BookEvents.NONE
+
+
+def test_each_miner_gets_the_book_events_it_asked_for(tmp_path: Path) -> None:
+    """A reply's ``book_events`` shapes the miner's next states (the first state of a miner
+    carries every event: nothing was asked yet); the preference is persisted and forgotten when a
+    new hotkey takes the uid."""
+    from taos.validator.store import ValidatorStore
+
+    store = ValidatorStore(tmp_path / "state")
+    v, agents, _ = make(tmp_path, store)
+    agents[3] = Levels(3)
+    v.transport.agents[3] = agents[3]  # type: ignore[attr-defined]
+    v.sync_chain()
+    asyncio.run(run(v, max_steps=20))
+    every, levels = agents[1].states, agents[3].states  # type: ignore[attr-defined]
+    assert len(every) == len(levels) >= 5
+    assert all(sum(len(b.event_records) for b in s.books) > 0 for s in every)
+    assert sum(len(b.event_records) for b in levels[0].books) > 0  # before its first reply
+    assert all(b.event_records == b"" and b.events_dropped == 0 for s in levels[1:] for b in s.books)
+    assert [s.books[0].bid_levels for s in levels] == [s.books[0].bid_levels for s in every]
+    # uid 0 (the validator) never replies; uid 2 is the example RandomTakerAgent, which reads no events
+    assert v.book_events.tolist() == [BookEvents.ALL, BookEvents.ALL, BookEvents.NONE, BookEvents.NONE]
+    assert state_of(v)["book_events"].tolist() == v.book_events.tolist()
+    store.close()
+    with ValidatorStore(tmp_path / "state") as again:
+        resumed, _, _ = make(tmp_path, again)
+    assert resumed.book_events.tolist() == v.book_events.tolist()
+    resumed.reset_uid(3)
+    assert resumed.book_events[3] == BookEvents.ALL

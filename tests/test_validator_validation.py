@@ -497,8 +497,8 @@ def dropped(result: ValidationResult) -> str:
             "reply: malformed",
         ),
         (msgspec.msgpack.encode({"instructions": []}), "no protocol_version field"),
-        (msgspec.msgpack.encode({"protocol_version": 3, "instructions": []}), "protocol_version 3"),
-        (msgspec.msgpack.encode({"protocol_version": 3, "orders": [1, 2]}), "protocol_version 3"),
+        (msgspec.msgpack.encode({"protocol_version": 4, "instructions": []}), "protocol_version 4"),
+        (msgspec.msgpack.encode({"protocol_version": 4, "orders": [1, 2]}), "protocol_version 4"),
     ],
 )
 def test_an_undecodable_body_is_dropped_with_the_reason(body: bytes, text: str) -> None:
@@ -537,7 +537,7 @@ def test_a_reply_is_bounded_by_what_can_be_kept_before_it_is_decoded() -> None:
 
 
 def test_a_built_reply_of_another_version_or_too_long_is_dropped() -> None:
-    assert "protocol_version 3 is not supported" in dropped(validate_reply(UID, Reply(3, ()), context()))
+    assert "protocol_version 4 is not supported" in dropped(validate_reply(UID, Reply(4, ()), context()))
     too_long = Reply(PROTOCOL_VERSION, (Cancel(book=0, order_id=1),) * 61)
     assert "61 instructions, more than 60" in dropped(validate_reply(UID, too_long, context()))
     as_list = Reply(PROTOCOL_VERSION, [limit(0)])  # type: ignore[arg-type]

@@ -23,6 +23,7 @@ from typing import ClassVar, TypeVar, cast
 from taos.agents import helpers
 from taos.protocol import (
     AccountReset,
+    BookEvents,
     Cancel,
     Currency,
     Direction,
@@ -59,6 +60,12 @@ class Agent(ABC):
     """The miner runs each validator's instance in its own worker process. An agent whose instances
     share state through their process (a module-level store, as ``SignalAgent``) sets this to True:
     all its instances then run in one worker process, each call in a thread there."""
+
+    book_events: ClassVar[BookEvents] = BookEvents.ALL
+    """The books' public events this agent reads in ``state.books[b].events``: ``ALL`` (every L3
+    event), ``TRADES`` (the trades only) or ``NONE`` (the levels alone). Every reply asks the
+    validator for them (``Reply.book_events``); an agent that reads fewer gets smaller states,
+    sooner (on the default market the events are most of a state's bytes)."""
 
     def __init__(self, uid: int, params: Mapping[str, Param] | None = None) -> None:
         self.uid = uid

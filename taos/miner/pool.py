@@ -38,7 +38,7 @@ from pathlib import Path
 
 from taos.agents import AgentLoadError, Param
 from taos.miner.worker import frame, split_id, state_frame
-from taos.protocol import DEFAULT_MAX_BYTES, encode_reply
+from taos.protocol import DEFAULT_MAX_BYTES, BookEvents, encode_reply
 
 log = logging.getLogger("taos.miner")
 
@@ -65,6 +65,7 @@ class _Worker:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.proc: asyncio.subprocess.Process | None = None
         self.ready: asyncio.Future[bool] = loop.create_future()  # the result: shared_process
+        self.empty_reply = EMPTY_REPLY  # with the agent's book_events, once it is ready
         self.validators: set[str] = set()
         self.pending: dict[int, asyncio.Future[tuple[bytes, bytes]]] = {}
         self.busy: dict[str, int] = {}  # validator -> id of its state with the agent
@@ -162,10 +163,10 @@ class AgentPool:
             except AgentLoadError:
                 return EMPTY_REPLY  # logged by _fail_start
         if w.gone:
-            return EMPTY_REPLY
+            return w.empty_reply
         if validator in w.busy:
             log.warning("agent of %s is still busy with an earlier state: empty reply", validator)
-            return EMPTY_REPLY
+            return w.empty_reply
         w.last_used = time.monotonic()
         request_id = next(self._ids)
         loop = asyncio.get_running_loop()
@@ -186,7 +187,7 @@ class AgentPool:
             stdin.write(state_frame(request_id, validator, body))
         except (ConnectionError, RuntimeError):
             self._lost(w)
-            return EMPTY_REPLY
+            return w.empty_reply
 
         async def exchange() -> tuple[bytes, bytes]:
             with contextlib.suppress(ConnectionError):
@@ -197,10 +198,10 @@ class AgentPool:
             kind, data = await asyncio.wait_for(exchange(), self.timeout_s)
         except asyncio.TimeoutError:
             log.warning("agent of %s took longer than %.3g s: empty reply", validator, self.timeout_s)
-            return EMPTY_REPLY
+            return w.empty_reply
         if kind == b"B":
             raise BadState(data.decode("utf-8", "replace"))
-        return data if kind == b"A" else EMPTY_REPLY
+        return data if kind == b"A" else w.empty_reply
 
     async def close(self, grace_s: float = 2.0) -> None:
         """Every agent's ``on_end`` (in its worker), then the workers exit; those still running
@@ -356,7 +357,9 @@ class AgentPool:
                     doc = json.loads(payload)
                     logging.getLogger(str(doc["name"])).log(int(doc["level"]), "%s", doc["msg"])
                 elif kind == b"R" and not w.ready.done():
-                    w.ready.set_result(bool(json.loads(payload)["shared"]))
+                    doc = json.loads(payload)
+                    w.empty_reply = encode_reply((), BookEvents(int(doc.get("book_events", 0))))
+                    w.ready.set_result(bool(doc["shared"]))
                 elif kind == b"F":
                     w.quiet = True
                     self._fail_start(w, AgentLoadError(payload.decode("utf-8", "replace")))

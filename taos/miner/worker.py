@@ -40,6 +40,7 @@ from typing import Any
 from taos.agents import Agent, AgentLoadError, create_agent, load_agent_class
 from taos.protocol import (
     MAX_INSTRUCTIONS,
+    BookEvents,
     ProtocolError,
     decode_state,
     encode_reply,
@@ -146,6 +147,13 @@ class Worker:
         self.max_state_bytes = int(init["max_state_bytes"])
         self.cls = load_agent_class(init["path"], init["name"])
         self.shared = bool(getattr(self.cls, "shared_process", False))
+        try:
+            self.book_events = BookEvents(getattr(self.cls, "book_events", BookEvents.ALL))
+        except ValueError:
+            raise AgentLoadError(
+                f"{init['name']}.book_events must be a BookEvents (ALL, TRADES or NONE), "
+                f"got {getattr(self.cls, 'book_events', None)!r}"
+            ) from None
         self.spare: Agent | None = create_agent(self.cls, self.uid, self.params)
         self.agents: dict[str, Agent] = {}
         self._lock = threading.Lock()
@@ -190,7 +198,7 @@ class Worker:
                 log.error("agent of %s raised %s: %s: empty reply", hotkey, type(e).__name__, e, exc_info=e)
             else:
                 instructions = checked(result, hotkey, min(limit, MAX_INSTRUCTIONS))
-        self.channel.send(b"A", rid, encode_reply(instructions))
+        self.channel.send(b"A", rid, encode_reply(instructions, self.book_events))
 
     def end(self) -> None:
         with self._lock:
@@ -253,7 +261,7 @@ def main() -> None:
     except BaseException as e:  # an agent's constructor may raise anything
         channel.send(b"F", f"{type(e).__name__}: {e}".encode())
         os._exit(0)
-    channel.send(b"R", json.dumps({"shared": worker.shared}).encode())
+    channel.send(b"R", json.dumps({"shared": worker.shared, "book_events": int(worker.book_events)}).encode())
     while True:
         received = channel.receive()
         if received is None:  # the miner is gone

@@ -60,6 +60,7 @@ from taos.protocol.events import (
 )
 from taos.protocol.instructions import (
     MAX_INSTRUCTIONS,
+    BookEvents,
     Cancel,
     Direction,
     Instruction,
@@ -120,6 +121,7 @@ __all__ = [
     "AccountReset",
     "Balance",
     "BookEvent",
+    "BookEvents",
     "BookState",
     "Cancel",
     "CancelReason",

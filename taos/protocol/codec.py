@@ -20,12 +20,12 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 
 from taos.protocol.events import RECORD_SIZE, check_records
-from taos.protocol.instructions import MAX_INSTRUCTIONS, Instruction, Reply
+from taos.protocol.instructions import MAX_INSTRUCTIONS, BookEvents, Instruction, Reply
 from taos.protocol.levels import check_side
 from taos.protocol.notices import Notice
 from taos.protocol.state import Account, BookState, MarketState, SimulationInfo
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 CONTENT_TYPE = "application/msgpack"
 STATE_PATH = "/state"
@@ -177,8 +177,8 @@ class StateDecoder:
         self.max_bytes = max_bytes
         self._raw: msgspec.Raw | None = None
         self._books: tuple[BookState, ...] = ()
-        self._shared: SharedState | None = None
-        self._shared_books: tuple[BookState, ...] = ()
+        # the books of the last few SharedState objects (one per kind of book events asked for)
+        self._shared: list[tuple[SharedState, tuple[BookState, ...]]] = []
 
     def decode(self, body: bytes) -> MarketState:
         try:
@@ -213,30 +213,32 @@ class StateDecoder:
         size = len(shared.books) + len(own)
         if size > self.max_bytes:
             raise ProtocolError(f"market state: body is {size} bytes, over the limit of {self.max_bytes}")
-        if shared is not self._shared:
+        books = next((b for s, b in self._shared if s is shared), None)
+        if books is None:
             try:
                 books = _books_decoder.decode(shared.books)
             except (msgspec.DecodeError, ValueError, TypeError, OverflowError, RecursionError) as e:
                 raise ProtocolError(f"market state: malformed books: {e}") from None
             if check_books:
                 _check_books(books, "market state")
-            self._shared, self._shared_books = shared, books
+            self._shared = [(shared, books), *self._shared[: len(BookEvents) - 1]]
         part = _decode(own, _own_decoder, "market state", self.max_bytes)
         return MarketState(
             part.protocol_version,
             part.timestamp_ns,
             part.simulation,
-            self._shared_books,
+            books,
             part.accounts,
             part.notices,
         )
 
 
-def encode_reply(instructions: Iterable[Instruction]) -> bytes:
+def encode_reply(instructions: Iterable[Instruction], book_events: BookEvents = BookEvents.ALL) -> bytes:
+    """A reply of ``instructions`` that asks for ``book_events`` in the next states."""
     items = tuple(instructions)
     if len(items) > MAX_INSTRUCTIONS:
         raise ProtocolError(f"a reply holds at most {MAX_INSTRUCTIONS} instructions, got {len(items)}")
-    return _encoder.encode(Reply(PROTOCOL_VERSION, items))
+    return _encoder.encode(Reply(PROTOCOL_VERSION, items, BookEvents(book_events)))
 
 
 def decode_state(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> MarketState:
@@ -261,7 +263,7 @@ def decode_reply(
                 "(books x max_instructions_per_book)"
             ) from None
         raise
-    return Reply(capped.protocol_version, capped.instructions)
+    return Reply(capped.protocol_version, capped.instructions, capped.book_events)
 
 
 @functools.lru_cache(maxsize=32)
@@ -278,6 +280,7 @@ def _capped_reply_decoder(max_instructions: int) -> msgspec.msgpack.Decoder[Any]
                 Annotated[tuple[Instruction, ...], msgspec.Meta(max_length=max_instructions)],
                 (),
             ),
+            ("book_events", BookEvents, BookEvents.ALL),
         ],
         frozen=True,
     )

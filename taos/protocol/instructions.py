@@ -90,8 +90,19 @@ Instruction = PlaceLimit | PlaceMarket | Cancel | TargetPosition
 INSTRUCTION_TYPES: tuple[type[_Instruction], ...] = (PlaceLimit, PlaceMarket, Cancel, TargetPosition)
 
 
+class BookEvents(IntEnum):
+    """Which public events of the books a miner wants in its states (``Reply.book_events``):
+    every L3 event, the trades only, or none (the levels alone). Less is sent and decoded faster."""
+
+    ALL = 0
+    TRADES = 1
+    NONE = 2
+
+
 class Reply(msgspec.Struct, frozen=True):
-    """A miner's answer to one market state."""
+    """A miner's answer to one market state: its instructions, and which of the books' public
+    events it wants in its next states (``book_events``; all by default)."""
 
     protocol_version: int
     instructions: Annotated[tuple[Instruction, ...], msgspec.Meta(max_length=MAX_INSTRUCTIONS)] = ()
+    book_events: BookEvents = BookEvents.ALL

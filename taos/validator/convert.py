@@ -29,6 +29,7 @@ from taos.protocol import (
     Account,
     AccountReset,
     Balance,
+    BookEvents,
     BookState,
     Cancel,
     CancelReason,
@@ -146,35 +147,60 @@ def public_event_records(ev: np.ndarray, u: Units) -> bytes:
     return _packed_public_events(ev, u).tobytes()
 
 
-def book_states(books: Sequence[BookLevels], events: np.ndarray, u: Units) -> tuple[BookState, ...]:
+_EVENT_KINDS = {
+    BookEvents.ALL: _PUBLIC,
+    BookEvents.TRADES: np.array([EventKind.TRADE]),
+    BookEvents.NONE: np.array([], dtype=_PUBLIC.dtype),
+}
+"""The public events a state lists for each ``BookEvents`` a miner may ask for."""
+
+
+def book_states(
+    books: Sequence[BookLevels], events: np.ndarray, u: Units, book_events: BookEvents = BookEvents.ALL
+) -> tuple[BookState, ...]:
     """The shared part of a step's state: every book's levels (as ``StepResult.books``) and its
-    public events (anonymous: no agent ids; rejections and resets are left out). The events of all
-    books are packed at once, then cut per book (in each book's order); a book lists its newest
-    ``MAX_EVENTS_PER_BOOK`` events and counts the older ones it leaves out."""
-    book = events["book"][np.isin(events["kind"], _PUBLIC)]
+    public events (anonymous: no agent ids; rejections and resets are left out), those that
+    ``book_events`` asks for. A book lists its newest ``MAX_EVENTS_PER_BOOK`` of them and counts
+    the older ones it leaves out."""
+    return book_state_variants(books, events, u, (book_events,))[book_events]
+
+
+def book_state_variants(
+    books: Sequence[BookLevels], events: np.ndarray, u: Units, wanted: Iterable[BookEvents]
+) -> dict[BookEvents, tuple[BookState, ...]]:
+    """``book_states`` for each of ``wanted``: the levels converted and the events packed once
+    (all books at once, then cut per book in each book's order)."""
+    sides = [(_side(s.bids, s.bid_orders, u), _side(s.asks, s.ask_orders, u)) for s in books]
     packed = _packed_public_events(events, u)
+    kind = packed["kind"]
+    # whole records as byte rows: indexing a structured array would leave its padding uninitialised
+    rows = packed.view(np.uint8).reshape(len(packed), _EVENT_DTYPE.itemsize)
+    book = events["book"][np.isin(events["kind"], _PUBLIC)]
     if len(book) > 1 and bool(np.any(book[1:] < book[:-1])):
         order = np.argsort(book, kind="stable")
-        book, packed = book[order], packed[order]
-    bounds = np.searchsorted(book, np.arange(len(books) + 1)).tolist()
-    out = []
-    for b, state in enumerate(books):
-        bid_levels, bid_orders = _side(state.bids, state.bid_orders, u)
-        ask_levels, ask_orders = _side(state.asks, state.ask_orders, u)
-        first, end = bounds[b], bounds[b + 1]
-        dropped = max(0, end - first - MAX_EVENTS_PER_BOOK)
-        out.append(
-            BookState(
-                b,
-                bid_levels,
-                ask_levels,
-                bid_orders,
-                ask_orders,
-                packed[first + dropped : end].tobytes(),
-                events_dropped=dropped,
+        book, rows, kind = book[order], rows[order], kind[order]
+    out: dict[BookEvents, tuple[BookState, ...]] = {}
+    for w in wanted:
+        keep = np.isin(kind, _EVENT_KINDS[BookEvents(w)])
+        records, owner = (rows, book) if keep.all() else (rows[keep], book[keep])
+        bounds = np.searchsorted(owner, np.arange(len(books) + 1)).tolist()
+        states = []
+        for b, ((bid_levels, bid_orders), (ask_levels, ask_orders)) in enumerate(sides):
+            first, end = bounds[b], bounds[b + 1]
+            dropped = max(0, end - first - MAX_EVENTS_PER_BOOK)
+            states.append(
+                BookState(
+                    b,
+                    bid_levels,
+                    ask_levels,
+                    bid_orders,
+                    ask_orders,
+                    records[first + dropped : end].tobytes(),
+                    events_dropped=dropped,
+                )
             )
-        )
-    return tuple(out)
+        out[BookEvents(w)] = tuple(states)
+    return out
 
 
 def miner_notices(uid: int, events: np.ndarray, u: Units) -> list[Notice]:

@@ -107,7 +107,7 @@ class InProcessTransport(Transport):
             try:
                 instructions = agent.handle(state)
                 handled = time.perf_counter()
-                reply = encode_reply(instructions)
+                reply = encode_reply(instructions, agent.book_events)
             except ProtocolError as e:
                 out[uid] = Answer(
                     b"", time.perf_counter() - start, f"bad reply: {e}", QueryOutcome.AGENT_ERROR

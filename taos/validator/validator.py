@@ -30,6 +30,7 @@ import numpy as np
 from taos.chain import Chain, ChainError
 from taos.config import Config, to_core
 from taos.protocol import (
+    BookEvents,
     Capital,
     FeeTier,
     Notice,
@@ -54,7 +55,7 @@ from taos.validator.convert import (
     BookAccountData,
     PackedNotices,
     Units,
-    book_states,
+    book_state_variants,
     miner_accounts,
     pack_miner_notices,
     to_records,
@@ -148,10 +149,14 @@ class MinerView:
 
 class Validator(Persisted):
     """The validator's loop, one hop per method (see docs/validator.md). Persisted as the scoring
-    scheme (part ``scheme``), the position tracker (``positions``) and the last accepted
-    ``TargetPosition`` time per slot and book (``last_target_ns``)."""
+    scheme (part ``scheme``), the position tracker (``positions``), the last accepted
+    ``TargetPosition`` time per slot and book (``last_target_ns``) and the book events each miner
+    asked for in its last reply (``book_events``)."""
 
-    STORED: ClassVar[dict[str, Stored]] = {"last_target_ns": Stored("int64", ("slots", "books"), NEVER)}
+    STORED: ClassVar[dict[str, Stored]] = {
+        "last_target_ns": Stored("int64", ("slots", "books"), NEVER),
+        "book_events": Stored("uint8", ("slots",), BookEvents.ALL, optional=True),
+    }
     PARTS: ClassVar[dict[str, str]] = {"scheme": "scheme", "positions": "positions"}
     ATTR_PREFIX: ClassVar[str] = ""
 
@@ -209,6 +214,7 @@ class Validator(Persisted):
         self.neutral_lots = int(self.core.miner_base_lots)  # = SimulationInfo.capital[b].base in lots
         self.positions = PositionTracker(self.slots, self.books, config.market.lot_size)
         self.last_target_ns = np.full((self.slots, self.books), NEVER, dtype=np.int64)
+        self.book_events = np.full(self.slots, BookEvents.ALL, dtype=np.uint8)  # Reply.book_events
         self.rate = RateLimiter(self.rules.rate_limit, self.rules.rate_window_s, clock)
         self.market: MarketSnapshot | None = None
         self._restore = restore or Simulation.restore
@@ -317,9 +323,11 @@ class Validator(Persisted):
         serving = self.serving()
         if self.in_grace or not serving:
             return {}
-        books = book_states(result.books, result.events, self.units)
+        # the shared part, once for each kind of book events that a serving miner asked for
+        wanted = np.unique(self.book_events[serving]).tolist()
+        variants = book_state_variants(result.books, result.events, self.units, map(BookEvents, wanted))
         t0 = time.perf_counter()
-        shared = encode_shared(result.time_ns, books)
+        shared = {w: encode_shared(result.time_ns, books) for w, books in variants.items()}
         self.encode_s += time.perf_counter() - t0
         slots = len(self.miners)
         data = []  # per book, every miner's account (one scan of the book for the orders)
@@ -336,7 +344,9 @@ class Validator(Persisted):
             view = self.miners[uid]
             notices = capped_notices(view.notices, engine, uid, result.time_ns)
             view.notices = []
-            out[uid] = StateRequest(shared, self.info, accounts[uid], notices)
+            out[uid] = StateRequest(
+                shared[BookEvents(self.book_events[uid])], self.info, accounts[uid], notices
+            )
         return out
 
     # --- 3. the queries -------------------------------------------------------------------------------
@@ -456,6 +466,7 @@ class Validator(Persisted):
             self._count_query(uid, answer, QueryOutcome.DECODE_ERROR)
             return [ReplyRejected(ts_ns=now, detail=f"{QueryOutcome.DECODE_ERROR.value}: {reply}")], None, 0
         self._count_query(uid, answer, QueryOutcome.OK)
+        self.book_events[uid] = reply.book_events  # for its next states
         return [], reply, delay
 
     def _judge(self, a: Admitted) -> tuple[list[Notice], np.ndarray | None]:
@@ -685,6 +696,7 @@ class Validator(Persisted):
         self.scheme.reset_uid(uid)
         self.positions.reset_uid(uid)
         self.last_target_ns[uid] = NEVER
+        self.book_events[uid] = BookEvents.ALL
         self.miners[uid].notices = []
         reset = instruction_array(1)
         reset["kind"] = InstructionKind.RESET_AGENT
@@ -738,6 +750,10 @@ class Validator(Persisted):
 
     def sizes(self) -> dict[str, int]:
         return {"slots": self.slots, "books": self.books}
+
+    def loaded(self, absent: frozenset[str]) -> None:
+        if not np.isin(self.book_events, [int(x) for x in BookEvents]).all():
+            raise ValueError("book_events holds an unknown BookEvents value")
 
     def _resume(self) -> None:
         from taos.validator.store import StoreError, simulation_identity
