@@ -421,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="KEY=V1,V2",
         help="values of one config key (repeatable; the grid is their product with the seeds)",
     )
-    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--out", default="runs/sweep", help="output folder (default runs/sweep)")
     parser.add_argument("--executor", choices=("process", "ray"), default="process")
     parser.add_argument("--address", default=None, help="Ray cluster address (executor ray)")
     parser.add_argument("--workers", type=int, default=None, help="parallel runs (default: one per core)")
