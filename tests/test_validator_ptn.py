@@ -208,7 +208,7 @@ def test_elimination_state_round_trip_and_bad_state() -> None:
     assert back.records() == e.records()
     bad = state_of(e)
     bad["reason"] = np.array([9, 0], dtype=np.int8)
-    with pytest.raises(ValueError, match="unknown reason"):
+    with pytest.raises(ValueError, match="array reason holds a value that is no Reason"):
         load_state(EliminationTracker(2), bad)
     with pytest.raises(ValueError, match=r"array running_max must be float64\[3\]"):
         load_state(EliminationTracker(3), state_of(e))
@@ -325,7 +325,7 @@ def test_challenge_state_round_trip_and_bad_input() -> None:
     loaded(ChallengeTracker(2, period_s=100.0), c)
     bad = state_of(c)
     bad["status"] = np.array([7, 0], dtype=np.int8)
-    with pytest.raises(ValueError, match="unknown status"):
+    with pytest.raises(ValueError, match="array status holds a value that is no Status"):
         load_state(ChallengeTracker(2), bad)
     with pytest.raises(ValueError, match="clock must be sim or wall"):
         ChallengeTracker(1, clock="moon")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any, ClassVar
 
 import numpy as np
@@ -32,13 +33,15 @@ SEPARATOR = "/"
 @dataclass(frozen=True)
 class Stored:
     """One persisted array: its dtype, its shape as dimension names (``()``: a scalar), the value
-    of a new or reset entry, and whether a state may lack it (an array added after stores were
-    written: :meth:`Persisted.loaded` is told, to rebuild it)."""
+    of a new or reset entry, whether a state may lack it (an array added after stores were
+    written: :meth:`Persisted.loaded` is told, to rebuild it), and the enum whose values alone it
+    may hold (checked when loaded)."""
 
     dtype: str
     dims: tuple[str, ...] = ()
     fill: float | int = 0
     optional: bool = False
+    values: type[IntEnum] | None = None
 
 
 class Persisted:
@@ -161,6 +164,8 @@ def _load(part: Persisted, arrays: Mapping[str, np.ndarray], what: str, path: st
             raise ValueError(
                 f"{what}: array {path + name} must be {s.dtype}{list(want)}, got {a.dtype}{list(a.shape)}"
             )
+        if s.values is not None and not np.isin(a, [int(v) for v in s.values]).all():
+            raise ValueError(f"{what}: array {path + name} holds a value that is no {s.values.__name__}")
         part.put_array(name, np.array(a))
     for name, sub in _parts(part).items():
         _load(sub, within(arrays, name), what, path + name + SEPARATOR)

@@ -155,7 +155,7 @@ class Validator(Persisted):
 
     STORED: ClassVar[dict[str, Stored]] = {
         "last_target_ns": Stored("int64", ("slots", "books"), NEVER),
-        "book_events": Stored("uint8", ("slots",), BookEvents.ALL, optional=True),
+        "book_events": Stored("uint8", ("slots",), BookEvents.ALL, optional=True, values=BookEvents),
     }
     PARTS: ClassVar[dict[str, str]] = {"scheme": "scheme", "positions": "positions"}
     ATTR_PREFIX: ClassVar[str] = ""
@@ -750,10 +750,6 @@ class Validator(Persisted):
 
     def sizes(self) -> dict[str, int]:
         return {"slots": self.slots, "books": self.books}
-
-    def loaded(self, absent: frozenset[str]) -> None:
-        if not np.isin(self.book_events, [int(x) for x in BookEvents]).all():
-            raise ValueError("book_events holds an unknown BookEvents value")
 
     def _resume(self) -> None:
         from taos.validator.store import StoreError, simulation_identity

@@ -44,7 +44,7 @@ class ChallengeTracker(Persisted):
     """
 
     STORED: ClassVar[dict[str, Stored]] = {
-        "status": Stored("int8", ("miners",), Status.NONE),
+        "status": Stored("int8", ("miners",), Status.NONE, values=Status),
         "start_sim_ns": Stored("int64", ("miners",), -1),
         "start_wall_s": Stored("float64", ("miners",), np.nan),
         "start_value": Stored("float64", ("miners",), np.nan),
@@ -77,10 +77,6 @@ class ChallengeTracker(Persisted):
 
     def sizes(self) -> dict[str, int]:
         return {"miners": self.miners}
-
-    def loaded(self, absent: frozenset[str]) -> None:
-        if not np.isin(self._status, [int(s) for s in Status]).all():
-            raise ValueError("status holds an unknown status")
 
     def status(self) -> NDArray[np.int8]:
         """:class:`Status` of every slot, as numbers (a copy)."""

@@ -46,7 +46,7 @@ class EliminationTracker(Persisted):
         "running_max": Stored("float64", ("miners",), np.nan),
         "day_max": Stored("float64", ("miners",), np.nan),
         "day": Stored("int64", ("miners",), -1),
-        "reason": Stored("int8", ("miners",), Reason.NONE),
+        "reason": Stored("int8", ("miners",), Reason.NONE, values=Reason),
         "sim_time_ns": Stored("int64", ("miners",), -1),
         "wall_time_s": Stored("float64", ("miners",), np.nan),
         "value": Stored("float64", ("miners",), np.nan),
@@ -75,10 +75,6 @@ class EliminationTracker(Persisted):
 
     def sizes(self) -> dict[str, int]:
         return {"miners": self.miners}
-
-    def loaded(self, absent: frozenset[str]) -> None:
-        if not np.isin(self._reason, [int(r) for r in Reason]).all():
-            raise ValueError("reason holds an unknown reason")
 
     @property
     def eliminated(self) -> BoolArray:
