@@ -19,7 +19,8 @@ Database tables:
   the last commit;
 - ``arrays`` and ``array_chunks`` — named numpy arrays with their dtype, shape and chunk width:
   the validator's state as its parts declare it (:mod:`taos.validator.persisted`: e.g.
-  ``scheme/history/values``, ``positions/direction``, ``last_target_ns``). An array of two or more dimensions is stored in chunks of ``chunk``
+  ``scheme/history/values``, ``positions/direction``, ``last_target_ns``). An array of two or
+  more dimensions is stored in chunks of ``chunk``
   consecutive indices of its last axis (``a[..., i * chunk:(i + 1) * chunk]``): as many as make
   about ``CHUNK_BYTES`` (16 KiB), at least one (for the value history one chunk per ring column, for
   a ``(miners, books)`` array a few books per chunk); smaller arrays as one chunk (index -1). Each
@@ -135,7 +136,7 @@ UPDATE journal SET delays = 1;
 """
     + "".join(
         f"UPDATE {table} SET name = '{new}' || substr(name, {len(old) + 1}) "
-        f"WHERE substr(name, 1, {len(old)}) = '{old}' AND name NOT LIKE 'scheme/%';\n"
+        f"WHERE substr(name, 1, {len(old)}) = '{old}';\n"
         for old, new in _RENAMES
         for table in ("arrays", "array_chunks")
     )
@@ -197,11 +198,9 @@ class JournalEntry:
         if not self.delays:
             return self
         records = self.records.copy()
-        delay = np.maximum(records["ts_ns"], 0)  # as the engine read them: a negative delay is none,
-        never = np.iinfo(np.int64).max  # and one beyond the clock never arrives
-        records["ts_ns"] = np.where(
-            delay > never - start_ns, never, start_ns + np.minimum(delay, never - start_ns)
-        )
+        # as the engine read them: a negative delay is none, one beyond the clock never arrives
+        never = np.iinfo(np.int64).max
+        records["ts_ns"] = start_ns + np.minimum(np.maximum(records["ts_ns"], 0), never - start_ns)
         return JournalEntry(self.step_index, self.until_ns, records)
 
 
@@ -229,9 +228,8 @@ class StoredState:
 
         sim = (restore or Simulation.restore)(config, self.checkpoint_bytes)
         for entry in self.journal:
-            sim.step(
-                entry.until_ns, entry.arriving(int(sim.time_ns)).records, 1, 0
-            )  # the views are not needed: the smallest
+            # the views are not needed: the smallest depths
+            sim.step(entry.until_ns, entry.arriving(int(sim.time_ns)).records, 1, 0)
         if int(sim.time_ns) != self.time_ns:
             raise StoreError(
                 f"the checkpoint of step {self.checkpoint.step_index} and the journal end at sim time "
