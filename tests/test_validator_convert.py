@@ -43,6 +43,7 @@ from taos.protocol.limits import MAX_ACCOUNT_ORDERS, MAX_EVENTS_PER_BOOK
 from taos.simulator import EventKind, Simulation
 from taos.validator.convert import (
     BookAccountData,
+    MinerEvents,
     Units,
     all_miner_notices,
     book_state_variants,
@@ -274,6 +275,14 @@ def test_packed_notices_of_an_engine_step_are_the_notice_objects(sim: Simulation
     assert compared >= 12
     empty = pack_miner_notices({}, U)
     assert empty.first == {} and pack_miner_notices({7: r.notices(7)}, U).count(7) == 0
+    for step, uids in ((r, [5, 4, 3, 2, 1, 0, 7]), (r2, [3, 1]), (r2, []), (r, [2])):
+        # the step's notice index gathers the same events as StepResult.notices, uid by uid
+        whole, each = MinerEvents.of_step(step, uids), MinerEvents.of({u: step.notices(u) for u in uids})
+        assert whole.uids == each.uids and whole.lengths.tolist() == each.lengths.tolist()
+        assert whole.events.dtype == each.events.dtype and whole.events.tobytes() == each.events.tobytes()
+        a, b = pack_miner_notices(whole, U), pack_miner_notices(each, U)
+        assert [a.span(u) for u in uids] == [b.span(u) for u in uids] and a.rejections == b.rejections
+    assert MinerEvents.of_step(r, [5, 3]).lengths.sum() > 0
 
 
 kinds = st.sampled_from([1, 2, 3, 3, 3, 4, 5, 6])

@@ -311,3 +311,44 @@ def test_kept_bucket_sums_equal_a_fresh_sum_through_resets_boundaries_and_later_
             checked += int(st.volume_24h(t + ahead).any())
         assert st.window_volume().tolist() == fresh(t, p.window_buckets).tolist()
     assert checked > 300  # the sums compared were not all zero
+
+
+def test_the_written_columns_cover_every_change_between_commits() -> None:
+    """``written()`` lets a store read only the ring columns written since the last commit: through
+    observations, ring wraps, resets, boundaries and restores, every column that changed between
+    two commits is listed (or the array is not listed: the store then compares all of it)."""
+    rng = np.random.default_rng(5)
+    p = params(window=4, bucket_ns=10 * S, volume_horizon_ns=60 * S)
+    st = ScoreState(p, miners=3, books=2)
+    totals = np.zeros((3, 2), dtype=np.int64)
+    t = 0
+    before = state_of(st)
+    assert st.written() == {}  # new: unknown
+    st.committed()
+    listed, step = 0, 0
+    for _ in range(300):
+        for _ in range(int(rng.integers(1, 4))):  # commits every one to three observations
+            step += 1
+            t += int(rng.choice([5, 5, 5, 25])) * S
+            totals += rng.integers(0, 50, size=(3, 2))
+            st.observe(step, t, rng.normal(100, 1, size=(3, 2)), totals)
+            if rng.random() < 0.03:
+                st.reset_uid(int(rng.integers(3)))
+            if rng.random() < 0.01:
+                st.mark_boundary()
+                totals[...] = 0
+                t = 0
+        if rng.random() < 0.02:  # restored from its own state
+            copy = ScoreState(p, miners=3, books=2)
+            load_state(copy, state_of(st))
+            st = copy
+        now, written = state_of(st), st.written()
+        for name in ("values", "volume"):
+            bits_now, bits_before = now[name].view(np.uint64), before[name].view(np.uint64)  # NaN by its bits
+            changed = set(np.flatnonzero((bits_now != bits_before).any(axis=(0, 1))).tolist())
+            if name in written:
+                listed += 1
+                assert changed <= set(written[name].tolist()), (step, name, changed, written[name])
+        before = now
+        st.committed()
+    assert listed > 400  # most commits listed the rings

@@ -31,6 +31,7 @@ from taos.validator.store import (
     StoreError,
     ValidatorStore,
     _array_from_chunks,
+    _decompress,
     chunk_width,
     config_hash,
 )
@@ -309,6 +310,10 @@ def test_bad_commits_are_refused_and_write_nothing(tmp_path: Path) -> None:
             "UPDATE array_chunks SET data = x'934e554d50592067617262616765' WHERE name = 'scheme/history/score'",
             r"'scheme/history/score' is unreadable \(chunk -1\)",
         ),
+        (  # a zstd frame header, then garbage
+            "UPDATE array_chunks SET data = x'28b52ffd2010ffffffff' WHERE name = 'scheme/history/score'",
+            r"'scheme/history/score' is unreadable \(chunk -1\): not a zstd frame or zlib stream",
+        ),
         (
             "DELETE FROM array_chunks WHERE name = 'scheme/history/score'",
             "'scheme/history/score' must have exactly one chunk",
@@ -395,6 +400,45 @@ def test_commits_write_only_the_chunks_that_changed(tmp_path: Path, monkeypatch:
         run.advance()
         run.save(store)
         assert same_state(score_state_of(store.load()), run.state)  # type: ignore[union-attr]
+
+
+def test_a_commit_reads_only_the_columns_said_to_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``written`` names the only indices of an array's last axis that changed since the last
+    commit: the store writes their chunks without comparing the whole array (it relies on the
+    caller: ``ScoreState.written`` lists every column it writes, tests/test_validator_history.py).
+    A hint it cannot use (beyond the axis, negative, not integers, not 1-d) makes it compare the
+    whole array."""
+    monkeypatch.setattr(store_module, "CHUNK_BYTES", 1)
+    run = Run()
+    ring = np.zeros((2, 3, 8))
+
+    def commit(store: ValidatorStore, written: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        run.advance()
+        store.commit(
+            store.write_checkpoint(run.sim, run.step),
+            identity=IDENTITY,
+            step_index=run.step,
+            time_ns=run.sim.time_ns,
+            arrays=stored_arrays(run.state, ring=ring),
+            hotkeys={0: "hk-a"},
+            written=written,
+        )
+        loaded = store.load()  # read from the database
+        assert loaded is not None
+        return loaded.arrays["ring"]
+
+    with ValidatorStore(tmp_path) as store:
+        commit(store)
+        ring[..., 5], ring[..., 2] = 1.0, 2.0
+        stored = commit(store, {"ring": np.array([5])})
+        assert (stored[..., 5] == 1.0).all() and (stored[..., 2] == 0.0).all()  # 2 was not said to change
+        for i, bad in enumerate((np.array([8]), np.array([-1]), np.array([0.5]), np.array([[2]]))):
+            ring[..., 2] = 10.0 + i
+            assert np.array_equal(commit(store, {"ring": bad}), ring), bad  # compared: every change
+        ring[..., 7] = 3.0
+        assert np.array_equal(commit(store, {"other": np.array([0])}), ring)  # not listed: compared
 
 
 def test_a_chunk_holds_several_indices_and_only_the_changed_chunks_are_written(tmp_path: Path) -> None:
@@ -553,7 +597,8 @@ def test_a_store_whose_journal_lost_a_step_is_refused(tmp_path: Path) -> None:
         store.db.execute("DELETE FROM journal WHERE step_index = 3")
         with pytest.raises(StoreError, match=r"must hold steps 2..4, it holds 2 steps not in order"):
             store.load()
-        store.db.execute("UPDATE journal SET records = ? WHERE step_index = 2", (b"xyz",))
+        good = store.db.execute("SELECT records FROM journal WHERE step_index = 2").fetchone()[0]
+        store.db.execute("UPDATE journal SET records = ? WHERE step_index = 2", (good[:-3],))  # cut short
         store.db.execute("DELETE FROM journal WHERE step_index = 4")
         store.db.execute("UPDATE meta SET step_index = 2")
         with pytest.raises(StoreError, match="the journal entry of step 2 is malformed"):
@@ -705,10 +750,10 @@ def test_a_schema_3_journal_of_delays_is_replayed_as_arrival_times(tmp_path: Pat
             pending=JournalEntry(5, 25 * S, planned),
         )
     db = sqlite3.connect(tmp_path / DB_NAME)
-    with db:  # back to schema 3: the records hold their delays, no delays column
+    with db:  # back to schema 3: the records hold their delays, no delays column, zlib
         starts = {}
         for step, blob in db.execute("SELECT step_index, records FROM journal").fetchall():
-            records = np.frombuffer(zlib.decompress(blob), dtype=instruction_array(0).dtype).copy()
+            records = np.frombuffer(_decompress(blob), dtype=instruction_array(0).dtype).copy()
             starts[step] = (step - 1) * 5 * S
             assert (records["ts_ns"] >= starts[step]).all()
             records["ts_ns"] -= starts[step]

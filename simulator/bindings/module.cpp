@@ -7,6 +7,7 @@ PYBIND11_MODULE(_simulator, m) {
   taosim::bindings::register_records(m);
   taosim::bindings::register_exchange(m);
   taosim::bindings::register_simulation(m);
+  taosim::bindings::register_packing(m);
   auto testing = m.def_submodule("testing", "Seeded instruction streams for benchmarks and stress tests.");
   taosim::bindings::register_testing(testing);
 }

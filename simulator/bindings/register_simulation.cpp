@@ -118,7 +118,15 @@ void register_simulation(py::module_& m) {
       .def_readonly("miner_slots", &StepResult::miner_slots)
       .def("notices", &StepResult::notices, py::arg("miner"),
            "The step's events addressed to a miner: its own orders' events and the trades in which it\n"
-           "was the maker, in event order.");
+           "was the maker, in event order.")
+      .def(
+          "notice_index",
+          [](const StepResult& r) {
+            return py::make_tuple(to_numpy(std::vector<std::uint32_t>(r.index.offsets)),
+                                  to_numpy(std::vector<std::uint32_t>(r.index.indices)));
+          },
+          "(offsets, indices): miner m's notices are events[indices[offsets[m]:offsets[m + 1]]], as\n"
+          "notices(m) gives them, for every miner at once.");
 
   py::class_<Simulation> sim(m, "Simulation");
   sim.def(py::init<SimulationConfig>(), py::arg("config"))

@@ -57,6 +57,7 @@ from taos._simulator import (
     TimeInForce,
     agent_models,
     default_miner_fee_tiers,
+    pack_records,
     validate_agent_params,
 )
 from taos._simulator.testing import random_instruction_stream
@@ -93,6 +94,7 @@ __all__ = [
     "instruction_array",
     "load_checkpoint",
     "notices",
+    "pack_records",
     "random_instruction_stream",
     "rate_to_ppb",
     "save_checkpoint",

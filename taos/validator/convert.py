@@ -5,7 +5,7 @@ wire protocol (decimals; msgspec models). Conversion only: no decisions are made
 - ``miner_notices``: a miner's events of a step → its notices;
 - ``miner_account``: a miner's account on a book after a step → an ``Account`` model;
   ``miner_accounts``: every miner's accounts on every book at once, encoded for the wire from
-  whole columns (``taos.protocol.packing``), without a model per account;
+  whole columns (``taos.validator.packing``), without a model per account;
 - ``to_records``: validated protocol instructions → engine instruction records.
 
 Client order ids: the engine carries 0 for "none"; the protocol uses None. They are echoed on
@@ -55,7 +55,8 @@ from taos.protocol import (
 )
 from taos.protocol.checks import GRID_TOLERANCE
 from taos.protocol.limits import MAX_ACCOUNT_ORDERS, MAX_EVENTS_PER_BOOK, MAX_LEVEL_ORDERS
-from taos.protocol.packing import (
+from taos.simulator import EVENT_DTYPE
+from taos.validator.packing import (
     AccountColumns,
     Field,
     Packed,
@@ -118,27 +119,33 @@ _EVENT_DTYPE = event_dtype()
 _PUBLIC = np.array([EventKind.ORDER_PLACED, EventKind.TRADE, EventKind.ORDER_CANCELLED])
 
 
-def _packed_public_events(ev: np.ndarray, u: Units) -> np.ndarray:
-    """The public events of ``ev`` as records (``taos.protocol.events``), from whole columns.
-    Prices and quantities are rounded to their steps as ``Units`` does; rejections and resets are
-    left out, and no agent id travels."""
-    ev = ev[np.isin(ev["kind"], _PUBLIC)]
-    out = np.zeros(len(ev), dtype=_EVENT_DTYPE)
-    kind = ev["kind"]
+def _kind_table(kinds: Iterable[int]) -> np.ndarray:
+    """A lookup table over every uint8 kind: True for ``kinds``."""
+    table = np.zeros(256, dtype=np.bool_)
+    table[list(kinds)] = True
+    return table
+
+
+def _packed_public_events(ev: np.ndarray, u: Units, kinds: np.ndarray = _PUBLIC) -> np.ndarray:
+    """The public events of ``ev`` as records (``taos.protocol.events``), from whole columns; only
+    those of ``kinds`` (a subset of the public kinds). Prices and quantities are rounded to their
+    steps as ``Units`` does; rejections and resets are left out, and no agent id travels."""
+    at = np.flatnonzero(_kind_table(np.intersect1d(kinds, _PUBLIC))[ev["kind"]])
+    out = np.zeros(len(at), dtype=_EVENT_DTYPE)
+    kind = ev["kind"][at]
     trade, removed = kind == EventKind.TRADE, kind == EventKind.ORDER_CANCELLED
-    no_price = removed | (
-        (kind == EventKind.ORDER_PLACED) & (ev["price_ticks"] == 0)
-    )  # removals, market orders
-    out["seq"] = ev["seq"]
-    out["ts_ns"] = ev["ts_ns"]
-    out["order_id"] = ev["order_id"]
-    out["other_order_id"] = np.where(trade, ev["other_order_id"], 0)
-    out["price"] = np.where(no_price, np.nan, np.round(ev["price_ticks"] * u.tick_size, 12))
-    out["quantity"] = np.round(ev["qty_lots"] * u.lot_size, 12)
-    out["remaining"] = np.where(removed, np.round(ev["remaining_lots"] * u.lot_size, 12), 0.0)
+    ticks = ev["price_ticks"][at]
+    no_price = removed | ((kind == EventKind.ORDER_PLACED) & (ticks == 0))  # removals, market orders
+    out["seq"] = ev["seq"][at]
+    out["ts_ns"] = ev["ts_ns"][at]
+    out["order_id"] = ev["order_id"][at]
+    out["other_order_id"] = np.where(trade, ev["other_order_id"][at], 0)
+    out["price"] = np.where(no_price, np.nan, np.round(ticks * u.tick_size, 12))
+    out["quantity"] = np.round(ev["qty_lots"][at] * u.lot_size, 12)
+    out["remaining"] = np.where(removed, np.round(ev["remaining_lots"][at] * u.lot_size, 12), 0.0)
     out["kind"] = kind
-    out["side"] = ev["side"]
-    out["reason"] = np.where(removed, ev["reason"], 0)
+    out["side"] = ev["side"][at]
+    out["reason"] = np.where(removed, ev["reason"][at], 0)
     return out
 
 
@@ -169,19 +176,22 @@ def book_state_variants(
     books: Sequence[BookLevels], events: np.ndarray, u: Units, wanted: Iterable[BookEvents]
 ) -> dict[BookEvents, tuple[BookState, ...]]:
     """``book_states`` for each of ``wanted``: the levels converted and the events packed once
-    (all books at once, then cut per book in each book's order)."""
+    (all books at once, only the kinds some variant lists, then cut per book in each book's
+    order)."""
+    variants = [BookEvents(w) for w in wanted]
     sides = [(_side(s.bids, s.bid_orders, u), _side(s.asks, s.ask_orders, u)) for s in books]
-    packed = _packed_public_events(events, u)
+    listed = np.unique(np.concatenate([_EVENT_KINDS[w] for w in variants])) if variants else _PUBLIC[:0]
+    packed = _packed_public_events(events, u, listed)
     kind = packed["kind"]
     # whole records as byte rows: indexing a structured array would leave its padding uninitialised
     rows = packed.view(np.uint8).reshape(len(packed), _EVENT_DTYPE.itemsize)
-    book = events["book"][np.isin(events["kind"], _PUBLIC)]
+    book = events["book"][_kind_table(listed)[events["kind"]]]
     if len(book) > 1 and bool(np.any(book[1:] < book[:-1])):
         order = np.argsort(book, kind="stable")
         book, rows, kind = book[order], rows[order], kind[order]
     out: dict[BookEvents, tuple[BookState, ...]] = {}
-    for w in wanted:
-        keep = np.isin(kind, _EVENT_KINDS[BookEvents(w)])
+    for w in variants:
+        keep = _kind_table(_EVENT_KINDS[w])[kind]
         records, owner = (rows, book) if keep.all() else (rows[keep], book[keep])
         bounds = np.searchsorted(owner, np.arange(len(books) + 1)).tolist()
         states = []
@@ -199,7 +209,7 @@ def book_state_variants(
                     events_dropped=dropped,
                 )
             )
-        out[BookEvents(w)] = tuple(states)
+        out[w] = tuple(states)
     return out
 
 
@@ -329,7 +339,7 @@ def all_miner_notices(events: Mapping[int, np.ndarray], u: Units) -> dict[int, l
 
 @dataclass(frozen=True)
 class PackedNotices:
-    """The engine's notices of several miners, encoded (``taos.protocol.packing``): uid's notices
+    """The engine's notices of several miners, encoded (``taos.validator.packing``): uid's notices
     are records ``first[uid]`` to ``end[uid] - 1`` of ``packed``, the bytes of ``miner_notices``'
     objects. ``rejections`` counts the rejection notices by reason (``RejectReason`` names)."""
 
@@ -352,19 +362,49 @@ def _tagged(tag: int, fields: int, n: int) -> Field:
     return constant(bytes([0x90 | (fields + 1), tag]), n)
 
 
-def pack_miner_notices(events: Mapping[int, np.ndarray], u: Units) -> PackedNotices:
+@dataclass(frozen=True)
+class MinerEvents:
+    """Several miners' events one after the other: ``uids[i]``'s are the next ``lengths[i]`` rows
+    of ``events`` (EVENT_DTYPE)."""
+
+    events: np.ndarray
+    uids: list[int]
+    lengths: np.ndarray
+
+    @classmethod
+    def of(cls, events: Mapping[int, np.ndarray]) -> MinerEvents:
+        """From each uid's events (``StepResult.notices(uid)``)."""
+        uids = list(events)
+        lengths = np.array([len(events[uid]) for uid in uids], dtype=np.int64)
+        out = np.empty(int(lengths.sum()), dtype=events[uids[0]].dtype if uids else EVENT_DTYPE)
+        at = 0
+        for uid, n in zip(uids, lengths.tolist(), strict=True):  # (concatenate is slow for records)
+            out[at : at + n] = events[uid]
+            at += n
+        return cls(out, uids, lengths)
+
+    @classmethod
+    def of_step(cls, result: Any, uids: Sequence[int]) -> MinerEvents:
+        """The notices of ``uids`` in a step (``StepResult.notice_index``): as ``of`` would take
+        them from ``StepResult.notices``, gathered at once."""
+        offsets, indices = result.notice_index()
+        want = np.asarray(uids, dtype=np.int64)
+        starts, ends = offsets[want].astype(np.int64), offsets[want + 1].astype(np.int64)
+        lengths = ends - starts
+        first = np.cumsum(lengths) - lengths
+        rows = indices[np.repeat(starts - first, lengths) + np.arange(int(lengths.sum()))]
+        return cls(result.events[rows], [int(x) for x in want], lengths)
+
+
+def pack_miner_notices(events: Mapping[int, np.ndarray] | MinerEvents, u: Units) -> PackedNotices:
     """``all_miner_notices`` encoded for the wire from whole columns, without a model per notice
     (the same bytes as msgspec writes for those objects)."""
-    uids = list(events)
-    lengths = np.array([len(events[uid]) for uid in uids], dtype=np.int64)
+    if not isinstance(events, MinerEvents):
+        events = MinerEvents.of(events)
+    ev, uids, lengths = events.events, events.uids, events.lengths
     if not len(uids) or not lengths.sum():
         empty = concat([])
         return PackedNotices(empty, dict.fromkeys(uids, 0), dict.fromkeys(uids, 0), {})
-    ev = np.empty(int(lengths.sum()), dtype=events[uids[0]].dtype)
-    at = 0
-    for uid, n in zip(uids, lengths.tolist(), strict=True):
-        ev[at : at + n] = events[uid]
-        at += n
     owner = np.repeat(np.asarray(uids, dtype=np.int64), lengths)
     kind = ev["kind"]
     lot, units = u.lot_size, u.quote_units
@@ -544,7 +584,7 @@ ACCOUNT_FIELDS = ("base_free", "base_reserved", "quote_free", "quote_reserved") 
 
 def account_columns(uids: Sequence[int], books: Sequence[BookAccountData], u: Units) -> AccountColumns:
     """The accounts of ``uids`` on every book, uid-major (uid 0's books 0…B-1, then uid 1's, …),
-    as wire columns (``taos.protocol.packing``): each is ``miner_account`` of that miner and book,
+    as wire columns (``taos.validator.packing``): each is ``miner_account`` of that miner and book,
     converted as whole columns once for all miners. An account lists at most
     ``MAX_ACCOUNT_ORDERS`` orders (the oldest: the lowest order ids), as ``miner_account`` does.
 
@@ -605,7 +645,7 @@ def account_columns(uids: Sequence[int], books: Sequence[BookAccountData], u: Un
 
 def miner_accounts(uids: Sequence[int], books: Sequence[BookAccountData], u: Units) -> dict[int, msgspec.Raw]:
     """Each uid's accounts on every book, encoded as the wire's ``tuple[Account, ...]`` (the bytes
-    msgspec writes for the ``miner_account`` objects; ``taos.protocol.packing``)."""
+    msgspec writes for the ``miner_account`` objects; ``taos.validator.packing``)."""
     packed = pack_accounts(account_columns(uids, books, u))
     nb = len(books)
     header = array_header(nb)

@@ -301,6 +301,8 @@ class ScoreState(Persisted):
         self._sharpe_columns = -1  # … this many columns written (-1: not computed)
         self._sharpe_rows: BoolArray = np.ones(m, dtype=np.bool_)  # … for these miners
         self._sums_absent = False  # set while a state is loaded
+        # the ring columns written since the last commit; None: unknown (the store compares)
+        self._written: dict[str, set[int]] | None = None
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -415,6 +417,7 @@ class ScoreState(Persisted):
             drifted = self._sums.leave(self._values[..., (pos + 1) % window] - self._values[..., pos])
         previous = self._values[..., (i - 1) % window] if i >= 1 else np.nan
         self._values[..., pos] = values
+        self._mark("values", pos)
         self._sums.enter(self._values[..., pos] - previous)
         self._column_step[pos] = step
         self._column_time_ns[pos] = time_ns
@@ -505,6 +508,7 @@ class ScoreState(Persisted):
             self._volume[..., slot] = 0
             self._bucket_id[slot] = k
         self._volume[..., slot] += step_volume
+        self._mark("volume", slot)
 
         self._write_column(values, step, t)
         self._observations += 1
@@ -527,6 +531,7 @@ class ScoreState(Persisted):
         self._closed_volume.clear()
         self._prev_traded[...] = 0
         self._volume[...] = 0
+        self._written = None
         self._bucket_id[...] = -1
         self._last_time_ns = -1
 
@@ -539,6 +544,7 @@ class ScoreState(Persisted):
         if isinstance(uid, bool) or not isinstance(uid, (int, np.integer)) or not 0 <= uid < self.miners:
             raise ValueError(f"uid must be an integer in [0, {self.miners}), got {uid!r}")
         self._values[uid] = np.nan
+        self._written = None  # every column of the uid's rows
         self._sums.forget(uid)
         self._sharpe_columns = -1
         self._volume[uid] = 0
@@ -569,7 +575,29 @@ class ScoreState(Persisted):
             return np.array(getattr(self.params, name[len(_PARAM) :]), dtype=self.STORED[name].dtype)
         return super().stored_array(name)
 
+    def _mark(self, name: str, column: int) -> None:
+        if self._written is not None:
+            self._written[name].add(column)
+
+    def written(self) -> dict[str, np.ndarray]:
+        """The history and volume rings: the columns written since the last commit."""
+        if self._written is None:
+            return {}
+        return {name: np.array(sorted(columns), dtype=np.int64) for name, columns in self._written.items()}
+
+    def committed(self) -> None:
+        self._written = {"values": set(), "volume": set()}
+
+    def allocate(self) -> None:
+        super().allocate()
+        self._written = None
+
+    def reset_entry(self, index: int, dim: str = "miners") -> None:
+        super().reset_entry(index, dim)
+        self._written = None
+
     def put_array(self, name: str, a: np.ndarray) -> None:
+        self._written = None
         if name == "counters":
             self._columns, self._observations, self._last_step, self._last_time_ns = (int(x) for x in a)
         elif name.startswith(_PARAM):

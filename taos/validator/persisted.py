@@ -90,6 +90,16 @@ class Persisted:
         """Takes the loaded array ``name`` (checked, a copy)."""
         setattr(self, self.ATTR_PREFIX + name, a)
 
+    def written(self) -> Mapping[str, np.ndarray]:
+        """The arrays (of ``STORED``) that changed since the last :meth:`committed` only at the
+        given indices of their last axis, e.g. the column a ring buffer wrote. A store then reads
+        those columns alone instead of comparing the whole array; an array not listed may have
+        changed anywhere. A part that lists an array must list every index it writes."""
+        return {}
+
+    def committed(self) -> None:
+        """Called once this part's state is committed: what :meth:`written` lists starts again."""
+
 
 def _shape(s: Stored, sizes: Mapping[str, int]) -> tuple[int, ...]:
     return tuple(int(sizes[d]) for d in s.dims)
@@ -115,6 +125,22 @@ def state_of(part: Persisted, *, copy: bool = True) -> dict[str, np.ndarray]:
         for name, a in state_of(sub, copy=copy).items():
             out[prefix + SEPARATOR + name] = a
     return out
+
+
+def written_of(part: Persisted) -> dict[str, np.ndarray]:
+    """:meth:`Persisted.written` of ``part`` and its sub-parts, under the names of :func:`state_of`."""
+    out = dict(part.written())
+    for prefix, sub in _parts(part).items():
+        for name, a in written_of(sub).items():
+            out[prefix + SEPARATOR + name] = a
+    return out
+
+
+def committed(part: Persisted) -> None:
+    """:meth:`Persisted.committed` of ``part`` and its sub-parts."""
+    part.committed()
+    for sub in _parts(part).values():
+        committed(sub)
 
 
 def layout(part: Persisted) -> dict[str, tuple[np.dtype[Any], tuple[int, ...]]]:

@@ -18,6 +18,7 @@ are cancelled in the next step, and ``set_weights`` takes its weights from it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -47,12 +48,12 @@ from taos.protocol import (
     encode_shared,
 )
 from taos.protocol.limits import MAX_DETAIL_CHARS, MAX_NOTICES
-from taos.protocol.packing import array_header
 from taos.protocol.state import DETAILED_LEVELS, LEVELS
 from taos.simulator import InstructionKind, Simulation, instruction_array
 from taos.validator.batch import Admitted, validate_batch
 from taos.validator.convert import (
     BookAccountData,
+    MinerEvents,
     PackedNotices,
     Units,
     book_state_variants,
@@ -64,13 +65,14 @@ from taos.validator.history import ScoreParams, ScoreState
 from taos.validator.latency import LatencyModel, LinearLatency, instruction_delay_ns
 from taos.validator.metrics import NullMetrics, StepMetrics
 from taos.validator.outcome import ANSWERED, QueryOutcome
-from taos.validator.persisted import Persisted, Stored, layout, load_state, state_of
+from taos.validator.packing import array_header
+from taos.validator.persisted import Persisted, Stored, committed, layout, load_state, state_of, written_of
 from taos.validator.policy import ScoringSettings
 from taos.validator.positions import PositionTracker
 from taos.validator.rules import RateLimiter, RulesSettings, closed_books
 from taos.validator.schemes import Observation, ScoringScheme, make_scheme
 from taos.validator.schemes.ptn import Elimination, PositionStats
-from taos.validator.store import JournalEntry
+from taos.validator.store import JournalEntry, SimulationIdentity, simulation_identity
 from taos.validator.targets import plan_target
 from taos.validator.transport import Answer, Transport
 from taos.validator.validation import (
@@ -336,7 +338,7 @@ class Validator(Persisted):
             tiers, volumes = self.sim.miner_fees(b, slots)
             data.append(BookAccountData(result.accounts[b], owners, orders, tiers, volumes))
         accounts = miner_accounts(serving, data, self.units)  # encoded, from whole columns
-        engine = pack_miner_notices({uid: result.notices(uid) for uid in serving}, self.units)
+        engine = pack_miner_notices(MinerEvents.of_step(result, serving), self.units)
         for reason, count in engine.rejections.items():
             self.metrics.count_rejection(reason, count)
         out = {}
@@ -723,8 +725,6 @@ class Validator(Persisted):
     def persist(self) -> None:
         if self.store is None or self.step_index % self.settings.persist_every:
             return
-        from taos.validator.store import simulation_identity
-
         settings = self.settings
         due = (
             self._checkpoint_step is None  # the store's first commit
@@ -734,30 +734,37 @@ class Validator(Persisted):
         checkpoint = self.store.write_checkpoint(self.sim, self.step_index) if due else None
         self.store.commit(
             checkpoint,
-            identity=simulation_identity(self.config),
+            identity=self.identity,
             step_index=self.step_index,
             time_ns=int(self.sim.time_ns),
             arrays=state_of(self, copy=False),
+            written=written_of(self),
             hotkeys={uid: m.hotkey for uid, m in enumerate(self.miners) if m.hotkey is not None},
             journal=self._journal,
             pending=JournalEntry(
                 self.step_index + 1, min(self.end_ns, self.sim.time_ns + self.publish_ns), self.pending
             ),
         )
+        committed(self)
         self._journal = []
         if checkpoint is not None:
             self._checkpoint_step, self._checkpoint_wall = self.step_index, self._clock()
+
+    @functools.cached_property
+    def identity(self) -> SimulationIdentity:
+        """The simulation this validator runs (its configuration's hash and seed), hashed once."""
+        return simulation_identity(self.config)
 
     def sizes(self) -> dict[str, int]:
         return {"slots": self.slots, "books": self.books}
 
     def _resume(self) -> None:
-        from taos.validator.store import StoreError, simulation_identity
+        from taos.validator.store import StoreError
 
         stored = self.store.load()
         if stored is None:
             return
-        if stored.identity != simulation_identity(self.config):
+        if stored.identity != self.identity:
             raise StoreError("the stored state belongs to another simulation (config or seed differ)")
         self.sim = stored.restore_simulation(self.core, self._restore)  # checkpoint + journal replay
         arrays = dict(stored.arrays)

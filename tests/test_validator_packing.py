@@ -1,4 +1,5 @@
-"""taos.protocol.packing writes, from numpy columns, the bytes msgspec writes for the same objects."""
+"""taos.validator.packing writes, from numpy columns, the bytes msgspec writes for the same objects
+(through the engine module's ``pack_records``)."""
 
 import msgspec
 import numpy as np
@@ -7,15 +8,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from taos.protocol import Account, Balance, OpenOrder, Side
-from taos.protocol.packing import (
+from taos.simulator import pack_records
+from taos.validator.packing import (
     AccountColumns,
+    FieldKind,
     array_header,
     array_headers,
+    concat,
+    constant,
     floats,
     group,
     integers,
     join,
+    optional,
     pack_accounts,
+    splice,
+    take,
 )
 
 INT64 = (-(2**63), 2**63 - 1)
@@ -51,11 +59,62 @@ def test_array_headers_of_every_size() -> None:
     headers = array_headers(np.array(sizes))
     for i, n in enumerate(sizes):
         assert array_header(n) == msgspec.msgpack.encode([None] * n)[: len(array_header(n))]
-        assert headers.data[i, : headers.length[i]].tobytes() == array_header(n)
+        assert join([headers]).span(i, i + 1) == array_header(n)
     with pytest.raises(ValueError, match="length"):
         array_headers(np.array([-1]))
     with pytest.raises(ValueError, match="length"):
         array_header(2**32)
+
+
+@given(st.lists(st.tuples(st.integers(*INT64), st.booleans(), st.floats(width=64)), max_size=30))
+def test_optional_values_are_nil_where_absent(rows: list[tuple[int, bool, float]]) -> None:
+    ints = np.array([r[0] for r in rows], dtype=np.int64)
+    present = np.array([r[1] for r in rows], dtype=np.bool_)
+    fls = np.array([r[2] for r in rows], dtype=np.float64)
+    packed = join(
+        [constant(b"\x92", len(rows)), optional(integers(ints), present), optional(floats(fls), ~present)]
+    )
+    for i, (v, here, f) in enumerate(rows):
+        assert packed.span(i, i + 1) == msgspec.msgpack.encode([v if here else None, None if here else f])
+
+
+def test_spliced_and_taken_records_are_their_bytes_rearranged() -> None:
+    a = join([constant(b"\x91", 3), integers(np.array([1, 300, -5]))])
+    b = join([floats(np.array([0.5, 1.5, -2.0]))])
+    assert [a.span(i, i + 1) for i in range(3)] == [msgspec.msgpack.encode([v]) for v in (1, 300, -5)]
+    both = splice([a, b])
+    assert [both.span(i, i + 1) for i in range(3)] == [
+        a.span(i, i + 1) + msgspec.msgpack.encode(f) for i, f in enumerate((0.5, 1.5, -2.0))
+    ]
+    picked = take(concat([a, b]), np.array([5, 0, 0]))
+    assert picked.span(0, 3) == msgspec.msgpack.encode(-2.0) + 2 * msgspec.msgpack.encode([1])
+    with pytest.raises(ValueError, match="different numbers of records"):
+        splice([a, join([integers(np.arange(2))])])
+
+
+def test_the_engine_packer_refuses_what_it_cannot_read() -> None:
+    """``pack_records`` is called by this module only, but it checks what it reads rather than read
+    out of bounds."""
+    data = np.arange(4, dtype=np.uint8)
+    with pytest.raises(ValueError, match="outside its bytes"):
+        pack_records(1, [(FieldKind.SPANS, data, np.array([2]), np.array([5]))])
+    with pytest.raises(ValueError, match="outside its bytes"):
+        pack_records(1, [(FieldKind.SPANS, data, np.array([3]), np.array([2]))])
+    with pytest.raises(ValueError, match="1-d array of 3 values"):
+        pack_records(3, [(FieldKind.INTEGER, np.arange(2))])
+    with pytest.raises(ValueError, match="1-d array of 2 values"):
+        pack_records(
+            2, [(FieldKind.FLOAT, np.zeros(2)), (FieldKind.INTEGER, np.arange(2), np.ones(3, dtype=bool))]
+        )
+    with pytest.raises(ValueError, match="length must lie"):
+        pack_records(1, [(FieldKind.ARRAY_HEADER, np.array([-1]))])
+    with pytest.raises(ValueError, match="unknown field kind 9"):
+        pack_records(1, [(9, np.arange(1))])
+    with pytest.raises(ValueError, match="a tuple"):
+        pack_records(1, [[FieldKind.INTEGER, np.arange(1)]])
+    with pytest.raises(ValueError, match="only numbers may be optional"):
+        optional(constant(b"x", 1), np.ones(1, dtype=bool))
+    assert pack_records(0, [])[0].tobytes() == b""
 
 
 def test_grouping_needs_counts_that_add_up() -> None:
