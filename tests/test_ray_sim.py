@@ -91,7 +91,7 @@ def run_local(steps: int) -> tuple[list[np.ndarray], list[object], Simulation]:
     for k in range(1, steps + 1):
         r = sim.step(k * 5 * S, instructions(k, 4))
         events.append(r.events)
-        books.append((r.books, r.accounts, r.notices(0), r.notices(1)))
+        books.append((r.books, r.accounts, r.notices(0), r.notices(1), indexed_notices(r)))
     return events, books, sim
 
 
@@ -100,8 +100,16 @@ def run_sharded(sim: RaySimulation, steps: int, first: int = 1) -> tuple[list[np
     for k in range(first, first + steps):
         r = sim.step(k * 5 * S, instructions(k, 4))
         events.append(r.events)
-        books.append((r.books, r.accounts, r.notices(0), r.notices(1)))
+        books.append((r.books, r.accounts, r.notices(0), r.notices(1), indexed_notices(r)))
     return events, books
+
+
+def indexed_notices(r: object) -> list[np.ndarray]:
+    """Every miner's notices through the step's ``notice_index``; they are ``notices(m)``."""
+    offsets, indices = r.notice_index()  # type: ignore[attr-defined]
+    out = [r.events[indices[offsets[m] : offsets[m + 1]]] for m in range(r.miner_slots)]  # type: ignore[attr-defined]
+    assert all(same(n, r.notices(m)) for m, n in enumerate(out))  # type: ignore[attr-defined]
+    return out
 
 
 def same(a: object, b: object) -> bool:
@@ -168,6 +176,8 @@ def test_two_actors_over_four_books_give_the_local_event_streams() -> None:
                 assert same(mine, theirs)
             for mine, theirs in zip(sim.miner_fees(b, 4), local.miner_fees(b, 4), strict=True):
                 assert same(mine, theirs)
+        for mine, theirs in zip(sim.miner_accounts(4), local.miner_accounts(4), strict=True):
+            assert same(mine, theirs)
     for mine, theirs in zip(events, local_events, strict=True):
         for b in range(5):  # book 4..: the refused orders for an unknown book
             assert same(mine[mine["book"] == b], theirs[theirs["book"] == b]), f"book {b}"

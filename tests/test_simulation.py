@@ -5,6 +5,8 @@ import pytest
 from gil import python_ran_during
 
 from taos.simulator import (
+    ACCOUNT_DTYPE,
+    ORDER_DTYPE,
     EventKind,
     InstructionKind,
     PopulationConfig,
@@ -270,6 +272,49 @@ def test_miner_fees_give_every_agents_tier_and_window_volume_in_one_call() -> No
     assert sim.miner_fees(0, 4)[1][1] > 0
     with pytest.raises(IndexError, match="unknown book 3"):
         sim.miner_fees(3, 4)
+
+
+def test_miner_accounts_give_every_books_accounts_fees_and_orders_in_one_call() -> None:
+    """``miner_accounts(n)``: for every book and agents 0..n-1, the account records, fee tiers and
+    window volumes (zero, -1 and 0 without an account) and the open orders of ``miner_orders``,
+    grouped by book, then agent, in one call."""
+    sim = Simulation(small_config())
+    sim.step(10 * S)
+    _, ask = sim.best(0)
+    orders = [miner_limit(agent, 0, Side.BUY, ask + 5, 2 + agent, sim.time_ns + 1_000) for agent in (1, 2)]
+    orders += [
+        miner_limit(agent, 1, Side.BUY, ask - 50 - agent, 3, sim.time_ns + 2_000) for agent in (0, 2, 2)
+    ]
+    sim.step(15 * S, np.concatenate(orders))
+    agents = 1
+    while sim.account(0, agents) is not None:
+        agents += 1
+    listed = 0
+    for n in (0, 1, 4, agents + 3):
+        records, tiers, volumes, books, owners, open_orders = sim.miner_accounts(n)
+        assert records.shape == tiers.shape == volumes.shape == (3, n)
+        assert records.dtype == ACCOUNT_DTYPE and open_orders.dtype == ORDER_DTYPE
+        at = 0
+        for b in range(3):
+            by_book = sim.accounts(b)
+            mine = {int(r["agent"]): r for r in by_book[by_book["agent"] < n]}
+            for agent in range(n):
+                if agent in mine:
+                    assert records[b, agent].tobytes() == mine[agent].tobytes()
+                else:
+                    assert (
+                        records[b, agent].tobytes() == bytes(ACCOUNT_DTYPE.itemsize) and tiers[b, agent] == -1
+                    )
+            fee_tiers, window = sim.miner_fees(b, n)
+            assert tiers[b].tolist() == fee_tiers.tolist() and volumes[b].tolist() == window.tolist()
+            owner, found = sim.miner_orders(b, n)
+            assert books[at : at + len(found)].tolist() == [b] * len(found)
+            assert owners[at : at + len(found)].tolist() == owner.tolist()
+            assert open_orders[at : at + len(found)].tobytes() == found.tobytes()
+            at += len(found)
+        assert at == len(open_orders) == len(books) == len(owners)
+        listed += at
+    assert listed >= 3 and (tiers[:, agents:] == -1).all()  # the last three have no account
 
 
 def test_miner_orders_lists_each_miners_open_orders_from_one_scan() -> None:

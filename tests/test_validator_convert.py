@@ -42,7 +42,7 @@ from taos.protocol.instructions import Direction
 from taos.protocol.limits import MAX_ACCOUNT_ORDERS, MAX_EVENTS_PER_BOOK
 from taos.simulator import EventKind, Simulation
 from taos.validator.convert import (
-    BookAccountData,
+    MinerAccountData,
     MinerEvents,
     Units,
     all_miner_notices,
@@ -180,10 +180,7 @@ def test_miner_accounts_encode_every_miners_accounts_as_miner_account_does(sim: 
     records.append(arriving(sim, 2, [(PlaceLimit(1, Side.SELL, U.price(ask + 7), 0.25), 0)]))
     records.append(arriving(sim, 2, [(PlaceMarket(0, Side.BUY, 5.0, currency=Currency.QUOTE), 0)]))
     r = sim.step(70 * S, np.concatenate(records))
-    data = [
-        BookAccountData(r.accounts[b], *sim.miner_orders(b, slots), *sim.miner_fees(b, slots))
-        for b in range(2)
-    ]
+    data = MinerAccountData.of(sim, slots)
     uids = [3, 0, 1, 2, *range(4, slots)]  # any order of uids
     packed = miner_accounts(uids, data, U)
     assert list(packed) == uids

@@ -146,6 +146,59 @@ void def_exchange_views(Cls& cls, Get get) {
           "ORDER_DTYPE records), grouped by agent in increasing order; within an agent, as open_orders "
           "lists them.")
       .def(
+          "miner_accounts",
+          [get](Self& self, AgentId agents) {
+            Exchange& ex = get(self);
+            const std::size_t books = ex.num_books(), n = static_cast<std::size_t>(agents);
+            std::vector<AccountRecord> records(books * n, AccountRecord{});
+            std::vector<std::int32_t> tiers(books * n, -1);
+            std::vector<Quote> volumes(books * n, 0);
+            std::vector<std::uint32_t> order_books, owners;
+            std::vector<OrderRecord> orders;
+            std::vector<std::pair<AgentId, OrderRecord>> found;
+            for (BookId b = 0; b < books; ++b) {
+              for (AgentId a = 0; a < agents; ++a) {
+                const Account* acc = ex.account(b, a);
+                if (!acc) continue;
+                const std::size_t at = b * n + a;
+                records[at] = AccountRecord{a, acc->open_orders, acc->base.free, acc->base.reserved, acc->quote.free,
+                                            acc->quote.reserved, acc->fees_paid, acc->traded_quote};
+                volumes[at] = ex.window_volume(b, a);
+                tiers[at] = static_cast<std::int32_t>(ex.fee_tier(b, a));
+              }
+              found.clear();
+              const OrderBook& book = ex.book(b);
+              for (Side s : {Side::Buy, Side::Sell})
+                for (std::size_t i = 0; i < book.level_count(s); ++i)
+                  book.for_each_order_at(s, i, [&](const RestingOrder& o) {
+                    if (o.agent < agents)
+                      found.emplace_back(o.agent, OrderRecord{o.id, o.price_ticks, o.qty_lots,
+                                                              static_cast<std::uint32_t>(i),
+                                                              static_cast<std::uint8_t>(s), {0, 0, 0}});
+                  });
+              std::stable_sort(found.begin(), found.end(),
+                               [](const auto& x, const auto& y) { return x.first < y.first; });
+              for (const auto& [a, o] : found) {
+                order_books.push_back(b);
+                owners.push_back(a);
+                orders.push_back(o);
+              }
+            }
+            const auto grid = [&](auto&& v) {
+              return to_numpy(std::move(v)).attr("reshape")(static_cast<py::ssize_t>(books),
+                                                            static_cast<py::ssize_t>(n));
+            };
+            return py::make_tuple(grid(std::move(records)), grid(std::move(tiers)), grid(std::move(volumes)),
+                                  to_numpy(std::move(order_books)), to_numpy(std::move(owners)),
+                                  to_numpy(std::move(orders)));
+          },
+          py::arg("agents"),
+          "Every account of the agents below `agents` on every book, in one call: (accounts: ACCOUNT_DTYPE\n"
+          "(books, agents), zero without an account; fee tiers: int32 (books, agents), -1 without an\n"
+          "account; window volumes: int64 (books, agents); then their open orders: books (uint32),\n"
+          "agents (uint32) and ORDER_DTYPE records, grouped by book, then agent, in increasing order;\n"
+          "within an agent, as open_orders lists them).")
+      .def(
           "miner_fees",
           [get](Self& self, BookId book, AgentId agents) {
             Exchange& ex = get(self);

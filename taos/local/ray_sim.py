@@ -33,6 +33,7 @@ from taos.simulator import (
     INSTRUCTION_DTYPE,
     BookLevels,
     CheckpointError,
+    EventKind,
     FeeTier,
     FundamentalConfig,
     InstructionKind,
@@ -202,6 +203,33 @@ class RayStepResult:
             raise IndexError(f"miner {miner} is not a miner slot (0..{self.miner_slots})")
         return notices(self.events, miner)
 
+    def notice_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """(offsets, indices): miner m's notices are ``events[indices[offsets[m]:offsets[m + 1]]]``,
+        as ``notices(m)`` gives them (as StepResult.notice_index)."""
+        ev, slots = self.events, self.miner_slots
+        rows = np.arange(len(ev), dtype=np.uint32)
+        own = ev["agent"] < slots
+        maker = (
+            (ev["kind"] == EventKind.TRADE) & (ev["other_agent"] < slots) & (ev["other_agent"] != ev["agent"])
+        )
+        who = np.concatenate((ev["agent"][own], ev["other_agent"][maker])).astype(np.int64)
+        rows = np.concatenate((rows[own], rows[maker]))
+        order = np.lexsort((rows, who))  # miner by miner, each in event order
+        offsets = np.zeros(slots + 1, dtype=np.uint32)
+        np.cumsum(np.bincount(who, minlength=slots), out=offsets[1:])
+        return offsets, rows[order]
+
+
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    """The arrays one after the other along their first axis, in their own dtype (concatenating
+    structured arrays would drop their padding)."""
+    out = np.empty((sum(len(a) for a in arrays), *arrays[0].shape[1:]), dtype=arrays[0].dtype)
+    at = 0
+    for a in arrays:
+        out[at : at + len(a)] = a
+        at += len(a)
+    return out
+
 
 class RaySimulation:
     """A simulation of ``core_config.books`` books spread over ``shards`` Ray actors; the same
@@ -333,6 +361,14 @@ class RaySimulation:
     def miner_orders(self, book: int, agents: int) -> tuple[np.ndarray, np.ndarray]:
         owners, records = self._call("miner_orders", book, agents)
         return np.asarray(owners), np.asarray(records)
+
+    def miner_accounts(self, agents: int) -> tuple[np.ndarray, ...]:
+        """As ``Simulation.miner_accounts``: one call per actor, its books in place."""
+        parts = self._ray.get([actor.call.remote("miner_accounts", agents) for actor in self._actors])
+        records, tiers, volumes, order_books, owners, orders = (list(x) for x in zip(*parts, strict=True))
+        for k, (first, _) in enumerate(self.ranges):
+            order_books[k] = np.asarray(order_books[k]) + np.uint32(first)
+        return tuple(_joined(x) for x in (records, tiers, volumes, order_books, owners, orders))
 
     def miner_fees(self, book: int, agents: int) -> tuple[np.ndarray, np.ndarray]:
         tiers, volumes = self._call("miner_fees", book, agents)

@@ -566,56 +566,53 @@ def miner_account(
 
 
 @dataclass(frozen=True)
-class BookAccountData:
-    """What the engine gives of every miner's account on one book after a step: its ACCOUNT_DTYPE
-    ``records`` (``StepResult.accounts[book]``), the miners' open orders grouped by agent
-    (``owners``, ``orders``: ``Simulation.miner_orders``), and the fee tier and window volume of
-    every slot (``tiers``, ``volumes``: ``Simulation.miner_fees``)."""
+class MinerAccountData:
+    """Every miner slot's accounts on every book after a step, as ``Simulation.miner_accounts``
+    gives them in one call: the ACCOUNT_DTYPE ``records``, ``tiers`` (the fee tier, -1 without an
+    account) and window ``volumes``, each ``(books, slots)``; and the open orders of the slots,
+    grouped by book, then slot (``order_books``, ``owners``, ORDER_DTYPE ``orders``)."""
 
     records: np.ndarray
-    owners: np.ndarray
-    orders: np.ndarray
     tiers: np.ndarray
     volumes: np.ndarray
+    order_books: np.ndarray
+    owners: np.ndarray
+    orders: np.ndarray
+
+    @classmethod
+    def of(cls, sim: Any, slots: int) -> MinerAccountData:
+        return cls(*sim.miner_accounts(slots))
 
 
 ACCOUNT_FIELDS = ("base_free", "base_reserved", "quote_free", "quote_reserved")  # engine integers
 
 
-def account_columns(uids: Sequence[int], books: Sequence[BookAccountData], u: Units) -> AccountColumns:
+def account_columns(uids: Sequence[int], data: MinerAccountData, u: Units) -> AccountColumns:
     """The accounts of ``uids`` on every book, uid-major (uid 0's books 0…B-1, then uid 1's, …),
     as wire columns (``taos.validator.packing``): each is ``miner_account`` of that miner and book,
-    converted as whole columns once for all miners. An account lists at most
+    converted as whole columns once for all miners and books. An account lists at most
     ``MAX_ACCOUNT_ORDERS`` orders (the oldest: the lowest order ids), as ``miner_account`` does.
 
     Raises:
-        ValueError: a uid without an account record on a book.
+        ValueError: a uid that is no slot, or without an account on a book.
     """
     want = np.asarray(uids, dtype=np.int64)
-    n, nb = len(want), len(books)
-    raw = {f: np.zeros((n, nb), dtype=np.int64) for f in ACCOUNT_FIELDS}
-    tier, volume = np.zeros((n, nb), dtype=np.int64), np.zeros((n, nb), dtype=np.int64)
-    count, first = np.zeros((n, nb), dtype=np.int64), np.zeros((n, nb), dtype=np.int64)
-    at = 0
-    for b, data in enumerate(books):
-        slots = len(data.tiers)
-        if n and (want.min() < 0 or want.max() >= slots):
-            raise ValueError(f"book {b}: uids must lie in [0, {slots})")
-        agents = data.records["agent"]
-        row = np.full(slots, -1, dtype=np.int64)
-        mine = agents < slots
-        row[agents[mine]] = np.flatnonzero(mine)
-        rows = row[want]
-        if (rows < 0).any():
-            raise ValueError(f"book {b}: no account for uid {int(want[rows < 0][0])}")
-        for f in ACCOUNT_FIELDS:
-            raw[f][:, b] = data.records[f][rows]
-        tier[:, b], volume[:, b] = data.tiers[want], data.volumes[want]
-        starts = np.searchsorted(data.owners, want, side="left")
-        count[:, b] = np.searchsorted(data.owners, want, side="right") - starts
-        first[:, b] = at + starts
-        at += len(data.orders)
-    orders = np.concatenate([data.orders for data in books]) if books else np.empty(0, dtype=order_dtype())
+    nb, slots = data.tiers.shape
+    n = len(want)
+    if n and (want.min() < 0 or want.max() >= slots):
+        raise ValueError(f"uids must lie in [0, {slots})")
+    tiers = data.tiers[:, want]
+    missing = np.argwhere(tiers < 0)
+    if len(missing):
+        b, i = (int(x) for x in missing[0])
+        raise ValueError(f"book {b}: no account for uid {int(want[i])}")
+    records = data.records[:, want].T  # (uids, books)
+    # the orders of (uid, book): a run of the orders, which are grouped by book, then slot
+    key = data.order_books.astype(np.int64) * slots + data.owners.astype(np.int64)
+    wanted = np.arange(nb, dtype=np.int64)[None, :] * slots + want[:, None]
+    first = np.searchsorted(key, wanted, side="left")
+    count = np.searchsorted(key, wanted, side="right") - first
+    orders = data.orders
     count_flat, first_flat = count.ravel(), first.ravel()
     listed = np.minimum(count_flat, MAX_ACCOUNT_ORDERS)
     starts_out = np.concatenate(([0], np.cumsum(listed)[:-1])) if len(listed) else listed
@@ -628,12 +625,12 @@ def account_columns(uids: Sequence[int], books: Sequence[BookAccountData], u: Un
     lot, quote_units = u.lot_size, u.quote_units
     return AccountColumns(
         book=np.tile(np.arange(nb, dtype=np.int64), n),
-        base_free=np.round(raw["base_free"].ravel() * lot, 12),
-        base_reserved=np.round(raw["base_reserved"].ravel() * lot, 12),
-        quote_free=raw["quote_free"].ravel() / quote_units,
-        quote_reserved=raw["quote_reserved"].ravel() / quote_units,
-        fee_tier=tier.ravel(),
-        volume=volume.ravel() / quote_units,
+        base_free=np.round(records["base_free"].ravel() * lot, 12),
+        base_reserved=np.round(records["base_reserved"].ravel() * lot, 12),
+        quote_free=records["quote_free"].ravel() / quote_units,
+        quote_reserved=records["quote_reserved"].ravel() / quote_units,
+        fee_tier=tiers.T.ravel().astype(np.int64),
+        volume=data.volumes[:, want].T.ravel() / quote_units,
         orders_dropped=count_flat - listed,
         order_count=listed,
         order_id=listed_orders["order_id"].astype(np.int64),
@@ -643,11 +640,11 @@ def account_columns(uids: Sequence[int], books: Sequence[BookAccountData], u: Un
     )
 
 
-def miner_accounts(uids: Sequence[int], books: Sequence[BookAccountData], u: Units) -> dict[int, msgspec.Raw]:
+def miner_accounts(uids: Sequence[int], data: MinerAccountData, u: Units) -> dict[int, msgspec.Raw]:
     """Each uid's accounts on every book, encoded as the wire's ``tuple[Account, ...]`` (the bytes
     msgspec writes for the ``miner_account`` objects; ``taos.validator.packing``)."""
-    packed = pack_accounts(account_columns(uids, books, u))
-    nb = len(books)
+    packed = pack_accounts(account_columns(uids, data, u))
+    nb = data.tiers.shape[0]
     header = array_header(nb)
     return {uid: msgspec.Raw(header + packed.span(i * nb, (i + 1) * nb)) for i, uid in enumerate(uids)}
 

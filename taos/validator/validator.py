@@ -52,7 +52,7 @@ from taos.protocol.state import DETAILED_LEVELS, LEVELS
 from taos.simulator import InstructionKind, Simulation, instruction_array
 from taos.validator.batch import Admitted, validate_batch
 from taos.validator.convert import (
-    BookAccountData,
+    MinerAccountData,
     MinerEvents,
     PackedNotices,
     Units,
@@ -331,12 +331,7 @@ class Validator(Persisted):
         t0 = time.perf_counter()
         shared = {w: encode_shared(result.time_ns, books) for w, books in variants.items()}
         self.encode_s += time.perf_counter() - t0
-        slots = len(self.miners)
-        data = []  # per book, every miner's account (one scan of the book for the orders)
-        for b in range(self.books):
-            owners, orders = self.sim.miner_orders(b, slots)
-            tiers, volumes = self.sim.miner_fees(b, slots)
-            data.append(BookAccountData(result.accounts[b], owners, orders, tiers, volumes))
+        data = MinerAccountData.of(self.sim, len(self.miners))  # one call for every book
         accounts = miner_accounts(serving, data, self.units)  # encoded, from whole columns
         engine = pack_miner_notices(MinerEvents.of_step(result, serving), self.units)
         for reason, count in engine.rejections.items():
