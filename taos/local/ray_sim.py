@@ -222,8 +222,8 @@ class RayStepResult:
 
 def _joined(arrays: list[np.ndarray]) -> np.ndarray:
     """The arrays one after the other along their first axis, in their own dtype (concatenating
-    structured arrays would drop their padding)."""
-    out = np.empty((sum(len(a) for a in arrays), *arrays[0].shape[1:]), dtype=arrays[0].dtype)
+    structured arrays would drop their padding; it stays zero, as the engine writes it)."""
+    out = np.zeros((sum(len(a) for a in arrays), *arrays[0].shape[1:]), dtype=arrays[0].dtype)
     at = 0
     for a in arrays:
         out[at : at + len(a)] = a

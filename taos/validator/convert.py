@@ -55,7 +55,7 @@ from taos.protocol import (
 )
 from taos.protocol.checks import GRID_TOLERANCE
 from taos.protocol.limits import MAX_ACCOUNT_ORDERS, MAX_EVENTS_PER_BOOK, MAX_LEVEL_ORDERS
-from taos.simulator import EVENT_DTYPE
+from taos.simulator import EVENT_DTYPE, LEVEL_DTYPE, ORDER_DTYPE
 from taos.validator.packing import (
     AccountColumns,
     Field,
@@ -95,24 +95,53 @@ class Units:
 
 
 _LEVEL_DTYPE = level_dtype()
+_ENGINE_LEVEL, _ENGINE_ORDER = np.dtype(LEVEL_DTYPE), np.dtype(ORDER_DTYPE)
 _ORDER_DTYPE = order_dtype()
 
 
-def _side(levels: np.ndarray, orders: np.ndarray, u: Units) -> tuple[bytes, bytes]:
-    """One side's (levels, orders) records (``taos.protocol.levels``), from whole columns; at most
+def _joined(arrays: list[np.ndarray], dtype: np.dtype[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The records of ``arrays`` (each of ``dtype``) one after the other, joined as bytes (numpy's
+    concatenate would drop the records' padding), and the offsets of each array's first record
+    (then the total)."""
+    lengths = np.array([len(a) for a in arrays], dtype=np.int64)
+    offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if not arrays:
+        return np.empty(0, dtype=dtype), offsets
+    return np.concatenate([np.ascontiguousarray(a, dtype=dtype).view(np.uint8) for a in arrays]).view(
+        dtype
+    ), offsets
+
+
+def _sides(books: Sequence[BookLevels], u: Units) -> list[tuple[tuple[bytes, bytes], tuple[bytes, bytes]]]:
+    """Every book's ((bid levels, bid orders), (ask levels, ask orders)) records
+    (``taos.protocol.levels``), converted as whole columns for all books at once; at most
     ``MAX_LEVEL_ORDERS`` orders per level (the first in time priority)."""
-    if len(orders) > MAX_LEVEL_ORDERS:
-        level = orders["level"]  # grouped by level, in priority order within each
-        starts = np.searchsorted(level, level, side="left")
-        orders = orders[np.arange(len(orders)) - starts < MAX_LEVEL_ORDERS]
+    levels, level_at = _joined([x for s in books for x in (s.bids, s.asks)], _ENGINE_LEVEL)
+    orders, order_at = _joined([x for s in books for x in (s.bid_orders, s.ask_orders)], _ENGINE_ORDER)
+    side = np.repeat(np.arange(len(order_at) - 1, dtype=np.int64), np.diff(order_at))
+    # each side's orders come grouped by level: keep the first MAX_LEVEL_ORDERS of each group
+    group = side * (int(orders["level"].max(initial=0)) + 1) + orders["level"]
+    keep = np.arange(len(orders)) - np.searchsorted(group, group, side="left") < MAX_LEVEL_ORDERS
+    kept_at = np.concatenate(([0], np.cumsum(np.bincount(side[keep], minlength=len(order_at) - 1))))
     out = np.empty(len(levels), dtype=_LEVEL_DTYPE)
     out["price"] = np.round(levels["price_ticks"] * u.tick_size, 12)
     out["quantity"] = np.round(levels["qty_lots"] * u.lot_size, 12)
-    detail = np.zeros(len(orders), dtype=_ORDER_DTYPE)
-    detail["order_id"] = orders["order_id"]
-    detail["quantity"] = np.round(orders["qty_lots"] * u.lot_size, 12)
-    detail["level"] = orders["level"]
-    return out.tobytes(), detail.tobytes()
+    kept = orders[keep]
+    detail = np.zeros(len(kept), dtype=_ORDER_DTYPE)
+    detail["order_id"] = kept["order_id"]
+    detail["quantity"] = np.round(kept["qty_lots"] * u.lot_size, 12)
+    detail["level"] = kept["level"]
+    level_bytes, order_bytes = out.tobytes(), detail.tobytes()
+    lw, ow = _LEVEL_DTYPE.itemsize, _ORDER_DTYPE.itemsize
+    sides = [
+        (
+            level_bytes[lw * level_at[i] : lw * level_at[i + 1]],
+            order_bytes[ow * kept_at[i] : ow * kept_at[i + 1]],
+        )
+        for i in range(len(level_at) - 1)
+    ]
+    return [(sides[2 * b], sides[2 * b + 1]) for b in range(len(books))]
 
 
 _EVENT_DTYPE = event_dtype()
@@ -179,7 +208,7 @@ def book_state_variants(
     (all books at once, only the kinds some variant lists, then cut per book in each book's
     order)."""
     variants = [BookEvents(w) for w in wanted]
-    sides = [(_side(s.bids, s.bid_orders, u), _side(s.asks, s.ask_orders, u)) for s in books]
+    sides = _sides(books, u)
     listed = np.unique(np.concatenate([_EVENT_KINDS[w] for w in variants])) if variants else _PUBLIC[:0]
     packed = _packed_public_events(events, u, listed)
     kind = packed["kind"]

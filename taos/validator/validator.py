@@ -374,6 +374,9 @@ class Validator(Persisted):
             no_mid = frozenset(int(b) for b in np.flatnonzero(~np.isfinite(market.mid_ticks)))
             open_count = open_count + market.open_orders.sum(axis=1)
         excluded = self.scheme.excluded()
+        capped_books = {
+            int(u): tuple(np.flatnonzero(capped[u]).tolist()) for u in np.flatnonzero(capped.any(axis=1))
+        }
         admitted: list[Admitted] = []
         typed: list[Admitted] = []  # decoded from bytes: the batch may judge them
         contexts: dict[tuple[Any, ...], ValidationContext] = {}  # miners in the same situation share one
@@ -383,7 +386,7 @@ class Validator(Persisted):
             try:
                 rules = self._rule_context(uid, now, closed, no_mid, int(open_count[uid]))
                 key = (
-                    tuple(np.flatnonzero(capped[uid]).tolist()),
+                    capped_books.get(uid, ()),
                     tuple(rules["last_target_ns"].items()),
                     tuple(rules["position_sides"].items()),
                     rules["open_count"],
@@ -798,13 +801,17 @@ class Validator(Persisted):
 
 
 def _concat(batches: list[np.ndarray]) -> np.ndarray:
-    """One array of engine records (concatenating keeps numpy's padded record layout)."""
-    out = instruction_array(sum(len(b) for b in batches))
-    i = 0
-    for b in batches:
-        out[i : i + len(b)] = b
-        i += len(b)
-    return out
+    """One array of engine records. The records are joined as bytes: concatenating structured
+    arrays would drop numpy's padded record layout, and assigning them batch by batch is slow."""
+    dtype = instruction_array(0).dtype
+    if not batches or any(b.dtype != dtype for b in batches):
+        out = instruction_array(sum(len(b) for b in batches))
+        i = 0
+        for b in batches:
+            out[i : i + len(b)] = b
+            i += len(b)
+        return out
+    return np.concatenate([np.ascontiguousarray(b).view(np.uint8) for b in batches]).view(dtype)
 
 
 def capped_notices(own: list[Notice], engine: PackedNotices, uid: int, now_ns: int) -> msgspec.Raw:
