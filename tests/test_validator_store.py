@@ -31,6 +31,7 @@ from taos.validator.store import (
     StoreError,
     ValidatorStore,
     _array_from_chunks,
+    _compress,
     _decompress,
     chunk_width,
     config_hash,
@@ -345,6 +346,27 @@ def test_a_malformed_stored_array_is_refused(tmp_path: Path, damage: str, messag
         run.save(store)
         store.db.execute(damage)
         with pytest.raises(StoreError, match=message):
+            store.load()
+
+
+@pytest.mark.parametrize(
+    ("blob", "message"),
+    [
+        (_compress(bytes(800)), r"unreadable \(chunk -1\): a zstd frame of 800 bytes, not 0 to 24"),
+        (zlib.compress(bytes(800)), r"unreadable \(chunk -1\): a zlib stream of more than 24 bytes"),
+        (zlib.compress(bytes(24))[:-3], r"unreadable \(chunk -1\): a zlib stream cut short"),
+    ],
+)
+def test_a_chunk_that_would_decompress_beyond_its_array_is_refused(
+    tmp_path: Path, blob: bytes, message: str
+) -> None:
+    """A damaged chunk is never decompressed beyond the size its array records (here 3 float64)."""
+    run = Run()
+    with ValidatorStore(tmp_path) as store:
+        run.advance()
+        run.save(store, small=np.zeros(3))
+        store.db.execute("UPDATE array_chunks SET data = ? WHERE name = 'small'", (blob,))
+        with pytest.raises(StoreError, match=f"'small' is {message}"):
             store.load()
 
 

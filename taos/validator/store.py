@@ -265,16 +265,30 @@ def _compress(data: bytes) -> bytes:
     return zstd.compress(data)
 
 
-def _decompress(blob: bytes) -> bytes:
-    """The bytes of a ``_compress`` blob, or of a zlib stream (what the store wrote before).
+MAX_BLOB_BYTES = 1 << 31
+"""The most bytes a stored blob may decompress to (a damaged frame header could ask for any size)."""
+
+
+def _decompress(blob: bytes, limit: int = MAX_BLOB_BYTES) -> bytes:
+    """The bytes of a ``_compress`` blob, or of a zlib stream (what the store wrote before), at
+    most ``limit`` of them.
 
     Raises:
-        ValueError: neither, or damaged.
+        ValueError: neither, damaged, or larger than ``limit``.
     """
     try:
         if bytes(blob[:4]) == ZSTD_MAGIC:
+            size = zstandard.frame_content_size(blob)
+            if not 0 <= size <= limit:
+                raise ValueError(f"a zstd frame of {size} bytes, not 0 to {limit}")
             return zstandard.ZstdDecompressor().decompress(blob)
-        return zlib.decompress(blob)
+        out = zlib.decompressobj()
+        data = out.decompress(blob, limit + 1)
+        if len(data) > limit:
+            raise ValueError(f"a zlib stream of more than {limit} bytes")
+        if not out.eof:
+            raise ValueError("a zlib stream cut short")
+        return data
     except (zstandard.ZstdError, zlib.error, TypeError) as e:
         raise ValueError(f"not a zstd frame or zlib stream ({e})") from e
 
@@ -293,7 +307,7 @@ def _unnpy(blob: bytes, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray |
         if not isinstance(arr, np.ndarray):
             raise ValueError("not a single array")
         return arr
-    data = _decompress(blob)
+    data = _decompress(blob, dtype.itemsize * int(np.prod(shape, dtype=np.int64)))
     if len(data) != dtype.itemsize * int(np.prod(shape, dtype=np.int64)):
         return None
     return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
