@@ -18,6 +18,7 @@ MAX_NOTIONAL: int
 MAX_PRICE_TICKS: int
 MAX_QTY_LOTS: int
 RATE_SCALE: int
+REPLY_INSTRUCTION_DTYPE: np.dtype[np.void]
 
 _Records = NDArray[np.void]  # a structured array of one of the dtypes above
 
@@ -301,4 +302,7 @@ def default_miner_fee_tiers(quote_units_per_currency: int) -> list[FeeTier]: ...
 def pack_records(
     n: int, fields: Sequence[tuple[object, ...]]
 ) -> tuple[NDArray[np.uint8], NDArray[np.int64]]: ...
+def reply_columns(
+    body: bytes, protocol_version: int, max_instructions: int
+) -> tuple[int, _Records] | None: ...
 def validate_agent_params(model: str, params: Sequence[tuple[str, float]]) -> None: ...

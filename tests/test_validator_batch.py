@@ -26,7 +26,9 @@ from taos.protocol import (
     decode_reply,
     encode_reply,
 )
-from taos.validator.batch import Admitted, validate_batch
+from taos.protocol.instructions import MAX_INSTRUCTIONS
+from taos.simulator import reply_columns
+from taos.validator.batch import Admitted, _object_columns, validate_batch
 from taos.validator.convert import Units, to_records
 from taos.validator.latency import instruction_delay_ns
 from taos.validator.validation import RejectRule, ValidationContext, validate_instructions
@@ -179,3 +181,105 @@ def test_what_the_columns_leave_to_the_one_by_one_path() -> None:
     )
     assert sorted(validate_batch(admitted, UNITS)) == [1]
     assert validate_batch([], UNITS) == {}
+
+
+def read_as_msgspec(body: bytes, cap: int = MAX_INSTRUCTIONS) -> Any:
+    """What ``reply_columns`` reads of ``body`` is what msgspec decodes: the same book events and
+    the same columns as the decoded objects give (``_object_columns``). Returns the columns, or
+    None when the reader leaves the body to msgspec."""
+    read = reply_columns(body, PROTOCOL_VERSION, cap)
+    try:
+        reply = decode_reply(body, max_instructions=cap)
+    except ProtocolError:
+        reply = None
+    if read is None:
+        return None
+    assert reply is not None, body  # the reader never takes what msgspec refuses
+    assert read[0] == reply.book_events
+    columns = _object_columns(list(reply.instructions))
+    assert columns is not None and read[1].tobytes() == columns.tobytes(), (body, reply)
+    return read[1]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    raws=st.lists(st.one_of(ORDINARY, ORDINARY, INSTRUCTION), max_size=10),
+    events=st.sampled_from([0, 1, 2]),
+    damage=st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), max_size=3),
+    cut=st.integers(0, 10**6),
+)
+def test_reply_columns_read_what_msgspec_decodes(
+    raws: list[dict[str, Any]], events: int, damage: list[tuple[int, int]], cut: int
+) -> None:
+    """Any body (the raw dicts in their own key order, the form msgspec writes, and damaged copies
+    of both: flipped bytes, cut short): the reader either leaves it to msgspec or reads what
+    msgspec decodes. The form msgspec writes of limit orders, market orders and cancels whose
+    values fit their columns is always read."""
+    raw = msgspec.msgpack.encode(
+        {"protocol_version": PROTOCOL_VERSION, "instructions": raws, "book_events": events}
+    )
+    bodies = [raw]
+    try:
+        reply = decode_reply(raw)
+    except ProtocolError:
+        reply = None
+    if reply is not None:
+        canonical = encode_reply(reply.instructions, reply.book_events)
+        bodies.append(canonical)
+        plain = not any(isinstance(i, TargetPosition) for i in reply.instructions)
+        if plain and _object_columns(list(reply.instructions)) is not None:
+            assert read_as_msgspec(canonical) is not None
+        if len(reply.instructions) > 1:
+            assert read_as_msgspec(canonical, cap=len(reply.instructions) - 1) is None  # over the cap
+    for body in list(bodies):
+        damaged = bytearray(body)
+        for at, xor in damage:
+            damaged[at % len(damaged)] ^= xor
+        bodies += [bytes(damaged), body[: cut % (len(body) + 1)], body + b"\x00"]
+    for body in bodies:
+        read_as_msgspec(body)
+
+
+def test_reply_columns_take_only_the_form_msgspec_writes() -> None:
+    """Bodies msgspec decodes that the reader leaves to it (another key order, an unknown key, an
+    integer for a float, a target), and those it reads although msgspec would not write them so
+    (float 32, an explicit default or None, a key as str 8)."""
+    limit = {"kind": 1, "book": 0, "side": 1, "price": 1.5, "quantity": 0.25}
+
+    def body(*instructions: dict[str, Any], **top: Any) -> bytes:
+        return msgspec.msgpack.encode(
+            {"protocol_version": PROTOCOL_VERSION, "instructions": list(instructions), **top}
+        )
+
+    read = read_as_msgspec(body(limit, {"kind": 3, "book": 2, "order_id": 9}, book_events=1))
+    assert read is not None and read["kind"].tolist() == [1, 3] and read["no_quantity"].tolist() == [0, 1]
+    left = [
+        body({**limit, "price": 2}),  # an integer price: msgspec converts it
+        body({"book": 0, **limit}),  # the tag not first
+        body({**limit, "colour": "red"}),  # a key msgspec ignores
+        body({"kind": 1, "price": 1.5, "book": 0, "side": 1, "quantity": 0.25}),  # out of order
+        body({"kind": 5, "book": 0, "direction": 1}),  # a target
+        msgspec.msgpack.encode({"instructions": [limit], "protocol_version": PROTOCOL_VERSION}),
+        body(limit) + b"\xc0",  # trailing bytes
+        body(limit, book_events=3),  # not a BookEvents: msgspec refuses it too
+        body({**limit, "side": 3}),  # not a Side: msgspec refuses it
+        body({**limit, "time_in_force": 0}),
+        body({**limit, "stp": 5}),
+        body({"kind": 2, "book": 0, "side": 1, "quantity": 1.0, "currency": 3}),
+        body({**limit, "post_only": 1}),  # an integer for a bool
+        body({**limit, "book": 2**63}),  # msgspec decodes these; their columns cannot hold them
+        body({**limit, "client_order_id": -5}),
+        body({"kind": 3, "book": 0, "order_id": -1}),
+        body({**limit, "delay_ns": 2**64 - 1}),
+        body({"kind": 1, "book": 0, "side": 1, "price": 1.5}),  # no quantity
+        body({"kind": 3, "book": 0}),  # no order id
+    ]
+    for b in left:
+        assert reply_columns(b, PROTOCOL_VERSION, MAX_INSTRUCTIONS) is None, b
+        read_as_msgspec(b)
+    assert reply_columns(body(limit), PROTOCOL_VERSION + 1, MAX_INSTRUCTIONS) is None
+    f32 = body(limit).replace(msgspec.msgpack.encode(0.25), b"\xca" + np.float32(0.25).byteswap().tobytes())
+    explicit = body({**limit, "time_in_force": 1, "expiry_ns": None, "client_order_id": None, "delay_ns": 0})
+    str8 = body(limit).replace(b"\xa8quantity", b"\xd9\x08quantity")
+    for b in (f32, explicit, str8):
+        assert read_as_msgspec(b) is not None, b

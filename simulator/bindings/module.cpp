@@ -8,6 +8,7 @@ PYBIND11_MODULE(_simulator, m) {
   taosim::bindings::register_exchange(m);
   taosim::bindings::register_simulation(m);
   taosim::bindings::register_packing(m);
+  taosim::bindings::register_replies(m);
   auto testing = m.def_submodule("testing", "Seeded instruction streams for benchmarks and stress tests.");
   taosim::bindings::register_testing(testing);
 }

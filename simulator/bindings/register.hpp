@@ -53,6 +53,7 @@ void register_exchange(py::module_& m);
 void register_testing(py::module_& m);
 void register_simulation(py::module_& m);
 void register_packing(py::module_& m);
+void register_replies(py::module_& m);
 
 // An array of exactly INSTRUCTION_DTYPE: the array itself, or a copy of one with the same fields in
 // another layout (numpy drops the padding when it concatenates or stacks structured arrays).

@@ -38,6 +38,7 @@ from taos._simulator import (
     MAX_QTY_LOTS,
     ORDER_DTYPE,
     RATE_SCALE,
+    REPLY_INSTRUCTION_DTYPE,
     AgentClass,
     BookLevels,
     CancelReason,
@@ -58,6 +59,7 @@ from taos._simulator import (
     agent_models,
     default_miner_fee_tiers,
     pack_records,
+    reply_columns,
     validate_agent_params,
 )
 from taos._simulator.testing import random_instruction_stream
@@ -72,6 +74,7 @@ __all__ = [
     "MAX_QTY_LOTS",
     "ORDER_DTYPE",
     "RATE_SCALE",
+    "REPLY_INSTRUCTION_DTYPE",
     "AgentClass",
     "BookLevels",
     "CancelReason",
@@ -97,6 +100,7 @@ __all__ = [
     "pack_records",
     "random_instruction_stream",
     "rate_to_ppb",
+    "reply_columns",
     "save_checkpoint",
     "validate_agent_params",
 ]

@@ -5,7 +5,10 @@ market orders sized in base, cancels) and no rule of SPEC §10.2 is on. For thos
 work of ``taos.validator.validation`` (checks, then ``to_records``) is the validator's largest cost
 at hundreds of miners, so ``validate_batch`` does it for every reply of a step on numpy columns:
 
-1. the fields of every instruction are gathered into one column per field (one pass per kind);
+1. the fields of every instruction are gathered into one column per field: a reply in the form
+   msgspec writes is read straight into columns by the engine module (``reply_columns``, see
+   ``read_reply_columns``; its instruction objects are decoded only if a refusal needs them), the
+   others' decoded objects one pass per kind;
 2. a mask says which instructions rules 1 to 4 of ``taos.validator.validation`` surely accept
    (the same tests as ``taos.protocol.checks.quick_check``, on columns);
 3. a reply all of whose instructions are in the mask, with no ``TargetPosition`` and no
@@ -22,8 +25,10 @@ the same accepted instructions in the same order, the same refusals and notices;
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -40,8 +45,58 @@ from taos.protocol import (
     TimeInForce,
 )
 from taos.protocol.checks import GRID_TOLERANCE, MAX_PRICE_TICKS, MAX_QTY_LOTS
+from taos.protocol.codec import PROTOCOL_VERSION, decode_reply
+from taos.protocol.instructions import MAX_INSTRUCTIONS, BookEvents
+from taos.simulator import REPLY_INSTRUCTION_DTYPE, reply_columns
 from taos.validator.convert import Units
 from taos.validator.validation import Rejection, ValidationContext, notice_of, over_cap
+
+
+class ColumnInstructions(Sequence[Instruction]):
+    """A reply's instructions read as columns (``columns``: REPLY_INSTRUCTION_DTYPE records, one
+    per instruction). They are a sequence of the instruction objects too, decoded from ``body`` by
+    msgspec the first time one is asked for (a refusal names its instruction)."""
+
+    def __init__(self, columns: np.ndarray, body: bytes, max_bytes: int, max_instructions: int) -> None:
+        self.columns = columns
+        self._body, self._max_bytes, self._max_instructions = body, max_bytes, max_instructions
+
+    @functools.cached_property
+    def decoded(self) -> tuple[Instruction, ...]:
+        reply = decode_reply(self._body, max_bytes=self._max_bytes, max_instructions=self._max_instructions)
+        if len(reply.instructions) != len(self.columns):  # never: the two read the same bytes
+            raise ValueError("the reply's columns and its decoded instructions differ in number")
+        return reply.instructions
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    @overload
+    def __getitem__(self, i: int) -> Instruction: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Instruction]: ...
+    def __getitem__(self, i: int | slice) -> Instruction | Sequence[Instruction]:
+        return self.decoded[i]
+
+    def __iter__(self) -> Iterator[Instruction]:
+        return iter(self.decoded)
+
+
+def read_reply_columns(
+    body: object, context: ValidationContext
+) -> tuple[BookEvents, ColumnInstructions] | None:
+    """A reply body read straight into columns (``book_events`` and its instructions), when it is
+    bytes in the form msgspec writes, within the context's limits, and holds only limit orders,
+    market orders and cancels with values their columns hold; None otherwise (then
+    ``as_reply`` decodes it, or says why it is refused: the outcome is the same either way)."""
+    if not isinstance(body, bytes) or not 0 < len(body) <= context.max_reply_bytes:
+        return None
+    cap = min(context.max_instructions, MAX_INSTRUCTIONS)
+    read = reply_columns(body, PROTOCOL_VERSION, cap)
+    if read is None:
+        return None
+    events, columns = read
+    return BookEvents(events), ColumnInstructions(columns, body, context.max_reply_bytes, cap)
 
 
 @dataclass(frozen=True)
@@ -50,7 +105,7 @@ class Admitted:
     delay for it (ns from the step start)."""
 
     uid: int
-    instructions: tuple[Instruction, ...]
+    instructions: Sequence[Instruction]
     context: ValidationContext
     delay_ns: int
 
@@ -149,60 +204,79 @@ class _Columns:
 
 
 def _gather(replies: Sequence[Admitted]) -> _Columns | None:
-    """The columns of every instruction of ``replies``; None when a value does not fit its column
-    (the values msgspec decodes do, apart from integers beyond the int64/uint64 ranges)."""
-    instructions = [i for r in replies for i in r.instructions]
-    n = len(instructions)
-    kinds = [_KIND.get(type(i), 0) for i in instructions]
-    kind = np.array(kinds, dtype=np.uint8)
+    """The columns of every instruction of ``replies``: read from the body already
+    (``ColumnInstructions``), or from the decoded objects; None when a value of an object does
+    not fit its column (the values msgspec decodes do, apart from integers beyond the
+    int64/uint64 ranges)."""
+    objects = _object_columns(
+        [i for r in replies if not isinstance(r.instructions, ColumnInstructions) for i in r.instructions]
+    )
+    if objects is None:
+        return None
+    parts, at = [], 0
+    for r in replies:
+        if isinstance(r.instructions, ColumnInstructions):
+            parts.append(r.instructions.columns)
+        else:
+            parts.append(objects[at : at + len(r.instructions)])
+            at += len(r.instructions)
+    rows = _joined(parts)
     miner = np.repeat(np.arange(len(replies)), [len(r.instructions) for r in replies])
-    nan = float("nan")
+    return _Columns(
+        miner, rows["kind"], rows["book"], rows["delay_ns"], rows["side"], rows["price"], rows["quantity"],
+        rows["no_quantity"].astype(np.bool_), rows["tif"], rows["expiry_ns"], rows["has_expiry"].astype(np.bool_),
+        rows["post_only"].astype(np.bool_), rows["stp"], rows["currency"], rows["order_id"], rows["client_order_id"],
+    )  # fmt: skip
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """REPLY_INSTRUCTION_DTYPE records one after the other (joined as bytes)."""
+    if not parts:
+        return np.zeros(0, dtype=REPLY_INSTRUCTION_DTYPE)
+    return np.concatenate([np.ascontiguousarray(p).view(np.uint8) for p in parts]).view(
+        REPLY_INSTRUCTION_DTYPE
+    )
+
+
+def _object_columns(instructions: list[Instruction]) -> np.ndarray | None:
+    """REPLY_INSTRUCTION_DTYPE records of decoded instructions, one pass per field and kind (as
+    ``reply_columns`` reads them from a body); None when a value does not fit its column."""
+    n = len(instructions)
+    out = np.zeros(n, dtype=REPLY_INSTRUCTION_DTYPE)
+    kind = np.array([_KIND.get(type(i), 0) for i in instructions], dtype=np.uint8)
+    out["kind"] = kind
+    out["price"] = out["quantity"] = np.nan
     try:
-        book = np.array([getattr(i, "book", -1) for i in instructions], dtype=np.int64)
-        delay = np.array([getattr(i, "delay_ns", -1) for i in instructions], dtype=np.int64)
-        side = np.zeros(n, dtype=np.uint8)
-        price = np.full(n, nan)
-        quantity = np.full(n, nan)
-        no_quantity = np.zeros(n, dtype=np.bool_)
-        tif = np.zeros(n, dtype=np.uint8)
-        expiry = np.zeros(n, dtype=np.int64)
-        has_expiry = np.zeros(n, dtype=np.bool_)
-        post_only = np.zeros(n, dtype=np.bool_)
-        stp = np.zeros(n, dtype=np.uint8)
-        currency = np.zeros(n, dtype=np.uint8)
-        order_id = np.zeros(n, dtype=np.uint64)
-        coid = np.zeros(n, dtype=np.uint64)
+        out["book"] = [getattr(i, "book", -1) for i in instructions]
+        out["delay_ns"] = [getattr(i, "delay_ns", -1) for i in instructions]
         limit, market = kind == InstructionKind.PLACE_LIMIT, kind == InstructionKind.PLACE_MARKET
         at = np.flatnonzero(limit | market)
         if len(at):  # the fields both kinds of order have
             orders: list[PlaceLimit | PlaceMarket] = [instructions[j] for j in at]  # type: ignore[misc]
-            side[at] = [o.side for o in orders]
-            quantity[at] = [o.quantity for o in orders]
-            stp[at] = [o.stp for o in orders]
-            coid[at] = [o.client_order_id or 0 for o in orders]
+            out["side"][at] = [o.side for o in orders]
+            out["quantity"][at] = [o.quantity for o in orders]
+            out["stp"][at] = [o.stp for o in orders]
+            out["client_order_id"][at] = [o.client_order_id or 0 for o in orders]
         at = np.flatnonzero(limit)
         if len(at):
             limits: list[PlaceLimit] = [instructions[j] for j in at]  # type: ignore[misc]
-            price[at] = [o.price for o in limits]
-            tif[at] = [o.time_in_force for o in limits]
-            expiry[at] = [o.expiry_ns or 0 for o in limits]
-            has_expiry[at] = [o.expiry_ns is not None for o in limits]
-            post_only[at] = [o.post_only for o in limits]
+            out["price"][at] = [o.price for o in limits]
+            out["tif"][at] = [o.time_in_force for o in limits]
+            out["expiry_ns"][at] = [o.expiry_ns or 0 for o in limits]
+            out["has_expiry"][at] = [o.expiry_ns is not None for o in limits]
+            out["post_only"][at] = [o.post_only for o in limits]
         at = np.flatnonzero(market)
         if len(at):
-            currency[at] = [instructions[j].currency for j in at]  # type: ignore[union-attr]
+            out["currency"][at] = [instructions[j].currency for j in at]  # type: ignore[union-attr]
         at = np.flatnonzero(kind == InstructionKind.CANCEL)
         if len(at):
             cancels: list[Cancel] = [instructions[j] for j in at]  # type: ignore[misc]
-            order_id[at] = [o.order_id for o in cancels]
-            quantity[at] = [nan if o.quantity is None else o.quantity for o in cancels]
-            no_quantity[at] = [o.quantity is None for o in cancels]
+            out["order_id"][at] = [o.order_id for o in cancels]
+            out["quantity"][at] = [np.nan if o.quantity is None else o.quantity for o in cancels]
+            out["no_quantity"][at] = [o.quantity is None for o in cancels]
     except (OverflowError, TypeError, ValueError):
         return None
-    return _Columns(
-        miner, kind, book, delay, side, price, quantity, no_quantity, tif, expiry, has_expiry, post_only, stp,
-        currency, order_id, coid,
-    )  # fmt: skip
+    return out
 
 
 def _steps_ok(

@@ -49,7 +49,7 @@ sees the rule as ``Rejection.rule`` (a ``RejectRule``), e.g. for metrics.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -239,7 +239,7 @@ def validate_reply(
 
 
 def validate_instructions(
-    uid: int, instructions: tuple[Instruction, ...], context: ValidationContext
+    uid: int, instructions: Sequence[Instruction], context: ValidationContext
 ) -> ValidationResult:
     """Judges each instruction of a decoded reply on its own (rules 1 to 9 of the module doc)."""
     accepted: list[AcceptedInstruction] = []

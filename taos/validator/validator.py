@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -34,11 +34,11 @@ from taos.protocol import (
     BookEvents,
     Capital,
     FeeTier,
+    Instruction,
     Notice,
     OrderRejected,
     PlaceMarket,
     RejectReason,
-    Reply,
     ReplyRejected,
     Side,
     SimulationInfo,
@@ -50,7 +50,7 @@ from taos.protocol import (
 from taos.protocol.limits import MAX_DETAIL_CHARS, MAX_NOTICES
 from taos.protocol.state import DETAILED_LEVELS, LEVELS
 from taos.simulator import InstructionKind, Simulation, instruction_array
-from taos.validator.batch import Admitted, validate_batch
+from taos.validator.batch import Admitted, read_reply_columns, validate_batch
 from taos.validator.convert import (
     MinerAccountData,
     MinerEvents,
@@ -396,12 +396,12 @@ class Validator(Persisted):
                         self.info, now, volume_capped_books=frozenset(key[0]), **rules
                     )
                 ctx = contexts[key]
-                notices, reply, delay = self._admit(uid, answer, ctx)
+                notices, instructions, delay = self._admit(uid, answer, ctx)
             except Exception as e:  # a bug of ours that this reply found: drop it, keep the loop
-                notices, reply, delay = [self._internal_failure(uid, e, now)], None, 0
+                notices, instructions, delay = [self._internal_failure(uid, e, now)], None, 0
             self.miners[uid].notices.extend(notices)
-            if reply is not None:
-                admitted.append(Admitted(uid, reply.instructions, ctx, delay))
+            if instructions is not None:
+                admitted.append(Admitted(uid, instructions, ctx, delay))
                 if isinstance(answer.body, bytes | bytearray | memoryview):
                     typed.append(admitted[-1])
         try:
@@ -436,9 +436,9 @@ class Validator(Persisted):
 
     def _admit(
         self, uid: int, answer: Answer, ctx: ValidationContext
-    ) -> tuple[list[Notice], Reply | None, int]:
-        """One miner's answer → the notices of a reply dropped whole, or its decoded reply and the
-        latency model's delay for it."""
+    ) -> tuple[list[Notice], Sequence[Instruction] | None, int]:
+        """One miner's answer → the notices of a reply dropped whole, or its instructions (read
+        into columns, or decoded) and the latency model's delay for it."""
         now = ctx.now_ns
         delay = None if answer.error else self.latency.delay_ns(answer.response_time_s)
         if delay is None:  # no reply, or one after the timeout: dropped whole
@@ -461,13 +461,21 @@ class Validator(Persisted):
                 None,
                 0,
             )
-        reply = as_reply(answer.body, ctx)
-        if isinstance(reply, str):  # did not decode
-            self._count_query(uid, answer, QueryOutcome.DECODE_ERROR)
-            return [ReplyRejected(ts_ns=now, detail=f"{QueryOutcome.DECODE_ERROR.value}: {reply}")], None, 0
+        read: tuple[BookEvents, Sequence[Instruction]] | None = read_reply_columns(answer.body, ctx)
+        if read is None:
+            reply = as_reply(answer.body, ctx)
+            if isinstance(reply, str):  # did not decode
+                self._count_query(uid, answer, QueryOutcome.DECODE_ERROR)
+                return (
+                    [ReplyRejected(ts_ns=now, detail=f"{QueryOutcome.DECODE_ERROR.value}: {reply}")],
+                    None,
+                    0,
+                )
+            read = (reply.book_events, reply.instructions)
         self._count_query(uid, answer, QueryOutcome.OK)
-        self.book_events[uid] = reply.book_events  # for its next states
-        return [], reply, delay
+        events, instructions = read  # the common form is read straight into columns
+        self.book_events[uid] = events  # for its next states
+        return [], instructions, delay
 
     def _judge(self, a: Admitted) -> tuple[list[Notice], np.ndarray | None]:
         """One admitted reply judged instruction by instruction → its notices and its engine
