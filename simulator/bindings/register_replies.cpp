@@ -4,6 +4,7 @@
 // does not know) the reader answers None and msgspec decodes the reply, so every reply decodes to
 // the same instructions, or is refused with msgspec's message, either way.
 #include <cmath>
+#include <initializer_list>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -173,6 +174,14 @@ std::optional<std::uint8_t> member(Reader& r, std::uint64_t lo, std::uint64_t hi
   return static_cast<std::uint8_t>(v->bits);
 }
 
+// Stores a value that was read; false (nothing stored) for one that was not.
+template <class T, class U>
+bool put(const std::optional<T>& v, U& out) {
+  if (!v) return false;
+  out = static_cast<U>(*v);
+  return true;
+}
+
 // The fields of each instruction kind in declaration order (taos.protocol.instructions): msgspec
 // writes the tag, then the fields that differ from their default, in this order.
 enum Field : int { Book, Side, Price, Quantity, Tif, Expiry, PostOnly, Stp, Currency, OrderId, ClientId, Delay, None };
@@ -212,8 +221,8 @@ std::optional<ReplyInstruction> read_instruction(Reader& r) {
   if (out.kind == 1) out.tif = 1, out.stp = 1;        // GTC, CANCEL_OLDEST
   if (out.kind == 2) out.currency = 1, out.stp = 1;   // BASE, CANCEL_OLDEST
   if (out.kind == 3) out.no_quantity = 1;             // quantity None: the whole order
-  bool has_book = false, has_side = false, has_price = false, has_quantity = false, has_order_id = false;
-  std::size_t next = 0;  // the fields come in declaration order, each at most once
+  std::uint32_t seen = 0;  // the fields given, as bits
+  std::size_t next = 0;    // the fields come in declaration order, each at most once
   for (std::uint32_t i = 1; i < *n; ++i) {
     const auto key = r.str();
     if (!key) return std::nullopt;
@@ -221,89 +230,48 @@ std::optional<ReplyInstruction> read_instruction(Reader& r) {
     while (next < count && fields[next] != f) ++next;
     if (next == count) return std::nullopt;  // unknown to this kind, repeated or out of order
     ++next;
+    seen |= 1u << f;
+    bool ok = false;
     switch (f) {
-      case Book: {
-        const auto v = signed_value(r);
-        if (!v) return std::nullopt;
-        out.book = *v, has_book = true;
+      case Book: ok = put(signed_value(r), out.book); break;
+      case Side: ok = put(member(r, 1, 2), out.side); break;
+      case Price: ok = put(r.real(), out.price); break;
+      case Quantity:
+        if (out.kind == 3 && r.nil()) {  // Cancel.quantity: None, the whole order
+          ok = true;
+        } else {
+          ok = put(r.real(), out.quantity);
+          out.no_quantity = 0;
+        }
         break;
-      }
-      case Side: {
-        const auto v = member(r, 1, 2);
-        if (!v) return std::nullopt;
-        out.side = *v, has_side = true;
+      case Tif: ok = put(member(r, 1, 4), out.tif); break;
+      case Expiry:
+        if (r.nil()) {
+          ok = true;
+        } else {
+          ok = put(signed_value(r), out.expiry_ns);
+          out.has_expiry = 1;
+        }
         break;
-      }
-      case Price: {
-        const auto v = r.real();
-        if (!v) return std::nullopt;
-        out.price = *v, has_price = true;
-        break;
-      }
-      case Quantity: {
-        if (out.kind == 3 && r.nil()) break;  // Cancel.quantity: None
-        const auto v = r.real();
-        if (!v) return std::nullopt;
-        out.quantity = *v, out.no_quantity = 0, has_quantity = true;
-        break;
-      }
-      case Tif: {
-        const auto v = member(r, 1, 4);
-        if (!v) return std::nullopt;
-        out.tif = *v;
-        break;
-      }
-      case Expiry: {
-        if (r.nil()) break;
-        const auto v = signed_value(r);
-        if (!v) return std::nullopt;
-        out.expiry_ns = *v, out.has_expiry = 1;
-        break;
-      }
-      case PostOnly: {
-        const auto v = r.boolean();
-        if (!v) return std::nullopt;
-        out.post_only = *v ? 1 : 0;
-        break;
-      }
-      case Stp: {
-        const auto v = member(r, 0, 4);
-        if (!v) return std::nullopt;
-        out.stp = *v;
-        break;
-      }
-      case Currency: {
-        const auto v = member(r, 1, 2);
-        if (!v) return std::nullopt;
-        out.currency = *v;
-        break;
-      }
-      case OrderId: {
-        const auto v = unsigned_value(r);
-        if (!v) return std::nullopt;
-        out.order_id = *v, has_order_id = true;
-        break;
-      }
-      case ClientId: {
-        if (r.nil()) break;
-        const auto v = unsigned_value(r);
-        if (!v) return std::nullopt;
-        out.client_order_id = *v;
-        break;
-      }
-      case Delay: {
-        const auto v = signed_value(r);
-        if (!v) return std::nullopt;
-        out.delay_ns = *v;
-        break;
-      }
-      case None: return std::nullopt;
+      case PostOnly: ok = put(r.boolean(), out.post_only); break;
+      case Stp: ok = put(member(r, 0, 4), out.stp); break;
+      case Currency: ok = put(member(r, 1, 2), out.currency); break;
+      case OrderId: ok = put(unsigned_value(r), out.order_id); break;
+      case ClientId: ok = r.nil() || put(unsigned_value(r), out.client_order_id); break;
+      case Delay: ok = put(signed_value(r), out.delay_ns); break;
+      case None: break;
     }
+    if (!ok) return std::nullopt;
   }
-  const bool complete = out.kind == 1   ? has_book && has_side && has_price && has_quantity
-                        : out.kind == 2 ? has_book && has_side && has_quantity
-                                        : has_book && has_order_id;
-  if (!complete) return std::nullopt;
+  const auto bits = [](std::initializer_list<Field> required) {
+    std::uint32_t b = 0;
+    for (Field f : required) b |= 1u << f;
+    return b;
+  };
+  const std::uint32_t required = out.kind == 1   ? bits({Book, Side, Price, Quantity})
+                                 : out.kind == 2 ? bits({Book, Side, Quantity})
+                                                 : bits({Book, OrderId});
+  if ((seen & required) != required) return std::nullopt;
   return out;
 }
 
