@@ -278,6 +278,12 @@ def test_reply_columns_take_only_the_form_msgspec_writes() -> None:
         assert reply_columns(b, PROTOCOL_VERSION, MAX_INSTRUCTIONS) is None, b
         read_as_msgspec(b)
     assert reply_columns(body(limit), PROTOCOL_VERSION + 1, MAX_INSTRUCTIONS) is None
+    # a list header that claims 2**32 - 1 instructions: nothing is reserved for them before they are read
+    claims = (
+        msgspec.msgpack.encode({"protocol_version": PROTOCOL_VERSION, "instructions": []})[:-1]
+        + b"\xdd\xff\xff\xff\xff"
+    )
+    assert reply_columns(claims, PROTOCOL_VERSION, 2**32 - 1) is None
     f32 = body(limit).replace(msgspec.msgpack.encode(0.25), b"\xca" + np.float32(0.25).byteswap().tobytes())
     explicit = body({**limit, "time_in_force": 1, "expiry_ns": None, "client_order_id": None, "delay_ns": 0})
     str8 = body(limit).replace(b"\xa8quantity", b"\xd9\x08quantity")

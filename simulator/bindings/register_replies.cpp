@@ -3,6 +3,7 @@
 // is read; for anything else (another layout, a value out of its range, an instruction this reader
 // does not know) the reader answers None and msgspec decodes the reply, so every reply decodes to
 // the same instructions, or is refused with msgspec's message, either way.
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <cstring>
@@ -301,7 +302,7 @@ void register_replies(py::module_& m) {
             if (key && *key == "instructions" && i == 1) {
               const auto count = r.array_header();
               ok = count && *count <= max_instructions;
-              if (ok) out.reserve(*count);
+              if (ok) out.reserve(std::min<std::size_t>(*count, bytes.size() / 8));  // an instruction takes more
               for (std::uint32_t k = 0; ok && k < *count; ++k) {
                 const auto ins = read_instruction(r);
                 ok = ins.has_value();
