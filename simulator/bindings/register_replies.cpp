@@ -86,10 +86,9 @@ class Reader {
     if (b < 0xCC || b > 0xD3) return std::nullopt;
     const bool is_signed = b >= 0xD0;
     const int size = 1 << ((b - (is_signed ? 0xD0 : 0xCC)));  // 1, 2, 4 or 8 bytes
-    if (left() < static_cast<std::size_t>(1 + size)) return std::nullopt;
-    std::uint64_t v = 0;
-    for (int i = 1; i <= size; ++i) v = (v << 8) | p_[i];
-    p_ += 1 + size;
+    const auto read = payload(size);
+    if (!read) return std::nullopt;
+    std::uint64_t v = *read;
     bool negative = false;
     if (is_signed && ((v >> (8 * size - 1)) & 1)) {
       negative = true;
@@ -100,23 +99,19 @@ class Reader {
 
   // A float 64 or float 32: what msgspec reads as a float without converting an integer.
   std::optional<double> real() {
-    if (left() >= 9 && *p_ == 0xCB) {
-      std::uint64_t bits = 0;
-      for (int i = 1; i <= 8; ++i) bits = (bits << 8) | p_[i];
+    if (left() < 1 || (*p_ != 0xCB && *p_ != 0xCA)) return std::nullopt;
+    const bool wide = *p_ == 0xCB;
+    const auto bits = payload(wide ? 8 : 4);
+    if (!bits) return std::nullopt;
+    if (wide) {
       double out;
-      std::memcpy(&out, &bits, sizeof out);
-      p_ += 9;
+      std::memcpy(&out, &*bits, sizeof out);
       return out;
     }
-    if (left() >= 5 && *p_ == 0xCA) {
-      std::uint32_t bits = 0;
-      for (int i = 1; i <= 4; ++i) bits = (bits << 8) | p_[i];
-      float out;
-      std::memcpy(&out, &bits, sizeof out);
-      p_ += 5;
-      return static_cast<double>(out);
-    }
-    return std::nullopt;
+    const auto narrow = static_cast<std::uint32_t>(*bits);
+    float out;
+    std::memcpy(&out, &narrow, sizeof out);
+    return static_cast<double>(out);
   }
 
   std::optional<bool> boolean() {
@@ -141,11 +136,18 @@ class Reader {
       return static_cast<std::uint32_t>(b & 0x0F);
     }
     const int size = b == b16 ? 2 : b == b16 + 1 ? 4 : 0;
-    if (size == 0 || left() < static_cast<std::size_t>(1 + size)) return std::nullopt;
-    std::uint32_t n = 0;
-    for (int i = 1; i <= size; ++i) n = (n << 8) | p_[i];
+    const auto n = size ? payload(size) : std::nullopt;
+    if (!n) return std::nullopt;
+    return static_cast<std::uint32_t>(*n);
+  }
+
+  // The `size` big-endian bytes after a header byte, which are then passed over.
+  std::optional<std::uint64_t> payload(int size) {
+    if (left() < static_cast<std::size_t>(1 + size)) return std::nullopt;
+    std::uint64_t v = 0;
+    for (int i = 1; i <= size; ++i) v = (v << 8) | p_[i];
     p_ += 1 + size;
-    return n;
+    return v;
   }
 
   const std::uint8_t* p_;
