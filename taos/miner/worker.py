@@ -27,6 +27,8 @@ worker to server::
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -122,6 +124,19 @@ class _Forward(logging.Handler):
             self._channel.send(b"L", json.dumps(doc).encode())
         except Exception:
             self.handleError(record)
+
+
+PIPE_BYTES = 1 << 20
+"""The capacity asked for each of the two pipes to the server (Linux): a state of the default market
+passes in one write instead of a write, a wait and a wake-up per 64 KiB (the default)."""
+
+
+def _widen(fd: int) -> None:
+    """Asks for ``PIPE_BYTES`` of capacity for the pipe ``fd`` is an end of (a pipe's capacity is
+    the pipe's, whichever end asks); leaves it when the system does not allow it."""
+    if hasattr(fcntl, "F_SETPIPE_SZ"):
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -241,6 +256,8 @@ def _thread(target: Callable[..., None], *args: Any) -> None:
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the miner decides when its workers stop
     channel = _Channel(os.dup(0), os.dup(1))
+    _widen(0)
+    _widen(1)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
@@ -267,8 +284,10 @@ def main() -> None:
         if received is None:  # the miner is gone
             os._exit(0)
         kind, payload = received
-        if kind == b"S":
+        if kind == b"S" and worker.shared:  # the agents of several validators, in parallel
             _thread(worker.handle, *parse_state(payload))
+        elif kind == b"S":  # one validator's agent, one state at a time: no thread to start
+            worker.handle(*parse_state(payload))
         elif kind == b"E":
             worker.end()
             logging.shutdown()
