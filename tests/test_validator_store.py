@@ -463,6 +463,48 @@ def test_a_commit_reads_only_the_columns_said_to_be_written(
         assert np.array_equal(commit(store, {"other": np.array([0])}), ring)  # not listed: compared
 
 
+class _FailingCommit:
+    """A connection whose next COMMIT fails (a full disk, say), then works again."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.fail = True
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql == "COMMIT" and self.fail:
+            self.fail = False
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.db.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.db, name)
+
+
+def test_a_commit_whose_transaction_fails_writes_everything_at_the_next(tmp_path: Path) -> None:
+    """The store keeps copies of what it committed to write only what changed; a transaction that
+    fails at its COMMIT (rolled back) must not leave them claiming the new arrays and hotkeys, or
+    the next commit would skip them and the stored state would stay the old one."""
+    run = Run()
+    with ValidatorStore(tmp_path) as store:
+        run.advance()
+        run.save(store)
+        run.advance()
+        real = store.db
+        store._db = _FailingCommit(real)  # type: ignore[assignment]
+        hotkeys = {0: "hk-a", 1: "hk-new", 2: "hk-c"}
+        kw = {"identity": IDENTITY, "time_ns": run.sim.time_ns, "arrays": stored_arrays(run.state)}
+        ref = store.write_checkpoint(run.sim, 2)
+        with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+            store.commit(ref, step_index=2, hotkeys=hotkeys, **kw)  # type: ignore[arg-type]
+        store._db = real
+        assert store.last_committed_step() == 1
+        store.commit(ref, step_index=2, hotkeys=hotkeys, **kw)  # type: ignore[arg-type]
+    with ValidatorStore(tmp_path) as store:
+        loaded = store.load()
+        assert loaded is not None and loaded.step_index == 2 and loaded.hotkeys == hotkeys
+        assert same_state(score_state_of(loaded), run.state)
+
+
 def test_a_chunk_holds_several_indices_and_only_the_changed_chunks_are_written(tmp_path: Path) -> None:
     """An array whose index along the last axis is small is stored a few indices per chunk
     (``chunk_width``); changing one index rewrites its chunk only, and the array reads back."""

@@ -296,7 +296,7 @@ def _decompress(blob: bytes, limit: int = MAX_BLOB_BYTES) -> bytes:
 def _npy(a: np.ndarray) -> bytes:
     """A chunk's stored bytes: the array's raw bytes (C order; its dtype and shape are in the
     ``arrays`` table), compressed (``_compress``)."""
-    return _compress(np.ascontiguousarray(a).tobytes())
+    return _compress(a.tobytes(order="C"))  # a slice of a larger array is gathered once
 
 
 def _unnpy(blob: bytes, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray | None:
@@ -454,6 +454,7 @@ class ValidatorStore:
         self._db: sqlite3.Connection | None = None
         # The arrays as last committed (or loaded), to write only what changed.
         self._committed: dict[str, np.ndarray] = {}
+        self._hotkeys: list[tuple[int, str]] | None = None  # as the last commit of this process wrote them
         self._widths: dict[str, int] = {}  # the chunk width of every stored array
         try:
             self._db = sqlite3.connect(self.directory / DB_NAME, isolation_level=None)
@@ -631,7 +632,7 @@ class ValidatorStore:
                 raise StoreError(f"hotkey of uid {uid} must be a string, got {hotkey!r}")
             keys.append((int(uid), hotkey))
         db = self.db
-        with self._transaction(), self._forget_on_failure():
+        with self._forget_on_failure(), self._transaction():  # a failed COMMIT forgets too
             previous = db.execute(
                 "SELECT step_index, checkpoint_path, checkpoint_sha256, checkpoint_step FROM meta WHERE id = 1"
             ).fetchone()
@@ -680,19 +681,23 @@ class ValidatorStore:
                 ),
             )
             self._write_arrays(checked, written or {})
-            db.execute("DELETE FROM hotkeys")
-            db.executemany("INSERT INTO hotkeys (uid, hotkey) VALUES (?, ?)", keys)
+            if keys != self._hotkeys:  # a registration changed (or the first commit of this process)
+                db.execute("DELETE FROM hotkeys")
+                db.executemany("INSERT INTO hotkeys (uid, hotkey) VALUES (?, ?)", keys)
+                self._hotkeys = keys
         if checkpoint is not None:
             self._remove_old_checkpoints(step_index, None if previous is None else previous[3])
 
     @contextmanager
     def _forget_on_failure(self) -> Iterator[None]:
-        """The copies of the committed arrays are updated while the transaction is written: if it
-        fails, they are dropped, and the next commit writes every array again."""
+        """The copies of the committed arrays and hotkeys are updated while the transaction is
+        written: if it fails, even at its COMMIT, they are dropped, and the next commit writes
+        every array and the hotkeys again."""
         try:
             yield
         except BaseException:
             self._committed = {}
+            self._hotkeys = None
             raise
 
     def _write_arrays(self, arrays: Mapping[str, np.ndarray], written: Mapping[str, np.ndarray]) -> None:
