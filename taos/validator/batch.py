@@ -48,7 +48,7 @@ from taos.protocol.checks import GRID_TOLERANCE, MAX_PRICE_TICKS, MAX_QTY_LOTS
 from taos.protocol.codec import PROTOCOL_VERSION, decode_reply
 from taos.protocol.instructions import MAX_INSTRUCTIONS, BookEvents
 from taos.simulator import REPLY_INSTRUCTION_DTYPE, reply_columns
-from taos.validator.convert import Units
+from taos.validator.convert import Units, joined_records
 from taos.validator.validation import Rejection, ValidationContext, notice_of, over_cap
 
 
@@ -220,22 +220,13 @@ def _gather(replies: Sequence[Admitted]) -> _Columns | None:
         else:
             parts.append(objects[at : at + len(r.instructions)])
             at += len(r.instructions)
-    rows = _joined(parts)
+    rows = joined_records(parts, REPLY_INSTRUCTION_DTYPE)
     miner = np.repeat(np.arange(len(replies)), [len(r.instructions) for r in replies])
     return _Columns(
         miner, rows["kind"], rows["book"], rows["delay_ns"], rows["side"], rows["price"], rows["quantity"],
         rows["no_quantity"].astype(np.bool_), rows["tif"], rows["expiry_ns"], rows["has_expiry"].astype(np.bool_),
         rows["post_only"].astype(np.bool_), rows["stp"], rows["currency"], rows["order_id"], rows["client_order_id"],
     )  # fmt: skip
-
-
-def _joined(parts: list[np.ndarray]) -> np.ndarray:
-    """REPLY_INSTRUCTION_DTYPE records one after the other (joined as bytes)."""
-    if not parts:
-        return np.zeros(0, dtype=REPLY_INSTRUCTION_DTYPE)
-    return np.concatenate([np.ascontiguousarray(p).view(np.uint8) for p in parts]).view(
-        REPLY_INSTRUCTION_DTYPE
-    )
 
 
 def _object_columns(instructions: list[Instruction]) -> np.ndarray | None:

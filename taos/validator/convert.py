@@ -99,18 +99,24 @@ _ENGINE_LEVEL, _ENGINE_ORDER = np.dtype(LEVEL_DTYPE), np.dtype(ORDER_DTYPE)
 _ORDER_DTYPE = order_dtype()
 
 
+def joined_records(arrays: Sequence[np.ndarray], dtype: np.dtype[Any]) -> np.ndarray:
+    """The records of ``arrays`` (each of ``dtype``, or converted to it) one after the other, as one
+    writable array. They are joined as bytes: numpy's concatenate would drop the records' padding
+    and is slow for structured arrays; ``bytes.join`` reads each array's buffer at once."""
+    parts = [
+        a if a.dtype == dtype and a.flags.c_contiguous else np.ascontiguousarray(a, dtype=dtype)
+        for a in arrays
+    ]
+    return np.frombuffer(bytearray(b"".join([p.data for p in parts])), dtype=dtype)
+
+
 def _joined(arrays: list[np.ndarray], dtype: np.dtype[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """The records of ``arrays`` (each of ``dtype``) one after the other, joined as bytes (numpy's
-    concatenate would drop the records' padding), and the offsets of each array's first record
-    (then the total)."""
+    """``joined_records`` of ``arrays`` and the offsets of each array's first record (then the
+    total)."""
     lengths = np.array([len(a) for a in arrays], dtype=np.int64)
     offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    if not arrays:
-        return np.empty(0, dtype=dtype), offsets
-    return np.concatenate([np.ascontiguousarray(a, dtype=dtype).view(np.uint8) for a in arrays]).view(
-        dtype
-    ), offsets
+    return joined_records(arrays, dtype), offsets
 
 
 def _sides(books: Sequence[BookLevels], u: Units) -> list[tuple[tuple[bytes, bytes], tuple[bytes, bytes]]]:
@@ -122,16 +128,18 @@ def _sides(books: Sequence[BookLevels], u: Units) -> list[tuple[tuple[bytes, byt
     side = np.repeat(np.arange(len(order_at) - 1, dtype=np.int64), np.diff(order_at))
     # each side's orders come grouped by level: keep the first MAX_LEVEL_ORDERS of each group
     group = side * (int(orders["level"].max(initial=0)) + 1) + orders["level"]
-    keep = np.arange(len(orders)) - np.searchsorted(group, group, side="left") < MAX_LEVEL_ORDERS
+    at = np.arange(len(orders))
+    first = np.ones(len(orders), dtype=np.bool_)
+    first[1:] = group[1:] != group[:-1]
+    keep = at - np.maximum.accumulate(np.where(first, at, 0)) < MAX_LEVEL_ORDERS  # rank in its group
     kept_at = np.concatenate(([0], np.cumsum(np.bincount(side[keep], minlength=len(order_at) - 1))))
     out = np.empty(len(levels), dtype=_LEVEL_DTYPE)
     out["price"] = np.round(levels["price_ticks"] * u.tick_size, 12)
     out["quantity"] = np.round(levels["qty_lots"] * u.lot_size, 12)
-    kept = orders[keep]
-    detail = np.zeros(len(kept), dtype=_ORDER_DTYPE)
-    detail["order_id"] = kept["order_id"]
-    detail["quantity"] = np.round(kept["qty_lots"] * u.lot_size, 12)
-    detail["level"] = kept["level"]
+    detail = np.zeros(int(np.count_nonzero(keep)), dtype=_ORDER_DTYPE)
+    detail["order_id"] = orders["order_id"][keep]
+    detail["quantity"] = np.round(orders["qty_lots"][keep] * u.lot_size, 12)
+    detail["level"] = orders["level"][keep]
     level_bytes, order_bytes = out.tobytes(), detail.tobytes()
     lw, ow = _LEVEL_DTYPE.itemsize, _ORDER_DTYPE.itemsize
     sides = [
@@ -635,12 +643,13 @@ def account_columns(uids: Sequence[int], data: MinerAccountData, u: Units) -> Ac
     if len(missing):
         b, i = (int(x) for x in missing[0])
         raise ValueError(f"book {b}: no account for uid {int(want[i])}")
-    records = data.records[:, want].T  # (uids, books)
+    acc = {f: data.records[f][:, want].T.ravel() for f in ACCOUNT_FIELDS}  # uid-major
     # the orders of (uid, book): a run of the orders, which are grouped by book, then slot
     key = data.order_books.astype(np.int64) * slots + data.owners.astype(np.int64)
+    per_cell = np.bincount(key, minlength=nb * slots)
+    starts = np.cumsum(per_cell) - per_cell
     wanted = np.arange(nb, dtype=np.int64)[None, :] * slots + want[:, None]
-    first = np.searchsorted(key, wanted, side="left")
-    count = np.searchsorted(key, wanted, side="right") - first
+    first, count = starts[wanted], per_cell[wanted]
     orders = data.orders
     count_flat, first_flat = count.ravel(), first.ravel()
     listed = np.minimum(count_flat, MAX_ACCOUNT_ORDERS)
@@ -650,22 +659,24 @@ def account_columns(uids: Sequence[int], data: MinerAccountData, u: Units) -> Ac
         rows = first_flat[g] + np.arange(count_flat[g])
         oldest = rows[np.argsort(orders["order_id"][rows], kind="stable")[:MAX_ACCOUNT_ORDERS]]
         pick[starts_out[g] : starts_out[g] + MAX_ACCOUNT_ORDERS] = oldest
-    listed_orders = orders[pick]
+    order_id, side, price_ticks, qty_lots = (
+        orders[f][pick] for f in ("order_id", "side", "price_ticks", "qty_lots")
+    )
     lot, quote_units = u.lot_size, u.quote_units
     return AccountColumns(
         book=np.tile(np.arange(nb, dtype=np.int64), n),
-        base_free=np.round(records["base_free"].ravel() * lot, 12),
-        base_reserved=np.round(records["base_reserved"].ravel() * lot, 12),
-        quote_free=records["quote_free"].ravel() / quote_units,
-        quote_reserved=records["quote_reserved"].ravel() / quote_units,
+        base_free=np.round(acc["base_free"] * lot, 12),
+        base_reserved=np.round(acc["base_reserved"] * lot, 12),
+        quote_free=acc["quote_free"] / quote_units,
+        quote_reserved=acc["quote_reserved"] / quote_units,
         fee_tier=tiers.T.ravel().astype(np.int64),
         volume=data.volumes[:, want].T.ravel() / quote_units,
         orders_dropped=count_flat - listed,
         order_count=listed,
-        order_id=listed_orders["order_id"].astype(np.int64),
-        side=listed_orders["side"].astype(np.int64),
-        price=np.round(listed_orders["price_ticks"] * u.tick_size, 12),
-        quantity=np.round(listed_orders["qty_lots"] * lot, 12),
+        order_id=order_id.astype(np.int64),
+        side=side.astype(np.int64),
+        price=np.round(price_ticks * u.tick_size, 12),
+        quantity=np.round(qty_lots * lot, 12),
     )
 
 

@@ -57,6 +57,7 @@ from taos.validator.convert import (
     PackedNotices,
     Units,
     book_state_variants,
+    joined_records,
     miner_accounts,
     pack_miner_notices,
     to_records,
@@ -819,7 +820,7 @@ def _concat(batches: list[np.ndarray]) -> np.ndarray:
             out[i : i + len(b)] = b
             i += len(b)
         return out
-    return np.concatenate([np.ascontiguousarray(b).view(np.uint8) for b in batches]).view(dtype)
+    return joined_records(batches, dtype)
 
 
 def capped_notices(own: list[Notice], engine: PackedNotices, uid: int, now_ns: int) -> msgspec.Raw:
