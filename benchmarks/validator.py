@@ -6,12 +6,14 @@ Per hop, the median and p90 over the timed steps (after --warmup steps), in ms:
 
 - step: the C++ simulation step (not the validator's work);
 - requests: building each miner's state (books, accounts, orders, notices) and encoding it;
-- query: the in-process transport (decoding the states, encoding the replies) without the agents'
-  own time (``Agent.handle``, reported as "agents", not the validator's work);
+- query: the in-process transport's own bookkeeping; what it does for the miners is reported apart
+  and is not the validator's work: "miners" (decoding each state, encoding each reply: a remote
+  miner does it on its own machine) and "agents" (the agents' own time, ``Agent.handle``);
 - accept: decoding, validating and delaying the replies;
 - score, sync, persist (the checkpoint and the SQLite commit: a real store in a temporary folder),
   observe;
-- work: everything but the step and the agents: the figure of the validator's own cost.
+- work: everything but the step, the miners' codec and the agents: the figure of the validator's
+  own cost; "work+miners" adds the miners' codec back (what this one process spent on the wire).
 
 Checkpoints are periodic (``--checkpoint-steps``, the validator's default unless given), so the
 medians show the journaled commits; the mean of persist and the mean bytes written per step (the
@@ -38,7 +40,21 @@ import tempfile
 import time
 from pathlib import Path
 
-HOPS = ("step", "requests", "query", "agents", "accept", "score", "sync", "persist", "observe", "work")
+HOPS = (
+    "step",
+    "requests",
+    "query",
+    "miners",
+    "agents",
+    "accept",
+    "score",
+    "sync",
+    "persist",
+    "observe",
+    "work",
+    "work+miners",
+)
+MINER_SIDE = ("miners", "agents")
 AGENTS = ("RandomMakerAgent", "RandomTakerAgent", "ImbalanceAgent")
 
 
@@ -88,12 +104,13 @@ def one(config_path: Path, miners: int, books: int, steps: int, warmup: int, eve
         for i in range(warmup + steps):
             row: dict[str, float] = {}
             started = time.perf_counter()
-            agent_s = transport.agent_s
+            agent_s, codec_s = transport.agent_s, transport.codec_s
             result = clock(row, "step", v.step)
             requests = clock(row, "requests", lambda: v.requests(result))  # noqa: B023
             answers = clock(row, "query", lambda: asyncio.run(v.query(requests)))  # noqa: B023
             row["agents"] = 1e3 * (transport.agent_s - agent_s)
-            row["query"] -= row["agents"]
+            row["miners"] = 1e3 * (transport.codec_s - codec_s)
+            row["query"] -= row["agents"] + row["miners"]
             clock(row, "accept", lambda: v.accept(answers))  # noqa: B023
             clock(row, "score", lambda: v.score(result))  # noqa: B023
             clock(row, "sync", v.sync_chain)
@@ -101,7 +118,8 @@ def one(config_path: Path, miners: int, books: int, steps: int, warmup: int, eve
             clock(row, "persist", v.persist)
             row["disk_kb"] = (written_bytes() - written) / 1e3
             clock(row, "observe", lambda: v.observe(result, time.perf_counter() - started))  # noqa: B023
-            row["work"] = sum(row[h] for h in HOPS[:-1]) - row["step"] - row["agents"]
+            row["work"] = sum(row[h] for h in HOPS[:-2] if h != "step" and h not in MINER_SIDE)
+            row["work+miners"] = row["work"] + row["miners"]
             if i >= warmup:
                 rows.append(row)
         store.close()
