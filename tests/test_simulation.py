@@ -292,6 +292,15 @@ def test_miner_accounts_give_every_books_accounts_fees_and_orders_in_one_call() 
     listed = 0
     for n in (0, 1, 4, agents + 3):
         records, tiers, volumes, books, owners, open_orders = sim.miner_accounts(n)
+        for threads in (1, 2, 3, 9):  # a run of books per thread, joined in book order: the same
+            assert all(
+                a.tobytes() == b.tobytes()
+                for a, b in zip(
+                    sim.miner_accounts(n, threads),
+                    (records, tiers, volumes, books, owners, open_orders),
+                    strict=True,
+                )
+            )
         assert records.shape == tiers.shape == volumes.shape == (3, n)
         assert records.dtype == ACCOUNT_DTYPE and open_orders.dtype == ORDER_DTYPE
         at = 0
