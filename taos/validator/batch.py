@@ -292,17 +292,19 @@ def _steps_ok(
 def _surely_valid(c: _Columns, replies: Sequence[Admitted], units: Units) -> np.ndarray:
     """Instructions that rules 1 to 4 of ``taos.validator.validation`` accept: the checks (as
     ``quick_check``), the extra delay, the volume cap and the session."""
-    sim = replies[0].context.simulation
-    if any(r.context.simulation != sim for r in replies):
+    of, contexts = _contexts(replies)
+    sim = contexts[0].simulation
+    if any(x.simulation != sim for x in contexts):
         raise ValueError("validate_batch: the replies answer different simulations")
     books = sim.books
-    now = np.array([r.context.now_ns for r in replies], dtype=np.int64)[c.miner]
-    strict = np.array([r.context.strict for r in replies], dtype=np.bool_)[c.miner]
-    max_delay = np.array([r.context.max_extra_delay_ns for r in replies], dtype=np.int64)[c.miner]
-    # the books where only cancels pass (volume cap, closed session), per candidate
-    blocked = np.zeros((len(replies), books), dtype=np.bool_)
-    for i, r in enumerate(replies):
-        for b in (*r.context.volume_capped_books, *r.context.closed_books):
+    ctx = of[c.miner]  # each instruction's context
+    now = np.array([x.now_ns for x in contexts], dtype=np.int64)[ctx]
+    strict = np.array([x.strict for x in contexts], dtype=np.bool_)[ctx]
+    max_delay = np.array([x.max_extra_delay_ns for x in contexts], dtype=np.int64)[ctx]
+    # the books where only cancels pass (volume cap, closed session), per context
+    blocked = np.zeros((len(contexts), books), dtype=np.bool_)
+    for i, x in enumerate(contexts):
+        for b in (*x.volume_capped_books, *x.closed_books):
             if 0 <= b < books:
                 blocked[i, b] = True
     limit, market, cancel = (
@@ -311,7 +313,7 @@ def _surely_valid(c: _Columns, replies: Sequence[Admitted], units: Units) -> np.
     )
     known_book = (c.book >= 0) & (c.book < books)
     ok = known_book & (c.delay_ns >= 0) & (c.delay_ns <= max_delay)
-    ok &= cancel | ~blocked[c.miner, np.where(known_book, c.book, 0)]
+    ok &= cancel | ~blocked[ctx, np.where(known_book, c.book, 0)]
     gtt = c.tif == TimeInForce.GTT
     expiry_ok = np.where(gtt, c.has_expiry & (c.expiry_ns > 0) & (c.expiry_ns > now), ~c.has_expiry)
     ioc_fok = (c.tif == TimeInForce.IOC) | (c.tif == TimeInForce.FOK)
@@ -324,13 +326,28 @@ def _surely_valid(c: _Columns, replies: Sequence[Admitted], units: Units) -> np.
     return ok & ((limit & limit_ok) | (market & market_ok) | (cancel & cancel_ok))
 
 
+def _contexts(replies: Sequence[Admitted]) -> tuple[np.ndarray, list[ValidationContext]]:
+    """The distinct contexts of ``replies`` (miners in the same situation share one) and the index
+    of each reply's among them."""
+    seen: dict[int, int] = {}
+    contexts: list[ValidationContext] = []
+    of = []
+    for r in replies:
+        i = seen.setdefault(id(r.context), len(contexts))
+        if i == len(contexts):
+            contexts.append(r.context)
+        of.append(i)
+    return np.array(of, dtype=np.int64), contexts
+
+
 def _within_cap(c: _Columns, rows: np.ndarray, replies: Sequence[Admitted]) -> np.ndarray:
     """Which of ``rows`` (every instruction of the fast replies, in order) the per-book cap keeps:
     the first ``max_instructions_per_book`` of each miner's book."""
     if not len(rows):
         return np.zeros(0, dtype=np.bool_)
     books = replies[0].context.simulation.books
-    cap = np.array([r.context.max_instructions_per_book for r in replies], dtype=np.int64)
+    of, contexts = _contexts(replies)
+    cap = np.array([x.max_instructions_per_book for x in contexts], dtype=np.int64)[of]
     key = c.miner[rows] * books + c.book[rows]
     order = np.argsort(key, kind="stable")
     sorted_key = key[order]
