@@ -101,13 +101,11 @@ _ORDER_DTYPE = order_dtype()
 
 def joined_records(arrays: Sequence[np.ndarray], dtype: np.dtype[Any]) -> np.ndarray:
     """The records of ``arrays`` (each of ``dtype``, or converted to it) one after the other, as one
-    writable array. They are joined as bytes: numpy's concatenate would drop the records' padding
-    and is slow for structured arrays; ``bytes.join`` reads each array's buffer at once."""
-    parts = [
-        a if a.dtype == dtype and a.flags.c_contiguous else np.ascontiguousarray(a, dtype=dtype)
-        for a in arrays
-    ]
-    return np.frombuffer(bytearray(b"".join([p.data for p in parts])), dtype=dtype)
+    array. They are joined as bytes: numpy's concatenate of structured arrays would drop the
+    records' padding, and is slow."""
+    if not arrays:
+        return np.zeros(0, dtype=dtype)
+    return np.concatenate([np.ascontiguousarray(a, dtype=dtype).view(np.uint8) for a in arrays]).view(dtype)
 
 
 def _joined(arrays: list[np.ndarray], dtype: np.dtype[Any]) -> tuple[np.ndarray, np.ndarray]:
