@@ -43,6 +43,9 @@ from taos.protocol import DEFAULT_MAX_BYTES, BookEvents, encode_reply
 log = logging.getLogger("taos.miner")
 
 EMPTY_REPLY = encode_reply(())
+REAP_S = 5.0
+"""How long ``AgentPool.close`` waits for killed workers to be reaped (a killed process is reaped
+at once; a worker still starting takes up to a Python start-up)."""
 MAX_FRAME_BYTES = 256 * 2**20
 """The largest frame a worker may send (a reply of the largest market is under 100 MB)."""
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -205,7 +208,9 @@ class AgentPool:
 
     async def close(self, grace_s: float = 2.0) -> None:
         """Every agent's ``on_end`` (in its worker), then the workers exit; those still running
-        after ``grace_s`` are killed."""
+        after ``grace_s`` are killed (an agent busy with a state ends only after it, or is killed).
+        Returns once every worker process has been reaped, a worker still starting included (at
+        most ``REAP_S`` more), so that none outlives the pool."""
         self._closing = True
         workers = list(self._workers)
         for w in workers:
@@ -216,10 +221,10 @@ class AgentPool:
             for w in workers:
                 w.kill()
             if running:
-                await asyncio.wait(running, timeout=0.5)
+                await asyncio.wait(running, timeout=REAP_S)
         tasks = [w.task for w in workers if w.task is not None]
         if tasks:
-            await asyncio.wait(tasks, timeout=0.5)
+            await asyncio.wait(tasks, timeout=REAP_S)
 
     def kill_all(self) -> None:
         """Kills every worker now (from any thread: the miner's last resort when stopping hangs)."""
