@@ -101,18 +101,17 @@ class StateRequest:
 
         if coding != ZSTD:
             raise ValueError(f"unknown content coding {coding!r}")
-        head, tail = self._around_books()
-        return compress(head) + self.shared.zstd_books + compress(tail)
-
-    def _around_books(self) -> tuple[bytes, bytes]:
-        """The identity body's bytes before and after the books: the body encoded with two
-        one-byte placeholders for the books differs first where the books start."""
-        accounts, notices = _parts(self.accounts), _parts(self.notices)
         ts, sim = self.shared.timestamp_ns, self.simulation
-        a = _encoder.encode(_StateWire(PROTOCOL_VERSION, ts, sim, msgspec.Raw(b"\xc0"), accounts, notices))
-        b = _encoder.encode(_StateWire(PROTOCOL_VERSION, ts, sim, msgspec.Raw(b"\xc2"), accounts, notices))
-        at = next(i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y)
-        return a[:at], a[at + 1 :]
+        at, head, zstd_head = _head(ts, sim)
+        # the fields before the books are every miner's: only the bytes after them are this miner's
+        a = _encoder.encode(
+            _StateWire(
+                PROTOCOL_VERSION, ts, sim, msgspec.Raw(b"\xc0"), _parts(self.accounts), _parts(self.notices)
+            )
+        )
+        if a[at] != 0xC0 or a[:at] != head:  # never: the books' place depends on those fields alone
+            raise AssertionError("a state's bytes before its books differ between miners")
+        return zstd_head + self.shared.zstd_books + compress(a[at + 1 :])
 
     def own(self) -> bytes:
         wire = _OwnWire(
@@ -126,6 +125,24 @@ class StateRequest:
 
 
 _encoder = msgspec.msgpack.Encoder()
+
+
+@functools.lru_cache(maxsize=4)
+def _head(timestamp_ns: int, simulation: SimulationInfo) -> tuple[int, bytes, bytes]:
+    """Where the books start in a state body of this time and simulation, the bytes before them
+    and their zstd frame: the same for every miner of a step (the fields before the books are
+    the version, the time and the simulation). A body encoded with two one-byte placeholders for
+    the books differs first where they start."""
+    from taos.protocol.compression import compress
+
+    a, b = (
+        _encoder.encode(_StateWire(PROTOCOL_VERSION, timestamp_ns, simulation, msgspec.Raw(x), (), ()))
+        for x in (b"\xc0", b"\xc2")
+    )
+    at = next(i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y)
+    return at, a[:at], compress(a[:at])
+
+
 _state_decoder = msgspec.msgpack.Decoder(MarketState)
 _reply_decoder = msgspec.msgpack.Decoder(Reply)
 _envelope_decoder = msgspec.msgpack.Decoder(_Envelope)
