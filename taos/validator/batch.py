@@ -48,7 +48,7 @@ from taos.protocol.checks import GRID_TOLERANCE, MAX_PRICE_TICKS, MAX_QTY_LOTS
 from taos.protocol.codec import PROTOCOL_VERSION, decode_reply
 from taos.protocol.instructions import MAX_INSTRUCTIONS, BookEvents
 from taos.simulator import REPLY_INSTRUCTION_DTYPE, reply_columns
-from taos.validator.convert import Units, joined_records
+from taos.validator.convert import Units, joined_records, run_ranks
 from taos.validator.validation import Rejection, ValidationContext, notice_of, over_cap
 
 
@@ -350,11 +350,8 @@ def _within_cap(c: _Columns, rows: np.ndarray, replies: Sequence[Admitted]) -> n
     cap = np.array([x.max_instructions_per_book for x in contexts], dtype=np.int64)[of]
     key = c.miner[rows] * books + c.book[rows]
     order = np.argsort(key, kind="stable")
-    sorted_key = key[order]
-    first = np.concatenate(([True], sorted_key[1:] != sorted_key[:-1]))
-    group_start = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
     rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order)) - group_start
+    rank[order] = run_ranks(key[order])
     return rank < cap[c.miner[rows]]
 
 

@@ -108,6 +108,14 @@ def joined_records(arrays: Sequence[np.ndarray], dtype: np.dtype[Any]) -> np.nda
     return np.concatenate([np.ascontiguousarray(a, dtype=dtype).view(np.uint8) for a in arrays]).view(dtype)
 
 
+def run_ranks(keys: np.ndarray) -> np.ndarray:
+    """Each element's place (0, 1, …) in its run of equal consecutive ``keys``."""
+    at = np.arange(len(keys))
+    first = np.ones(len(keys), dtype=np.bool_)
+    first[1:] = keys[1:] != keys[:-1]
+    return at - np.maximum.accumulate(np.where(first, at, 0))
+
+
 def _joined(arrays: list[np.ndarray], dtype: np.dtype[Any]) -> tuple[np.ndarray, np.ndarray]:
     """``joined_records`` of ``arrays`` and the offsets of each array's first record (then the
     total)."""
@@ -126,10 +134,7 @@ def _sides(books: Sequence[BookLevels], u: Units) -> list[tuple[tuple[bytes, byt
     side = np.repeat(np.arange(len(order_at) - 1, dtype=np.int64), np.diff(order_at))
     # each side's orders come grouped by level: keep the first MAX_LEVEL_ORDERS of each group
     group = side * (int(orders["level"].max(initial=0)) + 1) + orders["level"]
-    at = np.arange(len(orders))
-    first = np.ones(len(orders), dtype=np.bool_)
-    first[1:] = group[1:] != group[:-1]
-    keep = at - np.maximum.accumulate(np.where(first, at, 0)) < MAX_LEVEL_ORDERS  # rank in its group
+    keep = run_ranks(group) < MAX_LEVEL_ORDERS
     kept_at = np.concatenate(([0], np.cumsum(np.bincount(side[keep], minlength=len(order_at) - 1))))
     out = np.empty(len(levels), dtype=_LEVEL_DTYPE)
     out["price"] = np.round(levels["price_ticks"] * u.tick_size, 12)
