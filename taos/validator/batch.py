@@ -140,10 +140,13 @@ def validate_batch(replies: Sequence[Admitted], units: Units) -> dict[int, FastR
     if columns is None:
         return {}
     counts = np.array([len(r.instructions) for r in candidates], dtype=np.int64)
-    unsure = np.bincount(columns.miner[~_surely_valid(columns, candidates, units)], minlength=len(candidates))
+    of, contexts = _contexts(candidates)
+    unsure = np.bincount(
+        columns.miner[~_surely_valid(columns, of, contexts, units)], minlength=len(candidates)
+    )
     fast = unsure == 0
     rows = np.flatnonzero(fast[columns.miner])
-    kept = _within_cap(columns, rows, candidates)
+    kept = _within_cap(columns, rows, of, contexts)
     uid = np.array([r.uid for r in candidates], dtype=np.int64)
     # an instruction reaches its book at the state's time + the latency model's delay + its own delay
     start = np.array([r.context.now_ns + r.delay_ns for r in candidates], dtype=np.int64)
@@ -289,10 +292,10 @@ def _steps_ok(
     return ok & (near | ~strict)
 
 
-def _surely_valid(c: _Columns, replies: Sequence[Admitted], units: Units) -> np.ndarray:
+def _surely_valid(c: _Columns, of: np.ndarray, contexts: list[ValidationContext], units: Units) -> np.ndarray:
     """Instructions that rules 1 to 4 of ``taos.validator.validation`` accept: the checks (as
-    ``quick_check``), the extra delay, the volume cap and the session."""
-    of, contexts = _contexts(replies)
+    ``quick_check``), the extra delay, the volume cap and the session. ``of`` and ``contexts``:
+    ``_contexts`` of the replies."""
     sim = contexts[0].simulation
     if any(x.simulation != sim for x in contexts):
         raise ValueError("validate_batch: the replies answer different simulations")
@@ -340,13 +343,14 @@ def _contexts(replies: Sequence[Admitted]) -> tuple[np.ndarray, list[ValidationC
     return np.array(of, dtype=np.int64), contexts
 
 
-def _within_cap(c: _Columns, rows: np.ndarray, replies: Sequence[Admitted]) -> np.ndarray:
+def _within_cap(
+    c: _Columns, rows: np.ndarray, of: np.ndarray, contexts: list[ValidationContext]
+) -> np.ndarray:
     """Which of ``rows`` (every instruction of the fast replies, in order) the per-book cap keeps:
     the first ``max_instructions_per_book`` of each miner's book."""
     if not len(rows):
         return np.zeros(0, dtype=np.bool_)
-    books = replies[0].context.simulation.books
-    of, contexts = _contexts(replies)
+    books = contexts[0].simulation.books
     cap = np.array([x.max_instructions_per_book for x in contexts], dtype=np.int64)[of]
     key = c.miner[rows] * books + c.book[rows]
     order = np.argsort(key, kind="stable")
