@@ -223,3 +223,67 @@ def test_kept_positions_out_of_closing_order_are_refused() -> None:
     arrays["hist_open_ns"][:2, 0] = 0
     with pytest.raises(ValueError, match="not in closing order"):
         load_state(fresh(), arrays, "positions")
+
+
+class _Reference:
+    """Positions followed one cell at a time with Python lists: what the tracker's whole-array
+    ``observe`` must agree with."""
+
+    def __init__(self, slots: int, books: int, keep: int) -> None:
+        self.open: dict[tuple[int, int], tuple[int, int, float]] = {}  # direction, open_ns, equity
+        self.closed: list[list[Position]] = [[] for _ in range(slots)]
+        self.count = [0] * slots
+        self.ns = [0] * slots
+        self.books, self.keep = books, keep
+
+    def observe(self, t: int, base: np.ndarray, equity: np.ndarray) -> None:
+        for uid in range(len(self.closed)):
+            for book in range(self.books):
+                if not np.isfinite(equity[uid, book]):
+                    continue
+                dev = base[uid, book] - NEUTRAL
+                side = 1 if dev > LOT * (1 + 1e-9) else -1 if dev < -LOT * (1 + 1e-9) else 0
+                was = self.open.get((uid, book))
+                if (was[0] if was else 0) == side:
+                    continue
+                if was:
+                    del self.open[(uid, book)]
+                    self.count[uid] += 1
+                    self.ns[uid] += max(0, t - was[1])
+                    closed = Position(uid, book, was[0], was[1], was[2], t, float(equity[uid, book]))
+                    self.closed[uid] = (self.closed[uid] + [closed])[-self.keep :] if self.keep else []
+                if side:
+                    self.open[(uid, book)] = (side, t, float(equity[uid, book]))
+
+
+@pytest.mark.parametrize(("keep", "seed"), [(0, 1), (1, 2), (2, 3), (3, 4), (100, 5)])
+def test_whole_array_observations_agree_with_one_cell_at_a_time(keep: int, seed: int) -> None:
+    """Many books closing at once for one miner (more than ``keep_closed`` in one step, too),
+    sign flips and books without a price, against the per-cell reference above."""
+    rng = np.random.default_rng(seed)
+    slots, books = 4, 5
+    t, ref = PositionTracker(slots, books, LOT, keep_closed=keep), _Reference(slots, books, keep)
+    for step in range(60):
+        base = NEUTRAL + rng.choice([-0.5, 0.0, 0.005, 0.5], size=(slots, books))
+        equity = rng.uniform(50.0, 150.0, size=(slots, books))
+        equity[rng.random((slots, books)) < 0.1] = np.nan
+        t.observe(step * H, base, NEUTRAL, equity)
+        ref.observe(step * H, base, equity)
+        if step == 30:
+            t.reset_uid(2)
+            ref.count[2], ref.ns[2], ref.closed[2] = 0, 0, []
+            ref.open = {k: v for k, v in ref.open.items() if k[0] != 2}
+    if keep < 100:
+        assert min(ref.count) > 4 * keep  # every history did fill and move up
+    for uid in range(slots):
+        assert t.closed_count(uid) == ref.count[uid]
+        assert t.hours_in_positions(uid, 60 * H) == pytest.approx(
+            (ref.ns[uid] + sum(60 * H - v[1] for k, v in ref.open.items() if k[0] == uid)) / H
+        )
+        opened = [Position(uid, b, d, o, e) for (u, b), (d, o, e) in ref.open.items() if u == uid]
+        want = sorted(
+            ref.closed[uid] + opened, key=lambda p: (p.open_ns, p.close_ns is None, p.close_ns or 0, p.book)
+        )
+        assert t.positions(uid) == want
+    back = PositionTracker(slots, books, LOT, keep_closed=keep)
+    load_state(back, state_of(t), "positions")  # the loaded checks accept what observe builds

@@ -36,6 +36,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from taos.validator.convert import run_ranks
 from taos.validator.persisted import Persisted, Stored
 
 NS_PER_HOUR = 3_600 * 1_000_000_000
@@ -161,35 +162,60 @@ class PositionTracker(Persisted):
         self.last_time_ns = time_ns
         if not changed.any():
             return
-        for uid, book in np.argwhere(changed).tolist():
-            now_side = int(side[uid, book])
-            if self._direction[uid, book] != 0:
-                self._close(uid, book, time_ns, float(equity[uid, book]))
-            if now_side != 0:
-                self._direction[uid, book] = now_side
-                self._open_ns[uid, book] = time_ns
-                self._open_equity[uid, book] = float(equity[uid, book])
+        uids, books = np.nonzero(changed)  # by uid, then book: the order closes are remembered in
+        was = self._direction[uids, books]
+        closing = was != 0
+        if closing.any():
+            cu, cb = uids[closing], books[closing]
+            open_ns = self._open_ns[cu, cb]
+            self._closed_count += np.bincount(cu, minlength=self.slots)
+            np.add.at(self._closed_ns, cu, np.maximum(0, time_ns - open_ns))  # exact int64 sums
+            self._direction[cu, cb] = 0
+            self._remember(
+                cu,
+                {
+                    "book": cb,
+                    "direction": was[closing],
+                    "open_ns": open_ns,
+                    "open_equity": self._open_equity[cu, cb],
+                    "close_ns": np.full(len(cu), time_ns, dtype=np.int64),
+                    "close_equity": equity[cu, cb],
+                },
+            )
+        now = side[uids, books]
+        opening = now != 0
+        ou, ob = uids[opening], books[opening]
+        self._direction[ou, ob] = now[opening]
+        self._open_ns[ou, ob] = time_ns
+        self._open_equity[ou, ob] = equity[ou, ob]
 
-    def _close(self, uid: int, book: int, time_ns: int, equity: float) -> None:
-        p = self._open_position(uid, book)
-        self._closed_count[uid] += 1
-        self._closed_ns[uid] += max(0, time_ns - p.open_ns)
-        self._direction[uid, book] = 0
-        self._remember(Position(uid, book, p.direction, p.open_ns, p.open_equity, time_ns, equity))
-
-    def _remember(self, p: Position) -> None:
-        """Appends a closed position to its miner's history, dropping the oldest beyond keep_closed."""
-        if self.keep_closed == 0:
+    def _remember(self, uid: np.ndarray, closed: dict[str, np.ndarray]) -> None:
+        """Appends closed positions (``uid`` ascending, each miner's in closing order; ``closed``
+        one array per history field) to their miners' histories, keeping the last ``keep_closed``
+        of each: a full column moves up to make room, as a queue."""
+        keep = self.keep_closed
+        if keep == 0:
             return
-        n = int(self._hist_len[p.uid])
+        rank = run_ranks(uid)
+        first = rank == 0
+        miners, count = uid[first], np.diff(np.flatnonzero(np.r_[first, True]))
+        kept = self._hist_len[miners]
+        over = np.maximum(0, kept + count - keep)  # how many of (kept + new) drop out, oldest first
+        shift = np.minimum(over, kept)  # of them, kept ones
         hist = self._hist
-        if n == self.keep_closed:
+        moving = shift > 0
+        if moving.any():
+            cols, by = miners[moving], shift[moving]
+            rows = np.arange(keep)[:, None] + by[None, :]  # row r takes row r + shift; past the end, 0
+            inside = rows < keep
+            rows = np.minimum(rows, keep - 1)
             for column in hist.values():
-                column[:-1, p.uid] = column[1:, p.uid]
-            n -= 1
-        for name in _HISTORY_FIELDS:
-            hist[name][n, p.uid] = getattr(p, name)
-        self._hist_len[p.uid] = n + 1
+                column[:, cols] = np.where(inside, np.take_along_axis(column[:, cols], rows, axis=0), 0)
+        dest = np.repeat(kept - over, count) + rank  # < 0: a new one that drops out at once
+        ok = dest >= 0
+        for name, values in closed.items():
+            hist[name][dest[ok], uid[ok]] = values[ok]
+        self._hist_len[miners] = np.minimum(kept + count, keep)
 
     def _history(self, uid: int) -> list[Position]:
         h = self._hist
