@@ -4,7 +4,9 @@ timed) with example agents in process, on the default market, for every combinat
 
 Per hop, the median and p90 over the timed steps (after --warmup steps), in ms:
 
-- step: the C++ simulation step (not the validator's work);
+- step: the C++ simulation step (``Simulation.step`` alone; not the validator's work);
+- market: the rest of the validator's step, its own work: reading the step's accounts and books
+  into the market snapshot and observing the positions;
 - requests: building each miner's state (books, accounts, orders, notices) and encoding it;
 - query: the in-process transport's own bookkeeping; what it does for the miners is reported apart
   and is not the validator's work: "miners" (decoding each state, encoding each reply: a remote
@@ -39,9 +41,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HOPS = (
     "step",
+    "market",
     "requests",
     "query",
     "miners",
@@ -64,6 +68,24 @@ def written_bytes() -> int:
         if line.startswith("wchar:"):
             return int(line.split()[1])
     raise RuntimeError("no wchar in /proc/self/io")
+
+
+class EngineClock:
+    """The validator's simulation with its ``step`` timed (``step_s``, summed); every other
+    attribute is the simulation's own."""
+
+    def __init__(self, sim: Any) -> None:
+        self._sim, self.step_s = sim, 0.0
+
+    def step(self, *args: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return self._sim.step(*args)
+        finally:
+            self.step_s += time.perf_counter() - t0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sim, name)
 
 
 def one(config_path: Path, miners: int, books: int, steps: int, warmup: int, every: int | None) -> dict:
@@ -93,6 +115,8 @@ def one(config_path: Path, miners: int, books: int, steps: int, warmup: int, eve
             settings = ValidatorSettings(weights_interval_s=60.0, checkpoint_steps=every)
         v = Validator(config, chain, transport, settings, store=store)
         v.sync_chain()
+        engine = EngineClock(v.sim)
+        v.sim = engine  # type: ignore[assignment]
         rows: list[dict[str, float]] = []
 
         def clock(row: dict[str, float], hop: str, call):  # type: ignore[no-untyped-def]
@@ -105,7 +129,10 @@ def one(config_path: Path, miners: int, books: int, steps: int, warmup: int, eve
             row: dict[str, float] = {}
             started = time.perf_counter()
             agent_s, codec_s = transport.agent_s, transport.codec_s
-            result = clock(row, "step", v.step)
+            engine_s = engine.step_s
+            result = clock(row, "market", v.step)
+            row["step"] = 1e3 * (engine.step_s - engine_s)
+            row["market"] -= row["step"]
             requests = clock(row, "requests", lambda: v.requests(result))  # noqa: B023
             answers = clock(row, "query", lambda: asyncio.run(v.query(requests)))  # noqa: B023
             row["agents"] = 1e3 * (transport.agent_s - agent_s)

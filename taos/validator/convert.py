@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -377,7 +378,7 @@ def all_miner_notices(events: Mapping[int, np.ndarray], u: Units) -> dict[int, l
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PackedNotices:
     """The engine's notices of several miners, encoded (``taos.validator.packing``): uid's notices
     are records ``first[uid]`` to ``end[uid] - 1`` of ``packed``, the bytes of ``miner_notices``'
@@ -394,7 +395,18 @@ class PackedNotices:
     def span(self, uid: int, limit: int | None = None) -> bytes:
         """uid's notices, at most the first ``limit``."""
         first, end = self.first[uid], self.end[uid]
-        return self.packed.span(first, end if limit is None else min(end, first + max(0, limit)))
+        if limit is not None:
+            end = min(end, first + max(0, limit))
+        at = self._at
+        return self._bytes[at[first] : at[end]]
+
+    @cached_property
+    def _bytes(self) -> bytes:
+        return self.packed.data.tobytes()  # once: slicing bytes is cheaper than a view per miner
+
+    @cached_property
+    def _at(self) -> list[int]:
+        return self.packed.offsets.tolist()  # type: ignore[no-any-return]
 
 
 def _tagged(tag: int, fields: int, n: int) -> Field:

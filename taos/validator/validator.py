@@ -828,6 +828,8 @@ def capped_notices(own: list[Notice], engine: PackedNotices, uid: int, now_ns: i
     (``pack_miner_notices``). At most ``MAX_NOTICES`` (beyond, the last one says how many were
     left out), each ``detail`` at most ``MAX_DETAIL_CHARS`` characters: a state never outgrows what
     the miner takes (``taos.protocol.limits``). The engine's notices carry no detail."""
+    if not own and engine.count(uid) <= MAX_NOTICES:  # most miners: the engine's notices alone
+        return msgspec.Raw(array_header(engine.count(uid)) + engine.span(uid))
     mine = [_short_detail(n) for n in own]
     total = len(mine) + engine.count(uid)
     if total <= MAX_NOTICES:
