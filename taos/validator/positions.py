@@ -17,7 +17,7 @@ observation where a book has no mid price (NaN equity) is skipped for that book:
 closes there until the book has a price again.
 
 :class:`PositionTracker` follows every miner slot on every book from whole arrays, one
-``observe`` per validator step; only the cells whose state changed are handled one by one. It keeps
+``observe`` per validator step; the cells whose state changed are handled together, as arrays. It keeps
 exact per-miner counters (closed positions, time spent in closed positions) and, for
 ``positions(uid)``, the open positions plus the last ``keep_closed`` closed ones of each miner.
 
