@@ -65,6 +65,7 @@ from taos.validator.convert import (
 from taos.validator.history import ScoreParams, ScoreState
 from taos.validator.latency import LatencyModel, LinearLatency, instruction_delay_ns
 from taos.validator.metrics import NullMetrics, StepMetrics
+from taos.validator.ordering import fair_order
 from taos.validator.outcome import ANSWERED, QueryOutcome
 from taos.validator.packing import array_header
 from taos.validator.persisted import Persisted, Stored, committed, layout, load_state, state_of, written_of
@@ -261,7 +262,7 @@ class Validator(Persisted):
     def step(self) -> Any:
         """Runs every book to the next publish time with the pending instructions; a StepResult."""
         until = min(self.end_ns, self.sim.time_ns + self.publish_ns)
-        records, self.pending = self.pending, instruction_array(0)
+        records, self.pending = self._ordered_pending(), instruction_array(0)
         self.step_index += 1
         result = self.sim.step(until, records, self.settings.depth, self.settings.detail_depth)
         if self.store is not None:
@@ -275,6 +276,11 @@ class Validator(Persisted):
             self.market.equity_units() / self.units.quote_units,
         )
         return result
+
+    def _ordered_pending(self) -> np.ndarray:
+        """The pending records in the next step's fair order (``taos.validator.ordering``): same-time
+        instructions never run in uid order."""
+        return fair_order(self.pending, self.config.simulation.seed, self.step_index + 1, self.slots)
 
     def snapshot(self, result: Any) -> MarketSnapshot:
         shape = (self.slots, self.books)
@@ -739,6 +745,7 @@ class Validator(Persisted):
             or self._clock() - self._checkpoint_wall >= settings.checkpoint_interval_s
         )
         checkpoint = self.store.write_checkpoint(self.sim, self.step_index) if due else None
+        self.pending = self._ordered_pending()  # stored as the next step will run them
         self.store.commit(
             checkpoint,
             identity=self.identity,
