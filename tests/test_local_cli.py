@@ -96,7 +96,7 @@ def test_demo_market_runs_and_writes_its_run_folder(tmp_path: Path) -> None:
         (["--transport", "pigeon"], "--transport must be inprocess or http"),
         (["--config", "missing.toml"], "cannot read"),
         (["--agent", "agents/RandomMakerAgent.py", "--count", "300"], "slots"),
-        (["--scoring.preset", "sn8"], "--scoring.preset must be one of taos, ptn"),
+        (["--scoring.preset", "sn8"], "--scoring.preset must be one of taos, ptn, sn79"),
         (["--scoring.challenge-clock", "moon"], "--scoring.challenge-clock must be one of sim, wall"),
         (["--rules.preset", "sn8"], "--rules.preset must be one of taos, ptn"),
         (["--rules.position-interval", "-5"], "--rules.position-interval must be a finite number >= 0"),

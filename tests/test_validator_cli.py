@@ -84,7 +84,7 @@ def run_to_end(setup: dict, config: Path, state: Path, *extra: str) -> None:
             "cannot read",
         ),
         (lambda a: [*a, "--timeout", "0"], "--timeout must be in (0, 60] seconds"),
-        (lambda a: [*a, "--scoring.preset", "sn8"], "--scoring.preset must be one of taos, ptn"),
+        (lambda a: [*a, "--scoring.preset", "sn8"], "--scoring.preset must be one of taos, ptn, sn79"),
         (
             lambda a: [*a, "--scoring.preset", "ptn", "--scoring.max-drawdown", "1.5"],
             "--scoring.max-drawdown: max_drawdown must lie in (0, 1)",

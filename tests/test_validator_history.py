@@ -278,13 +278,16 @@ def test_only_the_active_miners_are_scored() -> None:
 
 
 def test_kept_bucket_sums_equal_a_fresh_sum_through_resets_boundaries_and_later_times() -> None:
-    """volume_24h and window_volume keep the sum of the closed buckets between steps: after every
-    observation, reset and boundary, and for times ahead of the latest observation (the accept hop
-    asks with the next step's time), they equal the sum of the buckets counted afresh."""
+    """volume_24h keeps the sum of the closed buckets between steps: after every observation, reset
+    and boundary, and for times ahead of the latest observation (the accept hop asks with the next
+    step's time), it equals the sum of the buckets counted afresh. window_volume is the volume of
+    exactly the last ``window`` history columns (a boundary's column has none), counted afresh."""
     rng = np.random.default_rng(11)
     p = params(window=4, bucket_ns=10 * S, volume_horizon_ns=60 * S)
     st = ScoreState(p, miners=3, books=2)
     totals = np.zeros((3, 2), dtype=np.int64)
+    prev = totals.copy()
+    columns: list[np.ndarray] = []  # each history column's step volume
     t = 0
 
     def fresh(time_ns: int, n: int) -> np.ndarray:
@@ -297,19 +300,24 @@ def test_kept_bucket_sums_equal_a_fresh_sum_through_resets_boundaries_and_later_
         t += int(rng.choice([5, 5, 5, 25])) * S
         totals += rng.integers(0, 50, size=(3, 2))
         st.observe(step, t, np.ones((3, 2)), totals)
+        columns.append(totals - prev)
+        prev = totals.copy()
         if rng.random() < 0.05:
             uid = int(rng.integers(3))
             st.reset_uid(uid)
-            totals[uid] = 0
+            totals[uid] = prev[uid] = 0
+            for c in columns:
+                c[uid] = 0
         if rng.random() < 0.02:
             st.mark_boundary()
-            totals[...] = 0
+            totals[...] = prev[...] = 0
+            columns.append(np.zeros((3, 2), dtype=np.int64))
             t = 0
             continue
         for ahead in (0, 5 * S, 10 * S, 70 * S):
             assert st.volume_24h(t + ahead).tolist() == fresh(t + ahead, p.horizon_buckets).tolist()
             checked += int(st.volume_24h(t + ahead).any())
-        assert st.window_volume().tolist() == fresh(t, p.window_buckets).tolist()
+        assert st.window_volume().tolist() == sum(columns[-p.window :]).tolist()
     assert checked > 300  # the sums compared were not all zero
 
 

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from taos.scoring import ChallengeThresholds
-from taos.validator.policy import SCORING_FLAGS, ScoringSettings, scoring_from_flags
+from taos.validator.policy import DEFAULT_MIN_VOLUME, SCORING_FLAGS, ScoringSettings, scoring_from_flags
 from taos.validator.validator import ValidatorSettings
 
 
@@ -28,7 +28,7 @@ def test_preset_ptn_turns_everything_on_with_the_spec_defaults() -> None:
 
 
 def test_unknown_preset() -> None:
-    with pytest.raises(ValueError, match="scoring preset must be one of taos, ptn, got 'sn8'"):
+    with pytest.raises(ValueError, match="scoring preset must be one of taos, ptn, sn79, got 'sn8'"):
         ScoringSettings.preset("sn8")
 
 
@@ -96,7 +96,10 @@ def test_flags_override_the_preset() -> None:
 @pytest.mark.parametrize(
     ("preset", "flags", "message"),
     [
-        ("ptm", {}, "--scoring.preset must be one of taos, ptn, got 'ptm'"),
+        ("ptm", {}, "--scoring.preset must be one of taos, ptn, sn79, got 'ptm'"),
+        ("taos", {"series": "wealth"}, "--scoring.series must be one of pnl, value"),
+        ("taos", {"min-volume": "-0.1"}, r"--scoring.min-volume: min_volume must lie in \[0, inf\)"),
+        ("taos", {"min-volume": "nan"}, "--scoring.min-volume must be a finite number"),
         ("taos", {"colour": "red"}, "unknown flag --scoring.colour"),
         ("taos", {"weights": "best"}, "--scoring.weights must be one of taos, ptn"),
         ("taos", {"elimination": "maybe"}, "--scoring.elimination must be on or off"),
@@ -144,7 +147,17 @@ def test_every_flag_sets_something() -> None:
         "challenge-clock": "wall",
         "challenge-weight": "0.002",
         "challenge-thresholds": "sharpe=0.1",
+        "series": "value",
+        "min-volume": "0.2",
     }
     assert set(samples) == set(SCORING_FLAGS) - {"preset"}
     for name, value in samples.items():
         assert scoring_from_flags("taos", {name: value}) != ScoringSettings(), name
+
+
+def test_preset_sn79_is_the_original_formula_and_taos_scores_trading_pnl_with_a_minimum_volume() -> None:
+    sn79, taos = ScoringSettings.preset("sn79"), ScoringSettings.preset("taos")
+    assert (sn79.series, sn79.min_volume) == ("value", 0.0)
+    assert (taos.series, taos.min_volume) == ("pnl", DEFAULT_MIN_VOLUME) and DEFAULT_MIN_VOLUME > 0
+    assert sn79.weights == taos.weights == "taos" and not sn79.policies  # both: scheme taos
+    assert scoring_from_flags("sn79", {"min-volume": "0.1"}).min_volume == 0.1

@@ -58,7 +58,7 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
             f"--scoring.{name}",
             dest=_dest("scoring", name),
             default="taos" if name == "preset" else None,
-            metavar="taos|ptn" if name == "preset" else "VALUE",
+            metavar="taos|ptn|sn79" if name == "preset" else "VALUE",
             help=help_text,
         )
     rules = parser.add_argument_group("trading rules (SPEC §10.2; 0 turns a rule off)")
@@ -67,7 +67,7 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
         dest="rules_preset",
         metavar="taos|ptn",
         default=None,
-        help="taos (rules off) or ptn (all on); default: the scoring preset",
+        help="taos (rules off) or ptn (all on); default: the scoring preset's (sn79: taos)",
     )
     for name, flag in _RULES.items():
         rules.add_argument(f"--rules.{name}", dest=_dest("rules", name), metavar=flag.metavar, help=flag.help)
@@ -93,5 +93,7 @@ def rules_from_args(args: argparse.Namespace, **defaults: Any) -> RulesSettings:
         except ValueError:
             kind = "an integer" if flag.parse is int else "a number"
             raise ValueError(f"--rules.{name} must be {kind}, got {text!r}") from None
-    preset = args.rules_preset if args.rules_preset is not None else args.scoring_preset
+    preset = args.rules_preset
+    if preset is None:  # the scoring preset's rules; sn79 has the taos rules
+        preset = "taos" if args.scoring_preset == "sn79" else args.scoring_preset
     return rules_from_options(preset, **options)

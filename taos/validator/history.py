@@ -6,7 +6,8 @@ One :class:`ScoreState` holds, per miner and book:
   marks a missing value, a simulation boundary (:meth:`ScoreState.mark_boundary`) or a reset miner
   (:meth:`ScoreState.reset_uid`), and the Sharpe ratio never differences across it;
 - the traded volume in buckets of 10 minutes of simulation time, enough buckets for 24 h (the volume
-  cap of SPEC §8) and for the Sharpe window (the activity factor);
+  cap of SPEC §8), and each history column's step volume in a ring like the values, whose sum is
+  the volume of the Sharpe window exactly (the activity factor, the minimum volume of a book);
 - the activity factors and the EMA-smoothed scores (alpha = 0.1);
 - rolling sums of the returns in each window (count, shifted sum and sum of squares), so that a
   step's Sharpe ratios cost O(miners x books), not O(miners x books x window); see
@@ -263,6 +264,8 @@ class ScoreState(Persisted):
         "column_step": Stored("int64", ("window",), -1),
         "column_time_ns": Stored("int64", ("window",), -1),
         "volume": Stored("int64", ("miners", "books", "buckets")),
+        # each history column's step volume (the Sharpe window's volume, exact): a ring like values
+        "step_volume": Stored("int64", ("miners", "books", "window"), optional=True),
         "bucket_id": Stored("int64", ("buckets",), -1),
         "prev_traded": Stored("int64", ("miners", "books")),
         "activity": Stored("float64", ("miners", "books")),
@@ -285,6 +288,7 @@ class ScoreState(Persisted):
         self._column_step: IntArray
         self._column_time_ns: IntArray
         self._volume: IntArray
+        self._step_volume: IntArray
         self._bucket_id: IntArray
         self._prev_traded: IntArray
         self._activity: FloatArray
@@ -296,6 +300,7 @@ class ScoreState(Persisted):
         self._last_step = -1
         self._last_time_ns = -1
         self._sums = ReturnSums(m, b)
+        self._window_volume: IntArray = np.zeros((m, b), dtype=np.int64)  # the step_volume ring's sum
         self._closed_volume: dict[tuple[int, int, int], IntArray] = {}  # see _bucket_sum
         self._sharpe: FloatArray = np.zeros((m, b))  # book_sharpes() of the history as of …
         self._sharpe_columns = -1  # … this many columns written (-1: not computed)
@@ -379,11 +384,9 @@ class ScoreState(Persisted):
         return out
 
     def window_volume(self) -> IntArray:
-        """Traded volume ``(miners, books)`` over the Sharpe window, in whole buckets up to the
-        latest observation's bucket."""
-        if self._last_time_ns < 0:
-            return np.zeros((self.miners, self.books), dtype=np.int64)
-        return self._bucket_sum(self._last_time_ns, self.params.window_buckets)
+        """Traded volume ``(miners, books)`` over the Sharpe window: exactly the steps of its
+        history columns (the latest ``window`` observations), a copy."""
+        return self._window_volume.copy()
 
     def book_sharpes(self, active: BoolArray | None = None) -> FloatArray:
         """Per-book Sharpe ratio ``(miners, books)`` over the current window (:func:`sharpe_batch`
@@ -441,13 +444,16 @@ class ScoreState(Persisted):
             miners, books = np.indices((rows, self.books)).reshape(2, -1)
             self._anchor(miners + first, books)
 
-    def compute_step_scores(self, active: BoolArray | None = None) -> FloatArray:
+    def compute_step_scores(self, active: BoolArray | None = None, min_volume: float = 0.0) -> FloatArray:
         """The preset ``taos`` score of every miner from the current state, without changing it:
         per-book Sharpe over the window → normalised → activity-weighted → median minus the
-        outlier penalty across books (SPEC §9). With ``active`` (a mask of miners) only those
-        miners are scored; the others score 0."""
+        outlier penalty across books (SPEC §9). A book counts only where the miner's volume over
+        the window reached ``min_volume`` (money units; 0: every book): elsewhere its value is 0.
+        With ``active`` (a mask of miners) only those miners are scored; the others score 0."""
         s_hat = normalize_sharpe(self.book_sharpes(active))
         w = activity_weighted(self._activity, s_hat)
+        if min_volume > 0:
+            w = np.where(self._window_volume >= min_volume, w, 0.0)
         out = taos_score_batch(w)
         if active is not None:
             out[~np.asarray(active, dtype=np.bool_)] = 0.0
@@ -462,6 +468,8 @@ class ScoreState(Persisted):
         inventory_values: ArrayLike,
         traded_quote_totals: ArrayLike,
         active: ArrayLike | None = None,
+        *,
+        min_volume: float = 0.0,
     ) -> FloatArray:
         """Records one observation step and updates activity and scores; returns the step's
         unsmoothed scores. Every miner's values and volumes are recorded; with ``active`` (a mask
@@ -510,15 +518,19 @@ class ScoreState(Persisted):
         self._volume[..., slot] += step_volume
         self._mark("volume", slot)
 
+        pos = self._columns % p.window  # the column written next: its step volume leaves the window
+        self._window_volume += step_volume - self._step_volume[..., pos]
+        self._step_volume[..., pos] = step_volume
+        self._mark("step_volume", pos)
         self._write_column(values, step, t)
         self._observations += 1
         self._last_step = step
         self._last_time_ns = t
 
         traded_latest = self._volume[..., slot] > 0
-        v = self._bucket_sum(t, p.window_buckets).astype(np.float64)
+        v = self._window_volume.astype(np.float64)
         self._activity = activity_factor(self._activity, v, p.cap, traded_latest, p.window)
-        self._step_score = self.compute_step_scores(mask)
+        self._step_score = self.compute_step_scores(mask, min_volume)
         self._score = ema(self._score, self._step_score, p.alpha)
         return self._step_score.copy()
 
@@ -527,6 +539,8 @@ class ScoreState(Persisted):
         return spans it), takes the traded counters as starting from 0 again and empties the volume
         buckets (the new simulation's accounts have traded nothing). Simulation time may start again
         from 0; step indices keep increasing. Activity factors and scores carry over."""
+        self._step_volume[..., self._columns % self.params.window] = 0  # the boundary column's
+        self._window_volume = self._step_volume.sum(axis=-1, dtype=np.int64)
         self._write_column(np.nan, -1, -1)
         self._closed_volume.clear()
         self._prev_traded[...] = 0
@@ -548,6 +562,8 @@ class ScoreState(Persisted):
         self._sums.forget(uid)
         self._sharpe_columns = -1
         self._volume[uid] = 0
+        self._step_volume[uid] = 0
+        self._window_volume[uid] = 0
         self._closed_volume.clear()
         self._prev_traded[uid] = 0
         self._activity[uid] = 0.0
@@ -586,7 +602,7 @@ class ScoreState(Persisted):
         return {name: np.array(sorted(columns), dtype=np.int64) for name, columns in self._written.items()}
 
     def committed(self) -> None:
-        self._written = {"values": set(), "volume": set()}
+        self._written = {"values": set(), "volume": set(), "step_volume": set()}
 
     def allocate(self) -> None:
         super().allocate()
@@ -617,6 +633,9 @@ class ScoreState(Persisted):
         columns, observations, last_step = self._columns, self._observations, self._last_step
         if columns < observations or observations < 0 or (observations > 0) != (last_step >= 0):
             raise ValueError("the counters are inconsistent")
+        if (self._step_volume < 0).any():
+            raise ValueError("step_volume must be >= 0")
+        self._window_volume = self._step_volume.sum(axis=-1, dtype=np.int64)  # 0 if kept without it
         self._closed_volume.clear()
         self._sharpe_columns = -1
         if self._sums_absent:  # kept before the rolling sums: built from the windows

@@ -22,8 +22,12 @@ from typing import Any
 from taos.scoring import ChallengeThresholds
 
 DAY_S = 86_400.0
-PRESETS = ("taos", "ptn")
+PRESETS = ("taos", "ptn", "sn79")
+SERIES = ("pnl", "value")
 WEIGHT_METHODS = ("taos", "ptn")
+DEFAULT_MIN_VOLUME = 0.05
+"""Preset ``taos``'s minimum volume of a book over the Sharpe window, as a multiple of the starting
+wealth (docs/scoring.md: chosen from the league of reference agents)."""
 CHALLENGE_CLOCKS = ("sim", "wall")
 METRICS = ("return", "omega", "sortino")
 
@@ -54,6 +58,13 @@ class ScoringSettings:
         challenge_clock: ``"sim"`` (simulation time) or ``"wall"`` (wall-clock time).
         challenge_thresholds: what a miner must reach to pass (:class:`ChallengeThresholds`).
         challenge_weight: the fixed weight of each miner in its challenge period (0.001).
+        series: what preset ``taos`` takes the Sharpe ratio of, per book: ``"pnl"``, the trading
+            PnL against holding the starting inventory, ``V - (quote0 + mid x base0)`` (market
+            drift earns nothing), or ``"value"``, the inventory value ``V`` itself (subnet 79's
+            original formula, preset ``sn79``).
+        min_volume: a book counts toward a miner's preset ``taos`` score only when the miner traded
+            at least this multiple of its starting wealth on the book within the Sharpe window;
+            elsewhere the book's value is 0 (0: every book counts).
     """
 
     weights: str = "taos"
@@ -73,8 +84,13 @@ class ScoringSettings:
     challenge_clock: str = "sim"
     challenge_thresholds: ChallengeThresholds = field(default_factory=ChallengeThresholds)
     challenge_weight: float = 0.001
+    series: str = "pnl"
+    min_volume: float = DEFAULT_MIN_VOLUME
 
     def __post_init__(self) -> None:
+        if self.series not in SERIES:
+            raise ValueError(f"series must be one of {', '.join(SERIES)}, got {self.series!r}")
+        _number(self, "min_volume", lo=0.0)
         if self.weights not in WEIGHT_METHODS:
             raise ValueError(f"weights must be one of {', '.join(WEIGHT_METHODS)}, got {self.weights!r}")
         if self.challenge_clock not in CHALLENGE_CLOCKS:
@@ -109,11 +125,14 @@ class ScoringSettings:
 
     @classmethod
     def preset(cls, name: str) -> ScoringSettings:
-        """The settings of a named preset: ``"taos"`` (default) or ``"ptn"`` (SPEC §9-10)."""
+        """The settings of a named preset: ``"taos"`` (default), ``"ptn"`` or ``"sn79"`` (SPEC
+        §9-10)."""
         if name == "taos":
             return cls()
         if name == "ptn":
             return cls(weights="ptn", elimination=True, challenge=True)
+        if name == "sn79":
+            return cls(series="value", min_volume=0.0)
         raise ValueError(f"scoring preset must be one of {', '.join(PRESETS)}, got {name!r}")
 
     @property
@@ -153,7 +172,10 @@ def _number(s: ScoringSettings, name: str, *, lo: float, hi: float = math.inf, *
 
 SCORING_FLAGS: Mapping[str, str] = MappingProxyType(
     {
-        "preset": "scoring preset: taos (EMA Sharpe weights) or ptn (elimination, challenge, ledger ranks)",
+        "preset": "scoring preset: taos (Sharpe of trading PnL), ptn (elimination, challenge, ledger ranks)"
+        " or sn79 (subnet 79's original: Sharpe of the inventory value)",
+        "series": "preset taos: the Sharpe ratio of pnl (against holding) or value (default: the preset's)",
+        "min-volume": "preset taos: a book counts only with this volume in the Sharpe window, x starting wealth",
         "weights": "how weights are computed: taos or ptn (default: the preset's)",
         "elimination": "drawdown elimination: on or off (default: the preset's)",
         "challenge": "challenge period for new hotkeys: on or off (default: the preset's)",
@@ -259,6 +281,10 @@ def _flag_change(flag: str, name: str, text: str, current: ScoringSettings) -> d
         return {"weights": text}
     if name in ("elimination", "challenge"):
         return {name: _flag_switch(flag, text)}
+    if name == "series":
+        if text not in SERIES:
+            raise ValueError(f"{flag} must be one of {', '.join(SERIES)}, got {text!r}")
+        return {"series": text}
     if name == "metric-weights":
         return {f"{key}_weight": value for key, value in _flag_pairs(flag, text, METRICS).items()}
     if name in ("checkpoint-period", "decay-window", "challenge-period"):

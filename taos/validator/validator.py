@@ -604,6 +604,13 @@ class Validator(Persisted):
         market = self.market if self.market is not None and self.market.time_ns == result.time_ns else None
         return (market or self.snapshot(result)).equity_units()
 
+    def holding_values(self, result: Any) -> np.ndarray:
+        """``quote0 + mid x base0`` per book in quote units: what a miner's starting inventory is
+        worth now (NaN for a one-sided book)."""
+        market = self.market if self.market is not None and self.market.time_ns == result.time_ns else None
+        mid = (market or self.snapshot(result)).mid_ticks
+        return float(self.core.miner_quote) + mid * float(self.neutral_lots)
+
     def traded_totals(self, result: Any) -> np.ndarray:
         totals = np.zeros((self.slots, self.books), dtype=np.int64)
         for b in range(self.books):
@@ -619,6 +626,7 @@ class Validator(Persisted):
             int(result.time_ns),
             self.wall_clock(),
             self.inventory_values(result),
+            self.holding_values(result),
             self.traded_totals(result),
             self._tracked(),
             self.position_stats,

@@ -36,6 +36,7 @@ class Observation:
     time_ns: int  # simulation time at the end of the step
     wall_time_s: float  # wall clock (challenge periods in wall time, elimination records)
     values: FloatArray  # (slots, books) inventory values in quote units; NaN for a one-sided book
+    holding: FloatArray  # (books,) the starting inventory's value at the mid, quote + mid x base (NaN)
     traded_totals: NDArray[np.int64]  # (slots, books) cumulative traded quote of each account
     tracked: BoolArray  # (slots,) the registered uids, except the validator's own
     positions: PositionStats  # closed positions and hours in positions, per uid
