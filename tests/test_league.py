@@ -1,0 +1,51 @@
+"""The league runner (taos.local.league) on a short market: every reference agent trades through the
+real validator loop, every preset scores the same run, and the informed agent's fundamental path is
+the market's. The full league and its verdict are in docs/scoring.md."""
+
+from __future__ import annotations
+
+import pytest
+
+import taos.local.league as league
+
+
+@pytest.fixture(scope="module")
+def short() -> league.SeedResult:
+    return league.run_seed(3, hours=2.0, books=1)
+
+
+def test_every_preset_ranks_every_reference_agent(short: league.SeedResult) -> None:
+    assert set(short.standings) == set(league.PRESETS)
+    names = [n for n, _, _ in league.LEAGUE]
+    for standings in short.standings.values():
+        assert sorted(s.name for s in standings) == sorted(names)
+        assert sorted(s.rank for s in standings) == list(range(1, len(names) + 1))
+        assert sum(s.weight for s in standings) == pytest.approx(1.0, abs=1e-6)
+    by = {s.name: s for s in short.standings["taos"]}
+    assert by["do-nothing"].volume == 0 and by["do-nothing"].pnl == 0
+    assert by["spread-burner"].volume > by["random"].volume > by["dust"].volume > 0
+    assert by["spread-burner"].pnl < 0  # the spread and two fees on every trade
+    assert all(len(v) == 4 for v in short.verdicts.values())
+
+
+def test_preset_taos_pays_the_passive_agents_nothing_for_drift(short: league.SeedResult) -> None:
+    """Do-nothing, holder and dust trade less than the minimum volume of a book in every Sharpe
+    window after the first: no weight; sn79, the original formula, pays the dust trader."""
+    taos = {s.name: s for s in short.standings["taos"]}
+    assert sum(taos[n].weight for n in league.PASSIVE) <= league.PASSIVE_WEIGHT
+    assert taos["do-nothing"].weight == taos["dust"].weight == 0.0
+    sn79 = {s.name: s for s in short.standings["sn79"]}
+    assert sn79["dust"].weight > 0.05
+
+
+def test_a_fundamental_path_that_is_not_the_markets_stops_the_league(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = league.FundamentalPath.of
+
+    def shifted(config):  # type: ignore[no-untyped-def]
+        path = real(config)
+        path.prices = path.prices * 1.001
+        return path
+
+    monkeypatch.setattr(league.FundamentalPath, "of", shifted)
+    with pytest.raises(RuntimeError, match="fundamental path differs"):
+        league.run_seed(3, hours=0.25, books=1)
