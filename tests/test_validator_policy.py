@@ -100,6 +100,10 @@ def test_flags_override_the_preset() -> None:
         ("taos", {"series": "wealth"}, "--scoring.series must be one of pnl, value"),
         ("taos", {"min-volume": "-0.1"}, r"--scoring.min-volume: min_volume must lie in \[0, inf\)"),
         ("taos", {"min-volume": "nan"}, "--scoring.min-volume must be a finite number"),
+        ("taos", {"min-position-notional": "1"}, r"min_position_notional must lie in \[0, 1\)"),
+        ("taos", {"min-exposure": "1.5"}, r"min_exposure must lie in \[0, 1\]"),
+        ("taos", {"min-checkpoints": "2.5"}, "--scoring.min-checkpoints must be a whole number"),
+        ("taos", {"min-checkpoints": "-1"}, "min_checkpoints must be >= 0"),
         ("taos", {"colour": "red"}, "unknown flag --scoring.colour"),
         ("taos", {"weights": "best"}, "--scoring.weights must be one of taos, ptn"),
         ("taos", {"elimination": "maybe"}, "--scoring.elimination must be on or off"),
@@ -149,6 +153,9 @@ def test_every_flag_sets_something() -> None:
         "challenge-thresholds": "sharpe=0.1",
         "series": "value",
         "min-volume": "0.2",
+        "min-position-notional": "0.05",
+        "min-exposure": "0.3",
+        "min-checkpoints": "4",
     }
     assert set(samples) == set(SCORING_FLAGS) - {"preset"}
     for name, value in samples.items():

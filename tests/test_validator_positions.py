@@ -77,17 +77,22 @@ def test_a_book_without_a_mid_is_skipped_until_it_has_one_again() -> None:
     assert (p.book, p.open_ns, p.close_ns, p.return_) == (1, 2 * H, 4 * H, pytest.approx(0.2))
 
 
-def test_hours_sum_closed_and_open_positions_over_books() -> None:
+def test_hours_count_the_time_with_any_position_open_and_book_hours_sum_over_books() -> None:
     t = tracker()
     obs(t, 1, [[2.0, 1.0], [1.0, 1.0]], E100)  # book 0 long from 1 h
     obs(t, 4, [[1.0, 0.0], [1.0, 1.0]], E100)  # book 0 closed (3 h), book 1 short from 4 h
     obs(t, 5, [[2.0, 0.0], [1.0, 1.0]], E100)  # book 0 long again from 5 h
-    # 3 h closed + (7 - 4) h + (7 - 5) h open = 8 h
-    assert t.hours_in_positions(0, 7 * H) == 8.0
-    assert t.hours_in_positions(0, 5 * H) == 4.0  # 3 + 1 + 0
+    # in the market from 1 h on without a break: 6 h at 7 h, 4 h at 5 h
+    assert t.hours_in_positions(0, 7 * H) == 6.0
+    assert t.hours_in_positions(0, 5 * H) == 4.0
+    # over books: 3 h closed + (7 - 4) h + (7 - 5) h open = 8 h; at 5 h: 3 + 1 + 0
+    assert t.book_hours_in_positions(0, 7 * H) == 8.0
+    assert t.book_hours_in_positions(0, 5 * H) == 4.0
     assert t.open_count(0) == 2 and t.closed_count(0) == 1
     assert [(p.book, p.open_ns) for p in t.positions(0)] == [(0, 1 * H), (1, 4 * H), (0, 5 * H)]
     assert t.open_counts().tolist() == [2, 0]
+    obs(t, 8, FLAT, E100)  # both closed at 8 h: 7 h in the market, and no more after
+    assert t.hours_in_positions(0, 20 * H) == 7.0 and t.open_count(0) == 0
 
 
 def test_neutral_may_differ_per_book() -> None:
@@ -204,6 +209,7 @@ def _set(name: str, index: tuple[int, ...], value: float):  # type: ignore[no-un
         (_set("hist_direction", (0, 0), 0), "hist_direction of a kept position must be 1 or -1"),
         (_set("hist_book", (0, 0), 2), r"hist_book of a kept position must be a book \(0..1\)"),
         (_set("hist_close_ns", (0, 0), 0), "closes before it opens"),
+        (_set("market_since_ns", (1,), np.iinfo(np.int64).min), "market_since_ns must be set for exactly"),
     ],
 )
 def test_bad_stored_arrays_are_refused_with_a_clear_error(change, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -235,8 +241,21 @@ class _Reference:
         self.count = [0] * slots
         self.ns = [0] * slots
         self.books, self.keep = books, keep
+        self.market_ns = [0] * slots  # time with any position open: the stretches that ended
+        self.since: list[int | None] = [None] * slots
 
     def observe(self, t: int, base: np.ndarray, equity: np.ndarray) -> None:
+        before = [any(k[0] == u for k in self.open) for u in range(len(self.closed))]
+        self._cells(t, base, equity)
+        for u, was in enumerate(before):
+            now = any(k[0] == u for k in self.open)
+            if now and not was:
+                self.since[u] = t
+            elif was and not now:
+                self.market_ns[u] += t - self.since[u]  # type: ignore[operator]
+                self.since[u] = None
+
+    def _cells(self, t: int, base: np.ndarray, equity: np.ndarray) -> None:
         for uid in range(len(self.closed)):
             for book in range(self.books):
                 if not np.isfinite(equity[uid, book]):
@@ -271,13 +290,18 @@ def test_whole_array_observations_agree_with_one_cell_at_a_time(keep: int, seed:
         ref.observe(step * H, base, equity)
         if step == 30:
             t.reset_uid(2)
-            ref.count[2], ref.ns[2], ref.closed[2] = 0, 0, []
+            ref.count[2], ref.ns[2], ref.closed[2], ref.market_ns[2], ref.since[2] = 0, 0, [], 0, None
             ref.open = {k: v for k, v in ref.open.items() if k[0] != 2}
     if keep < 100:
         assert min(ref.count) > 4 * keep  # every history did fill and move up
     for uid in range(slots):
         assert t.closed_count(uid) == ref.count[uid]
-        assert t.hours_in_positions(uid, 60 * H) == pytest.approx(
+        since = ref.since[uid]
+        assert (
+            t.hours_in_positions(uid, 60 * H)
+            == (ref.market_ns[uid] + (60 * H - since if since is not None else 0)) / H
+        )
+        assert t.book_hours_in_positions(uid, 60 * H) == pytest.approx(
             (ref.ns[uid] + sum(60 * H - v[1] for k, v in ref.open.items() if k[0] == uid)) / H
         )
         opened = [Position(uid, b, d, o, e) for (u, b), (d, o, e) in ref.open.items() if u == uid]
@@ -287,3 +311,26 @@ def test_whole_array_observations_agree_with_one_cell_at_a_time(keep: int, seed:
         assert t.positions(uid) == want
     back = PositionTracker(slots, books, LOT, keep_closed=keep)
     load_state(back, state_of(t), "positions")  # the loaded checks accept what observe builds
+
+
+def test_a_position_below_the_minimum_notional_is_not_open() -> None:
+    """min_notional = 1 % of the book's equity: with equity 100 and a mid of 10, a position needs
+    more than 0.1 base (1 quote of notional); 0.05 base off neutral (dust, five lots) is none."""
+    t = PositionTracker(2, 2, LOT, min_notional=0.01)
+    mid = np.array([10.0, 10.0])
+    t.observe(1 * H, np.array([[1.05, 1.2], [0.85, 1.0]]), NEUTRAL, np.array(E100), mid)
+    assert t.open_directions(0).tolist() == [0, 1] and t.open_directions(1).tolist() == [-1, 0]
+    with pytest.raises(ValueError, match="mid is needed"):
+        t.observe(2 * H, np.ones((2, 2)), NEUTRAL, np.array(E100))
+    with pytest.raises(ValueError, match=r"mid must have shape \(2,\)"):
+        t.observe(2 * H, np.ones((2, 2)), NEUTRAL, np.array(E100), np.ones(3))
+    with pytest.raises(ValueError, match="min_notional"):
+        PositionTracker(2, 2, LOT, min_notional=1.0)
+
+
+def test_a_state_kept_before_the_time_in_the_market_starts_it_at_its_last_observation() -> None:
+    arrays = state_of(busy())  # both miners in a position at 3 h
+    del arrays["market_ns"], arrays["market_since_ns"]
+    back = fresh()
+    load_state(back, arrays, "positions")
+    assert back.hours_in_positions(0, 5 * H) == back.hours_in_positions(1, 5 * H) == 2.0  # from 3 h

@@ -472,8 +472,45 @@ def test_ledger_state_round_trip_and_changed_settings(caplog: pytest.LogCaptureF
 
 
 def ptn_policies(miners: int = 5, **changes: object) -> Policies:
-    settings = dataclasses.replace(ScoringSettings.preset("ptn"), **changes)
+    """Preset ptn; the tests of the rank curve rank miners never in a position (no minimum exposure)
+    unless they ask for the eligibility rules (tested below)."""
+    no_minimum = {"min_checkpoints": 0, "min_exposure": 0.0}
+    settings = dataclasses.replace(ScoringSettings.preset("ptn"), **{**no_minimum, **changes})
     return Policies(settings, miners, 1)
+
+
+class InMarket:
+    """Hours in positions: uid 2 from 0.5 h on, uid 3 from 0.95 h on (3 minutes of a 1 h
+    checkpoint: 5 %), the others never."""
+
+    def closed_count(self, uid: int) -> int:
+        return 0
+
+    def hours_in_positions(self, uid: int, now_ns: int) -> float:
+        start = {2: 0.5, 3: 0.95}.get(uid)
+        return 0.0 if start is None else max(0.0, now_ns / H - start)
+
+
+def test_only_miners_long_enough_in_the_market_are_ranked() -> None:
+    """Checkpoints of 1 h, at least 10 % of one in the market, one such checkpoint to be ranked:
+    uid 2 (half of the first hour in a position) is ranked, uid 3 (5 %) and uid 1 (never in a
+    position, although its value rose most) get weight 0. uid 0 is the validator."""
+    p = ptn_policies(4, min_checkpoints=1, min_exposure=0.1, challenge=False, checkpoint_period_s=3_600.0)
+    tracked = np.array([False, True, True, True])
+    p.observe(0, 0.0, [[100.0]] * 4, np.zeros((4, 1)), InMarket(), tracked)
+    p.observe(H, 0.0, [[100.0], [110.0], [101.0], [105.0]], np.zeros((4, 1)), InMarket(), tracked)
+    assert p.ledger.counted([1, 2, 3], H, 0.1).tolist() == [0, 1, 0]
+    weights, scores = p.weights([0, 1, 2, 3], H, np.zeros(4), exclude=0)
+    assert weights.tolist() == [0.0, 0.0, 1.0, 0.0]  # one miner ranked: the whole curve
+    assert scores[[0, 1, 3]].tolist() == [0.0, 0.0, 0.0]
+    assert p.scores(H, np.zeros(4), tracked)[[1, 3]].tolist() == [0.0, 0.0]
+    loose = ptn_policies(
+        4, min_checkpoints=1, min_exposure=0.05, challenge=False, checkpoint_period_s=3_600.0
+    )
+    loose.observe(0, 0.0, [[100.0]] * 4, np.zeros((4, 1)), InMarket(), tracked)
+    loose.observe(H, 0.0, [[100.0], [110.0], [101.0], [105.0]], np.zeros((4, 1)), InMarket(), tracked)
+    weights, _ = loose.weights([0, 1, 2, 3], H, np.zeros(4), exclude=0)
+    assert weights[1] == 0.0 and weights[2] > 0 and weights[3] > weights[2]  # 5 % is enough now
 
 
 def test_weights_challenge_first_then_the_rank_curve() -> None:

@@ -372,7 +372,7 @@ def test_the_open_count_is_engine_orders_on_every_book_plus_open_positions(tmp_p
     set_market(v, orders=3)  # 3 open orders on book 0
     base = np.full((3, 2), NEUTRAL * 1e-4)
     base[UID, 1] += 2e-4  # two lots over neutral on book 1: one open position
-    v.positions.observe(0, base, NEUTRAL * 1e-4, np.ones((3, 2)))
+    v.positions.observe(0, base, NEUTRAL * 1e-4, np.ones((3, 2)), np.full(2, 300.0))  # 0.06 ≥ 1 % of 1
     assert v.positions.open_count(UID) == 1
     v.accept(answer(limit(0, 1), limit(0, 2), limit(0, 3)))
     assert v.pending["client_order_id"].tolist() == [1]  # 3 + 1 + 1 = 5: the second is refused

@@ -65,6 +65,14 @@ class ScoringSettings:
         min_volume: a book counts toward a miner's preset ``taos`` score only when the miner traded
             at least this multiple of its starting wealth on the book within the Sharpe window;
             elsewhere the book's value is 0 (0: every book counts).
+        min_position_notional: a position is open only while its notional, ``|base - base0| x mid``,
+            is at least this fraction of the miner's equity on the book (0.01; and more than one
+            lot): smaller ones count neither toward the challenge nor as time in the market.
+        min_exposure: a ledger checkpoint counts toward preset ``ptn``'s return, Omega and Sortino
+            only when the miner had a position open for at least this fraction of it (of the part
+            that has passed, for the current one) (0.1).
+        min_checkpoints: a miner is ranked by preset ``ptn`` only with at least this many
+            checkpoints that count; before, its weight is 0 (1).
     """
 
     weights: str = "taos"
@@ -86,11 +94,20 @@ class ScoringSettings:
     challenge_weight: float = 0.001
     series: str = "pnl"
     min_volume: float = DEFAULT_MIN_VOLUME
+    min_position_notional: float = 0.01
+    min_exposure: float = 0.1
+    min_checkpoints: int = 1
 
     def __post_init__(self) -> None:
         if self.series not in SERIES:
             raise ValueError(f"series must be one of {', '.join(SERIES)}, got {self.series!r}")
         _number(self, "min_volume", lo=0.0)
+        _number(self, "min_position_notional", lo=0.0, hi=1.0, hi_open=True)
+        _number(self, "min_exposure", lo=0.0, hi=1.0)
+        if isinstance(self.min_checkpoints, bool) or not isinstance(self.min_checkpoints, int):
+            raise ValueError(f"min_checkpoints must be an integer, got {self.min_checkpoints!r}")
+        if self.min_checkpoints < 0:
+            raise ValueError(f"min_checkpoints must be >= 0, got {self.min_checkpoints}")
         if self.weights not in WEIGHT_METHODS:
             raise ValueError(f"weights must be one of {', '.join(WEIGHT_METHODS)}, got {self.weights!r}")
         if self.challenge_clock not in CHALLENGE_CLOCKS:
@@ -176,6 +193,9 @@ SCORING_FLAGS: Mapping[str, str] = MappingProxyType(
         " or sn79 (subnet 79's original: Sharpe of the inventory value)",
         "series": "preset taos: the Sharpe ratio of pnl (against holding) or value (default: the preset's)",
         "min-volume": "preset taos: a book counts only with this volume in the Sharpe window, x starting wealth",
+        "min-position-notional": "a position counts from this notional on, fraction of the book's equity (0.01)",
+        "min-exposure": "preset ptn: a checkpoint counts with positions open this fraction of it (0.1)",
+        "min-checkpoints": "preset ptn: checkpoints that count before a miner is ranked (1)",
         "weights": "how weights are computed: taos or ptn (default: the preset's)",
         "elimination": "drawdown elimination: on or off (default: the preset's)",
         "challenge": "challenge period for new hotkeys: on or off (default: the preset's)",
@@ -281,6 +301,11 @@ def _flag_change(flag: str, name: str, text: str, current: ScoringSettings) -> d
         return {"weights": text}
     if name in ("elimination", "challenge"):
         return {name: _flag_switch(flag, text)}
+    if name == "min-checkpoints":
+        value = _flag_float(flag, text)
+        if value != int(value):
+            raise ValueError(f"{flag} must be a whole number, got {text!r}")
+        return {"min_checkpoints": int(value)}
     if name == "series":
         if text not in SERIES:
             raise ValueError(f"{flag} must be one of {', '.join(SERIES)}, got {text!r}")

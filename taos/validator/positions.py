@@ -95,6 +95,10 @@ class PositionTracker(Persisted):
         # uid of each hist_ array holds hist_len[uid] of them
         "closed_count": Stored("int64", ("slots",)),
         "closed_ns": Stored("int64", ("slots",)),
+        # time with any position open, per miner: the stretches that ended, and the start of the
+        # current one (NO_TIME: none open); a state kept before them starts them from here
+        "market_ns": Stored("int64", ("slots",), optional=True),
+        "market_since_ns": Stored("int64", ("slots",), NO_TIME, optional=True),
         "hist_len": Stored("int64", ("slots",)),
         **{
             f"hist_{name}": Stored(np.dtype(dtype).name, ("keep", "slots"))
@@ -104,12 +108,23 @@ class PositionTracker(Persisted):
         "params": Stored("float64", ("2",)),  # lot_size, keep_closed
     }
 
-    def __init__(self, slots: int, books: int, lot_size: float, *, keep_closed: int = DEFAULT_KEEP_CLOSED):
+    def __init__(
+        self,
+        slots: int,
+        books: int,
+        lot_size: float,
+        *,
+        keep_closed: int = DEFAULT_KEEP_CLOSED,
+        min_notional: float = 0.0,
+    ):
         for name, value, lo in (("slots", slots, 0), ("books", books, 1), ("keep_closed", keep_closed, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < lo:
                 raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
         if not (isinstance(lot_size, int | float) and math.isfinite(lot_size) and lot_size > 0):
             raise ValueError(f"lot_size must be a finite number > 0, got {lot_size!r}")
+        if not (isinstance(min_notional, int | float) and 0 <= min_notional < 1):
+            raise ValueError(f"min_notional must be a number in [0, 1), got {min_notional!r}")
+        self.min_notional = float(min_notional)
         self.slots = slots
         self.books = books
         self.lot_size = float(lot_size)
@@ -120,6 +135,8 @@ class PositionTracker(Persisted):
         self._open_equity: np.ndarray
         self._closed_count: np.ndarray
         self._closed_ns: np.ndarray
+        self._market_ns: np.ndarray
+        self._market_since_ns: np.ndarray
         self._hist_len: np.ndarray
         self.allocate()
 
@@ -131,12 +148,20 @@ class PositionTracker(Persisted):
     # --- updates ----------------------------------------------------------------------------------
 
     def observe(
-        self, time_ns: int, base: np.ndarray, neutral: np.ndarray | float, equity: np.ndarray
+        self,
+        time_ns: int,
+        base: np.ndarray,
+        neutral: np.ndarray | float,
+        equity: np.ndarray,
+        mid: np.ndarray | None = None,
     ) -> None:
         """One observation. ``base`` and ``equity`` are float arrays ``[slots, books]``: the base
         inventory (base units) and ``quote + mid x base`` on that book (quote units; NaN where the
         book has no mid, which skips the cell). ``neutral`` is the neutral base inventory, a number
-        or an array broadcastable to ``[slots, books]``. Time must not go back."""
+        or an array broadcastable to ``[slots, books]``. ``mid`` (``[books]``, quote per base) is
+        needed with a ``min_notional``: a position is open only while ``|base - neutral| x mid`` is
+        at least that fraction of the equity on the book (and more than a lot). Time must not go
+        back."""
         if isinstance(time_ns, bool) or not isinstance(time_ns, int | np.integer):
             raise TypeError(f"time_ns must be an integer, got {type(time_ns).__name__}")
         time_ns = int(time_ns)
@@ -154,7 +179,16 @@ class PositionTracker(Persisted):
             raise ValueError(
                 f"neutral must be a number or broadcastable to {shape}, got shape {np.shape(neutral)}"
             ) from None
-        threshold = self.lot_size * (1.0 + _TOLERANCE)
+        threshold = np.full(shape, self.lot_size * (1.0 + _TOLERANCE))
+        if self.min_notional > 0:
+            if mid is None:
+                raise ValueError("mid is needed with a min_notional")
+            mid_a = np.asarray(mid, dtype=np.float64)
+            if mid_a.shape != (self.books,):
+                raise ValueError(f"mid must have shape {(self.books,)}, got {mid_a.shape}")
+            with np.errstate(invalid="ignore", divide="ignore"):
+                least = self.min_notional * equity / mid_a[None, :]  # NaN without a mid: skipped
+            threshold = np.maximum(threshold, np.where(np.isfinite(least), least, np.inf))
         deviation = base - neutral_a
         side = np.where(deviation > threshold, 1, np.where(deviation < -threshold, -1, 0)).astype(np.int8)
         valid = np.isfinite(equity) & np.isfinite(deviation)
@@ -162,6 +196,16 @@ class PositionTracker(Persisted):
         self.last_time_ns = time_ns
         if not changed.any():
             return
+        was_open = self._direction.any(axis=1)
+        self._apply(changed, side, equity, time_ns)
+        now_open = self._direction.any(axis=1)
+        opened, closed = now_open & ~was_open, was_open & ~now_open
+        self._market_since_ns[opened] = time_ns
+        self._market_ns[closed] += np.maximum(0, time_ns - self._market_since_ns[closed])
+        self._market_since_ns[closed] = NO_TIME
+
+    def _apply(self, changed: np.ndarray, side: np.ndarray, equity: np.ndarray, time_ns: int) -> None:
+        """Closes and opens the positions of the ``changed`` cells."""
         uids, books = np.nonzero(changed)  # by uid, then book: the order closes are remembered in
         was = self._direction[uids, books]
         closing = was != 0
@@ -273,8 +317,16 @@ class PositionTracker(Persisted):
         return int(self._closed_count[uid])
 
     def hours_in_positions(self, uid: int, now_ns: int) -> float:
-        """Cumulative hours in positions, summed over books (two books in a position for one hour
-        each count two hours): every closed one, and the open ones up to ``now_ns``."""
+        """Cumulative hours with any position open, up to ``now_ns``: time in the market, not summed
+        over books (two books in a position for the same hour count one hour)."""
+        self._check_uid(uid)
+        since = int(self._market_since_ns[uid])
+        open_ns = max(0, now_ns - since) if since != NO_TIME else 0
+        return (int(self._market_ns[uid]) + open_ns) / NS_PER_HOUR
+
+    def book_hours_in_positions(self, uid: int, now_ns: int) -> float:
+        """Hours in positions summed over books (two books in a position for one hour each count
+        two hours): every closed one, and the open ones up to ``now_ns``."""
         self._check_uid(uid)
         open_books = np.flatnonzero(self._direction[uid])
         open_ns = int(np.maximum(0, now_ns - self._open_ns[uid, open_books]).sum())
@@ -329,7 +381,13 @@ class PositionTracker(Persisted):
         open_ = d != 0
         if not np.isfinite(self._open_equity[open_]).all():
             raise ValueError("open_equity of an open position must be a finite number")
-        for name in ("closed_count", "closed_ns", "hist_len"):
+        if "market_since_ns" in absent:  # kept before the time in the market: it starts now
+            self._market_since_ns = np.where(
+                d.any(axis=1), NO_TIME if self.last_time_ns is None else self.last_time_ns, NO_TIME
+            ).astype(np.int64)
+        if ((self._market_since_ns != NO_TIME) != d.any(axis=1)).any():
+            raise ValueError("market_since_ns must be set for exactly the miners with an open position")
+        for name in ("closed_count", "closed_ns", "market_ns", "hist_len"):
             if (getattr(self, f"_{name}") < 0).any():
                 raise ValueError(f"{name} must be >= 0")
         lengths = self._hist_len

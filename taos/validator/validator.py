@@ -216,7 +216,12 @@ class Validator(Persisted):
         self.rules = self.settings.rules
         self.rules.check_books(self.books)
         self.neutral_lots = int(self.core.miner_base_lots)  # = SimulationInfo.capital[b].base in lots
-        self.positions = PositionTracker(self.slots, self.books, config.market.lot_size)
+        self.positions = PositionTracker(
+            self.slots,
+            self.books,
+            config.market.lot_size,
+            min_notional=self.settings.scoring.min_position_notional,
+        )
         self.last_target_ns = np.full((self.slots, self.books), NEVER, dtype=np.int64)
         self.book_events = np.full(self.slots, BookEvents.ALL, dtype=np.uint8)  # Reply.book_events
         self.rate = RateLimiter(self.rules.rate_limit, self.rules.rate_window_s, clock)
@@ -274,6 +279,7 @@ class Validator(Persisted):
             self.market.base_lots * lot,
             self.neutral_lots * lot,
             self.market.equity_units() / self.units.quote_units,
+            self.market.mid_ticks * self.units.tick_size,
         )
         return result
 

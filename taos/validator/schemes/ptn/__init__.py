@@ -163,15 +163,24 @@ class Policies(Persisted):
         """The score of every slot that the weights are made from: preset ``ptn``'s
         :func:`taos.scoring.ptn_score` of the competing miners' ledgers (ranked among the competing
         miners that are ``eligible``, e.g. registered), or the EMA scores; 0 for the others."""
+        return np.nan_to_num(self._scores(now_ns, ema_scores, eligible), nan=0.0)
+
+    def _scores(self, now_ns: int, ema_scores: ArrayLike, eligible: ArrayLike | None) -> FloatArray:
+        """:meth:`scores`, with NaN for the competing miners that ``ptn`` weights do not rank yet
+        (fewer checkpoints that count than ``min_checkpoints``: not enough time in the market)."""
         competing = self.competing()
         if eligible is not None:
             competing &= _mask(eligible, self.miners, "eligible")
         out = np.zeros(self.miners)
         uids = [int(u) for u in np.flatnonzero(competing)]
-        if self.settings.weights == "ptn":
-            if uids:
-                metrics = self.ledger.metrics(uids, now_ns, self.settings.decay_exponent)
-                out[uids] = ptn_score(metrics, self.settings.metric_weights)
+        s = self.settings
+        if s.weights == "ptn":
+            counted = self.ledger.counted(uids, now_ns, s.min_exposure)
+            ranked = [u for u, c in zip(uids, counted.tolist(), strict=True) if c >= s.min_checkpoints]
+            out[uids] = np.nan
+            if ranked:
+                metrics = self.ledger.metrics(ranked, now_ns, s.decay_exponent, s.min_exposure)
+                out[ranked] = ptn_score(metrics, s.metric_weights)
         else:
             ema = _vector(ema_scores, self.miners, "ema_scores")
             out[uids] = ema[uids]
@@ -188,17 +197,17 @@ class Policies(Persisted):
         keep = np.ones(len(ids), dtype=np.bool_) if exclude is None else ids != exclude
         eligible = np.zeros(self.miners, dtype=np.bool_)
         eligible[ids[keep]] = True
-        scores = self.scores(now_ns, ema_scores, eligible)
+        scores = self._scores(now_ns, ema_scores, eligible)
         competing = self.competing()[ids] & keep
         challenge = self.in_challenge()[ids] & keep
         s = self.settings
         if s.weights == "ptn":
-            ranked = np.where(competing, scores[ids], np.nan)
+            ranked = np.where(competing, scores[ids], np.nan)  # NaN: not ranked (yet), weight 0
             base = exponential_rank_weights(ranked, s.rank_share, s.rank_fraction)
         else:
             base = weights_from_scores(np.where(competing, scores[ids], 0.0))
         weights = challenge_weights(base, challenge, s.challenge_weight)
-        return weights, np.where(competing, scores[ids], 0.0)
+        return weights, np.nan_to_num(np.where(competing, scores[ids], 0.0), nan=0.0)
 
     def before_load(self, arrays: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
         if not arrays:
@@ -223,9 +232,10 @@ class PtnScheme(ScoringScheme):
             sharpes = self.history.book_sharpes(obs.tracked)
         else:
             sharpes = np.zeros((self.slots, self.books))
-        return self.policies.observe(
-            obs.time_ns, obs.wall_time_s, obs.values, sharpes, obs.positions, obs.tracked
-        )
+        values = obs.values
+        if self.settings.series == "pnl":  # the starting wealth plus the trading PnL: no drift of
+            values = values - obs.holding[None, :] + self.history.params.starting_wealth  # base0
+        return self.policies.observe(obs.time_ns, obs.wall_time_s, values, sharpes, obs.positions, obs.tracked)
 
     def scores(self, now_ns: int, tracked: BoolArray) -> FloatArray:
         return self.policies.scores(now_ns, self.history.scores(), tracked)

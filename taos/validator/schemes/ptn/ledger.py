@@ -147,13 +147,33 @@ class LedgerTracker(Persisted):
             self.period_ns,
         )
 
-    def metrics(self, uids: Sequence[int], now_ns: int, decay_exponent: float = 4.0) -> dict[str, FloatArray]:
+    def exposed(self, ledger: CheckpointLedger, now_ns: int, min_exposure: float) -> np.ndarray:
+        """Which checkpoints of ``ledger`` count: those where the miner was in the market at least
+        ``min_exposure`` of the checkpoint (of the part of it up to ``now_ns`` for the current one)."""
+        covered = np.clip(now_ns - ledger.start_ns, 0, self.period_ns)
+        out: np.ndarray = (ledger.time_in_market_ns >= min_exposure * covered) & (
+            ledger.time_in_market_ns > 0
+        )
+        return out
+
+    def counted(self, uids: Sequence[int], now_ns: int, min_exposure: float) -> IntArray:
+        """The number of checkpoints that count (:meth:`exposed`) of each of ``uids``."""
+        return np.array(
+            [int(self.exposed(self.ledger(u), now_ns, min_exposure).sum()) for u in uids], dtype=np.int64
+        )
+
+    def metrics(
+        self, uids: Sequence[int], now_ns: int, decay_exponent: float = 4.0, min_exposure: float = 0.0
+    ) -> dict[str, FloatArray]:
         """``return``, ``omega`` and ``sortino`` of each of ``uids``' ledgers, every checkpoint
-        weighted by its age (:func:`taos.scoring.ledger_age_weights` over the window)."""
+        weighted by its age (:func:`taos.scoring.ledger_age_weights` over the window); with a
+        ``min_exposure`` the checkpoints that do not count (:meth:`exposed`) weigh 0."""
         out = {name: np.zeros(len(uids)) for name in ("return", "omega", "sortino")}
         for i, uid in enumerate(uids):
             ledger = self.ledger(uid)
             w = ledger_age_weights(ledger, now_ns, self.window_ns, decay_exponent)
+            if min_exposure > 0:
+                w = np.where(self.exposed(ledger, now_ns, min_exposure), w, 0.0)
             out["return"][i] = ledger_return(ledger, w)
             out["omega"][i] = ledger_omega(ledger, w)
             out["sortino"][i] = ledger_sortino(ledger, w)
