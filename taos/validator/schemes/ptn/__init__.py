@@ -235,7 +235,9 @@ class PtnScheme(ScoringScheme):
         values = obs.values
         if self.settings.series == "pnl":  # the starting wealth plus the trading PnL: no drift of
             values = values - obs.holding[None, :] + self.history.params.starting_wealth  # base0
-        return self.policies.observe(obs.time_ns, obs.wall_time_s, values, sharpes, obs.positions, obs.tracked)
+        return self.policies.observe(
+            obs.time_ns, obs.wall_time_s, values, sharpes, obs.positions, obs.tracked
+        )
 
     def scores(self, now_ns: int, tracked: BoolArray) -> FloatArray:
         return self.policies.scores(now_ns, self.history.scores(), tracked)
