@@ -41,8 +41,16 @@ def fair_order(records: np.ndarray, seed: int, step_index: int, slots: int) -> n
     agent = records["agent"].astype(np.int64)
     inside = (agent >= 0) & (agent < slots)
     key = np.where(inside, place[np.where(inside, agent, 0)], slots)
+    if (key[1:] >= key[:-1]).all():
+        return records  # in this order already (e.g. stored, then run)
+    if slots < np.iinfo(np.int16).max:
+        key = key.astype(np.int16)  # a stable sort of 16-bit keys is a radix sort: several times faster
     order = np.argsort(key, kind="stable")
-    return records[order]
+    if not records.flags.c_contiguous:
+        return records[order]
+    rows = records.view(np.dtype((np.void, records.dtype.itemsize)))  # whole records, as bytes:
+    out: np.ndarray = rows[order].view(records.dtype)  # far cheaper than indexing the fields
+    return out
 
 
 __all__ = ["ORDER_STREAM", "fair_order", "miner_order"]
