@@ -4,6 +4,8 @@ the market's. The full league and its verdict are in docs/scoring.md."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import taos.local.league as league
@@ -49,3 +51,23 @@ def test_a_fundamental_path_that_is_not_the_markets_stops_the_league(monkeypatch
     monkeypatch.setattr(league.FundamentalPath, "of", shifted)
     with pytest.raises(RuntimeError, match="fundamental path differs"):
         league.run_seed(3, hours=0.25, books=1)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--seeds", "1,x"], "--seeds must be integers"),
+        (["--seeds", "1,1"], "--seeds must be different integers"),
+        (["--seeds", "-2"], "--seeds must be different integers >= 0"),
+        (["--hours", "0.1"], r"--hours must lie in \[0.25, 720\]"),
+        (["--hours", "nan"], r"--hours must lie in"),
+        (["--books", "0"], r"--books must lie in \[1, 100\]"),
+    ],
+)
+def test_bad_options_are_refused_with_the_option_named(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as e:
+        league.main(args)
+    assert e.value.code == 2
+    assert re.search(message, capsys.readouterr().err)

@@ -189,7 +189,7 @@ def test_the_taos_command_dispatches_local_and_sweep(
 ) -> None:
     from taos.local.cli import main
 
-    assert main(["--help"]) == 0 and "taos {local,sweep}" in capsys.readouterr().out
+    assert main(["--help"]) == 0 and "taos {local,sweep,league}" in capsys.readouterr().out
     assert main([]) == 2 and main(["lokal"]) == 2
     assert "taos COMMAND --help" in capsys.readouterr().err
     # taos sweep is taos.local.sweep's command: its errors and exit codes

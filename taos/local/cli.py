@@ -1,4 +1,5 @@
-"""The ``taos`` command: ``taos local`` runs a market offline, ``taos sweep`` many of them.
+"""The ``taos`` command: ``taos local`` runs a market offline, ``taos sweep`` many of them,
+``taos league`` the reference agents under every scoring preset.
 
 ``taos local`` takes the same ``--scoring.*`` and ``--rules.*`` flags as the validator
 (:mod:`taos.validator.flags`, declared once)."""
@@ -166,19 +167,26 @@ def local(argv: Sequence[str] | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``taos local ...`` or ``taos sweep ...``."""
+    """``taos local ...``, ``taos sweep ...`` or ``taos league ...``."""
     args = list(sys.argv[1:] if argv is None else argv)
-    commands = {"local": local, "sweep": _sweep}
+    commands = {"local": local, "sweep": _sweep, "league": _league}
     if not args or args[0] in ("-h", "--help") or args[0] not in commands:
         print(
-            "usage: taos {local,sweep} ...\n\nτaos research tools.\n\n"
+            "usage: taos {local,sweep,league} ...\n\nτaos research tools.\n\n"
             "  local   run a full market on this machine: simulator, validator loop and local agents\n"
-            "  sweep   run many independent simulations (seeds x parameter values) in parallel\n\n"
+            "  sweep   run many independent simulations (seeds x parameter values) in parallel\n"
+            "  league  run the reference agents and check what each scoring preset pays for\n\n"
             "`taos COMMAND --help` lists the options of a command.",
             file=sys.stdout if args[:1] in (["-h"], ["--help"]) else sys.stderr,
         )
         return 0 if args[:1] in (["-h"], ["--help"]) else 2
     return commands[args[0]](args[1:])
+
+
+def _league(argv: Sequence[str]) -> int:
+    from taos.local.league import main as league_main
+
+    return league_main(list(argv))
 
 
 def _sweep(argv: Sequence[str]) -> int:

@@ -22,7 +22,8 @@ the subnet): a twin simulation with the same seed and one background agent per b
 and records it (the fundamental has its own random stream per book; the runner checks, at every
 step, that the twin's path is the market's).
 
-    python -m taos.local.league [--seeds 1,2,3,4,5] [--hours 3] [--books 4] [--json FILE]
+    taos league [--seeds 1,2,3,4,5] [--hours 3] [--books 4] [--json FILE]
+    python -m taos.local.league ...   (the same)
 """
 
 from __future__ import annotations
@@ -257,13 +258,26 @@ def verdict(standings: Sequence[Standing]) -> list[tuple[str, bool]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="taos league", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--seeds", default="1,2,3,4,5")
     p.add_argument("--hours", type=float, default=3.0)
     p.add_argument("--books", type=int, default=4)
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args(argv)
-    seeds = [int(x) for x in a.seeds.split(",")]
+    try:
+        seeds = [int(x) for x in a.seeds.split(",")]
+    except ValueError:
+        p.error(f"--seeds must be integers separated by commas, got {a.seeds!r}")
+    if any(x < 0 for x in seeds) or len(set(seeds)) != len(seeds):
+        p.error(f"--seeds must be different integers >= 0, got {a.seeds!r}")
+    if not (math.isfinite(a.hours) and 0.25 <= a.hours <= 24 * 30):
+        p.error(
+            f"--hours must lie in [0.25, 720] (a league needs a Sharpe window after the grace period), got {a.hours}"
+        )
+    if not 1 <= a.books <= 100:
+        p.error(f"--books must lie in [1, 100], got {a.books}")
     results = []
     for seed in seeds:
         started = time.perf_counter()
