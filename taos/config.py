@@ -941,14 +941,14 @@ def _check_process(f: FundamentalSection, key: str, config: Config, max_log: flo
 # Calibration (docs/config.md, "Memory"): bytes measured with the engine of this repository and
 # rounded up. ACCOUNT: one account (176 bytes, its volume window's vector and the allocator's
 # overhead) plus 8 bytes per fee window bucket. SCORING: the validator's per-(miner slot, book)
-# state at its default settings (720 history columns and 144 volume buckets of 8 bytes, positions,
-# snapshots): measured 7,144. AGENT: a background agent object with its queue entries (measured
+# state at its default settings (720 history columns of values and 720 of step volumes, 144 volume
+# buckets, 8 bytes each, positions, snapshots): measured 7,144 before the step volumes, + 5,760. AGENT: a background agent object with its queue entries (measured
 # 121-360 by model). EVENT: one event of a step, held by the engine's log, the step result, the
 # notice index and the validator's copy (measured 190-230 in the engine alone). ORDER: a resting
 # order with its queued instruction.
 _ACCOUNT_BYTES = 240
 _BUCKET_BYTES = 8
-_SCORING_BYTES = 7_200
+_SCORING_BYTES = 13_000
 _AGENT_BYTES = 400
 _EVENT_BYTES = 250
 _ORDER_BYTES = 200
