@@ -28,11 +28,7 @@ class MarketMakerAgent(LeagueAgent):
             if off > -self.band:
                 sides.append((Side.SELL, book.best_ask))
             for side, price in sides:
-                if side == Side.BUY:
-                    quantity = min(self.quantity, account.quote.free / (price * (1 + self.fee)))
-                else:
-                    quantity = min(self.quantity, account.base.free)
-                quantity = self.snap_quantity(max(0.0, quantity))
+                quantity = self.affordable(account, side, price, self.quantity)
                 if quantity > 0:
                     out.append(
                         self.limit(book.book, side, self.snap_price(price, side), quantity, post_only=True)

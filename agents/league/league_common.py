@@ -32,14 +32,19 @@ class LeagueAgent(Agent):
             if account is not None and book.best_bid is not None and book.best_ask is not None:
                 yield book, account
 
-    def take(self, book: BookState, account: Account, side: Side, quantity: float) -> list[Instruction]:
-        """An IOC order for up to ``quantity`` base at the touch, what the free balance pays for."""
-        price = book.best_ask if side == Side.BUY else book.best_bid
+    def affordable(self, account: Account, side: Side, price: float, quantity: float) -> float:
+        """At most ``quantity`` base, what the free balance pays for (a buy keeps the fee in hand),
+        on the lot."""
         if side == Side.BUY:
             quantity = min(quantity, account.quote.free / (price * (1 + self.fee)))
         else:
             quantity = min(quantity, account.base.free)
-        quantity = self.snap_quantity(max(0.0, quantity))
+        return self.snap_quantity(max(0.0, quantity))
+
+    def take(self, book: BookState, account: Account, side: Side, quantity: float) -> list[Instruction]:
+        """An IOC order for up to ``quantity`` base at the touch, what the free balance pays for."""
+        price = book.best_ask if side == Side.BUY else book.best_bid
+        quantity = self.affordable(account, side, price, quantity)
         if quantity <= 0:
             return []
         price = self.snap_price(price, side)

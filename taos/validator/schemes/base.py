@@ -41,6 +41,12 @@ class Observation:
     tracked: BoolArray  # (slots,) the registered uids, except the validator's own
     positions: PositionStats  # closed positions and hours in positions, per uid
 
+    def trading_pnl(self) -> FloatArray:
+        """``(slots, books)`` what the miners' trading added to their starting inventories, valued at
+        the same mid: ``values - holding`` (0 for an account that kept its starting balances)."""
+        out: FloatArray = self.values - self.holding[None, :]
+        return out
+
 
 class ScoringScheme(ABC, Persisted):
     """A scoring regime. Subclasses set ``name`` and implement :meth:`scores` and :meth:`weights`;

@@ -25,7 +25,7 @@ class TaosScheme(ScoringScheme):
     name = "taos"
 
     def observe(self, obs: Observation) -> list[Elimination]:
-        values = obs.values - obs.holding[None, :] if self.settings.series == "pnl" else obs.values
+        values = obs.trading_pnl() if self.settings.series == "pnl" else obs.values
         min_volume = self.settings.min_volume * self.history.params.starting_wealth
         self.history.observe(
             obs.step_index, obs.time_ns, values, obs.traded_totals, active=obs.tracked, min_volume=min_volume

@@ -233,8 +233,8 @@ class PtnScheme(ScoringScheme):
         else:
             sharpes = np.zeros((self.slots, self.books))
         values = obs.values
-        if self.settings.series == "pnl":  # the starting wealth plus the trading PnL: no drift of
-            values = values - obs.holding[None, :] + self.history.params.starting_wealth  # base0
+        if self.settings.series == "pnl":  # the starting wealth plus the trading PnL: no drift of base0
+            values = obs.trading_pnl() + self.history.params.starting_wealth
         return self.policies.observe(
             obs.time_ns, obs.wall_time_s, values, sharpes, obs.positions, obs.tracked
         )

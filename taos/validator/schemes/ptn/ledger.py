@@ -149,7 +149,8 @@ class LedgerTracker(Persisted):
 
     def exposed(self, ledger: CheckpointLedger, now_ns: int, min_exposure: float) -> np.ndarray:
         """Which checkpoints of ``ledger`` count: those where the miner was in the market at least
-        ``min_exposure`` of the checkpoint (of the part of it up to ``now_ns`` for the current one)."""
+        ``min_exposure`` of the checkpoint (of the part of it up to ``now_ns`` for the current one),
+        and for some time at all."""
         covered = np.clip(now_ns - ledger.start_ns, 0, self.period_ns)
         out: np.ndarray = (ledger.time_in_market_ns >= min_exposure * covered) & (
             ledger.time_in_market_ns > 0
