@@ -16,6 +16,11 @@ def short() -> league.SeedResult:
     return league.run_seed(3, hours=2.0, books=1)
 
 
+@pytest.fixture(scope="module")
+def other_seed() -> league.SeedResult:
+    return league.run_seed(4, hours=2.0, books=1)
+
+
 def test_every_preset_ranks_every_reference_agent(short: league.SeedResult) -> None:
     assert set(short.standings) == set(league.PRESETS)
     names = [n for n, _, _ in league.LEAGUE]
@@ -30,14 +35,21 @@ def test_every_preset_ranks_every_reference_agent(short: league.SeedResult) -> N
     assert all(len(v) == 4 for v in short.verdicts.values())
 
 
-def test_preset_taos_pays_the_passive_agents_nothing_for_drift(short: league.SeedResult) -> None:
-    """Do-nothing, holder and dust trade less than the minimum volume of a book in every Sharpe
-    window after the first: no weight; sn79, the original formula, pays the dust trader."""
-    taos = {s.name: s for s in short.standings["taos"]}
+@pytest.mark.parametrize("seed", ["short", "other_seed"])
+def test_preset_taos_pays_the_passive_agents_nothing_for_drift(
+    seed: str, request: pytest.FixtureRequest
+) -> None:
+    """In two seeds: do-nothing, holder and dust trade less than the minimum volume of a book in
+    every Sharpe window after the first: no weight; sn79, the original formula, pays the dust
+    trader; ptn ranks neither do-nothing nor dust (never in a position of 1 % of the equity)."""
+    result: league.SeedResult = request.getfixturevalue(seed)
+    taos = {s.name: s for s in result.standings["taos"]}
     assert sum(taos[n].weight for n in league.PASSIVE) <= league.PASSIVE_WEIGHT
     assert taos["do-nothing"].weight == taos["dust"].weight == 0.0
-    sn79 = {s.name: s for s in short.standings["sn79"]}
+    sn79 = {s.name: s for s in result.standings["sn79"]}
     assert sn79["dust"].weight > 0.05
+    ptn = {s.name: s for s in result.standings["ptn"]}
+    assert ptn["do-nothing"].weight == ptn["dust"].weight == 0.0
 
 
 def test_a_fundamental_path_that_is_not_the_markets_stops_the_league(monkeypatch: pytest.MonkeyPatch) -> None:
