@@ -13,9 +13,8 @@ from taos.protocol import Side, TimeInForce
 
 class WashTraderAgent(RandomAgent):
     def __init__(self, uid, params=None):
-        partner = dict(params or {}).pop("partner", None)
-        wash = dict(params or {}).get("wash", 1.0)
-        rest = {k: v for k, v in dict(params or {}).items() if k not in ("partner", "wash")}
+        rest = dict(params or {})  # RandomAgent's parameters, once these two are taken out
+        partner, wash = rest.pop("partner", None), rest.pop("wash", 1.0)
         super().__init__(uid, rest)
         if not isinstance(partner, int) or partner == uid:
             raise ValueError("partner must be the other wash trader's uid")
@@ -26,8 +25,8 @@ class WashTraderAgent(RandomAgent):
         out = self.decide(state)
         self.steps += 1
         maker = self.uid < self.partner
+        tick = self.simulation.tick_size
         for book, _account in self.books(state):
-            tick = self.simulation.tick_size
             if book.best_ask - book.best_bid < 2 * tick - 1e-12:
                 continue  # no price strictly inside the spread
             price = round((book.best_bid + book.best_ask) / 2 / tick) * tick

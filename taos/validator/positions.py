@@ -179,7 +179,7 @@ class PositionTracker(Persisted):
             raise ValueError(
                 f"neutral must be a number or broadcastable to {shape}, got shape {np.shape(neutral)}"
             ) from None
-        threshold = np.full(shape, self.lot_size * (1.0 + _TOLERANCE))
+        threshold: np.ndarray | float = self.lot_size * (1.0 + _TOLERANCE)
         if self.min_notional > 0:
             if mid is None:
                 raise ValueError("mid is needed with a min_notional")
