@@ -149,7 +149,7 @@ def test_a_level_lists_its_first_orders() -> None:
 
     levels = [150, 3, MAX_LEVEL_ORDERS + 1]  # orders per level
     orders = _orders([lvl for lvl, count in enumerate(levels) for _ in range(count)])
-    orders["order_id"] = np.arange(1, len(orders) + 1)
+    orders["order_id"] = np.arange(1, len(orders) + 1) << 24  # exchange ids of public ids 1, 2, …
     book = BookLevels(_levels(3), _levels(0), orders, _orders([]))
     (state,) = book_states([book], np.zeros(0, dtype=_event_dtype()), Units(0.01, 0.0001))
     listed = state.bid_order_array

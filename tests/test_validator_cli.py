@@ -17,10 +17,16 @@ from wallets import make_wallet
 
 import taos
 from taos.config import load, to_core
+from taos.validator.secret import SECRET_ENV, SECRET_FILE, secret_seed, with_secret_seed
 from taos.validator.store import ValidatorStore
 
 ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PYTHONPATH": str(Path(taos.__file__).resolve().parents[1])}
+SECRET = "a-secret-the-tests-share"  # validators that share it run the same simulations
+ENV = {
+    **os.environ,
+    "PYTHONPATH": str(Path(taos.__file__).resolve().parents[1]),
+    "TAOS_SIMULATION_SECRET": SECRET,
+}
 CONFIG = """
 [simulation]
 books = 2
@@ -63,12 +69,12 @@ def validator_args(setup: dict, config: Path, state: Path, *extra: str) -> list[
     ]  # fmt: skip
 
 
-def run_to_end(setup: dict, config: Path, state: Path, *extra: str) -> None:
+def run_to_end(setup: dict, config: Path, state: Path, *extra: str, env: dict | None = None) -> None:
     """Runs a validator process until its simulation ends; it must exit 0."""
     out = subprocess.run(
         validator_args(setup, config, state, *extra),
         check=False,
-        env=ENV,
+        env=ENV if env is None else env,
         capture_output=True,
         text=True,
         timeout=300,
@@ -144,12 +150,44 @@ def test_a_validator_process_scores_a_miner_process_over_signed_http(setup: dict
     with ValidatorStore(state) as store:
         saved = store.load()
     assert saved is not None and saved.step_index == 24 and saved.time_ns == 120 * 10**9
-    sim = saved.restore_simulation(to_core(load(config)))
+    assert saved.identity.seed == secret_seed(3, SECRET)  # never the config's seed as it is
+    sim = saved.restore_simulation(to_core(with_secret_seed(load(config), SECRET)))
     # the miner's maker orders reached the books under its uid (1)
     assert any(
         sim.account(b, 1)["open_orders"] > 0 or sim.account(b, 1)["traded_quote"] > 0 for b in range(2)
     )
     assert saved.hotkeys[1] == setup["miner"].hotkey.ss58_address
+
+
+def test_each_validator_runs_a_secret_seed_of_its_own(setup: dict) -> None:
+    """Without a shared secret, a validator draws one at its first start and keeps it in its state
+    folder: its seed is neither the config's nor another validator's, and a restart resumes it."""
+    config = config_file(setup, 30)
+    alone = {k: v for k, v in ENV.items() if k != SECRET_ENV}
+    seeds = []
+    for name in ("a", "b"):
+        state = setup["tmp"] / name
+        out = subprocess.run(
+            validator_args(setup, config, state, "--max-steps", "2"),
+            check=False,
+            env=alone,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert out.returncode == 0, out.stderr
+        secret = state / SECRET_FILE
+        assert secret.stat().st_mode & 0o777 == 0o600
+        with ValidatorStore(state) as store:
+            saved = store.load()
+        assert saved is not None
+        assert saved.identity.seed == secret_seed(3, secret.read_text().strip())
+        seeds.append(saved.identity.seed)
+    assert len({3, *seeds}) == 3
+    run_to_end(setup, config, setup["tmp"] / "a", env=alone)  # resumes its own simulation (else refused)
+    with ValidatorStore(setup["tmp"] / "a") as store:
+        saved = store.load()
+    assert saved is not None and saved.identity.seed == seeds[0] and saved.step_index == 6
 
 
 def test_scoring_flags_reach_the_validator_process(setup: dict) -> None:

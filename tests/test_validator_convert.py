@@ -36,6 +36,7 @@ from taos.protocol import (
     notional_to_units,
     pack_events,
     price_to_ticks,
+    public_order_id,
     quantity_to_lots,
 )
 from taos.protocol.instructions import Direction
@@ -370,20 +371,19 @@ def test_target_position_is_not_an_engine_instruction() -> None:
 
 def _event_by_row(row: np.void) -> object:
     """One engine event as a protocol object, row by row: an independent spelling of the column-wise
-    packing (market orders have no price; removals keep what is left)."""
+    packing (market orders have no price; removals keep what is left; orders by their public id)."""
     kind, side = int(row["kind"]), Side(int(row["side"]))
+    oid, other = public_order_id(int(row["order_id"])), public_order_id(int(row["other_order_id"]))
     if kind == EventKind.ORDER_PLACED:
         price = U.price(row["price_ticks"]) if row["price_ticks"] else None
-        return OrderPlaced(
-            int(row["seq"]), int(row["ts_ns"]), int(row["order_id"]), side, price, U.qty(row["qty_lots"])
-        )
+        return OrderPlaced(int(row["seq"]), int(row["ts_ns"]), oid, side, price, U.qty(row["qty_lots"]))
     if kind == EventKind.TRADE:
         return Trade(
-            int(row["seq"]), int(row["ts_ns"]), int(row["order_id"]), int(row["other_order_id"]), side,
+            int(row["seq"]), int(row["ts_ns"]), oid, other, side,
             U.price(row["price_ticks"]), U.qty(row["qty_lots"]),
         )  # fmt: skip
     return OrderRemoved(
-        int(row["seq"]), int(row["ts_ns"]), int(row["order_id"]), side, U.qty(row["qty_lots"]),
+        int(row["seq"]), int(row["ts_ns"]), oid, side, U.qty(row["qty_lots"]),
         U.qty(row["remaining_lots"]), CancelReason(int(row["reason"])),
     )  # fmt: skip
 

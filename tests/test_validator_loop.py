@@ -120,8 +120,17 @@ def test_a_reset_drops_the_old_miners_pending_instructions(tmp_path: Path) -> No
     asyncio.run(run(v, max_steps=20))
     assert (v.pending["agent"] == 1).any()  # its last reply's order waits for the next step
     others = v.pending[v.pending["agent"] != 1].copy()
+    open_ids = sorted(int(i) for b in range(v.books) for i in v.sim.open_orders(b, 1)["order_id"])
+    assert open_ids
+    now = v.sim.time_ns
     v.reset_uid(1)
-    assert v.pending[v.pending["agent"] == 1]["kind"].tolist() == [InstructionKind.RESET_AGENT]
+    mine = v.pending[v.pending["agent"] == 1]
+    # its open orders are cancelled one by one at times spread over the next step, then it is reset
+    assert mine["kind"].tolist() == [InstructionKind.CANCEL] * len(open_ids) + [InstructionKind.RESET_AGENT]
+    assert sorted(mine["order_id"][:-1].tolist()) == open_ids
+    end = now + v.publish_ns
+    assert (np.diff(mine["ts_ns"]) >= 0).all() and now <= mine["ts_ns"][0] and mine["ts_ns"][-1] == end - 1
+    assert len(set(mine["ts_ns"][:-1].tolist())) == len(open_ids)  # no two at one instant
     assert v.pending[v.pending["agent"] != 1].tobytes() == others.tobytes()
 
 

@@ -89,6 +89,7 @@ def test_two_identical_miners_reach_the_book_first_in_turn_not_by_uid(tmp_path: 
     v = Validator(
         config, LocalChain.from_file(chain_file, "v"), transport, ValidatorSettings(weights_interval_s=1e9)
     )
+    v.jitter_ns = (0, 0)  # no arrival jitter: the two orders tie, and the fair order decides
     v.sync_chain()
     firsts = []
     for _ in range(80):

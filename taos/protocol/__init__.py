@@ -49,6 +49,7 @@ from taos.protocol.enums import (
 )
 from taos.protocol.events import (
     EVENT_FIELDS,
+    PUBLIC_ID_SHIFT,
     RECORD_SIZE,
     BookEvent,
     OrderPlaced,
@@ -56,6 +57,7 @@ from taos.protocol.events import (
     Trade,
     event_dtype,
     pack_events,
+    public_order_id,
     unpack_events,
 )
 from taos.protocol.instructions import (
@@ -115,6 +117,7 @@ __all__ = [
     "ORDER_FIELDS",
     "ORDER_SIZE",
     "PROTOCOL_VERSION",
+    "PUBLIC_ID_SHIFT",
     "RECORD_SIZE",
     "STATE_PATH",
     "Account",
@@ -182,6 +185,7 @@ __all__ = [
     "pack_events",
     "pack_side",
     "price_to_ticks",
+    "public_order_id",
     "quantity_to_lots",
     "unpack_events",
     "unpack_side",

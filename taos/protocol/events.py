@@ -9,8 +9,8 @@ Record layout (offsets in bytes; ``<`` little-endian)::
 
      0  seq             u64   the event's sequence number in its book
      8  ts_ns           i64   simulated time
-    16  order_id        u64   the order (for a trade: the taker's)
-    24  other_order_id  u64   for a trade: the maker's order; else 0
+    16  order_id        u64   the order's public id (for a trade: the taker's)
+    24  other_order_id  u64   for a trade: the maker's order's public id; else 0
     32  price           f64   decimal price; NaN for a market order's arrival and for removals
     40  quantity        f64   decimal base quantity
     48  remaining       f64   for a removal: what is left of the order; else 0
@@ -18,6 +18,13 @@ Record layout (offsets in bytes; ``<`` little-endian)::
     57  side            u8    Side (for a trade: the aggressor's)
     58  reason          u8    for a removal: CancelReason; else 0
     59  (5 zero bytes)
+
+Public order ids: the events (and the orders of a book's levels, ``taos.protocol.levels``) name
+orders by their public id, the order's number among the orders that arrived on its book (1, 2, …,
+in the order their ``OrderPlaced`` events come), so an id tells nothing the event stream does not:
+not which agent sent it, nor which earlier order it replaces. A miner's own orders carry their
+exchange ``order_id`` in its account and notices (what a ``Cancel`` names);
+``public_order_id(order_id)`` is the same order's public id.
 """
 
 from __future__ import annotations
@@ -30,6 +37,15 @@ from typing import Any
 import msgspec
 
 from taos.protocol.enums import CancelReason, EventKind, Side
+
+PUBLIC_ID_SHIFT = 24
+"""An exchange order id is ``(public id << PUBLIC_ID_SHIFT) | the order's slot in its book``."""
+
+
+def public_order_id(order_id: int) -> int:
+    """The public id (in the events and levels every miner receives) of one's own order
+    ``order_id`` (from the account or a notice)."""
+    return int(order_id) >> PUBLIC_ID_SHIFT
 
 
 class OrderPlaced(msgspec.Struct, frozen=True, array_like=True, tag=1):

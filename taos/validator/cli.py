@@ -111,6 +111,7 @@ def _check_flags(args: argparse.Namespace) -> None:
 def build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from taos.chain.bittensor_chain import import_bittensor
     from taos.validator.metrics import ValidatorMetrics
+    from taos.validator.secret import simulation_secret, with_secret_seed
     from taos.validator.store import ValidatorStore
     from taos.validator.transport import HttpTransport
     from taos.validator.validator import Validator, ValidatorSettings
@@ -136,6 +137,7 @@ def build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         raise StartError(f"--fresh: the state folder {state} exists; move it away to start anew")
     store = ValidatorStore(state)
     try:
+        config = with_secret_seed(config, simulation_secret(state))  # taos.validator.secret
         metrics = ValidatorMetrics()
         settings = ValidatorSettings(
             timeout_s=args.timeout,

@@ -55,6 +55,7 @@ from taos.protocol import (
     order_dtype,
 )
 from taos.protocol.checks import GRID_TOLERANCE
+from taos.protocol.events import PUBLIC_ID_SHIFT
 from taos.protocol.limits import MAX_ACCOUNT_ORDERS, MAX_EVENTS_PER_BOOK, MAX_LEVEL_ORDERS
 from taos.simulator import EVENT_DTYPE, LEVEL_DTYPE, ORDER_DTYPE
 from taos.validator.packing import (
@@ -141,7 +142,7 @@ def _sides(books: Sequence[BookLevels], u: Units) -> list[tuple[tuple[bytes, byt
     out["price"] = np.round(levels["price_ticks"] * u.tick_size, 12)
     out["quantity"] = np.round(levels["qty_lots"] * u.lot_size, 12)
     detail = np.zeros(int(np.count_nonzero(keep)), dtype=_ORDER_DTYPE)
-    detail["order_id"] = orders["order_id"][keep]
+    detail["order_id"] = orders["order_id"][keep] >> PUBLIC_ID_SHIFT  # public ids (taos.protocol.events)
     detail["quantity"] = np.round(orders["qty_lots"][keep] * u.lot_size, 12)
     detail["level"] = orders["level"][keep]
     level_bytes, order_bytes = out.tobytes(), detail.tobytes()
@@ -179,8 +180,8 @@ def _packed_public_events(ev: np.ndarray, u: Units, kinds: np.ndarray = _PUBLIC)
     no_price = removed | ((kind == EventKind.ORDER_PLACED) & (ticks == 0))  # removals, market orders
     out["seq"] = ev["seq"][at]
     out["ts_ns"] = ev["ts_ns"][at]
-    out["order_id"] = ev["order_id"][at]
-    out["other_order_id"] = np.where(trade, ev["other_order_id"][at], 0)
+    out["order_id"] = ev["order_id"][at] >> PUBLIC_ID_SHIFT  # public ids (taos.protocol.events)
+    out["other_order_id"] = np.where(trade, ev["other_order_id"][at] >> PUBLIC_ID_SHIFT, 0)
     out["price"] = np.where(no_price, np.nan, np.round(ticks * u.tick_size, 12))
     out["quantity"] = np.round(ev["qty_lots"][at] * u.lot_size, 12)
     out["remaining"] = np.where(removed, np.round(ev["remaining_lots"][at] * u.lot_size, 12), 0.0)
@@ -446,6 +447,20 @@ class MinerEvents:
         first = np.cumsum(lengths) - lengths
         rows = indices[np.repeat(starts - first, lengths) + np.arange(int(lengths.sum()))]
         return cls(result.events[rows], [int(x) for x in want], lengths)
+
+    def from_time(self, start_ns: Mapping[int, int]) -> MinerEvents:
+        """Without the events of each uid of ``start_ns`` before its time there (a reset miner's
+        notices start with its reset)."""
+        owner = np.repeat(np.asarray(self.uids, dtype=np.int64), self.lengths)
+        keep = np.ones(len(self.events), dtype=np.bool_)
+        for uid, t in start_ns.items():
+            keep &= (owner != uid) | (self.events["ts_ns"] >= t)
+        if keep.all():
+            return self
+        lengths = np.bincount(
+            np.repeat(np.arange(len(self.uids)), self.lengths)[keep], minlength=len(self.uids)
+        )
+        return MinerEvents(self.events[keep], self.uids, lengths.astype(np.int64))
 
 
 def pack_miner_notices(events: Mapping[int, np.ndarray] | MinerEvents, u: Units) -> PackedNotices:

@@ -10,6 +10,13 @@ journal, a replay and another validator agree.
 
 The ordering is idempotent: ordering records that are ordered already leaves them as they are, so
 the validator can order its pending records both when it stores them and when it runs them.
+
+Arrival jitter (``arrival_jitter``): each accepted instruction reaches its book a little later
+than the latency model says, by an amount drawn from the same seed, uniform over the background
+agents' latency range, so that the miners' instructions neither share one timestamp per reply nor
+sit on the latency model's grid (e.g. all at the 10 ms floor), where an observer of the public
+stream could tell them from the background agents' and group them by miner. A miner's instructions
+that had the same time keep their order: the k-th gets the k-th smallest of their jitters.
 """
 
 from __future__ import annotations
@@ -17,18 +24,23 @@ from __future__ import annotations
 import numpy as np
 
 ORDER_STREAM = 0x6F_72_64_65_72  # "order": keeps this stream apart from any other drawn from the seed
+JITTER_STREAM = 0x6A_69_74_74_65_72  # "jitter"
+SPREAD_STREAM = 0x73_70_72_65_61_64  # "spread": the times of the cancellations the validator makes
+
+
+def _rng(seed: int, step_index: int, stream: int, *more: int) -> np.random.Generator:
+    if isinstance(step_index, bool) or not isinstance(step_index, int | np.integer) or step_index < 0:
+        raise ValueError(f"step_index must be an integer >= 0, got {step_index!r}")
+    entropy = [int(seed) % (1 << 64), int(step_index), stream, *(int(x) for x in more)]
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
 
 
 def miner_order(seed: int, step_index: int, slots: int) -> np.ndarray:
     """The place of each miner slot (``[slots]``, a permutation of ``0..slots-1``) in the order of
     step ``step_index``, drawn from ``seed``."""
-    if isinstance(step_index, bool) or not isinstance(step_index, int | np.integer) or step_index < 0:
-        raise ValueError(f"step_index must be an integer >= 0, got {step_index!r}")
     if isinstance(slots, bool) or not isinstance(slots, int | np.integer) or slots < 0:
         raise ValueError(f"slots must be an integer >= 0, got {slots!r}")
-    entropy = [int(seed) % (1 << 64), int(step_index), ORDER_STREAM]
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
-    return rng.permutation(int(slots))
+    return _rng(seed, step_index, ORDER_STREAM).permutation(int(slots))
 
 
 def fair_order(records: np.ndarray, seed: int, step_index: int, slots: int) -> np.ndarray:
@@ -53,4 +65,46 @@ def fair_order(records: np.ndarray, seed: int, step_index: int, slots: int) -> n
     return out
 
 
-__all__ = ["ORDER_STREAM", "fair_order", "miner_order"]
+def arrival_jitter(records: np.ndarray, seed: int, step_index: int, low_ns: int, high_ns: int) -> np.ndarray:
+    """A copy of ``records`` (engine instruction records: ``agent``, ``ts_ns``) in which each
+    record reaches its book later by a jitter uniform over ``[low_ns, high_ns]``, drawn for step
+    ``step_index`` from ``seed``. The records of one agent that had the same time get that agent's
+    jitters in increasing order, so they still reach the book in the order they were sent."""
+    low, high = int(low_ns), int(high_ns)
+    if not 0 <= low <= high:
+        raise ValueError(f"need 0 <= low_ns <= high_ns, got {low_ns} and {high_ns}")
+    rng = _rng(seed, step_index, JITTER_STREAM)
+    out = records.copy()
+    n = len(out)
+    if n == 0 or high == 0:
+        return out
+    jitter = rng.integers(low, high, size=n, endpoint=True, dtype=np.int64)
+    agent, ts = out["agent"].astype(np.int64), out["ts_ns"].astype(np.int64)
+    sent = np.lexsort((np.arange(n), ts, agent))  # each (agent, time) group, in the order sent
+    smallest = np.lexsort((jitter, ts, agent))  # the same groups, each with its jitters ascending
+    ordered = np.empty(n, dtype=np.int64)
+    ordered[sent] = jitter[smallest]
+    out["ts_ns"] = ts + ordered
+    return out
+
+
+def spread_times(seed: int, step_index: int, uid: int, start_ns: int, end_ns: int, n: int) -> np.ndarray:
+    """``n`` times drawn for step ``step_index`` and miner ``uid`` from ``seed``, each uniform over
+    ``[start_ns, end_ns)``: when the validator's own cancellations of a miner's orders (a reset, an
+    elimination) reach their books, spread over the step like other agents' cancellations instead
+    of one burst at one instant."""
+    start, end = int(start_ns), int(end_ns)
+    if end <= start:
+        raise ValueError(f"need start_ns < end_ns, got {start_ns} and {end_ns}")
+    return _rng(seed, step_index, SPREAD_STREAM, uid).integers(start, end, size=int(n), dtype=np.int64)
+
+
+__all__ = [
+    "JITTER_STREAM",
+    "ORDER_STREAM",
+    "SPREAD_STREAM",
+    "arrival_jitter",
+    "fair_order",
+    "miner_order",
+    "spread_times",
+]

@@ -65,7 +65,7 @@ from taos.validator.convert import (
 from taos.validator.history import ScoreParams, ScoreState
 from taos.validator.latency import LatencyModel, LinearLatency, instruction_delay_ns
 from taos.validator.metrics import NullMetrics, StepMetrics
-from taos.validator.ordering import fair_order
+from taos.validator.ordering import arrival_jitter, fair_order, spread_times
 from taos.validator.outcome import ANSWERED, QueryOutcome
 from taos.validator.packing import array_header
 from taos.validator.persisted import Persisted, Stored, committed, layout, load_state, state_of, written_of
@@ -74,7 +74,7 @@ from taos.validator.positions import PositionTracker
 from taos.validator.rules import RateLimiter, RulesSettings, closed_books
 from taos.validator.schemes import Observation, ScoringScheme, make_scheme
 from taos.validator.schemes.ptn import Elimination, PositionStats
-from taos.validator.store import JournalEntry, SimulationIdentity, simulation_identity
+from taos.validator.store import JournalEntry, SimulationIdentity, config_hash, simulation_identity
 from taos.validator.targets import plan_target
 from taos.validator.transport import Answer, Transport
 from taos.validator.validation import (
@@ -202,6 +202,8 @@ class Validator(Persisted):
         self.publish_ns = round(config.simulation.publish_interval_s * S)
         self.grace_ns = round(config.simulation.grace_period_s * S)
         self.end_ns = round(config.simulation.duration_s * S)
+        self.jitter_ns = background_latency_ns(config)  # the range of the arrival jitter
+        self._resets: dict[int, int] = {}  # uid → time of its reset, in the step last run
         self.info = self._simulation_info()
         self.step_index = 0
         self.encode_s = 0.0  # wall seconds spent encoding the shared part of the states
@@ -270,6 +272,8 @@ class Validator(Persisted):
         records, self.pending = self._ordered_pending(), instruction_array(0)
         self.step_index += 1
         result = self.sim.step(until, records, self.settings.depth, self.settings.detail_depth)
+        resets = records[records["kind"] == InstructionKind.RESET_AGENT]
+        self._resets = dict(zip(resets["agent"].tolist(), resets["ts_ns"].tolist(), strict=True))
         if self.store is not None:
             self._journal.append(JournalEntry(self.step_index, until, records))
         self.market = self.snapshot(result)
@@ -310,7 +314,9 @@ class Validator(Persisted):
         # the engine's starting balances, on the lot grid: the neutral inventory of a position
         capital = Capital(self.units.qty(self.core.miner_base_lots), self.units.quote(self.core.miner_quote))
         return SimulationInfo(
-            simulation_id=f"{self.config.simulation.seed}",
+            # opaque: the seed would let a miner compute every book's fundamental price path ahead
+            # (taos.validator.secret); validators with the same config and seed send the same id
+            simulation_id=config_hash(self.config)[:16],
             books=self.config.simulation.books,
             tick_size=market.tick_size,
             lot_size=market.lot_size,
@@ -346,7 +352,10 @@ class Validator(Persisted):
         self.encode_s += time.perf_counter() - t0
         data = MinerAccountData.of(self.sim, len(self.miners))  # one call for every book
         accounts = miner_accounts(serving, data, self.units)  # encoded, from whole columns
-        engine = pack_miner_notices(MinerEvents.of_step(result, serving), self.units)
+        events = MinerEvents.of_step(result, serving)
+        if self._resets:  # a reset miner is told of its reset, not of its predecessor's orders
+            events = events.from_time(self._resets)
+        engine = pack_miner_notices(events, self.units)
         for reason, count in engine.rejections.items():
             self.metrics.count_rejection(reason, count)
         out = {}
@@ -445,7 +454,8 @@ class Validator(Persisted):
             self.miners[a.uid].notices.extend(notices)
             if records is not None and len(records):
                 batches.append(records)
-        self.pending = _concat(batches)
+        seed, (low, high) = self.config.simulation.seed, self.jitter_ns
+        self.pending = arrival_jitter(_concat(batches), seed, self.step_index + 1, low, high)
 
     def _admit(
         self, uid: int, answer: Answer, ctx: ValidationContext
@@ -670,19 +680,38 @@ class Validator(Persisted):
         eliminated = self.scheme.excluded()
         if not eliminated.any():
             return
-        batches = [self.pending]
+        agents: set[int] = set()
         for b in range(self.books):
             acc = result.accounts[b]
-            agents = acc["agent"][(acc["open_orders"] > 0) & eliminated[acc["agent"]]]
-            for uid in agents:
-                orders = self.sim.open_orders(b, int(uid))
-                cancels = instruction_array(len(orders))
-                cancels["kind"] = InstructionKind.CANCEL
-                cancels["agent"] = uid
-                cancels["book"] = b
-                cancels["order_id"] = orders["order_id"]
-                batches.append(cancels)
-        self.pending = _concat(batches)
+            agents.update(acc["agent"][(acc["open_orders"] > 0) & eliminated[acc["agent"]]].tolist())
+        self.pending = _concat(
+            [self.pending, *(self._withdrawal(uid, reset=False) for uid in sorted(agents))]
+        )
+
+    def _withdrawal(self, uid: int, *, reset: bool) -> np.ndarray:
+        """Records that cancel every open order of ``uid`` at times spread over the next step
+        (``taos.validator.ordering.spread_times``), then, with ``reset``, reset its accounts at the
+        end of that step. In the public stream the orders leave one by one among other agents'
+        cancellations, not as one burst of reset cancellations that would mark them as one
+        agent's."""
+        start = self.sim.time_ns
+        end = max(start + 2, min(self.end_ns, start + self.publish_ns))
+        found = [(b, self.sim.open_orders(b, uid)["order_id"]) for b in range(self.books)]
+        out = instruction_array(sum(len(ids) for _, ids in found) + int(reset))
+        out["agent"] = uid
+        out["kind"] = InstructionKind.CANCEL
+        at = 0
+        for b, ids in found:
+            out["book"][at : at + len(ids)] = b
+            out["order_id"][at : at + len(ids)] = ids
+            at += len(ids)
+        out["ts_ns"][:at] = spread_times(
+            self.config.simulation.seed, self.step_index + 1, uid, start, end - 1, at
+        )
+        if reset:
+            out["kind"][at] = InstructionKind.RESET_AGENT
+            out["ts_ns"][at] = end - 1
+        return out[np.argsort(out["ts_ns"], kind="stable")]
 
     def miner_scores(self) -> np.ndarray:
         """The score of every slot that its weight comes from: the EMA scores (weights ``taos``)
@@ -727,11 +756,10 @@ class Validator(Persisted):
         self.last_target_ns[uid] = NEVER
         self.book_events[uid] = BookEvents.ALL
         self.miners[uid].notices = []
-        reset = instruction_array(1)
-        reset["kind"] = InstructionKind.RESET_AGENT
-        reset["agent"] = uid
-        # the old miner's accepted instructions would run after the reset (their delays are > 0)
-        self.pending = _concat([self.pending[self.pending["agent"] != uid], reset])
+        # the old miner's accepted instructions are dropped; its orders leave over the next step
+        self.pending = _concat(
+            [self.pending[self.pending["agent"] != uid], self._withdrawal(uid, reset=True)]
+        )
         self.metrics.forget_uid(uid)
 
     def set_weights(self) -> None:
@@ -828,6 +856,16 @@ class Validator(Persisted):
             step_index=self.step_index,
             sim_time_s=result.time_ns / S,
         )
+
+
+def background_latency_ns(config: Config) -> tuple[int, int]:
+    """The range of the background agents' latencies (the smallest lower end and the largest upper
+    end over the populations), in ns: the range of the miners' arrival jitter. (0, 0) without
+    background agents."""
+    ranges = [p.latency_s for p in config.populations if p.count > 0]
+    if not ranges:
+        return 0, 0
+    return round(min(r[0] for r in ranges) * S), round(max(r[1] for r in ranges) * S)
 
 
 def _concat(batches: list[np.ndarray]) -> np.ndarray:
