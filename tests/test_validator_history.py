@@ -44,17 +44,45 @@ def test_volume_is_the_difference_of_the_counters_and_a_drop_is_a_reset() -> Non
     assert st.volume_24h().tolist() == [[285, 41]]
 
 
-def test_old_buckets_leave_the_24h_volume_and_the_cap_is_reached() -> None:
+def test_the_24h_volume_counts_exactly_the_steps_inside_the_horizon() -> None:
+    """Horizon 30 s, buckets of 10 s: the volume at time t is that of the observations after
+    t - 30 s, at times that are not bucket boundaries (7 s, 13 s, 22 s, 36 s, 38 s, 44 s); with
+    buckets it was that of the buckets ending with t's, e.g. at 38 s buckets 1 to 3 (10 s to
+    40 s), which also counted the step at 13 s... but not the one at 7 s that left at 37 s."""
     st = ScoreState(params(), miners=2, books=1)
-    st.observe(1, 5 * S, [[1.0], [1.0]], [[600], [0]])  # bucket 0
-    st.observe(2, 15 * S, [[1.0], [1.0]], [[1000], [10]])  # bucket 1: +400, +10
+    st.observe(1, 7 * S, [[1.0], [1.0]], [[600], [0]])  # +600, +0
+    st.observe(2, 13 * S, [[1.0], [1.0]], [[700], [10]])  # +100, +10
+    st.observe(3, 22 * S, [[1.0], [1.0]], [[1000], [10]])  # +300, +0
     assert st.volume_24h().tolist() == [[1000], [10]]
-    assert st.over_volume_cap().tolist() == [[True], [False]]
-    # Horizon = 3 buckets: at bucket 3 (t = 30 s) bucket 0 has left.
-    assert st.volume_24h(30 * S).tolist() == [[400], [10]]
-    assert st.over_volume_cap(30 * S).tolist() == [[False], [False]]
-    st.observe(3, 65 * S, [[1.0], [1.0]], [[1000], [10]])  # bucket 6: everything old is gone
+    assert st.over_volume_cap().tolist() == [[True], [False]]  # cap 1000
+    assert st.volume_24h(36 * S).tolist() == [[1000], [10]]  # 7 s > 36 s - 30 s: still inside
+    assert st.volume_24h(37 * S).tolist() == [[400], [10]]  # 7 s = 37 s - 30 s: out
+    assert st.over_volume_cap(37 * S).tolist() == [[False], [False]]
+    assert st.volume_24h(43 * S).tolist() == [[300], [0]]  # 13 s out too
+    st.observe(4, 38 * S, [[1.0], [1.0]], [[1050], [10]])  # +50
+    assert st.volume_24h().tolist() == [[450], [10]]  # 13, 22, 38 s
+    st.observe(5, 44 * S, [[1.0], [1.0]], [[1050], [20]])  # +0, +10
+    assert st.volume_24h().tolist() == [[350], [10]]  # 22, 38, 44 s
+    with pytest.raises(ValueError, match="before the latest observation"):
+        st.volume_24h(40 * S)
+    st.observe(6, 95 * S, [[1.0], [1.0]], [[1050], [20]])  # everything old is gone
     assert st.volume_24h().tolist() == [[0], [0]]
+
+
+def test_the_24h_volume_on_the_default_horizon_at_odd_times() -> None:
+    """24 h and 10-minute buckets: a trade 24 h + 1 s ago is out, one 23 h 59 min 59 s ago in,
+    whatever the buckets (the bucketed sum counted 23 h 50 min to 24 h)."""
+    p = ScoreParams(starting_wealth=100.0)
+    st = ScoreState(p, miners=1, books=1)
+    day = 86_400 * S
+    st.observe(1, 1_234 * S, [[1.0]], [[40]])  # 20 min 34 s
+    st.observe(2, 1_235 * S, [[1.0]], [[45]])
+    st.observe(3, day + 1_234 * S, [[1.0]], [[145]])  # exactly a day after the first: it left
+    assert st.volume_24h().tolist() == [[105]]
+    assert st.volume_24h(day + 1_235 * S - 1).tolist() == [[105]]  # the second is 1 ns inside
+    assert st.volume_24h(day + 1_235 * S).tolist() == [[100]]
+    st.observe(4, day + 1_800 * S, [[1.0]], [[150]])
+    assert st.volume_24h().tolist() == [[105]]
 
 
 def test_activity_rises_with_volume_and_halves_over_one_idle_window() -> None:
@@ -277,30 +305,31 @@ def test_only_the_active_miners_are_scored() -> None:
         masked.observe(12, 60 * S, values[11], np.full((4, 2), 1200), active=np.ones(3, dtype=bool))
 
 
-def test_kept_bucket_sums_equal_a_fresh_sum_through_resets_boundaries_and_later_times() -> None:
-    """volume_24h keeps the sum of the closed buckets between steps: after every observation, reset
-    and boundary, and for times ahead of the latest observation (the accept hop asks with the next
-    step's time), it equals the sum of the buckets counted afresh. window_volume is the volume of
-    exactly the last ``window`` history columns (a boundary's column has none), counted afresh."""
+def test_the_24h_volume_equals_a_fresh_sum_through_resets_boundaries_and_later_times() -> None:
+    """After every observation, reset and boundary, and for times ahead of the latest observation
+    (the accept hop asks with the step's time), volume_24h equals the volume of the observations
+    within the horizon counted afresh. window_volume is the volume of exactly the last ``window``
+    history columns (a boundary's column has none), counted afresh."""
     rng = np.random.default_rng(11)
     p = params(window=4, bucket_ns=10 * S, volume_horizon_ns=60 * S)
     st = ScoreState(p, miners=3, books=2)
     totals = np.zeros((3, 2), dtype=np.int64)
     prev = totals.copy()
     columns: list[np.ndarray] = []  # each history column's step volume
+    observed: list[tuple[int, np.ndarray]] = []  # (time, step volume) of this simulation
     t = 0
 
-    def fresh(time_ns: int, n: int) -> np.ndarray:
-        k = time_ns // p.bucket_ns
-        mask = (st._bucket_id > k - n) & (st._bucket_id <= k)
-        return st._volume[..., mask].sum(axis=-1)
+    def fresh(time_ns: int) -> np.ndarray:
+        inside = [v for at, v in observed if at > time_ns - p.volume_horizon_ns]
+        return sum(inside, np.zeros((3, 2), dtype=np.int64))
 
     checked = 0
     for step in range(1, 200):
-        t += int(rng.choice([5, 5, 5, 25])) * S
+        t += int(rng.choice([3, 5, 5, 7, 25])) * S + int(rng.integers(0, S))
         totals += rng.integers(0, 50, size=(3, 2))
         st.observe(step, t, np.ones((3, 2)), totals)
         columns.append(totals - prev)
+        observed.append((t, totals - prev))
         prev = totals.copy()
         if rng.random() < 0.05:
             uid = int(rng.integers(3))
@@ -308,14 +337,17 @@ def test_kept_bucket_sums_equal_a_fresh_sum_through_resets_boundaries_and_later_
             totals[uid] = prev[uid] = 0
             for c in columns:
                 c[uid] = 0
+            for _, v in observed:
+                v[uid] = 0
         if rng.random() < 0.02:
             st.mark_boundary()
             totals[...] = prev[...] = 0
             columns.append(np.zeros((3, 2), dtype=np.int64))
+            observed.clear()
             t = 0
             continue
-        for ahead in (0, 5 * S, 10 * S, 70 * S):
-            assert st.volume_24h(t + ahead).tolist() == fresh(t + ahead, p.horizon_buckets).tolist()
+        for ahead in (0, 5 * S, 10 * S, 59 * S, 70 * S):
+            assert st.volume_24h(t + ahead).tolist() == fresh(t + ahead).tolist()
             checked += int(st.volume_24h(t + ahead).any())
         assert st.window_volume().tolist() == sum(columns[-p.window :]).tolist()
     assert checked > 300  # the sums compared were not all zero
@@ -360,3 +392,30 @@ def test_the_written_columns_cover_every_change_between_commits() -> None:
         before = now
         st.committed()
     assert listed > 400  # most commits listed the rings
+
+
+def test_a_state_kept_with_buckets_only_counts_them_until_they_leave_then_exactly() -> None:
+    """A state kept before the exact 24 h volume (no day_volume, no log): its 24 h volume starts as
+    the buckets' sum and each bucket leaves it whole when its start leaves the horizon; once the
+    horizon has passed, it is the exact volume again."""
+    p = params()  # horizon 30 s, buckets of 10 s
+    a = ScoreState(p, miners=1, books=1)
+    a.observe(1, 7 * S, [[1.0]], [[100]])  # bucket 0
+    a.observe(2, 13 * S, [[1.0]], [[130]])  # bucket 1: +30
+    a.observe(3, 22 * S, [[1.0]], [[150]])  # bucket 2: +20
+    old = {
+        k: v
+        for k, v in state_of(a).items()
+        if k not in ("day_volume", "reset_step") and not k.startswith("log_")
+    }
+    b = ScoreState.restored(old, 1, 1)
+    assert b.volume_24h().tolist() == [[150]]
+    b.observe(4, 31 * S, [[1.0]], [[150]])  # bucket 0 starts at 0 s = 31 s - 30 s... leaves at 30 s
+    assert b.volume_24h().tolist() == [[50]]
+    b.observe(5, 41 * S, [[1.0]], [[155]])  # bucket 1 (10 s) out: +5
+    assert b.volume_24h().tolist() == [[25]]
+    b.observe(6, 53 * S, [[1.0]], [[165]])  # bucket 2 (20 s) out: 31, 41, 53 s
+    assert b.volume_24h().tolist() == [[15]]
+    b.observe(7, 62 * S, [[1.0]], [[165]])  # exact now: 41 s left at 71 s, 31 s at 61 s
+    assert b.volume_24h().tolist() == [[15]]
+    assert b.volume_24h(72 * S).tolist() == [[10]]

@@ -28,6 +28,7 @@ from taos.validator.store import (
     JournalEntry,
     SimulationIdentity,
     StoredState,
+    StoredVolumeLog,
     StoreError,
     ValidatorStore,
     _array_from_chunks,
@@ -860,3 +861,90 @@ def test_a_schema_3_delay_beyond_the_clock_never_arrives() -> None:
     assert entry.arriving(5 * S).records["ts_ns"].tolist() == [5 * S, 5 * S + 7, np.iinfo(np.int64).max]
     assert records["ts_ns"].tolist()[0] == -5  # the stored entry is left as it was
     assert JournalEntry(2, 10 * S, records).arriving(5 * S).records is records
+
+
+# --- the step volumes of the 24 h horizon (StoredVolumeLog) -------------------------------------
+
+
+def test_the_24h_volumes_wait_in_the_store_and_leave_it_with_the_horizon(tmp_path: Path) -> None:
+    """A score state whose step volumes are kept in the store (horizon 30 s, a step every 7 s):
+    its 24 h volumes equal those of the same state keeping them in memory, through commits, a
+    restart from the store and a simulation boundary; the table holds the rows of the horizon
+    only (those that left are deleted in the commit that took them off the sums), and the state's
+    own arrays hold none."""
+    p = ScoreParams(
+        starting_wealth=100.0, window=4, interval_ns=7 * S, bucket_ns=10 * S, volume_horizon_ns=30 * S
+    )
+    rng = np.random.default_rng(4)
+    sim = Simulation(core_config())
+    memory = ScoreState(p, 3, 2)
+    kept = ScoreState(p, 3, 2)
+    totals = np.zeros((3, 2), dtype=np.int64)
+    store = ValidatorStore(tmp_path)
+    kept.use_log(StoredVolumeLog(store))
+
+    def rows_in_store() -> list[tuple[int, int]]:
+        return [
+            tuple(r)
+            for r in store.db.execute("SELECT step_index, time_ns FROM volume_rows ORDER BY step_index")
+        ]
+
+    t = 0
+    for step in range(1, 40):
+        t += 7 * S
+        totals += rng.integers(0, 30, size=(3, 2))
+        for st in (memory, kept):
+            st.observe(step, t, np.ones((3, 2)), totals)
+        if step == 20:  # a restart: the state comes back from the store's arrays, the rows stay
+            store.close()
+            store = ValidatorStore(tmp_path)
+            loaded = store.load()
+            assert loaded is not None
+            kept = score_state_of(loaded)
+            kept.use_log(StoredVolumeLog(store))
+            # the observation of step 20 was not committed: it is made again
+            kept.observe(step, t, np.ones((3, 2)), totals)
+        if step == 30:
+            for st in (memory, kept):
+                st.mark_boundary()
+            totals[...] = 0
+            t = 0
+        assert kept.volume_24h().tolist() == memory.volume_24h().tolist()
+        assert kept.volume_24h(t + 12 * S).tolist() == memory.volume_24h(t + 12 * S).tolist()
+        sim.step(step * S)
+        store.save(
+            sim,
+            identity=IDENTITY,
+            step_index=step,
+            time_ns=int(sim.time_ns),
+            arrays=stored_arrays(kept),
+            hotkeys={},
+            volume_log=kept.log,
+        )
+        in_memory = [(r.step, r.time_ns) for r in memory.log.rows_through(-1, 2**62)]
+        assert rows_in_store() == in_memory and all(t_ > t - 30 * S for _, t_ in in_memory)
+        assert len(in_memory) == (0 if step == 30 else min(5, step if step < 30 else step - 30))
+        assert all(
+            len(a) == 0 for k, a in state_of(kept).items() if k.startswith("log_") and k != "log_taken"
+        )
+    assert kept.volume_24h().sum() > 0
+    store.close()
+
+
+def test_a_schema_4_store_gets_the_volume_rows_table_and_resumes(tmp_path: Path) -> None:
+    run = Run()
+    with ValidatorStore(tmp_path) as store:
+        run.advance()
+        run.save(store)
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    with db:
+        db.execute("DROP TABLE volume_rows")
+        db.execute("UPDATE schema_version SET version = 4")
+    db.close()
+    with ValidatorStore(tmp_path) as store:
+        loaded = store.load()
+        assert loaded is not None and loaded.step_index == 1
+        assert (
+            store.db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)] == [(5,)]
+        )
+        assert store.db.execute("SELECT count(*) FROM volume_rows").fetchone() == (0,)

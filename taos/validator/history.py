@@ -5,9 +5,14 @@ One :class:`ScoreState` holds, per miner and book:
 - the inventory-value history: the last ``window`` (L = 720) observations in a ring buffer; NaN
   marks a missing value, a simulation boundary (:meth:`ScoreState.mark_boundary`) or a reset miner
   (:meth:`ScoreState.reset_uid`), and the Sharpe ratio never differences across it;
-- the traded volume in buckets of 10 minutes of simulation time, enough buckets for 24 h (the volume
-  cap of SPEC §8), and each history column's step volume in a ring like the values, whose sum is
-  the volume of the Sharpe window exactly (the activity factor, the minimum volume of a book);
+- the traded volume in buckets of 10 minutes of simulation time (the activity factor's "traded in
+  the latest bucket"), and each history column's step volume in a ring like the values, whose sum
+  is the volume of the Sharpe window exactly (the activity factor, the minimum volume of a book);
+- the volume of the last 24 h (the volume cap of SPEC §8) exactly: a running sum to which each
+  observation's step volumes are added, and from which they are taken again when they leave the
+  horizon; the step volumes wait in a :class:`VolumeLog` (the nonzero ones only) in memory, or in
+  the validator's store (``taos.validator.store.StoredVolumeLog``), so that a day of them costs
+  no memory;
 - the activity factors and the EMA-smoothed scores (alpha = 0.1);
 - rolling sums of the returns in each window (count, shifted sum and sum of squares), so that a
   step's Sharpe ratios cost O(miners x books), not O(miners x books x window); see
@@ -29,6 +34,7 @@ and restored by :func:`taos.validator.persisted.state_of` and
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
@@ -117,6 +123,48 @@ class ScoreParams:
         the miner's quote plus its base valued at the start price."""
         wealth = config.miner_quote + config.miner_base_lots * config.fundamental.start_price_ticks
         return cls(starting_wealth=float(wealth), **overrides)
+
+
+@dataclass(frozen=True)
+class VolumeRow:
+    """One observation's step volumes: the nonzero ones, as flat indices ``miner * books + book``
+    (int32) and volumes (int64)."""
+
+    step: int
+    time_ns: int
+    cells: NDArray[np.int32]
+    volumes: IntArray
+
+
+class VolumeLog:
+    """The step volumes of the volume horizon (24 h), until they leave it: kept in memory here (a
+    validator with a store keeps them there: ``taos.validator.store.StoredVolumeLog``, with the
+    same methods). Rows come in step order."""
+
+    def __init__(self) -> None:
+        self._rows: deque[VolumeRow] = deque()
+
+    def append(self, row: VolumeRow) -> None:
+        self._rows.append(row)
+
+    def rows_through(self, after_step: int, time_ns: int) -> list[VolumeRow]:
+        """The rows of steps after ``after_step`` observed at or before ``time_ns``, in order."""
+        out = []
+        for row in self._rows:
+            if row.time_ns > time_ns:
+                break
+            if row.step > after_step:
+                out.append(row)
+        return out
+
+    def forget_through(self, step: int) -> None:
+        """The rows of ``step`` and before are no longer needed."""
+        while self._rows and self._rows[0].step <= step:
+            self._rows.popleft()
+
+    def clear(self) -> None:
+        """Every row is forgotten (a simulation boundary)."""
+        self._rows.clear()
 
 
 ANCHOR_PERIOD = 32
@@ -266,6 +314,16 @@ class ScoreState(Persisted):
         "volume": Stored("int64", ("miners", "books", "buckets")),
         # each history column's step volume (the Sharpe window's volume, exact): a ring like values
         "step_volume": Stored("int64", ("miners", "books", "window"), optional=True),
+        # the volume of the last 24 h, exactly (the step volumes wait in the log until they leave)
+        "day_volume": Stored("int64", ("miners", "books"), optional=True),
+        "reset_step": Stored("int64", ("miners",), -1, optional=True),  # last step before a reset
+        "log_taken": Stored("int64", ("1",), -1, optional=True),  # last step taken off day_volume
+        # the rows of a log kept in memory (VolumeLog); empty when the validator's store keeps them
+        "log_step": Stored("int64", ("log_rows",), optional=True),
+        "log_time": Stored("int64", ("log_rows",), optional=True),
+        "log_length": Stored("int64", ("log_rows",), optional=True),
+        "log_cells": Stored("int32", ("log_entries",), optional=True),
+        "log_volumes": Stored("int64", ("log_entries",), optional=True),
         "bucket_id": Stored("int64", ("buckets",), -1),
         "prev_traded": Stored("int64", ("miners", "books")),
         "activity": Stored("float64", ("miners", "books")),
@@ -289,7 +347,17 @@ class ScoreState(Persisted):
         self._column_time_ns: IntArray
         self._volume: IntArray
         self._step_volume: IntArray
+        self._day_volume: IntArray
+        self._reset_step: IntArray
+        self._log_taken: IntArray
         self._bucket_id: IntArray
+        self._log_step: IntArray
+        self._log_time: IntArray
+        self._log_length: IntArray
+        self._log_cells: NDArray[np.int32]
+        self._log_volumes: IntArray
+        self.log: Any = VolumeLog()  # the step volumes of the last 24 h (a validator's store may keep them)
+        self._loading_log: tuple[np.ndarray, np.ndarray] | None = None
         self._prev_traded: IntArray
         self._activity: FloatArray
         self._score: FloatArray
@@ -370,13 +438,44 @@ class ScoreState(Persisted):
         out: IntArray = closed + self._volume[..., mask & live].sum(axis=-1, dtype=np.int64)
         return out
 
-    def volume_24h(self, time_ns: int | None = None) -> IntArray:
-        """Traded volume ``(miners, books)`` over the volume horizon (24 h) ending with the bucket
-        that contains ``time_ns`` (default: the latest observation's time), that bucket included."""
-        t = self._last_time_ns if time_ns is None else _time(time_ns, "time_ns")
-        if t < 0:
+    def volume_24h_buckets(self) -> IntArray:
+        """The 10-minute buckets' volume over the horizon, ending with the latest observation's
+        bucket (23 h 50 min to 24 h: how the 24 h volume was kept before it was exact)."""
+        if self._last_time_ns < 0:
             return np.zeros((self.miners, self.books), dtype=np.int64)
-        return self._bucket_sum(t, self.params.horizon_buckets)
+        return self._bucket_sum(self._last_time_ns, self.params.horizon_buckets)
+
+    def volume_24h(self, time_ns: int | None = None) -> IntArray:
+        """Traded volume ``(miners, books)`` of the observations within the volume horizon (24 h)
+        before ``time_ns``, exactly: those observed after ``time_ns - horizon`` (default: the
+        latest observation's time). ``time_ns`` may not be before the latest observation (the steps
+        that left the horizon are gone).
+
+        Raises:
+            ValueError: ``time_ns`` before the latest observation."""
+        t = self._last_time_ns if time_ns is None else _time(time_ns, "time_ns")
+        if self._last_time_ns < 0:
+            return np.zeros((self.miners, self.books), dtype=np.int64)
+        if t < self._last_time_ns:
+            raise ValueError(f"time_ns {t} is before the latest observation ({self._last_time_ns})")
+        out = self._day_volume.copy()
+        if t > self._last_time_ns:  # later: the rows that will have left by then
+            self._subtract(
+                out, self.log.rows_through(int(self._log_taken[0]), t - self.params.volume_horizon_ns)
+            )
+        return out
+
+    def _subtract(self, day: IntArray, rows: list[VolumeRow]) -> int:
+        """Takes ``rows`` off ``day`` (miners x books), but not a reset miner's volume of before its
+        reset (already gone); returns the last row's step (-1 without rows)."""
+        flat = day.reshape(-1)
+        for row in rows:
+            cells, volumes = row.cells, row.volumes
+            before_reset = self._reset_step[cells // self.books] >= row.step
+            if before_reset.any():
+                cells, volumes = cells[~before_reset], volumes[~before_reset]
+            np.subtract.at(flat, cells, volumes)
+        return rows[-1].step if rows else -1
 
     def over_volume_cap(self, time_ns: int | None = None) -> BoolArray:
         """Miners x books whose 24 h volume reached the cap: they may only cancel there (SPEC §8)."""
@@ -517,6 +616,13 @@ class ScoreState(Persisted):
             self._bucket_id[slot] = k
         self._volume[..., slot] += step_volume
         self._mark("volume", slot)
+        self._day_volume += step_volume
+        cells = np.flatnonzero(step_volume)
+        self.log.append(VolumeRow(step, t, cells.astype(np.int32), step_volume.reshape(-1)[cells]))
+        leaving = self.log.rows_through(int(self._log_taken[0]), t - p.volume_horizon_ns)
+        if leaving:
+            self._log_taken[0] = self._subtract(self._day_volume, leaving)
+            self.log.forget_through(int(self._log_taken[0]))
 
         pos = self._columns % p.window  # the column written next: its step volume leaves the window
         self._window_volume += step_volume - self._step_volume[..., pos]
@@ -545,6 +651,9 @@ class ScoreState(Persisted):
         self._closed_volume.clear()
         self._prev_traded[...] = 0
         self._volume[...] = 0
+        self._day_volume[...] = 0
+        self._log_taken[0] = self._last_step  # the old simulation's rows are gone
+        self.log.clear()
         self._written = None
         self._bucket_id[...] = -1
         self._last_time_ns = -1
@@ -564,6 +673,8 @@ class ScoreState(Persisted):
         self._volume[uid] = 0
         self._step_volume[uid] = 0
         self._window_volume[uid] = 0
+        self._day_volume[uid] = 0
+        self._reset_step[uid] = self._last_step  # its volume in the rows up to here is gone
         self._closed_volume.clear()
         self._prev_traded[uid] = 0
         self._activity[uid] = 0.0
@@ -580,7 +691,24 @@ class ScoreState(Persisted):
             "window": p.window,
             "buckets": p.ring_buckets,
             "4": 4,
+            "1": 1,
+            **self._log_sizes(),
         }
+
+    def _log_rows(self) -> list[VolumeRow]:
+        """The rows of the log when it is kept in memory (a store keeps its own)."""
+        if not isinstance(self.log, VolumeLog):
+            return []
+        return self.log.rows_through(-(2**62), 2**62)
+
+    def _log_sizes(self) -> dict[str, int]:
+        if self._loading_log is not None:  # while loading: the sizes the rows were kept with
+            return {
+                k: len(v)
+                for k, v in (("log_rows", self._loading_log[0]), ("log_entries", self._loading_log[1]))
+            }
+        rows = self._log_rows()
+        return {"log_rows": len(rows), "log_entries": sum(len(r.cells) for r in rows)}
 
     def stored_array(self, name: str) -> np.ndarray:
         if name == "counters":
@@ -589,6 +717,15 @@ class ScoreState(Persisted):
             )
         if name.startswith(_PARAM):
             return np.array(getattr(self.params, name[len(_PARAM) :]), dtype=self.STORED[name].dtype)
+        if name.startswith("log_") and name != "log_taken":
+            rows = self._log_rows()
+            if name in ("log_cells", "log_volumes"):
+                parts = [r.cells if name == "log_cells" else r.volumes for r in rows]
+                dtype = self.STORED[name].dtype
+                return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
+            field = {"log_step": "step", "log_time": "time_ns"}.get(name)
+            values = [len(r.cells) for r in rows] if field is None else [getattr(r, field) for r in rows]
+            return np.array(values, dtype=np.int64)
         return super().stored_array(name)
 
     def _mark(self, name: str, column: int) -> None:
@@ -627,7 +764,15 @@ class ScoreState(Persisted):
 
     def before_load(self, arrays: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
         self._sums_absent = not within(arrays, "returns")
+        step, cells = arrays.get("log_step", np.zeros(0)), arrays.get("log_cells", np.zeros(0))
+        self._loading_log = (np.asarray(step).reshape(-1), np.asarray(cells).reshape(-1))
+        self.allocate_log()
         return arrays
+
+    def allocate_log(self) -> None:
+        for name in ("log_step", "log_time", "log_length", "log_cells", "log_volumes"):
+            s = self.STORED[name]
+            setattr(self, "_" + name, np.zeros(self.sizes()[s.dims[0]], dtype=s.dtype))
 
     def loaded(self, absent: frozenset[str]) -> None:
         columns, observations, last_step = self._columns, self._observations, self._last_step
@@ -640,6 +785,58 @@ class ScoreState(Persisted):
         self._sharpe_columns = -1
         if self._sums_absent:  # kept before the rolling sums: built from the windows
             self._anchor_all()
+        self._loading_log = None
+        self.log.clear()
+        if "day_volume" in absent:  # kept before the exact 24 h sums: from the 10-minute buckets
+            self._day_volume_from_buckets()
+            return
+        if (self._day_volume < 0).any():
+            raise ValueError("day_volume must be >= 0")
+        self._rows_from_arrays()
+
+    def _rows_from_arrays(self) -> None:
+        """The rows of a log kept in memory, from the arrays they were stored in."""
+        lengths = self._log_length
+        if (lengths < 0).any() or int(lengths.sum()) != len(self._log_cells):
+            raise ValueError("log_length must be >= 0 and sum to the length of log_cells")
+        if (np.diff(self._log_step) <= 0).any() or (self._log_step > self._last_step).any():
+            raise ValueError("log_step must increase and not pass the last step")
+        if len(self._log_cells) and (
+            (self._log_cells < 0).any() or (self._log_cells >= self.miners * self.books).any()
+        ):
+            raise ValueError("log_cells must be cells of this state")
+        ends = np.cumsum(lengths)
+        for i, (step, time_ns) in enumerate(
+            zip(self._log_step.tolist(), self._log_time.tolist(), strict=True)
+        ):
+            at = slice(int(ends[i] - lengths[i]), int(ends[i]))
+            self.log.append(
+                VolumeRow(step, time_ns, self._log_cells[at].copy(), self._log_volumes[at].copy())
+            )
+
+    def _day_volume_from_buckets(self) -> None:
+        """The 24 h volume of a state kept with 10-minute buckets only: their sum, each bucket
+        logged as one row at its start (on steps before the latest), so that it leaves the horizon
+        a bucket at a time; exact again a day later."""
+        self._day_volume[...] = self.volume_24h_buckets()
+        p = self.params
+        latest = -1 if self._last_time_ns < 0 else self._last_time_ns // p.bucket_ns
+        ids = np.sort(
+            self._bucket_id[(self._bucket_id >= 0) & (self._bucket_id > latest - p.horizon_buckets)]
+        )
+        steps = self._last_step - (len(ids) - 1 - np.arange(len(ids)))
+        self._log_taken[0] = int(steps.min(initial=self._last_step + 1)) - 1
+        for k, step in zip(ids.tolist(), steps.tolist(), strict=True):
+            volume = self._volume[..., int(np.flatnonzero(self._bucket_id == k)[0])].reshape(-1)
+            cells = np.flatnonzero(volume)
+            self.log.append(VolumeRow(step, k * p.bucket_ns, cells.astype(np.int32), volume[cells]))
+
+    def use_log(self, log: Any) -> None:
+        """Keeps the step volumes in ``log`` from now on (a :class:`VolumeLog` or one with its
+        methods, e.g. the validator store's), with the rows kept so far."""
+        for row in self.log.rows_through(-(2**62), 2**62):
+            log.append(row)
+        self.log = log
 
     @staticmethod
     def params_of(arrays: Mapping[str, np.ndarray]) -> ScoreParams | None:

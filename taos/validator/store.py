@@ -8,7 +8,7 @@ Layout of a store directory::
 
 Database tables:
 
-- ``schema_version`` — one row; a store of schema 1, 2 or 3 is migrated, newer or unknown ones are
+- ``schema_version`` — one row; a store of schema 1 to 4 is migrated, newer or unknown ones are
   refused;
 - ``meta`` — one row: simulation identity (config hash, seed), step index, simulation time, the
   last checkpoint file (path relative to the store directory), its sha256 and its step;
@@ -29,7 +29,10 @@ Database tables:
   bytes changed since the previous commit, so a step costs one history column, not the whole
   window, and a few chunks per array that changes everywhere, not one per index (schema 2 had one
   chunk per index: width 1);
-- ``hotkeys`` — the hotkey of every uid, to detect deregistrations after a restart.
+- ``hotkeys`` — the hotkey of every uid, to detect deregistrations after a restart;
+- ``volume_rows`` — each step's nonzero traded volumes (flat cell indices ``miner * books + book``
+  as int32 and volumes as int64, each a zstd frame) until they leave the 24 h volume horizon
+  (:class:`StoredVolumeLog`; the scoring state's exact 24 h sums take them off then).
 
 Commit protocol (:meth:`ValidatorStore.commit`; :meth:`ValidatorStore.save` with a checkpoint):
 
@@ -71,7 +74,7 @@ from taos.protocol.compression import compress
 if TYPE_CHECKING:
     from taos.simulator import Simulation, SimulationConfig
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 CHUNK_BYTES = 16 * 1024
 DB_NAME = "validator.sqlite3"
 CHECKPOINT_DIR = "checkpoints"
@@ -108,6 +111,10 @@ CREATE TABLE journal (
     records BLOB NOT NULL,
     delays INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE volume_rows (
+    step_index INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL, cells BLOB NOT NULL, volumes BLOB NOT NULL
+);
+CREATE INDEX volume_rows_time ON volume_rows (time_ns);
 """
 
 # Schema 1 had no journal: every commit came with its own checkpoint.
@@ -146,6 +153,73 @@ UPDATE journal SET delays = 1;
     )
     + "UPDATE schema_version SET version = 4;\n"
 )
+# Schema 5 keeps each step's volumes until they leave the 24 h horizon (StoredVolumeLog).
+_MIGRATE_4_TO_5 = """
+CREATE TABLE IF NOT EXISTS volume_rows (
+    step_index INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL, cells BLOB NOT NULL, volumes BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS volume_rows_time ON volume_rows (time_ns);
+UPDATE schema_version SET version = 5;
+"""
+
+
+class StoredVolumeLog:
+    """The step volumes of the 24 h horizon kept in a store's ``volume_rows`` table instead of
+    memory (the methods of ``taos.validator.history.VolumeLog``): rows appended since the last
+    commit wait in memory and are written by the next :meth:`ValidatorStore.commit`, with the
+    deletion of the rows that left the horizon, in the same transaction as the state that took
+    them off its sums."""
+
+    def __init__(self, store: ValidatorStore) -> None:
+        self._store = store
+        self._pending: list[Any] = []
+        self._forget = -1  # the rows of this step and before are gone (deleted at the next commit)
+        self._clear = False  # every stored row is gone (a simulation boundary)
+
+    def append(self, row: Any) -> None:
+        self._pending.append(row)
+
+    def rows_through(self, after_step: int, time_ns: int) -> list[Any]:
+        from taos.validator.history import VolumeRow
+
+        out: list[Any] = []
+        if not self._clear:
+            for step, t, cells, volumes in self._store.db.execute(
+                "SELECT step_index, time_ns, cells, volumes FROM volume_rows"
+                " WHERE step_index > ? AND time_ns <= ? ORDER BY time_ns, step_index",  # by the time index
+                (max(int(after_step), self._forget), min(int(time_ns), 2**63 - 1)),
+            ):
+                c = np.frombuffer(_decompress(cells), dtype=np.int32).copy()
+                v = np.frombuffer(_decompress(volumes), dtype=np.int64).copy()
+                if len(c) != len(v):
+                    raise StoreError(f"volume row of step {step}: {len(c)} cells but {len(v)} volumes")
+                out.append(VolumeRow(int(step), int(t), c, v))
+        out += [r for r in self._pending if r.step > after_step and r.time_ns <= time_ns]
+        return sorted(out, key=lambda r: r.step)  # (time and step grow together in a simulation)
+
+    def forget_through(self, step: int) -> None:
+        self._forget = max(self._forget, int(step))
+        self._pending = [r for r in self._pending if r.step > step]
+
+    def clear(self) -> None:
+        self._clear, self._pending, self._forget = True, [], -1
+
+    def changes(self) -> tuple[list[tuple[int, int, bytes, bytes]], int, bool]:
+        """What the next commit writes: the new rows, the last step whose rows are deleted (-1:
+        none), whether every stored row is deleted first."""
+        rows = [
+            (
+                int(r.step),
+                int(r.time_ns),
+                _compress(r.cells.astype("<i4").tobytes()),
+                _compress(r.volumes.astype("<i8").tobytes()),
+            )
+            for r in self._pending
+        ]
+        return rows, self._forget, self._clear
+
+    def committed(self) -> None:
+        self._pending, self._clear = [], False
 
 
 class StoreError(Exception):
@@ -491,9 +565,11 @@ class ValidatorStore:
                 f"{self.directory / DB_NAME} has schema version {version}, written by a newer version "
                 f"of taos; this version reads schema {SCHEMA_VERSION} only"
             )
-        if version in (1, 2, 3):
+        if version in (1, 2, 3, 4):
             with self._transaction():
-                for script in (_MIGRATE_1_TO_2, _MIGRATE_2_TO_3, _MIGRATE_3_TO_4)[version - 1 :]:
+                for script in (_MIGRATE_1_TO_2, _MIGRATE_2_TO_3, _MIGRATE_3_TO_4, _MIGRATE_4_TO_5)[
+                    version - 1 :
+                ]:
                     for statement in script.split(";"):
                         if statement.strip():
                             db.execute(statement)
@@ -580,6 +656,7 @@ class ValidatorStore:
         journal: Sequence[JournalEntry] = (),
         pending: JournalEntry | None = None,
         written: Mapping[str, np.ndarray] | None = None,
+        volume_log: StoredVolumeLog | None = None,
     ) -> None:
         """Phase 2 of a commit: writes all state in one transaction, then deletes checkpoint files
         other than this one and the previously committed one.
@@ -594,7 +671,8 @@ class ValidatorStore:
         ``step_index``, in order: the simulation is that checkpoint stepped through the journal.
         ``pending`` is the next step's instructions (step ``step_index + 1``, accepted but not run
         yet; :attr:`StoredState.pending`). It is stored as that step's journal entry, so when the
-        next commit journals the step it is not written again.
+        next commit journals the step it is not written again. ``volume_log``'s changes (new step
+        volumes, those that left the horizon) are written too; it is told once they are.
 
         Raises:
             StoreError: the step is not after the last committed one, the checkpoint is for another
@@ -679,10 +757,22 @@ class ValidatorStore:
                 ),
             )
             self._write_arrays(checked, written or {})
+            if volume_log is not None:
+                volume_rows, forget, clear = volume_log.changes()
+                if clear:
+                    db.execute("DELETE FROM volume_rows")
+                if forget >= 0:
+                    db.execute("DELETE FROM volume_rows WHERE step_index <= ?", (forget,))
+                db.executemany(
+                    "INSERT OR REPLACE INTO volume_rows (step_index, time_ns, cells, volumes) VALUES (?, ?, ?, ?)",
+                    volume_rows,
+                )
             if keys != self._hotkeys:  # a registration changed (or the first commit of this process)
                 db.execute("DELETE FROM hotkeys")
                 db.executemany("INSERT INTO hotkeys (uid, hotkey) VALUES (?, ?)", keys)
                 self._hotkeys = keys
+        if volume_log is not None:
+            volume_log.committed()
         if checkpoint is not None:
             self._remove_old_checkpoints(step_index, None if previous is None else previous[3])
 
@@ -753,6 +843,7 @@ class ValidatorStore:
         time_ns: int,
         arrays: Mapping[str, np.ndarray],
         hotkeys: Mapping[int, str],
+        volume_log: StoredVolumeLog | None = None,
     ) -> CheckpointRef:
         """A whole commit: :meth:`write_checkpoint`, then :meth:`commit`."""
         ref = self.write_checkpoint(sim, step_index)
@@ -763,6 +854,7 @@ class ValidatorStore:
             time_ns=time_ns,
             arrays=arrays,
             hotkeys=hotkeys,
+            volume_log=volume_log,
         )
         return ref
 

@@ -74,7 +74,13 @@ from taos.validator.positions import PositionTracker
 from taos.validator.rules import RateLimiter, RulesSettings, closed_books
 from taos.validator.schemes import Observation, ScoringScheme, make_scheme
 from taos.validator.schemes.ptn import Elimination, PositionStats
-from taos.validator.store import JournalEntry, SimulationIdentity, config_hash, simulation_identity
+from taos.validator.store import (
+    JournalEntry,
+    SimulationIdentity,
+    StoredVolumeLog,
+    config_hash,
+    simulation_identity,
+)
 from taos.validator.targets import plan_target
 from taos.validator.transport import Answer, Transport
 from taos.validator.validation import (
@@ -243,6 +249,8 @@ class Validator(Persisted):
         self._clock = clock
         if store is not None:
             self._resume()
+            # the step volumes of the 24 h horizon wait in the store, not in memory
+            self.scheme.history.use_log(StoredVolumeLog(store))
 
     @property
     def scores(self) -> ScoreState:
@@ -800,6 +808,9 @@ class Validator(Persisted):
             pending=JournalEntry(
                 self.step_index + 1, min(self.end_ns, self.sim.time_ns + self.publish_ns), self.pending
             ),
+            volume_log=self.scheme.history.log
+            if isinstance(self.scheme.history.log, StoredVolumeLog)
+            else None,
         )
         committed(self)
         self._journal = []
