@@ -1,6 +1,7 @@
 """The league runner (taos.local.league) on a short market: every reference agent trades through the
 real validator loop, every preset scores the same run, and the informed agent's fundamental path is
-the market's. The full league and its verdict are in docs/scoring.md."""
+the market's. The verdict holds for presets taos and ptn in both seeds (a regression test of the
+ordering). The full league and its verdict are in docs/scoring.md."""
 
 from __future__ import annotations
 
@@ -10,15 +11,58 @@ import pytest
 
 import taos.local.league as league
 
+HOURS, BOOKS = 3.0, 4  # the default league, two seeds
+
 
 @pytest.fixture(scope="module")
 def short() -> league.SeedResult:
-    return league.run_seed(3, hours=2.0, books=1)
+    return league.run_seed(3, hours=HOURS, books=BOOKS)
 
 
 @pytest.fixture(scope="module")
 def other_seed() -> league.SeedResult:
-    return league.run_seed(4, hours=2.0, books=1)
+    return league.run_seed(4, hours=HOURS, books=BOOKS)
+
+
+@pytest.mark.parametrize("seed", ["short", "other_seed"])
+@pytest.mark.parametrize("preset", ["taos", "ptn"])
+def test_the_verdict_holds(seed: str, preset: str, request: pytest.FixtureRequest) -> None:
+    """At the default market's fees: the informed agent first, the passive agents below every earner
+    with at most 5 % of the weight, the spread burner last of the traders, the wash traders no
+    better than the random trader whose trades they share."""
+    result: league.SeedResult = request.getfixturevalue(seed)
+    failed = [text for text, ok in result.verdicts[preset] if not ok]
+    assert not failed, (
+        failed,
+        sorted((s.rank, s.name, round(s.weight, 3)) for s in result.standings[preset]),
+    )
+    by = {s.name: s for s in result.standings[preset]}
+    # at these fees every trader loses: the informed agent least
+    assert by["informed"].pnl == max(s.pnl for s in by.values() if s.name not in league.PASSIVE)
+
+
+def test_the_league_runs_with_the_default_markets_fees_or_a_liquid_exchanges() -> None:
+    from taos.config import DEFAULT_MINER_TIERS, FeeTier
+
+    assert league.league_config(1, 1.0, 1).fees.miner == DEFAULT_MINER_TIERS
+    assert league.league_config(1, 1.0, 1, fees="exchange").fees.miner == (FeeTier(0.0, 0.0002, 0.0005),)
+    with pytest.raises(ValueError, match="fees must be one of default, exchange"):
+        league.league_config(1, 1.0, 1, fees="zero")
+
+
+@pytest.fixture(scope="module")
+def exchange() -> league.SeedResult:
+    return league.run_seed(3, hours=HOURS, books=BOOKS, fees="exchange")
+
+
+@pytest.mark.parametrize("preset", ["taos", "ptn"])
+def test_the_verdict_holds_where_skill_earns_money(preset: str, exchange: league.SeedResult) -> None:
+    """At a liquid exchange's fees the informed agent makes the market around its forecast and
+    earns the most; the verdict holds there too."""
+    failed = [text for text, ok in exchange.verdicts[preset] if not ok]
+    assert not failed, failed
+    by = {s.name: s for s in exchange.standings[preset]}
+    assert by["informed"].pnl > 0 and by["informed"].pnl == max(s.pnl for s in by.values())
 
 
 def test_every_preset_ranks_every_reference_agent(short: league.SeedResult) -> None:
@@ -74,6 +118,7 @@ def test_a_fundamental_path_that_is_not_the_markets_stops_the_league(monkeypatch
         (["--hours", "0.1"], r"--hours must lie in \[0.25, 720\]"),
         (["--hours", "nan"], r"--hours must lie in"),
         (["--books", "0"], r"--books must lie in \[1, 100\]"),
+        (["--fees", "zero"], r"argument --fees: invalid choice: 'zero'"),
     ],
 )
 def test_bad_options_are_refused_with_the_option_named(

@@ -171,6 +171,28 @@ def test_ptn_score_one_miner_and_all_tied() -> None:
     assert tied == pytest.approx([0.75, 0.75])
 
 
+def test_ptn_score_ranks_losers_by_their_return() -> None:
+    """Miners 1 and 2 lost (returns -0.001 and -0.004); miner 2's noise gave it the better Omega
+    and Sortino of the two. With ``losers_by_return`` both rank below the winners on every metric
+    and miner 1 (the smaller loss) above miner 2."""
+    metrics = {
+        "return": [0.01, -0.001, -0.004, 0.002],  # percentiles 1, 1/2, 1/4, 3/4
+        "omega": [1.2, 0.95, 0.999, 1.1],  # as they are: 1, 1/4, 1/2, 3/4
+        "sortino": [0.3, -0.5, -0.1, 0.2],  # 1, 1/4, 1/2, 3/4
+    }
+    # as they are: miner 1 (1/2 + 1/4 + 1/4)/3 = 1/3, miner 2 (1/4 + 1/2 + 1/2)/3 = 5/12
+    assert ptn_score(metrics) == pytest.approx([1.0, 1.0 / 3, 5.0 / 12, 0.75])
+    # losers by return: miner 1 gets 1/2 and miner 2 1/4 on every metric
+    assert ptn_score(metrics, losers_by_return=True) == pytest.approx([1.0, 0.5, 0.25, 0.75])
+    # NaN stays unranked; nothing changes without a loser
+    with_nan = {**metrics, "sortino": [0.3, np.nan, -0.1, 0.2]}
+    assert ptn_score(with_nan, losers_by_return=True)[1] == pytest.approx((0.5 + 0.5 + 0.0) / 3)
+    winners = {k: [abs(x) for x in v] for k, v in metrics.items()}
+    assert ptn_score(winners, losers_by_return=True) == pytest.approx(ptn_score(winners))
+    with pytest.raises(ValueError, match="needs a 'return' metric"):
+        ptn_score({"omega": [1.0]}, {"omega": 1.0}, losers_by_return=True)
+
+
 def test_ptn_score_no_miners() -> None:
     assert ptn_score({"return": [], "omega": [], "sortino": []}).shape == (0,)
 

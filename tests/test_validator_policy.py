@@ -91,6 +91,8 @@ def test_flags_override_the_preset() -> None:
     assert isinstance(s.challenge_thresholds.min_closed_positions, int)
     assert scoring_from_flags("taos", {}) == ScoringSettings()
     assert scoring_from_flags("ptn", {"elimination": "on"}).elimination is True
+    assert ScoringSettings.preset("ptn").losers_by_return is True
+    assert scoring_from_flags("ptn", {"losers-by-return": "off"}).losers_by_return is False
 
 
 @pytest.mark.parametrize(
@@ -107,6 +109,7 @@ def test_flags_override_the_preset() -> None:
         ("taos", {"colour": "red"}, "unknown flag --scoring.colour"),
         ("taos", {"weights": "best"}, "--scoring.weights must be one of taos, ptn"),
         ("taos", {"elimination": "maybe"}, "--scoring.elimination must be on or off"),
+        ("ptn", {"losers-by-return": "2"}, "--scoring.losers-by-return must be on or off"),
         ("taos", {"metric-weights": "calmar=1"}, "--scoring.metric-weights takes NAME=NUMBER pairs"),
         ("taos", {"metric-weights": "return"}, "--scoring.metric-weights takes NAME=NUMBER pairs"),
         ("taos", {"metric-weights": ","}, "--scoring.metric-weights takes NAME=NUMBER pairs"),
@@ -156,6 +159,7 @@ def test_every_flag_sets_something() -> None:
         "min-position-notional": "0.05",
         "min-exposure": "0.3",
         "min-checkpoints": "4",
+        "losers-by-return": "off",
     }
     assert set(samples) == set(SCORING_FLAGS) - {"preset"}
     for name, value in samples.items():

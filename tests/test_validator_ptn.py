@@ -513,6 +513,23 @@ def test_only_miners_long_enough_in_the_market_are_ranked() -> None:
     assert weights[1] == 0.0 and weights[2] > 0 and weights[3] > weights[2]  # 5 % is enough now
 
 
+def test_a_miner_that_stopped_trading_is_not_ranked() -> None:
+    """The same market as above with a looser exposure: uids 2 and 3 are ranked, until uid 3 is no
+    longer trading (it bought once and holds): then uid 2 takes the whole curve and uid 3 gets 0."""
+    p = ptn_policies(4, min_checkpoints=1, min_exposure=0.05, challenge=False, checkpoint_period_s=3_600.0)
+    tracked = np.array([False, True, True, True])
+    p.observe(0, 0.0, [[100.0]] * 4, np.zeros((4, 1)), InMarket(), tracked)
+    p.observe(H, 0.0, [[100.0], [110.0], [101.0], [105.0]], np.zeros((4, 1)), InMarket(), tracked)
+    both, _ = p.weights([0, 1, 2, 3], H, np.zeros(4), exclude=0)
+    assert both[2] > 0 and both[3] > 0
+    trading = np.array([True, True, True, False])
+    weights, scores = p.weights([0, 1, 2, 3], H, np.zeros(4), exclude=0, trading=trading)
+    assert weights.tolist() == [0.0, 0.0, 1.0, 0.0] and scores[3] == 0.0
+    assert p.scores(H, np.zeros(4), tracked, trading)[3] == 0.0
+    with pytest.raises(ValueError, match="trading"):
+        p.weights([0, 1, 2, 3], H, np.zeros(4), exclude=0, trading=np.ones(3, dtype=bool))
+
+
 def test_weights_challenge_first_then_the_rank_curve() -> None:
     # uid 0: the validator; 1: eliminated; 2: in its challenge; 3, 4: passed (4 did better)
     # (no positions tracked here: the challenge asks for a 0.5 % return only)

@@ -52,6 +52,7 @@ SCORING = dataclasses.replace(
     challenge_thresholds=ChallengeThresholds(-1.0, -100.0, 0, 0.05),
     checkpoint_period_s=60.0,
     decay_window_s=180.0,
+    min_volume=0.0,  # the holder bought once: ranked although it no longer trades (tested apart)
 )
 DUMPER, IDLE, HOLDER = 1, 2, 3
 

@@ -1,38 +1,98 @@
 """League reference: the informed trader. It knows the fundamental price ``horizon_s`` ahead, with a
 relative noise of ``noise`` (a research instrument: the league runner hands it the path through
-``oracle``; no such thing exists on the subnet, where it does nothing). When the forecast is more
-than ``threshold`` above the mid it moves toward ``size`` x its starting base above neutral, when it
-is below, as far below; in between it keeps its inventory. ``chunk`` base a step.
+``oracle``; no such thing exists on the subnet, where it does nothing). Its edge on a book is the
+forecast's distance from the mid, ``forecast / mid - 1``. What it does with it depends on the
+fees, as a skilled trader's would:
 
-Parameters: ``horizon_s=600.0 noise=0.0005 threshold=0.003 size=0.5 chunk=2.0 seed=0``."""
+- **Low fees** (the first tier's maker rate at most ``max_maker_fee``): it makes the market like the
+  market maker, ``quantity`` base at the touch with post-only orders replaced each step, but around
+  a target inventory of ``size`` x its starting base above or below neutral in proportion to the
+  edge (the whole of it from an edge of ``full_edge`` on). It bids while it holds less than the
+  target plus ``band`` x its starting base and offers while it holds more than the target minus
+  that; beyond ``take_edge`` it also takes the touch toward the target.
+- **High fees**: no spread pays a maker fee of that size. It holds ``eco_size`` x its starting base
+  above or below neutral in the forecast's direction and trades only the volume the score asks of
+  an active miner, ``min_volume`` x its wealth on the book in the last hour (read from its
+  account's rolling volume), taking the touch toward that position (or a base either way once
+  there), at most ``chunk`` base a step.
+
+Parameters: ``horizon_s=300.0 noise=0.0005 full_edge=0.003 size=0.3 band=0.05 quantity=1.0
+take_edge=0.004 max_maker_fee=0.001 eco_size=0.1 min_volume=0.06 chunk=20.0 seed=0``."""
 
 import random
 
 from league_common import LeagueAgent
 
+from taos.protocol import Side
+
+HOUR_NS = 3_600_000_000_000
+
 
 class InformedAgent(LeagueAgent):
     def __init__(self, uid, params=None):
         super().__init__(uid, params)
-        self.horizon_ns = round(self.param("horizon_s", 600.0) * 1e9)
+        self.horizon_ns = round(self.param("horizon_s", 300.0) * 1e9)
         self.noise = self.param("noise", 0.0005)
-        self.threshold = self.param("threshold", 0.003)
-        self.size = self.param("size", 0.5)
-        self.chunk = self.param("chunk", 2.0)
+        self.full_edge = self.param("full_edge", 0.003)
+        self.size = self.param("size", 0.3)
+        self.band = self.param("band", 0.05)
+        self.quantity = self.param("quantity", 1.0)
+        self.take_edge = self.param("take_edge", 0.004)
+        self.max_maker_fee = self.param("max_maker_fee", 0.001)
+        self.eco_size = self.param("eco_size", 0.1)
+        self.min_volume = self.param("min_volume", 0.06)
+        self.chunk = self.param("chunk", 20.0)
         self.rng = random.Random(self.param("seed", 0) or uid)
         self.reject_unknown_params()
         self.oracle = None  # (book, time_ns) -> the fundamental price then; set by the league runner
+        self.volumes = {}  # book -> [(time_ns, the account's rolling volume then)], the last hour
 
     def on_state(self, state):
         if self.oracle is None:
             return []
+        cheap = self.simulation.fee_tiers[0].maker <= self.max_maker_fee
         out = []
         for book, account in self.books(state):
             forecast = self.oracle(book.book, state.timestamp_ns + self.horizon_ns)
             forecast *= 1 + self.noise * self.rng.gauss(0.0, 1.0)
             edge = forecast / book.mid - 1
-            if abs(edge) < self.threshold:
-                continue
-            target = self.neutral(book.book) * (1 + (self.size if edge > 0 else -self.size))
-            out += self.toward(book, account, target, self.chunk)
+            if cheap:
+                out += self.make(book, account, edge)
+            else:
+                out += self.economy(state.timestamp_ns, book, account, edge)
         return out
+
+    def make(self, book, account, edge):
+        neutral = self.neutral(book.book)
+        out = [self.cancel(book.book, o.order_id) for o in account.orders]
+        target = neutral * (1 + self.size * max(-1.0, min(1.0, edge / self.full_edge)))
+        held = account.base.total
+        if abs(edge) > self.take_edge:
+            out += self.toward(book, account, target, self.quantity)
+        for side, price, wanted in (
+            (Side.BUY, book.best_bid, held < target + self.band * neutral),
+            (Side.SELL, book.best_ask, held > target - self.band * neutral),
+        ):
+            quantity = self.affordable(account, side, price, self.quantity) if wanted else 0
+            if quantity > 0:
+                out.append(
+                    self.limit(book.book, side, self.snap_price(price, side), quantity, post_only=True)
+                )
+        return out
+
+    def economy(self, now, book, account, edge):
+        marks = self.volumes.setdefault(book.book, [])
+        marks.append((now, account.volume))
+        while len(marks) > 1 and marks[1][0] <= now - HOUR_NS:
+            marks.pop(0)
+        neutral = self.neutral(book.book)
+        wealth = self.simulation.capital[book.book].quote + neutral * book.mid
+        need = self.min_volume * wealth - (account.volume - marks[0][1])
+        if need <= 0:
+            return []
+        gap = neutral * (1 + self.eco_size * (1 if edge > 0 else -1)) - account.base.total
+        if abs(gap) >= 10 * self.simulation.lot_size:
+            side, quantity = (Side.BUY if gap > 0 else Side.SELL), min(abs(gap), need / book.mid)
+        else:  # at the position: a base either way keeps the volume up
+            side, quantity = self.rng.choice((Side.BUY, Side.SELL)), min(1.0, need / book.mid)
+        return self.take(book, account, side, min(quantity, self.chunk))

@@ -47,7 +47,7 @@ class WashTraderAgent(RandomAgent):
             else:
                 out.append(
                     self.limit(
-                        book.book, side, price, quantity, time_in_force=TimeInForce.IOC, delay_ns=1_000_000
+                        book.book, side, price, quantity, time_in_force=TimeInForce.IOC, delay_ns=100_000_000
                     )
                 )
         return out

@@ -142,7 +142,10 @@ def rank_percentiles(values: ArrayLike) -> FloatArray:
 
 
 def ptn_score(
-    metrics: Mapping[str, ArrayLike], metric_weights: Mapping[str, float] | None = None
+    metrics: Mapping[str, ArrayLike],
+    metric_weights: Mapping[str, float] | None = None,
+    *,
+    losers_by_return: bool = False,
 ) -> FloatArray:
     """Combined score per miner in preset ``ptn``: ``Σ_m c_m · pct_m / Σ_m c_m``.
 
@@ -153,6 +156,12 @@ def ptn_score(
     proprietary trading network's rank-and-combine step (SPEC §9).
 
     Rules: a NaN metric value ranks the miner at 0 on that metric; no miners → empty array.
+
+    ``losers_by_return`` (needs a ``return`` metric): on every metric, the miners whose return is
+    below 0 rank below all the others and among themselves by their return. A ratio of a net loss
+    rewards variance: zero-mean noise added to a losing strategy moves its Omega toward 1 and its
+    Sortino toward 0, above the same strategy without the noise (docs/scoring.md, "Noise does not
+    pay"); ranked by its return, a loser gains nothing by it.
 
     Raises:
         ValueError: the metric names differ from the weight names, arrays of different lengths or
@@ -178,10 +187,34 @@ def ptn_score(
     lengths = {a.shape[0] for a in arrays.values()}
     if len(lengths) != 1:
         raise ValueError(f"every metric needs one value per miner; got lengths {sorted(lengths)}")
+    if losers_by_return:
+        if "return" not in arrays:
+            raise ValueError("losers_by_return needs a 'return' metric")
+        arrays = _losers_by_return(arrays)
     combined = np.zeros(lengths.pop(), dtype=np.float64)
     for name in sorted(arrays):  # fixed order: the float sum does not depend on dict order
         combined += float(weights[name]) * rank_percentiles(arrays[name])
     return combined / total
+
+
+def _losers_by_return(arrays: Mapping[str, FloatArray]) -> dict[str, FloatArray]:
+    """Each metric with the values of the miners whose return is below 0 replaced by values below
+    every other miner's, in the order of their returns (NaNs stay NaN)."""
+    ret = arrays["return"]
+    loser = np.isfinite(ret) & (ret < 0)
+    if not loser.any():
+        return dict(arrays)
+    out = {}
+    for name, values in arrays.items():
+        if name == "return":
+            out[name] = values
+            continue
+        kept = values[np.isfinite(values) & ~loser]
+        floor = float(kept.min()) if kept.size else 0.0
+        # the losers' returns, shifted to end just below the lowest other value
+        shifted = floor - 1.0 + (ret - float(ret[loser].max()))
+        out[name] = np.where(loser & np.isfinite(values), shifted, values)
+    return out
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,9 @@ class ScoringSettings:
             original formula, preset ``sn79``).
         min_volume: a book counts toward a miner's preset ``taos`` score only when the miner traded
             at least this multiple of its starting wealth on the book within the Sharpe window;
-            elsewhere the book's value is 0 (0: every book counts).
+            elsewhere the book's value is 0 (0: every book counts). Weights ``ptn`` rank a miner
+            only when it traded this multiple of its starting wealth on all books together within
+            the Sharpe window (a miner that bought once and holds is not trading).
         min_position_notional: a position is open only while its notional, ``|base - base0| x mid``,
             is at least this fraction of the miner's equity on the book (0.01; and more than one
             lot): smaller ones count neither toward the challenge nor as time in the market.
@@ -73,6 +75,10 @@ class ScoringSettings:
             that has passed, for the current one) (0.1).
         min_checkpoints: a miner is ranked by preset ``ptn`` only with at least this many
             checkpoints that count; before, its weight is 0 (1).
+        losers_by_return: weights ``ptn`` rank the miners whose return is below 0 below all the
+            others on every metric, among themselves by their return (``ptn_score``'s
+            ``losers_by_return``: noise added to a losing strategy does not lift its Omega or
+            Sortino rank) (on).
     """
 
     weights: str = "taos"
@@ -97,6 +103,7 @@ class ScoringSettings:
     min_position_notional: float = 0.01
     min_exposure: float = 0.1
     min_checkpoints: int = 1
+    losers_by_return: bool = True
 
     def __post_init__(self) -> None:
         if self.series not in SERIES:
@@ -114,7 +121,7 @@ class ScoringSettings:
             raise ValueError(
                 f"challenge_clock must be one of {', '.join(CHALLENGE_CLOCKS)}, got {self.challenge_clock!r}"
             )
-        for name in ("elimination", "challenge"):
+        for name in ("elimination", "challenge", "losers_by_return"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         for name in ("return_weight", "omega_weight", "sortino_weight"):
@@ -192,10 +199,11 @@ SCORING_FLAGS: Mapping[str, str] = MappingProxyType(
         "preset": "scoring preset: taos (Sharpe of trading PnL), ptn (elimination, challenge, ledger ranks)"
         " or sn79 (subnet 79's original: Sharpe of the inventory value)",
         "series": "preset taos: the Sharpe ratio of pnl (against holding) or value (default: the preset's)",
-        "min-volume": "preset taos: a book counts only with this volume in the Sharpe window, x starting wealth",
+        "min-volume": "a book counts (taos), a miner is ranked (ptn) only with this volume in the Sharpe window, x starting wealth",
         "min-position-notional": "a position counts from this notional on, fraction of the book's equity (0.01)",
         "min-exposure": "preset ptn: a checkpoint counts with positions open this fraction of it (0.1)",
         "min-checkpoints": "preset ptn: checkpoints that count before a miner is ranked (1)",
+        "losers-by-return": "preset ptn: rank miners with a negative return by their return on every metric: on or off (on)",
         "weights": "how weights are computed: taos or ptn (default: the preset's)",
         "elimination": "drawdown elimination: on or off (default: the preset's)",
         "challenge": "challenge period for new hotkeys: on or off (default: the preset's)",
@@ -299,8 +307,8 @@ def _flag_change(flag: str, name: str, text: str, current: ScoringSettings) -> d
         if text not in WEIGHT_METHODS:
             raise ValueError(f"{flag} must be one of {', '.join(WEIGHT_METHODS)}, got {text!r}")
         return {"weights": text}
-    if name in ("elimination", "challenge"):
-        return {name: _flag_switch(flag, text)}
+    if name in ("elimination", "challenge", "losers-by-return"):
+        return {name.replace("-", "_"): _flag_switch(flag, text)}
     if name == "min-checkpoints":
         value = _flag_float(flag, text)
         if value != int(value):

@@ -159,15 +159,25 @@ class Policies(Persisted):
         out: BoolArray = (self.challenge.status() == Status.ACTIVE) & ~self.eliminated
         return out
 
-    def scores(self, now_ns: int, ema_scores: ArrayLike, eligible: ArrayLike | None = None) -> FloatArray:
+    def scores(
+        self,
+        now_ns: int,
+        ema_scores: ArrayLike,
+        eligible: ArrayLike | None = None,
+        trading: ArrayLike | None = None,
+    ) -> FloatArray:
         """The score of every slot that the weights are made from: preset ``ptn``'s
         :func:`taos.scoring.ptn_score` of the competing miners' ledgers (ranked among the competing
-        miners that are ``eligible``, e.g. registered), or the EMA scores; 0 for the others."""
-        return np.nan_to_num(self._scores(now_ns, ema_scores, eligible), nan=0.0)
+        miners that are ``eligible``, e.g. registered, and ``trading``: traded the minimum volume
+        lately), or the EMA scores; 0 for the others."""
+        return np.nan_to_num(self._scores(now_ns, ema_scores, eligible, trading), nan=0.0)
 
-    def _scores(self, now_ns: int, ema_scores: ArrayLike, eligible: ArrayLike | None) -> FloatArray:
-        """:meth:`scores`, with NaN for the competing miners that ``ptn`` weights do not rank yet
-        (fewer checkpoints that count than ``min_checkpoints``: not enough time in the market)."""
+    def _scores(
+        self, now_ns: int, ema_scores: ArrayLike, eligible: ArrayLike | None, trading: ArrayLike | None = None
+    ) -> FloatArray:
+        """:meth:`scores`, with NaN for the competing miners that ``ptn`` weights do not rank (fewer
+        checkpoints that count than ``min_checkpoints``: not enough time in the market; or not
+        ``trading``)."""
         competing = self.competing()
         if eligible is not None:
             competing &= _mask(eligible, self.miners, "eligible")
@@ -175,29 +185,42 @@ class Policies(Persisted):
         uids = [int(u) for u in np.flatnonzero(competing)]
         s = self.settings
         if s.weights == "ptn":
+            active = (
+                np.ones(self.miners, dtype=np.bool_)
+                if trading is None
+                else _mask(trading, self.miners, "trading")
+            )
             counted = self.ledger.counted(uids, now_ns, s.min_exposure)
-            ranked = [u for u, c in zip(uids, counted.tolist(), strict=True) if c >= s.min_checkpoints]
+            ranked = [
+                u for u, c in zip(uids, counted.tolist(), strict=True) if c >= s.min_checkpoints and active[u]
+            ]
             out[uids] = np.nan
             if ranked:
                 metrics = self.ledger.metrics(ranked, now_ns, s.decay_exponent, s.min_exposure)
-                out[ranked] = ptn_score(metrics, s.metric_weights)
+                out[ranked] = ptn_score(metrics, s.metric_weights, losers_by_return=s.losers_by_return)
         else:
             ema = _vector(ema_scores, self.miners, "ema_scores")
             out[uids] = ema[uids]
         return out
 
     def weights(
-        self, uids: Sequence[int], now_ns: int, ema_scores: ArrayLike, exclude: int | None = None
+        self,
+        uids: Sequence[int],
+        now_ns: int,
+        ema_scores: ArrayLike,
+        exclude: int | None = None,
+        trading: ArrayLike | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """Weights and scores of ``uids`` (the registered ones; ``exclude`` = the validator's own
-        uid gets 0). Competing miners share the weight by the rank curve (``ptn``) or in proportion
-        to their EMA scores (``taos``); miners in their challenge get ``challenge_weight`` each, the
-        competing ones the rest (:func:`taos.scoring.challenge_weights`); eliminated ones 0."""
+        uid gets 0). Competing miners share the weight by the rank curve (``ptn``: those
+        ``trading``, see :meth:`scores`) or in proportion to their EMA scores (``taos``); miners in
+        their challenge get ``challenge_weight`` each, the competing ones the rest
+        (:func:`taos.scoring.challenge_weights`); eliminated ones 0."""
         ids = np.asarray([int(u) for u in uids], dtype=np.int64)
         keep = np.ones(len(ids), dtype=np.bool_) if exclude is None else ids != exclude
         eligible = np.zeros(self.miners, dtype=np.bool_)
         eligible[ids[keep]] = True
-        scores = self._scores(now_ns, ema_scores, eligible)
+        scores = self._scores(now_ns, ema_scores, eligible, trading)
         competing = self.competing()[ids] & keep
         challenge = self.in_challenge()[ids] & keep
         s = self.settings
@@ -239,11 +262,22 @@ class PtnScheme(ScoringScheme):
             obs.time_ns, obs.wall_time_s, values, sharpes, obs.positions, obs.tracked
         )
 
+    def trading(self) -> BoolArray:
+        """The miners that traded at least ``min_volume`` x their starting wealth on all books
+        together (summed over books, against the sum of the books' wealth) within the Sharpe
+        window: preset ``ptn`` ranks only these (a miner that bought once and holds is not
+        trading; docs/scoring.md)."""
+        need = self.settings.min_volume * self.history.params.starting_wealth * self.books
+        out: BoolArray = self.history.window_volume().sum(axis=1) >= need
+        return out
+
     def scores(self, now_ns: int, tracked: BoolArray) -> FloatArray:
-        return self.policies.scores(now_ns, self.history.scores(), tracked)
+        return self.policies.scores(now_ns, self.history.scores(), tracked, self.trading())
 
     def weights(self, uids: Sequence[int], now_ns: int, exclude: int | None) -> tuple[FloatArray, FloatArray]:
-        return self.policies.weights(uids, now_ns, self.history.scores(), exclude=exclude)
+        return self.policies.weights(
+            uids, now_ns, self.history.scores(), exclude=exclude, trading=self.trading()
+        )
 
     def excluded(self) -> BoolArray:
         return self.policies.eliminated
