@@ -74,16 +74,29 @@ def arrival_jitter(records: np.ndarray, seed: int, step_index: int, low_ns: int,
     if not 0 <= low <= high:
         raise ValueError(f"need 0 <= low_ns <= high_ns, got {low_ns} and {high_ns}")
     rng = _rng(seed, step_index, JITTER_STREAM)
-    out = records.copy()
+    # a copy as bytes: numpy copies structured records field by field, thirty times slower
+    out = np.ascontiguousarray(records).view(np.uint8).copy().view(records.dtype)
     n = len(out)
     if n == 0 or high == 0:
         return out
     jitter = rng.integers(low, high, size=n, endpoint=True, dtype=np.int64)
-    agent, ts = out["agent"].astype(np.int64), out["ts_ns"].astype(np.int64)
-    sent = np.lexsort((np.arange(n), ts, agent))  # each (agent, time) group, in the order sent
-    smallest = np.lexsort((jitter, ts, agent))  # the same groups, each with its jitters ascending
+    ts = out["ts_ns"].astype(np.int64)
+    agent = out["agent"].astype(np.int64)
+    span = int(ts.max() - ts.min())
+    if span < 1 << 34 and int(agent.min()) >= 0 and int(agent.max()) < 1 << 28:  # a step's times
+        group = (agent << 34) | (ts - ts.min())  # (agent, time) in one integer
+    else:
+        _, ts_rank = np.unique(ts, return_inverse=True)
+        group = agent * (int(ts_rank.max()) + 1) + ts_rank
+    sent = np.argsort(group, kind="stable")  # each group together, its records in the order sent
+    grouped = group[sent]
+    first = np.ones(n, dtype=np.bool_)
+    first[1:] = grouped[1:] != grouped[:-1]
+    # the group's own jitters, ascending within it: one sort of (group number, jitter)
+    drawn = jitter[sent]
+    key = (np.cumsum(first) - 1) * (high - low + 1) + (drawn - low)
     ordered = np.empty(n, dtype=np.int64)
-    ordered[sent] = jitter[smallest]
+    ordered[sent] = drawn[np.argsort(key, kind="stable")]
     out["ts_ns"] = ts + ordered
     return out
 
