@@ -64,7 +64,7 @@ def validator_args(setup: dict, config: Path, state: Path, *extra: str) -> list[
         "--chain", f"local:{setup['chain']}",
         "--wallet.name", "validator", "--wallet.hotkey", "hot", "--wallet.path", str(setup["wallets"]),
         "--config", str(config), "--state", str(state), "--prometheus-port", "0",
-        "--weights-interval", "0", "--log-level", "WARNING",
+        "--weights-interval", "0", "--log-level", "WARNING", "--pace", "0",
         *extra,
     ]  # fmt: skip
 

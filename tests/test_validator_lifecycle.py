@@ -71,7 +71,7 @@ def args(
         "--chain", f"local:{chain}",
         "--wallet.name", "validator", "--wallet.hotkey", "hot", "--wallet.path", str(setup["wallets"]),
         "--config", str(config), "--state", str(setup["tmp"] / state), "--prometheus-port", str(port),
-        "--weights-interval", "1000000", "--log-level", "INFO", *extra,
+        "--weights-interval", "1000000", "--log-level", "INFO", "--pace", "0", *extra,
     ]  # fmt: skip
 
 
@@ -120,7 +120,7 @@ def committed_step(state: Path) -> int:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-@pytest.mark.parametrize("situation", ["grace_period", "no_miner", "stalling_miner"])
+@pytest.mark.parametrize("situation", ["grace_period", "no_miner", "stalling_miner", "paced"])
 def test_a_signal_stops_the_validator_within_5_s_in_every_state(
     setup: dict, situation: str, sig: int
 ) -> None:
@@ -131,7 +131,9 @@ def test_a_signal_stops_the_validator_within_5_s_in_every_state(
         port = free_port()
         # the stalling miner holds every query for the whole timeout of 30 s
         log = setup["tmp"] / "stderr"
-        proc = start(args(setup, chain, config, "--timeout", "30", port=port), log)
+        # paced: a step of 5 s of sim time every 50 s of wall time, stopped while it waits
+        pace = ("--pace", "0.1") if situation == "paced" else ()
+        proc = start(args(setup, chain, config, "--timeout", "30", *pace, port=port), log)
         try:
             if situation == "stalling_miner":
                 deadline = time.monotonic() + 60
@@ -140,7 +142,7 @@ def test_a_signal_stops_the_validator_within_5_s_in_every_state(
                     time.sleep(0.1)
                 assert miners.seen["stall"].states == 1  # the query of step 1 is in flight
             else:
-                wait_for_steps(proc, port, 3)
+                wait_for_steps(proc, port, 1 if situation == "paced" else 3)
             sent = time.monotonic()
             proc.send_signal(sig)
             code = proc.wait(timeout=10)
@@ -151,7 +153,9 @@ def test_a_signal_stops_the_validator_within_5_s_in_every_state(
         assert code == 0, stderr
         assert took < 5.0, took
         assert "Traceback" not in stderr
-        assert committed_step(setup["tmp"] / "state") >= (1 if situation == "stalling_miner" else 3)
+        assert committed_step(setup["tmp"] / "state") >= (
+            1 if situation in ("stalling_miner", "paced") else 3
+        )
 
 
 def test_a_validator_that_cannot_end_its_step_exits_at_the_deadline(setup: dict) -> None:

@@ -74,6 +74,12 @@ def parser() -> argparse.ArgumentParser:
         help="query miners that publish loopback or private addresses (on by itself with local:FILE)",
     )
     add_policy_flags(p)
+    p.add_argument(
+        "--pace",
+        type=float,
+        default=1.0,
+        help="simulated seconds per wall second: 1 runs the simulation in real time, 0 as fast as the miners answer",
+    )
     p.add_argument("--max-steps", dest="max_steps", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument(
         "--log-level", dest="log_level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -106,6 +112,8 @@ def _check_flags(args: argparse.Namespace) -> None:
         raise StartError(f"--netuid must be in [0, 65535], got {args.netuid}")
     if args.max_steps is not None and args.max_steps < 0:
         raise StartError(f"--max-steps must be >= 0, got {args.max_steps}")
+    if not (math.isfinite(args.pace) and 0 <= args.pace <= 1_000_000):
+        raise StartError(f"--pace must be a number in [0, 1000000] (0: unpaced), got {args.pace}")
 
 
 def build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -197,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except errors as e:
             print(f"taos.validator: error: {_one_line(e)}", file=sys.stderr)
             return 1
-        asyncio.run(_run(v, args.max_steps, alerter))
+        asyncio.run(_run(v, args.max_steps, alerter, args.pace))
     return 0
 
 
@@ -207,14 +215,14 @@ def _alerter(key: str | None):  # type: ignore[no-untyped-def]
     return PagerDutyAlerter(key, source="taos-validator") if key else NullAlerter()
 
 
-async def _run(v, max_steps: int | None, alerter) -> None:  # type: ignore[no-untyped-def]
+async def _run(v, max_steps: int | None, alerter, pace: float = 1.0) -> None:  # type: ignore[no-untyped-def]
     from taos.validator.loop import run
 
     stop = asyncio.Event()
     _on_stop_signals(stop)
     try:
         v.sync_chain()
-        steps = await run(v, max_steps=max_steps, stop=stop)
+        steps = await run(v, max_steps=max_steps, stop=stop, pace=pace)
         log.info("stopped after %d steps at sim time %.1f s", steps, v.sim.time_ns / 1e9)
     except Exception as e:
         alerter.trigger(f"validator stopped: {type(e).__name__}: {e}", severity="critical")

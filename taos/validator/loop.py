@@ -7,17 +7,74 @@
 Simulated time stands still while the miners think: their answers become delays inside the next
 step (``taos.validator.latency``). Nothing here knows about HTTP, SQLite or the C++ core; each hop is
 one method of ``Validator`` (``taos/validator/validator.py``).
+
+Pacing (``pace``): a step covers one publish interval of simulated time; with ``pace`` p > 0 a step
+starts ``publish interval / p`` of wall time after the previous one started (p = 1: simulated time
+runs as fast as the wall clock), and the loop waits in between. A step that takes longer than that
+is logged (a warning at most once a minute, with the count since) and the next one starts at once:
+the loop never runs steps in a burst to catch up. ``pace`` 0 (the default of ``run``; ``taos local``)
+runs as fast as the miners answer; ``taos validator`` paces at 1 by default (``--pace``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from taos.validator.validator import Validator
+
+log = logging.getLogger("taos.validator")
+SLOW_LOG_S = 60.0
+"""Slow steps are logged at most once in this many wall seconds (with how many there were)."""
+
+
+class Pacer:
+    """When each step may start: ``interval_s / pace`` of wall time after the previous one
+    started, or at once after a step that took longer (logged, at most once a minute)."""
+
+    def __init__(self, interval_s: float, pace: float, clock: Callable[[], float] = time.monotonic) -> None:
+        if not (math.isfinite(pace) and pace >= 0):
+            raise ValueError(f"pace must be a finite number >= 0, got {pace!r}")
+        self.period_s = interval_s / pace if pace > 0 else 0.0
+        self.clock = clock
+        self.slow = 0  # slow steps not logged yet
+        self.lag_s = 0.0  # how much the last step ran over its period (0: on time)
+        self._logged = -math.inf
+        self._next = clock()
+
+    def started(self) -> None:
+        """A step starts now (when it was due, or later)."""
+        now = self.clock()
+        self._due = self._next
+        self._next = now + self.period_s
+
+    def wait_s(self, step_index: int) -> float:
+        """The wall seconds to wait before the next step may start (0: at once)."""
+        if self.period_s <= 0:
+            return 0.0
+        now = self.clock()
+        left = self._next - now
+        self.lag_s = max(0.0, -left)
+        if left >= 0:
+            return left
+        self.slow += 1
+        if now - self._logged >= SLOW_LOG_S:
+            log.warning(
+                "step %d took %.2f s, more than its %.2f s at this pace (%d slow step(s) since the last such line); "
+                "the next starts at once",
+                step_index,
+                now - (self._next - self.period_s),
+                self.period_s,
+                self.slow,
+            )
+            self._logged, self.slow = now, 0
+        self._next = now  # no catching up: the schedule starts again from here
+        return 0.0
 
 
 async def run(
@@ -26,12 +83,17 @@ async def run(
     max_steps: int | None = None,
     stop: asyncio.Event | None = None,
     on_step: Callable[[Any], None] | None = None,
+    pace: float = 0.0,
+    clock: Callable[[], float] = time.monotonic,
 ) -> int:
     """Runs until the simulation ends, ``max_steps`` steps have run or ``stop`` is set; returns
     the number of steps run. ``on_step(result)`` sees every step's result at its end (research
-    output, progress)."""
+    output, progress). ``pace``: simulated seconds per wall second (0: unpaced; see the module
+    doc), on the wall ``clock``."""
+    pacer = Pacer(v.publish_ns / 1e9, pace, clock)
     steps = 0
     while not v.finished and (max_steps is None or steps < max_steps) and not (stop and stop.is_set()):
+        pacer.started()
         started = time.perf_counter()
         result = v.step()  # 1. every book to the next publish time, with last turn's instructions
         requests = v.requests(result)  # 2. one state per miner; the books encoded once
@@ -44,8 +106,19 @@ async def run(
         if on_step is not None:
             on_step(result)
         steps += 1
-        await asyncio.sleep(0)  # signals and other tasks get their turn, even when nothing was queried
+        wait = pacer.wait_s(v.step_index) if not v.finished else 0.0
+        v.metrics.set_pace_lag(pacer.lag_s)
+        await _pause(stop, wait)  # signals and other tasks get their turn, even when nothing was queried
     return steps
+
+
+async def _pause(stop: asyncio.Event | None, seconds: float) -> None:
+    """Waits ``seconds`` (at least one turn of the event loop), or until ``stop`` is set."""
+    if seconds <= 0 or stop is None:
+        await asyncio.sleep(max(0.0, seconds))
+        return
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
 
 
 async def _unless(stop: asyncio.Event | None, query: Awaitable[dict[int, Any]]) -> dict[int, Any]:

@@ -127,6 +127,9 @@ class NullMetrics:
     def forget_uid(self, uid: int) -> None:
         pass
 
+    def set_pace_lag(self, seconds: float) -> None:
+        pass
+
 
 class ValidatorMetrics:
     """The validator's metrics in a registry of their own (``self.registry``)."""
@@ -150,6 +153,11 @@ class ValidatorMetrics:
             registry=r,
         )
         self.step_index = Gauge(f"{PREFIX}_step_index", "Index of the last completed step.", registry=r)
+        self.pace_lag = Gauge(
+            f"{PREFIX}_pace_lag_seconds",
+            "How much the last step overran its wall-time period at the validator's pace (0: on time or unpaced).",
+            registry=r,
+        )
         self.sim_time = Gauge(
             f"{PREFIX}_sim_time_seconds",
             "Simulated time at the end of the last step, in seconds.",
@@ -300,6 +308,10 @@ class ValidatorMetrics:
         label = _uid_label(uid)
         for gauge in self._uid_series.pop(label, set()):
             gauge.remove(label)
+
+    def set_pace_lag(self, seconds: float) -> None:
+        """How much the last step ran over its wall-time period (``taos.validator.loop.Pacer``)."""
+        self.pace_lag.set(float(seconds))
 
     def _set_uid(self, gauge: Gauge, label: str, value: float) -> None:
         gauge.labels(uid=label).set(value)

@@ -191,7 +191,7 @@ class Validator(Persisted):
         books over a Ray cluster with the loop unchanged). ``positions`` answers the challenge
         period's and the ledger's questions about positions (default: the validator's own
         ``PositionTracker``); ``wall_clock`` gives the wall time in seconds (challenge periods in
-        wall time, elimination records); ``clock`` is the wall clock of the request rate limit."""
+        wall time, elimination records); ``clock`` is the wall clock of the request rate limit, the weights schedule and the checkpoint interval."""
         self.config = config
         self.chain = chain
         self.transport = transport
@@ -236,7 +236,9 @@ class Validator(Persisted):
         self.market: MarketSnapshot | None = None
         self._restore = restore or Simulation.restore
         self.sim = (simulation or Simulation)(self.core)
-        self._last_weights = -float("inf")
+        self._next_weights = -float("inf")  # when weights are due next (the clock's time)
+        self._weights_failures = 0  # set_weights failures in a row (the retries back off)
+        self._permit: bool | None = None  # whether this validator's hotkey has a permit (None: not seen yet)
         self._registered: list[int] = []
         self._own_uid: int | None = None
         self._position_stats = positions
@@ -754,8 +756,19 @@ class Validator(Persisted):
         for uid in self.scheme.register(uids, self.sim.time_ns, self.wall_clock()):
             log.info("uid %d: hotkey %s starts its challenge period", uid, self.miners[uid].hotkey)
         self.transport.follow(graph)
-        if force_weights or time.monotonic() - self._last_weights >= self.settings.weights_interval_s:
-            self.set_weights()
+        permitted = own is not None and own.validator_permit
+        if permitted != self._permit:
+            if not permitted:
+                log.warning(
+                    "hotkey %s has no validator permit (stake %s): weights are not set until it has one",
+                    self.chain.hotkey,
+                    "unregistered" if own is None else f"{own.stake:g}",
+                )
+            elif self._permit is False:
+                log.info("hotkey %s has a validator permit now: weights are set again", self.chain.hotkey)
+            self._permit = permitted
+        if force_weights or self._clock() >= self._next_weights:
+            self.set_weights(permitted=permitted)
 
     def reset_uid(self, uid: int) -> None:
         log.info("uid %d has a new hotkey: resetting its score and accounts", uid)
@@ -770,18 +783,39 @@ class Validator(Persisted):
         )
         self.metrics.forget_uid(uid)
 
-    def set_weights(self) -> None:
+    def set_weights(self, *, permitted: bool = True) -> None:
         """Weights for the registered uids, from the scoring scheme (preset ``taos``: in proportion
         to the EMA scores; ``ptn``: eliminated 0, challenge miners a fixed weight, the rest by rank
-        or score)."""
+        or score), set on the chain when this validator has a permit. A failure is retried after
+        ``WEIGHTS_RETRY_S``, then twice as long each time, up to the weights interval (one
+        warning, then a line at INFO per attempt)."""
         uids = list(self._registered)
         weights, scores = self.scheme.weights(uids, self.sim.time_ns, exclude=self._own_uid)
+        self.metrics.set_scores(uids, scores.tolist(), weights.tolist())
+        interval, now = self.settings.weights_interval_s, self._clock()
+        if not permitted:
+            self._next_weights = now + interval
+            return
         try:
             self.chain.set_weights(uids, weights.tolist())
-            self._last_weights = time.monotonic()
         except ChainError as e:
-            log.warning("set_weights failed, retrying at the next step: %s", e)
-        self.metrics.set_scores(uids, scores.tolist(), weights.tolist())
+            self._weights_failures += 1
+            wait = min(interval, WEIGHTS_RETRY_S * 2 ** min(self._weights_failures - 1, 30))
+            self._next_weights = now + wait
+            if self._weights_failures == 1:
+                log.warning("set_weights failed: %s; retrying in %.0f s, then less often", e, wait)
+            else:
+                log.info(
+                    "set_weights failed %d times in a row: %s; next try in %.0f s",
+                    self._weights_failures,
+                    e,
+                    wait,
+                )
+            return
+        if self._weights_failures:
+            log.info("set_weights works again after %d failures", self._weights_failures)
+        self._weights_failures = 0
+        self._next_weights = now + interval
 
     # --- 7. persistence and metrics ------------------------------------------------------------------
 
@@ -867,6 +901,11 @@ class Validator(Persisted):
             step_index=self.step_index,
             sim_time_s=result.time_ns / S,
         )
+
+
+WEIGHTS_RETRY_S = 30.0
+"""A failed ``set_weights`` is tried again after this many seconds, then twice as long each time (up
+to the weights interval)."""
 
 
 def background_latency_ns(config: Config) -> tuple[int, int]:

@@ -89,7 +89,7 @@ def test_a_validator_process_keeps_stepping_against_a_hostile_subnet(tmp_path: P
             sys.executable, "-m", "taos.validator", "--chain", f"local:{chain}",
             "--wallet.name", "validator", "--wallet.hotkey", "hot", "--wallet.path", str(tmp_path / "wallets"),
             "--config", str(config), "--state", str(tmp_path / "state"), "--prometheus-port", str(port),
-            "--timeout", str(TIMEOUT_S), "--weights-interval", "1000000", "--log-level", "INFO",
+            "--timeout", str(TIMEOUT_S), "--weights-interval", "1000000", "--log-level", "INFO", "--pace", "0",
         ]  # fmt: skip
         with open(log, "w") as err:
             proc = subprocess.Popen(argv, env=ENV, stderr=err)
