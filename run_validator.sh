@@ -4,7 +4,8 @@
 #   -h hotkey (validator)   -u netuid (79)   -l log level (INFO)   -d PagerDuty routing key
 #   -o Prometheus port (9001)   -t miner query timeout (3.0)   -c simulation config
 #   -s keep the running simulation (resume from the saved state; the default)   -f start fresh
-# Further options after the flags go to python -m taos.validator as they are, e.g.
+# PYTHON=... picks the interpreter (python3). Further options after the flags go to
+# python -m taos.validator as they are, e.g.
 #   ./run_validator.sh -c configs/default.toml -- --scoring.preset ptn --rules.max-open 100
 set -euo pipefail
 network=finney; wallet_path=~/.bittensor/wallets; coldkey=taos; hotkey=validator; netuid=79
@@ -22,4 +23,4 @@ args=(--chain "$network" --wallet.path "$wallet_path" --wallet.name "$coldkey" -
       --netuid "$netuid" --log-level "$log_level" --prometheus-port "$prom" --timeout "$timeout" --config "$config")
 [ -n "$pagerduty" ] && args+=(--pagerduty-key "$pagerduty")
 [ -n "$fresh" ] && args+=("$fresh")
-exec python3 -m taos.validator "${args[@]}" "$@"
+exec "${PYTHON:-python3}" -m taos.validator "${args[@]}" "$@"

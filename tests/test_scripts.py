@@ -47,6 +47,26 @@ def test_run_miner_refuses_an_unknown_flag() -> None:
     assert out.returncode == 2 and "usage: " in out.stderr and "[-n agent class]" in out.stderr
 
 
+@pytest.mark.parametrize("script", ["run_validator.sh", "run_miner.sh"])
+def test_the_run_scripts_use_the_python_they_are_given(script: str, tmp_path: Path) -> None:
+    """``PYTHON=`` picks the interpreter: here a stand-in that prints what it was asked to run."""
+    fake = tmp_path / "python"
+    fake.write_text('#!/usr/bin/env bash\necho "ran: $*"\n')
+    fake.chmod(0o755)
+    out = subprocess.run(
+        [str(ROOT / script), "-e", "local:chain.json", "--", "--extra"],
+        capture_output=True,
+        text=True,
+        env={**ENV, "PYTHON": str(fake)},
+        check=False,
+    )
+    module = "taos.validator" if script == "run_validator.sh" else "taos.miner"
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(
+        f"ran: -m {module} --chain local:chain.json"
+    ) and out.stdout.rstrip().endswith("--extra")
+
+
 def test_run_miner_serves_the_named_agent_with_its_parameters(tmp_path: Path) -> None:
     setup = validator_and_miner(tmp_path)
     validator, miner, chain, wallets = setup["validator"], setup["miner"], setup["chain"], setup["wallets"]

@@ -103,3 +103,18 @@ def test_a_failing_set_weights_backs_off_up_to_the_interval(
     finally:
         Failing.failing = True
 
+
+def test_the_local_chain_keeps_the_weights_in_its_file(tmp_path: Path) -> None:
+    path = chain_file(tmp_path / "chain.json", permit=True)
+    chain = LocalChain.from_file(path, "v")
+    chain.set_weights([0, 1], [0.25, 0.75])
+    written = json.loads(path.read_text())["weights"]
+    assert written == {"v": {"block": 0, "uids": [0, 1], "weights": [0.25, 0.75]}}
+    assert LocalChain.from_file(path, "m").metagraph().neurons[1].hotkey == "m"  # still a chain file
+    chain.set_weights([0, 1], [1.0, 0.0])  # replaced, not appended
+    assert json.loads(path.read_text())["weights"]["v"]["weights"] == [1.0, 0.0]
+    bad = json.loads(path.read_text())
+    bad["weights"] = ["not", "an", "object"]
+    path.write_text(json.dumps(bad))
+    with pytest.raises(ChainError, match="weights: must be an object"):
+        LocalChain.from_file(path, "v")

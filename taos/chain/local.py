@@ -31,7 +31,7 @@ from typing import Any
 
 from taos.chain.base import Chain, ChainError, Metagraph, Neuron, check_port, check_weights
 
-_ROOT_KEYS = {"block", "block_time_s", "neurons"}
+_ROOT_KEYS = {"block", "block_time_s", "neurons", "weights"}
 _NEURON_KEYS = {"hotkey", "validator_permit", "stake", "endpoint"}
 
 
@@ -117,9 +117,19 @@ class LocalChain(Chain):
         if not me.validator_permit:
             raise ChainError(f"hotkey {self._hotkey} has no validator permit")
         check_weights(uids, weights, [n.uid for n in self._neurons])
-        self.weight_calls.append(
-            WeightsCall(self.current_block(), tuple(uids), tuple(float(w) for w in weights))
-        )
+        call = WeightsCall(self.current_block(), tuple(uids), tuple(float(w) for w in weights))
+        self.weight_calls.append(call)
+        if self._path is not None:  # on the chain: in the file, under this validator's hotkey
+            with _locked(self._path):
+                raw = _load_json(self._path)
+                parse(raw, str(self._path))
+                raw.setdefault("weights", {})[self._hotkey] = {
+                    "block": call.block,
+                    "uids": list(call.uids),
+                    "weights": list(call.weights),
+                }
+                _write_atomic(self._path, raw)
+            self._mtime_ns = _mtime(self._path)
 
     def _uid_in(self, neurons: Sequence[Neuron]) -> int:
         for n in neurons:
@@ -209,6 +219,9 @@ def parse(raw: Any, source: str = "<local chain>") -> dict[str, Any]:
     block_time_s = raw.get("block_time_s", 12.0)
     if not _number(block_time_s) or block_time_s <= 0:
         raise fail("block_time_s", f"must be a number > 0, got {block_time_s!r}")
+    weights = raw.get("weights", {})
+    if not isinstance(weights, dict) or not all(isinstance(v, dict) for v in weights.values()):
+        raise fail("weights", "must be an object of the weights each validator hotkey set")
     items = raw.get("neurons")
     if not isinstance(items, list):
         raise fail("neurons", f"must be a list, got {type(items).__name__}")
