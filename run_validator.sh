@@ -3,7 +3,8 @@
 #   -e network (finney | test | ws://URL | local:FILE)   -p wallet path   -w coldkey (taos)
 #   -h hotkey (validator)   -u netuid (79)   -l log level (INFO)   -d PagerDuty routing key
 #   -o Prometheus port (9001)   -t miner query timeout (3.0)   -c simulation config
-#   -s keep the running simulation (resume from the saved state; the default)   -f start fresh
+#   -s keep the running simulation (resume from the saved state; the default)
+#   -f start fresh (the old state folder is kept aside as STATE.<UTC time>)
 # PYTHON=... picks the interpreter (python3). Further options after the flags go to
 # python -m taos.validator as they are, e.g.
 #   ./run_validator.sh -c configs/default.toml -- --scoring.preset ptn --rules.max-open 100

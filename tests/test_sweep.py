@@ -10,6 +10,7 @@ import tomllib
 from markets import populations
 
 from taos.config import ConfigError, loads
+from taos.local.data import DEMO_DURATION_S, data_dir
 from taos.local.sweep import (
     SweepError,
     apply_override,
@@ -227,6 +228,22 @@ def test_cli_reports_a_bad_flag_without_a_traceback(
     assert code == 2
     assert "seeds: range '3-1' ends before it starts" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_without_a_config_the_sweep_runs_taos_locals_demo_market(tmp_path: Path) -> None:
+    """``taos sweep`` with no ``--config`` runs what ``taos local`` does: the small market for half
+    an hour (its own duration when ``--set`` gives one)."""
+    out = tmp_path / "sweep"
+    assert main(["--seeds", "2", "--out", str(out), "--workers", "1"]) == 0
+    cfg = loads((out / "configs" / "run_0000.toml").read_text(encoding="utf-8"))
+    small = loads((data_dir("configs") / "small.toml").read_text(encoding="utf-8"))
+    assert cfg.simulation.duration_s == DEMO_DURATION_S == 1_800.0
+    assert (cfg.simulation.seed, cfg.simulation.books, cfg.populations) == (
+        2,
+        small.simulation.books,
+        small.populations,
+    )
+    assert len(pd.read_csv(out / "results.csv")) == 1
 
 
 def test_unknown_executor_is_refused(tiny: Path, tmp_path: Path) -> None:

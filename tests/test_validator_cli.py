@@ -190,6 +190,40 @@ def test_each_validator_runs_a_secret_seed_of_its_own(setup: dict) -> None:
     assert saved is not None and saved.identity.seed == seeds[0] and saved.step_index == 6
 
 
+def test_fresh_keeps_the_old_state_aside_and_starts_a_new_simulation(setup: dict) -> None:
+    config = config_file(setup, 30)
+    state = setup["tmp"] / "state"
+    alone = {k: v for k, v in ENV.items() if k != SECRET_ENV}  # each start draws its own secret
+
+    def start(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            validator_args(setup, config, state, "--max-steps", "2", *extra),
+            check=False,
+            env=alone,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    assert start().returncode == 0
+    first_secret = (state / SECRET_FILE).read_text()
+    out = start("--fresh", "--log-level", "INFO")
+    assert out.returncode == 0, out.stderr
+    (kept,) = [p for p in setup["tmp"].iterdir() if p.name.startswith("state.")]
+    assert f"--fresh: the old state folder is kept as {kept}" in out.stderr
+    assert (kept / SECRET_FILE).read_text() == first_secret
+    with ValidatorStore(kept) as old, ValidatorStore(state) as new:
+        a, b = old.load(), new.load()
+    assert a is not None and b is not None and a.step_index == b.step_index == 2
+    assert a.identity.seed != b.identity.seed  # a new simulation, with a new secret
+    with ValidatorStore(state):  # a running validator holds the folder: --fresh leaves it alone
+        out = start("--fresh")
+    assert out.returncode == 1 and out.stderr.strip().endswith(
+        f"--fresh: the state folder {state} is in use by another process"
+    )
+    assert [p.name for p in setup["tmp"].iterdir() if p.name.startswith("state.")] == [kept.name]
+
+
 def test_scoring_flags_reach_the_validator_process(setup: dict) -> None:
     # preset ptn with a 60 s challenge: the registered miner (not serving, no positions) cannot pass
     # and is eliminated at 60 s; the validator's own uid is not policed

@@ -8,6 +8,11 @@ from pathlib import Path
 _PACKAGE = Path(__file__).resolve().parents[1]
 
 
+DEMO_DURATION_S = 1_800.0
+"""The demo (``taos local`` and ``taos sweep`` without ``--config``): half an hour of the small
+market (``configs/small.toml``)."""
+
+
 def data_dir(kind: str) -> Path:
     """``configs`` or ``agents``: the installed copy, else the source tree's folder."""
     if kind not in ("configs", "agents"):

@@ -22,7 +22,7 @@ from typing import Any
 from taos.agents import AgentLoadError, create_agent, load_agent_class, parse_params
 from taos.chain import LocalChain, Neuron
 from taos.config import Config, ConfigError, from_dict, parse_toml, read_config_text
-from taos.local.data import data_dir
+from taos.local.data import DEMO_DURATION_S, data_dir
 from taos.validator.loop import run
 from taos.validator.policy import ScoringSettings, scoring_from_flags
 from taos.validator.rules import RulesSettings
@@ -88,7 +88,7 @@ def build_config(
         raise LocalError(f"--config {e}") from None
     sim = data.setdefault("simulation", {})
     if path is None and duration_s is None:
-        duration_s = 1_800.0  # the demo: half an hour of the small market
+        duration_s = DEMO_DURATION_S
     overrides = {"books": books, "duration_s": duration_s, "seed": seed, "threads": threads}
     lines = []
     for key, value in overrides.items():

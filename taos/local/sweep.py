@@ -41,6 +41,7 @@ import numpy as np
 import tomllib
 
 from taos.config import ConfigError, loads, parse_toml, to_core
+from taos.local.data import DEMO_DURATION_S, data_dir
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -412,7 +413,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="taos sweep", description="Runs many independent background-only simulations in parallel."
     )
-    parser.add_argument("--config", required=True, help="the TOML config of every run")
+    parser.add_argument(
+        "--config",
+        default=None,
+        help="the TOML config of every run; default: the demo market, as taos local's (configs/small.toml, 30 minutes)",
+    )
     parser.add_argument("--seeds", default="1", help="seeds: 1-16, 1,3,5 or 1-4,9 (default 1)")
     parser.add_argument(
         "--set",
@@ -429,7 +434,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         seeds = parse_seeds(args.seeds)
         sets = [parse_set(s) for s in args.set]
-        frame = run_sweep(args.config, seeds, sets, args.out, args.executor, args.address, args.workers)
+        config = args.config
+        if config is None:  # taos local's default: the small market for half an hour
+            config = data_dir("configs") / "small.toml"
+            if not any(key == "simulation.duration_s" for key, _ in sets):
+                sets.append(("simulation.duration_s", [DEMO_DURATION_S]))
+        frame = run_sweep(config, seeds, sets, args.out, args.executor, args.address, args.workers)
     except (SweepError, ConfigError) as e:
         print(f"taos sweep: error: {e}", file=sys.stderr)
         return 2

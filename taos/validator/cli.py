@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,7 +43,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--wallet.hotkey", dest="wallet_hotkey", default="validator")
     p.add_argument("--config", default="configs/default.toml", help="simulation config (TOML)")
     p.add_argument("--state", default="~/.taos/validator", help="folder of the database and checkpoints")
-    p.add_argument("--fresh", action="store_true", help="start a new simulation even if a saved one exists")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start a new simulation: an existing state folder is kept aside as STATE.<UTC time>",
+    )
     p.add_argument("--timeout", type=float, default=3.0, help="miner query timeout in seconds")
     p.add_argument("--weights-interval", dest="weights_interval", type=float, default=1_200.0)
     p.add_argument(
@@ -116,6 +121,36 @@ def _check_flags(args: argparse.Namespace) -> None:
         raise StartError(f"--pace must be a number in [0, 1000000] (0: unpaced), got {args.pace}")
 
 
+def archive_state(state: Path) -> Path:
+    """Moves the state folder ``state`` aside, to ``STATE.<UTC time>`` (``-2``, ``-3``… if taken),
+    for ``--fresh``; returns where it went.
+
+    Raises:
+        StartError: the folder is in use by a running validator, or cannot be moved."""
+    import fcntl
+
+    lock = state / "lock"
+    if lock.exists():
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StartError(f"--fresh: the state folder {state} is in use by another process") from None
+        finally:
+            os.close(fd)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = state.with_name(f"{state.name}.{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = state.with_name(f"{state.name}.{stamp}-{n}")
+    try:
+        state.rename(target)
+    except OSError as e:
+        raise StartError(f"--fresh: cannot move the state folder {state} aside: {e.strerror or e}") from None
+    return target
+
+
 def build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from taos.chain.bittensor_chain import import_bittensor
     from taos.validator.metrics import ValidatorMetrics
@@ -142,7 +177,8 @@ def build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         raise StartError(f"hotkey {chain.hotkey} is not registered on {args.chain} (netuid {args.netuid})")
     state = Path(args.state).expanduser()
     if args.fresh and state.exists():
-        raise StartError(f"--fresh: the state folder {state} exists; move it away to start anew")
+        archived = archive_state(state)
+        logging.getLogger("taos.validator").info("--fresh: the old state folder is kept as %s", archived)
     store = ValidatorStore(state)
     try:
         config = with_secret_seed(config, simulation_secret(state))  # taos.validator.secret
