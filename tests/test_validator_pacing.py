@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from clocks import ManualClock
 from markets import loop_market
 
 from taos.chain import LocalChain
@@ -19,16 +20,8 @@ from taos.validator.transport import InProcessTransport
 from taos.validator.validator import Validator, ValidatorSettings
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_step_waits_for_the_rest_of_its_period_and_a_slow_one_does_not() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     p = Pacer(5.0, 1.0, clock)  # 5 s of sim time a step, at pace 1: a step every 5 s
     p.started()
     clock.now += 1.5  # the step took 1.5 s
@@ -47,7 +40,7 @@ def test_a_step_waits_for_the_rest_of_its_period_and_a_slow_one_does_not() -> No
 
 
 def test_unpaced_never_waits_and_a_bad_pace_is_refused() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     p = Pacer(5.0, 0.0, clock)
     p.started()
     clock.now += 1_000.0
@@ -58,7 +51,7 @@ def test_unpaced_never_waits_and_a_bad_pace_is_refused() -> None:
 
 
 def test_slow_steps_are_logged_once_a_minute_with_their_count(caplog: pytest.LogCaptureFixture) -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     p = Pacer(5.0, 1.0, clock)
     with caplog.at_level(logging.WARNING, logger="taos.validator"):
         for step in range(1, 31):  # 30 steps of 6 s: each 1 s over, 180 s in all

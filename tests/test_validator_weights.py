@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from clocks import ManualClock
 from markets import loop_market
 
 from taos.chain import ChainError, LocalChain
@@ -23,15 +24,7 @@ def chain_file(path: Path, *, permit: bool) -> Path:
     return path
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def make(chain: LocalChain, interval_s: float, clock: Clock) -> Validator:
+def make(chain: LocalChain, interval_s: float, clock: ManualClock) -> Validator:
     config = loads(loop_market(slots=2, grace_period_s=0.0, duration_s=600.0))
     settings = ValidatorSettings(weights_interval_s=interval_s)
     return Validator(config, chain, InProcessTransport({}), settings, clock=clock)
@@ -42,7 +35,7 @@ def test_without_a_permit_no_weights_are_set_and_it_is_said_once(
 ) -> None:
     path = chain_file(tmp_path / "chain.json", permit=False)
     chain = LocalChain.from_file(path, "v")
-    v = make(chain, 0.0, Clock())
+    v = make(chain, 0.0, ManualClock(0.0))
     with caplog.at_level(logging.INFO, logger="taos.validator"):
         for _ in range(5):
             v.sync_chain()
@@ -72,7 +65,7 @@ def test_a_failing_set_weights_backs_off_up_to_the_interval(
     path = chain_file(tmp_path / "chain.json", permit=True)
     chain = Failing.from_file(path, "v")
     attempts: list[float] = []
-    clock = Clock()
+    clock = ManualClock(0.0)
     real = Failing.set_weights
 
     def counted(self: Failing, uids: Sequence[int], weights: Sequence[float]) -> None:

@@ -369,7 +369,6 @@ class ScoreState(Persisted):
         self._last_time_ns = -1
         self._sums = ReturnSums(m, b)
         self._window_volume: IntArray = np.zeros((m, b), dtype=np.int64)  # the step_volume ring's sum
-        self._closed_volume: dict[tuple[int, int, int], IntArray] = {}  # see _bucket_sum
         self._sharpe: FloatArray = np.zeros((m, b))  # book_sharpes() of the history as of …
         self._sharpe_columns = -1  # … this many columns written (-1: not computed)
         self._sharpe_rows: BoolArray = np.ones(m, dtype=np.bool_)  # … for these miners
@@ -416,34 +415,15 @@ class ScoreState(Persisted):
         pos = self._columns % self.params.window
         return np.concatenate((self._column_step[pos:], self._column_step[:pos]))
 
-    def _bucket_mask(self, time_ns: int, n: int) -> BoolArray:
-        k = time_ns // self.params.bucket_ns
-        mask: BoolArray = (self._bucket_id > k - n) & (self._bucket_id <= k)
-        return mask
-
-    def _bucket_sum(self, time_ns: int, n: int) -> IntArray:
-        """The volume of the ``n`` buckets ending with the one of ``time_ns``. Only the latest
-        observation's bucket changes from step to step: the sum of the others is kept until the
-        buckets move on (or a reset or boundary empties some)."""
-        mask = self._bucket_mask(time_ns, n)
-        latest = -1 if self._last_time_ns < 0 else self._last_time_ns // self.params.bucket_ns
-        live = self._bucket_id == latest
-        key = (time_ns // self.params.bucket_ns, n, latest)
-        closed = self._closed_volume.get(key)
-        if closed is None:
-            closed = self._volume[..., mask & ~live].sum(axis=-1, dtype=np.int64)
-            if len(self._closed_volume) >= 4:
-                self._closed_volume.clear()
-            self._closed_volume[key] = closed
-        out: IntArray = closed + self._volume[..., mask & live].sum(axis=-1, dtype=np.int64)
-        return out
-
     def volume_24h_buckets(self) -> IntArray:
         """The 10-minute buckets' volume over the horizon, ending with the latest observation's
         bucket (23 h 50 min to 24 h: how the 24 h volume was kept before it was exact)."""
         if self._last_time_ns < 0:
             return np.zeros((self.miners, self.books), dtype=np.int64)
-        return self._bucket_sum(self._last_time_ns, self.params.horizon_buckets)
+        k = self._last_time_ns // self.params.bucket_ns
+        mask = (self._bucket_id > k - self.params.horizon_buckets) & (self._bucket_id <= k)
+        out: IntArray = self._volume[..., mask].sum(axis=-1, dtype=np.int64)
+        return out
 
     def volume_24h(self, time_ns: int | None = None) -> IntArray:
         """Traded volume ``(miners, books)`` of the observations within the volume horizon (24 h)
@@ -648,7 +628,6 @@ class ScoreState(Persisted):
         self._step_volume[..., self._columns % self.params.window] = 0  # the boundary column's
         self._window_volume = self._step_volume.sum(axis=-1, dtype=np.int64)
         self._write_column(np.nan, -1, -1)
-        self._closed_volume.clear()
         self._prev_traded[...] = 0
         self._volume[...] = 0
         self._day_volume[...] = 0
@@ -675,7 +654,6 @@ class ScoreState(Persisted):
         self._window_volume[uid] = 0
         self._day_volume[uid] = 0
         self._reset_step[uid] = self._last_step  # its volume in the rows up to here is gone
-        self._closed_volume.clear()
         self._prev_traded[uid] = 0
         self._activity[uid] = 0.0
         self._score[uid] = 0.0
@@ -781,7 +759,6 @@ class ScoreState(Persisted):
         if (self._step_volume < 0).any():
             raise ValueError("step_volume must be >= 0")
         self._window_volume = self._step_volume.sum(axis=-1, dtype=np.int64)  # 0 if kept without it
-        self._closed_volume.clear()
         self._sharpe_columns = -1
         if self._sums_absent:  # kept before the rolling sums: built from the windows
             self._anchor_all()
