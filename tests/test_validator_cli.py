@@ -5,6 +5,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,8 +18,8 @@ from wallets import make_wallet
 
 import taos
 from taos.config import load, to_core
-from taos.validator.secret import SECRET_ENV, SECRET_FILE, secret_seed, with_secret_seed
-from taos.validator.store import ValidatorStore
+from taos.validator.secret import SECRET_ENV, SECRET_FILE, secret_seed, simulation_seed, with_secret_seed
+from taos.validator.store import DB_NAME, ValidatorStore
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "a-secret-the-tests-share"  # validators that share it run the same simulations
@@ -64,13 +65,13 @@ def validator_args(setup: dict, config: Path, state: Path, *extra: str) -> list[
         "--chain", f"local:{setup['chain']}",
         "--wallet.name", "validator", "--wallet.hotkey", "hot", "--wallet.path", str(setup["wallets"]),
         "--config", str(config), "--state", str(state), "--prometheus-port", "0",
-        "--weights-interval", "0", "--log-level", "WARNING", "--pace", "0",
+        "--weights-interval", "0", "--log-level", "WARNING", "--pace", "0", "--simulations", "1",
         *extra,
     ]  # fmt: skip
 
 
 def run_to_end(setup: dict, config: Path, state: Path, *extra: str, env: dict | None = None) -> None:
-    """Runs a validator process until its simulation ends; it must exit 0."""
+    """Runs a validator process until its (first) simulation ends; it must exit 0."""
     out = subprocess.run(
         validator_args(setup, config, state, *extra),
         check=False,
@@ -188,6 +189,67 @@ def test_each_validator_runs_a_secret_seed_of_its_own(setup: dict) -> None:
     with ValidatorStore(setup["tmp"] / "a") as store:
         saved = store.load()
     assert saved is not None and saved.identity.seed == seeds[0] and saved.step_index == 6
+
+
+def committed_step(state: Path) -> int:
+    """The last committed step of a running validator's store, read without its lock."""
+    db = sqlite3.connect(f"file:{state / DB_NAME}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT step_index FROM meta").fetchone()
+    finally:
+        db.close()
+    return -1 if row is None else int(row[0])
+
+
+def test_the_validator_process_runs_simulation_after_simulation(setup: dict) -> None:
+    """At the end of a simulation the next one starts with the next seed of the sequence; a
+    restart goes on with it. (--simulations N stops after N of them; without it, never.)"""
+    config = config_file(setup, 30)
+    state = setup["tmp"] / "state"
+    out = subprocess.run(
+        validator_args(setup, config, state, "--simulations", "3", "--log-level", "INFO"),
+        check=False,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("ended at step") == 2
+    assert "simulation 0 ended at step 6; simulation 1 starts" in out.stderr
+    first = secret_seed(3, SECRET)
+    with ValidatorStore(state) as store:
+        saved = store.load()
+        records = store.simulations()
+    assert saved is not None and saved.step_index == 20 and saved.time_ns == 30 * 10**9
+    assert saved.identity.seed == simulation_seed(first, 2)
+    assert [(r.simulation, r.seed, r.last_step) for r in records] == [
+        (0, first, 6),
+        (1, simulation_seed(first, 1), 13),
+        (2, simulation_seed(first, 2), None),
+    ]
+    assert [m["uid"] for m in records[0].summary["miners"]] == [1]
+    # with --simulations 0 (the default) it never ends by itself: simulation 3 starts, and a signal
+    # stops it
+    log = setup["tmp"] / "validator.log"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(
+            validator_args(setup, config, state, "--log-level", "INFO", "--simulations", "0"),
+            env=ENV,
+            stderr=stderr,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and committed_step(state) < 23:
+                time.sleep(0.05)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+    err = log.read_text()
+    assert proc.returncode == 0, err
+    assert "simulation 2 ended at step 20; simulation 3 starts" in err
+    with ValidatorStore(state) as store:
+        assert [r.simulation for r in store.simulations()][:4] == [0, 1, 2, 3]
 
 
 def test_fresh_keeps_the_old_state_aside_and_starts_a_new_simulation(setup: dict) -> None:

@@ -27,6 +27,7 @@ from taos.validator.store import (
     SCHEMA_VERSION,
     JournalEntry,
     SimulationIdentity,
+    SimulationRecord,
     StoredState,
     StoredVolumeLog,
     StoreError,
@@ -945,6 +946,96 @@ def test_a_schema_4_store_gets_the_volume_rows_table_and_resumes(tmp_path: Path)
         loaded = store.load()
         assert loaded is not None and loaded.step_index == 1
         assert (
-            store.db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)] == [(5,)]
+            store.db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)] == [(6,)]
         )
         assert store.db.execute("SELECT count(*) FROM volume_rows").fetchone() == (0,)
+
+
+def test_a_schema_5_store_gets_the_simulations_table_and_resumes(tmp_path: Path) -> None:
+    run = Run()
+    with ValidatorStore(tmp_path) as store:
+        run.advance()
+        run.save(store)
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    with db:
+        db.execute("DROP TABLE simulations")
+        db.execute("UPDATE schema_version SET version = 5")
+    db.close()
+    with ValidatorStore(tmp_path) as store:
+        loaded = store.load()
+        assert loaded is not None and loaded.step_index == 1
+        assert store.db.execute("SELECT version FROM schema_version").fetchall() == [(6,)]
+        assert store.simulations() == []
+        run.advance()
+        run.save(store)  # the running simulation's row comes with the next commit
+        (record,) = store.simulations()
+        assert (record.simulation, record.seed, record.first_step, record.ended_unix) == (
+            0,
+            IDENTITY.seed,
+            2,
+            None,
+        )
+
+
+def test_the_history_of_simulations_is_bounded_and_written_with_the_commit(tmp_path: Path) -> None:
+    run = Run()
+    with ValidatorStore(tmp_path) as store:
+        for k in range(5):
+            run.advance()
+            ended = None
+            if k:
+                ended = SimulationRecord(
+                    k - 1, "hash", k - 1, 1.0, k, 2.0 + k, run.step - 1, {"miners": [{"uid": 1, "pnl": -0.5}]}
+                )
+            ref = store.write_checkpoint(run.sim, run.step)
+            store.commit(
+                ref,
+                identity=IDENTITY,
+                step_index=run.step,
+                time_ns=run.sim.time_ns,
+                arrays=stored_arrays(run.state),
+                hotkeys={},
+                simulation=k,
+                ended=ended,
+                keep_simulations=2,
+            )
+        records = store.simulations()
+        assert [r.simulation for r in records] == [2, 3, 4]
+        assert [(r.ended_unix, r.last_step) for r in records] == [(5.0, 3), (6.0, 4), (None, None)]
+        assert records[0].summary == {"miners": [{"uid": 1, "pnl": -0.5}]}
+        # a summary that cannot be stored leaves the store as it was
+        run.advance()
+        with pytest.raises(ValueError, match="Out of range float values"):
+            store.commit(
+                None,
+                identity=IDENTITY,
+                step_index=run.step,
+                time_ns=run.sim.time_ns,
+                arrays=stored_arrays(run.state),
+                hotkeys={},
+                simulation=5,
+                ended=SimulationRecord(4, "hash", 4, 1.0, 5, 7.0, 5, {"pnl": float("nan")}),
+            )
+        with pytest.raises(ValueError, match="has not ended"):
+            store.commit(
+                None,
+                identity=IDENTITY,
+                step_index=run.step,
+                time_ns=run.sim.time_ns,
+                arrays=stored_arrays(run.state),
+                hotkeys={},
+                simulation=5,
+                ended=SimulationRecord(4, "hash", 4, 1.0, 5),
+            )
+        with pytest.raises(ValueError, match="keep_simulations must be an integer >= 1"):
+            store.commit(
+                None,
+                identity=IDENTITY,
+                step_index=run.step,
+                time_ns=run.sim.time_ns,
+                arrays=stored_arrays(run.state),
+                hotkeys={},
+                keep_simulations=0,
+            )
+        assert [r.simulation for r in store.simulations()] == [2, 3, 4]
+        assert store.last_committed_step() == run.step - 1

@@ -85,6 +85,19 @@ def parser() -> argparse.ArgumentParser:
         default=1.0,
         help="simulated seconds per wall second: 1 runs the simulation in real time, 0 as fast as the miners answer",
     )
+    p.add_argument(
+        "--simulations",
+        type=int,
+        default=0,
+        help="stop after this many simulations; 0 (the default): run simulation after simulation without end",
+    )
+    p.add_argument(
+        "--keep-simulations",
+        dest="keep_simulations",
+        type=int,
+        default=30,
+        help="ended simulations whose summaries the state folder keeps (30)",
+    )
     p.add_argument("--max-steps", dest="max_steps", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument(
         "--log-level", dest="log_level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -117,6 +130,10 @@ def _check_flags(args: argparse.Namespace) -> None:
         raise StartError(f"--netuid must be in [0, 65535], got {args.netuid}")
     if args.max_steps is not None and args.max_steps < 0:
         raise StartError(f"--max-steps must be >= 0, got {args.max_steps}")
+    if args.simulations < 0:
+        raise StartError(f"--simulations must be >= 0 (0: without end), got {args.simulations}")
+    if not 1 <= args.keep_simulations <= 100_000:
+        raise StartError(f"--keep-simulations must be in [1, 100000], got {args.keep_simulations}")
     if not (math.isfinite(args.pace) and 0 <= args.pace <= 1_000_000):
         raise StartError(f"--pace must be a number in [0, 1000000] (0: unpaced), got {args.pace}")
 
@@ -190,6 +207,8 @@ def build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
             checkpoint_interval_s=args.checkpoint_interval,
             scoring=scoring,
             rules=rules,
+            simulations=args.simulations or None,  # 0: simulation after simulation, without end
+            keep_simulations=args.keep_simulations,
         )
         local = args.chain.startswith("local:")
         transport = HttpTransport(wallet, {}, {}, allow_private=args.allow_private_endpoints or local)
@@ -259,7 +278,12 @@ async def _run(v, max_steps: int | None, alerter, pace: float = 1.0) -> None:  #
     try:
         v.sync_chain()
         steps = await run(v, max_steps=max_steps, stop=stop, pace=pace)
-        log.info("stopped after %d steps at sim time %.1f s", steps, v.sim.time_ns / 1e9)
+        log.info(
+            "stopped after %d steps in simulation %d at sim time %.1f s",
+            steps,
+            v.simulation_index,
+            v.sim.time_ns / 1e9,
+        )
     except Exception as e:
         alerter.trigger(f"validator stopped: {type(e).__name__}: {e}", severity="critical")
         raise

@@ -620,6 +620,12 @@ class ScoreState(Persisted):
         self._score = ema(self._score, self._step_score, p.alpha)
         return self._step_score.copy()
 
+    def traded_totals_sum(self) -> IntArray:
+        """Each miner's traded counters as last observed, summed over books: its traded volume in
+        the running simulation (since its account started or was reset)."""
+        out: IntArray = self._prev_traded.sum(axis=1)
+        return out
+
     def mark_boundary(self) -> None:
         """Marks the start of a new simulation: writes a NaN history column for every miner (no
         return spans it), takes the traded counters as starting from 0 again and empties the volume

@@ -86,13 +86,20 @@ async def run(
     pace: float = 0.0,
     clock: Callable[[], float] = time.monotonic,
 ) -> int:
-    """Runs until the simulation ends, ``max_steps`` steps have run or ``stop`` is set; returns
-    the number of steps run. ``on_step(result)`` sees every step's result at its end (research
+    """Runs until the last simulation ends (``v.settings.simulations``: one by default; at the end
+    of one the next starts, :meth:`Validator.next_simulation`), ``max_steps`` steps have run or
+    ``stop`` is set; returns the number of steps run. ``on_step(result)`` sees every step's result at its end (research
     output, progress). ``pace``: simulated seconds per wall second (0: unpaced; see the module
     doc), on the wall ``clock``."""
     pacer = Pacer(v.publish_ns / 1e9, pace, clock)
     steps = 0
-    while not v.finished and (max_steps is None or steps < max_steps) and not (stop and stop.is_set()):
+
+    def ended() -> bool:
+        return v.finished and v.last_simulation
+
+    while not ended() and (max_steps is None or steps < max_steps) and not (stop and stop.is_set()):
+        if v.finished:  # the next simulation starts
+            v.next_simulation()
         pacer.started()
         started = time.perf_counter()
         result = v.step()  # 1. every book to the next publish time, with last turn's instructions
@@ -106,7 +113,7 @@ async def run(
         if on_step is not None:
             on_step(result)
         steps += 1
-        wait = pacer.wait_s(v.step_index) if not v.finished else 0.0
+        wait = pacer.wait_s(v.step_index) if not ended() else 0.0
         v.metrics.set_pace_lag(pacer.lag_s)
         await _pause(stop, wait)  # signals and other tasks get their turn, even when nothing was queried
     return steps

@@ -204,6 +204,30 @@ class PositionTracker(Persisted):
         self._market_ns[closed] += np.maximum(0, time_ns - self._market_since_ns[closed])
         self._market_since_ns[closed] = NO_TIME
 
+    def close_all(self, equity: np.ndarray) -> int:
+        """Closes every open position at the last observation, valued at ``equity`` (``[slots,
+        books]``, as for :meth:`observe`; where it is NaN, at the position's opening equity: a
+        return of 0): the simulation ended, and the next one starts every account at its neutral
+        inventory. Returns how many were closed."""
+        equity = np.asarray(equity, dtype=np.float64)
+        if equity.shape != (self.slots, self.books):
+            raise ValueError(f"equity must have shape {(self.slots, self.books)}, got {equity.shape}")
+        changed = self._direction != 0
+        n = int(np.count_nonzero(changed))
+        if n == 0 or self.last_time_ns is None:
+            return 0
+        time_ns = self.last_time_ns
+        was_open = self._direction.any(axis=1)
+        self._apply(
+            changed,
+            np.zeros_like(self._direction),
+            np.where(np.isfinite(equity), equity, self._open_equity),
+            time_ns,
+        )
+        self._market_ns[was_open] += np.maximum(0, time_ns - self._market_since_ns[was_open])
+        self._market_since_ns[was_open] = NO_TIME
+        return n
+
     def _apply(self, changed: np.ndarray, side: np.ndarray, equity: np.ndarray, time_ns: int) -> None:
         """Closes and opens the positions of the ``changed`` cells."""
         uids, books = np.nonzero(changed)  # by uid, then book: the order closes are remembered in

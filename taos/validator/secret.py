@@ -12,6 +12,9 @@ run the same simulations share it), else from the file ``simulation-secret`` in 
 written with 32 random bytes (hex, mode 0600) at the first start and read at every restart, so
 that a restarted validator resumes the same simulation. ``taos local`` and the other research
 tools run the config's seed as it is.
+
+A validator runs simulation after simulation: the k-th runs ``simulation_seed(first seed, k)``, so
+validators with the same config and secret run the same sequence.
 """
 
 from __future__ import annotations
@@ -72,11 +75,36 @@ def secret_seed(seed: int, secret: str) -> int:
     return int.from_bytes(digest[:8], "little") >> 1
 
 
+def simulation_seed(seed: int, simulation: int) -> int:
+    """The seed of the ``simulation``-th simulation (0: the first) of a validator whose first
+    simulation runs ``seed``: ``seed`` itself for the first, then sha256 of both, as an integer in
+    ``[0, 2^63)``. Validators that run the same first seed (the same config and secret) run the
+    same sequence; without the secret the sequence is as unknown as the first seed."""
+    if isinstance(simulation, bool) or not isinstance(simulation, int) or simulation < 0:
+        raise ValueError(f"simulation must be an integer >= 0, got {simulation!r}")
+    if simulation == 0:
+        return int(seed)
+    digest = hashlib.sha256(f"taos-simulation:{int(seed)}:{simulation}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+def with_seed(config: Config, seed: int) -> Config:
+    """``config`` with ``simulation.seed`` replaced."""
+    return replace(config, simulation=replace(config.simulation, seed=int(seed)))
+
+
 def with_secret_seed(config: Config, secret: str) -> Config:
     """``config`` with its seed replaced by ``secret_seed(config seed, secret)``."""
-    return replace(
-        config, simulation=replace(config.simulation, seed=secret_seed(config.simulation.seed, secret))
-    )
+    return with_seed(config, secret_seed(config.simulation.seed, secret))
 
 
-__all__ = ["SECRET_ENV", "SECRET_FILE", "SecretError", "secret_seed", "simulation_secret", "with_secret_seed"]
+__all__ = [
+    "SECRET_ENV",
+    "SECRET_FILE",
+    "SecretError",
+    "secret_seed",
+    "simulation_secret",
+    "simulation_seed",
+    "with_secret_seed",
+    "with_seed",
+]

@@ -8,7 +8,7 @@ Layout of a store directory::
 
 Database tables:
 
-- ``schema_version`` — one row; a store of schema 1 to 4 is migrated, newer or unknown ones are
+- ``schema_version`` — one row; a store of schema 1 to 5 is migrated, newer or unknown ones are
   refused;
 - ``meta`` — one row: simulation identity (config hash, seed), step index, simulation time, the
   last checkpoint file (path relative to the store directory), its sha256 and its step;
@@ -32,7 +32,11 @@ Database tables:
 - ``hotkeys`` — the hotkey of every uid, to detect deregistrations after a restart;
 - ``volume_rows`` — each step's nonzero traded volumes (flat cell indices ``miner * books + book``
   as int32 and volumes as int64, each a zstd frame) until they leave the 24 h volume horizon
-  (:class:`StoredVolumeLog`; the scoring state's exact 24 h sums take them off then).
+  (:class:`StoredVolumeLog`; the scoring state's exact 24 h sums take them off then);
+- ``simulations`` — one row per simulation the validator ran or runs (its index, config hash, seed,
+  wall start and end, first and last step, and for an ended one a summary of every miner's results
+  as zstd-compressed JSON): the ``keep`` latest ones (:meth:`ValidatorStore.commit`), older rows are
+  deleted as new simulations start (:class:`SimulationRecord`).
 
 Commit protocol (:meth:`ValidatorStore.commit`; :meth:`ValidatorStore.save` with a checkpoint):
 
@@ -74,7 +78,10 @@ from taos.protocol.compression import compress
 if TYPE_CHECKING:
     from taos.simulator import Simulation, SimulationConfig
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
+KEEP_SIMULATIONS = 30
+"""Rows of past simulations the store keeps by default (a month of one-day simulations)."""
+MAX_SUMMARY_BYTES = 16 * 2**20
 CHUNK_BYTES = 16 * 1024
 DB_NAME = "validator.sqlite3"
 CHECKPOINT_DIR = "checkpoints"
@@ -115,6 +122,16 @@ CREATE TABLE volume_rows (
     step_index INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL, cells BLOB NOT NULL, volumes BLOB NOT NULL
 );
 CREATE INDEX volume_rows_time ON volume_rows (time_ns);
+CREATE TABLE simulations (
+    simulation INTEGER PRIMARY KEY,
+    config_hash TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    started_unix REAL NOT NULL,
+    first_step INTEGER NOT NULL,
+    ended_unix REAL,
+    last_step INTEGER,
+    summary BLOB
+);
 """
 
 # Schema 1 had no journal: every commit came with its own checkpoint.
@@ -160,6 +177,20 @@ CREATE TABLE IF NOT EXISTS volume_rows (
 );
 CREATE INDEX IF NOT EXISTS volume_rows_time ON volume_rows (time_ns);
 UPDATE schema_version SET version = 5;
+"""
+# Schema 6 keeps a bounded history of the simulations run one after the other (SimulationRecord).
+_MIGRATE_5_TO_6 = """
+CREATE TABLE IF NOT EXISTS simulations (
+    simulation INTEGER PRIMARY KEY,
+    config_hash TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    started_unix REAL NOT NULL,
+    first_step INTEGER NOT NULL,
+    ended_unix REAL,
+    last_step INTEGER,
+    summary BLOB
+);
+UPDATE schema_version SET version = 6;
 """
 
 
@@ -246,6 +277,22 @@ def config_hash(config: Any) -> str:
 def simulation_identity(config: Any) -> SimulationIdentity:
     """The identity of a :class:`taos.config.Config`: its hash and ``simulation.seed``."""
     return SimulationIdentity(config_hash(config), int(config.simulation.seed))
+
+
+@dataclass(frozen=True)
+class SimulationRecord:
+    """One simulation in the store's history (table ``simulations``): its index (0 for the first
+    one this store ran), identity, wall start (Unix seconds) and first step; once it ended, its wall
+    end, last step and ``summary`` (JSON: what each miner did in it)."""
+
+    simulation: int
+    config_hash: str
+    seed: int
+    started_unix: float
+    first_step: int
+    ended_unix: float | None = None
+    last_step: int | None = None
+    summary: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -457,6 +504,27 @@ def _journal_row(entry: JournalEntry) -> tuple[int, int, bytes]:
     return int(step), int(until), _compress(np.ascontiguousarray(records).tobytes())
 
 
+def _ended_row(r: SimulationRecord) -> tuple[Any, ...]:
+    """The ``simulations`` row of an ended simulation (its summary as compressed JSON)."""
+    if r.ended_unix is None or r.last_step is None:
+        raise ValueError(f"simulation {r.simulation} has not ended: no end time or last step")
+    text = json.dumps(r.summary, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+    if len(text) > MAX_SUMMARY_BYTES:
+        raise StoreError(
+            f"the summary of simulation {r.simulation} has {len(text)} bytes, more than {MAX_SUMMARY_BYTES}"
+        )
+    return (
+        r.simulation,
+        r.config_hash,
+        int(r.seed),
+        r.started_unix,
+        r.first_step,
+        r.ended_unix,
+        r.last_step,
+        _compress(text),
+    )
+
+
 def _span(steps: list[int]) -> str:
     if not steps:
         return "none"
@@ -565,11 +633,10 @@ class ValidatorStore:
                 f"{self.directory / DB_NAME} has schema version {version}, written by a newer version "
                 f"of taos; this version reads schema {SCHEMA_VERSION} only"
             )
-        if version in (1, 2, 3, 4):
+        if version in (1, 2, 3, 4, 5):
+            migrations = (_MIGRATE_1_TO_2, _MIGRATE_2_TO_3, _MIGRATE_3_TO_4, _MIGRATE_4_TO_5, _MIGRATE_5_TO_6)
             with self._transaction():
-                for script in (_MIGRATE_1_TO_2, _MIGRATE_2_TO_3, _MIGRATE_3_TO_4, _MIGRATE_4_TO_5)[
-                    version - 1 :
-                ]:
+                for script in migrations[version - 1 :]:
                     for statement in script.split(";"):
                         if statement.strip():
                             db.execute(statement)
@@ -657,6 +724,9 @@ class ValidatorStore:
         pending: JournalEntry | None = None,
         written: Mapping[str, np.ndarray] | None = None,
         volume_log: StoredVolumeLog | None = None,
+        simulation: int = 0,
+        ended: SimulationRecord | None = None,
+        keep_simulations: int = KEEP_SIMULATIONS,
     ) -> None:
         """Phase 2 of a commit: writes all state in one transaction, then deletes checkpoint files
         other than this one and the previously committed one.
@@ -674,6 +744,11 @@ class ValidatorStore:
         next commit journals the step it is not written again. ``volume_log``'s changes (new step
         volumes, those that left the horizon) are written too; it is told once they are.
 
+        ``simulation`` is the index of the simulation the state belongs to: its row of the history
+        is added by its first commit. ``ended`` is the record of the simulation that ended just
+        before (the commit that starts the next one): it is written in the same transaction, and
+        the history keeps the ``keep_simulations`` latest ended simulations besides the running one.
+
         Raises:
             StoreError: the step is not after the last committed one, the checkpoint is for another
             step or is not in this store, the journal does not continue the last commit, or the
@@ -683,6 +758,10 @@ class ValidatorStore:
             raise ValueError(f"step_index must be an integer >= 0, got {step_index!r}")
         if isinstance(time_ns, bool) or not isinstance(time_ns, int) or time_ns < 0:
             raise ValueError(f"time_ns must be an integer >= 0, got {time_ns!r}")
+        for name, n, low in (("simulation", simulation, 0), ("keep_simulations", keep_simulations, 1)):
+            if isinstance(n, bool) or not isinstance(n, int) or n < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {n!r}")
+        ended_row = None if ended is None else _ended_row(ended)
         if checkpoint is not None:
             if checkpoint.step_index != step_index:
                 raise StoreError(f"checkpoint is for step {checkpoint.step_index}, not step {step_index}")
@@ -757,6 +836,19 @@ class ValidatorStore:
                 ),
             )
             self._write_arrays(checked, written or {})
+            if ended_row is not None:
+                db.execute(
+                    "INSERT INTO simulations (simulation, config_hash, seed, started_unix, first_step, ended_unix,"
+                    " last_step, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (simulation) DO UPDATE SET"
+                    " ended_unix = excluded.ended_unix, last_step = excluded.last_step, summary = excluded.summary",
+                    ended_row,
+                )
+                db.execute("DELETE FROM simulations WHERE simulation < ?", (simulation - keep_simulations,))
+            db.execute(
+                "INSERT OR IGNORE INTO simulations (simulation, config_hash, seed, started_unix, first_step)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (simulation, identity.config_hash, int(identity.seed), time.time(), step_index),
+            )
             if volume_log is not None:
                 volume_rows, forget, clear = volume_log.changes()
                 if clear:
@@ -928,6 +1020,37 @@ class ValidatorStore:
             journal=journal,
             pending=pending,
         )
+
+    def simulations(self) -> list[SimulationRecord]:
+        """The simulations in the store's history, oldest first (the running one last, not ended).
+
+        Raises:
+            StoreError: a stored summary does not decode."""
+        out = []
+        rows = self.db.execute(
+            "SELECT simulation, config_hash, seed, started_unix, first_step, ended_unix, last_step, summary"
+            " FROM simulations ORDER BY simulation"
+        ).fetchall()
+        for k, chash, seed, started, first, ended, last, blob in rows:
+            summary = None
+            if blob is not None:
+                try:
+                    summary = json.loads(_decompress(bytes(blob), MAX_SUMMARY_BYTES))
+                except (ValueError, UnicodeDecodeError) as e:
+                    raise StoreError(f"the summary of simulation {k} is malformed: {e}") from None
+            out.append(
+                SimulationRecord(
+                    int(k),
+                    str(chash),
+                    int(seed),
+                    float(started),
+                    int(first),
+                    None if ended is None else float(ended),
+                    None if last is None else int(last),
+                    summary,
+                )
+            )
+        return out
 
     def _load_journal(self, checkpoint_step: int, step_index: int) -> list[JournalEntry]:
         """The journal of steps ``checkpoint_step + 1 .. step_index``, checked to be complete, and

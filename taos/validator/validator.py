@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import msgspec
@@ -74,9 +75,12 @@ from taos.validator.positions import PositionTracker
 from taos.validator.rules import RateLimiter, RulesSettings, closed_books
 from taos.validator.schemes import Observation, ScoringScheme, make_scheme
 from taos.validator.schemes.ptn import Elimination, PositionStats
+from taos.validator.secret import simulation_seed, with_seed
 from taos.validator.store import (
+    KEEP_SIMULATIONS,
     JournalEntry,
     SimulationIdentity,
+    SimulationRecord,
     StoredVolumeLog,
     config_hash,
     simulation_identity,
@@ -109,12 +113,28 @@ class ValidatorSettings:
     checkpoint_interval_s: float = 600.0
     scoring: ScoringSettings = field(default_factory=ScoringSettings)  # preset taos by default
     rules: RulesSettings = field(default_factory=RulesSettings)  # SPEC §10.2; preset taos: off
+    # how many simulations the loop runs, one after the other: 1 (taos local), N, or None: without
+    # end (taos validator); at the end of one the next starts (Validator.next_simulation)
+    simulations: int | None = 1
+    keep_simulations: int = KEEP_SIMULATIONS  # ended simulations whose summaries are kept
 
     def __post_init__(self) -> None:
         if self.persist_every < 1 or self.checkpoint_steps < 1:
             raise ValueError(
                 f"persist_every and checkpoint_steps must be >= 1, got {self.persist_every} and "
                 f"{self.checkpoint_steps}"
+            )
+        if isinstance(self.keep_simulations, bool) or not (
+            isinstance(self.keep_simulations, int) and self.keep_simulations >= 1
+        ):
+            raise ValueError(f"keep_simulations must be an integer >= 1, got {self.keep_simulations!r}")
+        if self.simulations is not None and (
+            isinstance(self.simulations, bool)
+            or not isinstance(self.simulations, int)
+            or self.simulations < 1
+        ):
+            raise ValueError(
+                f"simulations must be an integer >= 1 or None (without end), got {self.simulations!r}"
             )
         if not self.checkpoint_interval_s > 0:
             raise ValueError(f"checkpoint_interval_s must be > 0, got {self.checkpoint_interval_s}")
@@ -166,6 +186,8 @@ class Validator(Persisted):
     STORED: ClassVar[dict[str, Stored]] = {
         "last_target_ns": Stored("int64", ("slots", "books"), NEVER),
         "book_events": Stored("uint8", ("slots",), BookEvents.ALL, optional=True, values=BookEvents),
+        # the running simulation's index (0: the first) and the validator time at its start
+        "epoch": Stored("int64", ("epoch",), 0, optional=True),
     }
     PARTS: ClassVar[dict[str, str]] = {"scheme": "scheme", "positions": "positions"}
     ATTR_PREFIX: ClassVar[str] = ""
@@ -192,6 +214,7 @@ class Validator(Persisted):
         period's and the ledger's questions about positions (default: the validator's own
         ``PositionTracker``); ``wall_clock`` gives the wall time in seconds (challenge periods in
         wall time, elimination records); ``clock`` is the wall clock of the request rate limit, the weights schedule and the checkpoint interval."""
+        self.base_config = config  # the first simulation's; the k-th runs simulation_seed(seed, k)
         self.config = config
         self.chain = chain
         self.transport = transport
@@ -232,10 +255,16 @@ class Validator(Persisted):
         )
         self.last_target_ns = np.full((self.slots, self.books), NEVER, dtype=np.int64)
         self.book_events = np.full(self.slots, BookEvents.ALL, dtype=np.uint8)  # Reply.book_events
+        self.epoch = np.zeros(2, dtype=np.int64)  # [simulation index, validator time at its start]
+        # the summaries of the latest ended simulations (also in the store's history, with one)
+        self.past_simulations: list[SimulationRecord] = []
+        self._simulation_started = wall_clock()
+        self._first_step = 1
         self.rate = RateLimiter(self.rules.rate_limit, self.rules.rate_window_s, clock)
         self.market: MarketSnapshot | None = None
         self._restore = restore or Simulation.restore
-        self.sim = (simulation or Simulation)(self.core)
+        self._make_simulation = simulation or Simulation
+        self.sim = self._make_simulation(self.core)
         self._next_weights = -float("inf")  # when weights are due next (the clock's time)
         self._weights_failures = 0  # set_weights failures in a row (the retries back off)
         self._permit: bool | None = None  # whether this validator's hotkey has a permit (None: not seen yet)
@@ -270,7 +299,34 @@ class Validator(Persisted):
 
     @property
     def finished(self) -> bool:
+        """The running simulation has reached its end (the loop then starts the next one, unless
+        it ran ``ValidatorSettings.simulations`` of them: :meth:`next_simulation`)."""
         return self.sim.time_ns >= self.end_ns
+
+    @property
+    def last_simulation(self) -> bool:
+        """The running simulation is the last the loop runs (``ValidatorSettings.simulations``)."""
+        n = self.settings.simulations
+        return n is not None and self.simulation_index + 1 >= n
+
+    @property
+    def simulation_index(self) -> int:
+        """Which simulation runs: 0 for the first this validator (its state folder) ran."""
+        return int(self.epoch[0])
+
+    @property
+    def epoch_ns(self) -> int:
+        """The validator time at which the running simulation started: the durations of the
+        simulations before it."""
+        return int(self.epoch[1])
+
+    @property
+    def clock_ns(self) -> int:
+        """The validator time: simulation time that keeps running from one simulation to the next
+        (the epoch plus the running simulation's time). Scores, volume windows, positions, ledgers
+        and challenges are kept on it; the books, the miners' states and notices use simulation
+        time."""
+        return self.epoch_ns + int(self.sim.time_ns)
 
     @property
     def in_grace(self) -> bool:
@@ -289,7 +345,7 @@ class Validator(Persisted):
         self.market = self.snapshot(result)
         lot = self.units.lot_size
         self.positions.observe(
-            int(result.time_ns),
+            self.epoch_ns + int(result.time_ns),
             self.market.base_lots * lot,
             self.neutral_lots * lot,
             self.market.equity_units() / self.units.quote_units,
@@ -397,7 +453,7 @@ class Validator(Persisted):
         the admitted ones are judged together on columns where only the per-book cap can refuse
         anything (``taos.validator.batch``), the others instruction by instruction."""
         now = self.sim.time_ns
-        capped = self.scheme.history.over_volume_cap(now)
+        capped = self.scheme.history.over_volume_cap(self.clock_ns)
         market = self.market
         closed = closed_books(self.rules.sessions, now, self.books)
         no_mid = frozenset(range(self.books))
@@ -649,7 +705,7 @@ class Validator(Persisted):
             return
         observation = Observation(
             self.step_index,
-            int(result.time_ns),
+            self.epoch_ns + int(result.time_ns),
             self.wall_clock(),
             self.inventory_values(result),
             self.holding_values(result),
@@ -671,7 +727,7 @@ class Validator(Persisted):
 
     def _on_eliminated(self, e: Elimination) -> None:
         log.warning(
-            "uid %d eliminated (%s) at sim time %.1f s: portfolio value %.6g, reference %.6g",
+            "uid %d eliminated (%s) at validator time %.1f s: portfolio value %.6g, reference %.6g",
             e.uid,
             e.reason.text,
             e.sim_time_ns / S,
@@ -727,7 +783,7 @@ class Validator(Persisted):
         """The score of every slot that its weight comes from: the EMA scores (weights ``taos``)
         or the ledger's ``ptn_score`` among the registered competing miners (weights ``ptn``; 0
         for a miner in its challenge period, eliminated or not registered)."""
-        return self.scheme.scores(self.sim.time_ns, self._tracked())
+        return self.scheme.scores(self.clock_ns, self._tracked())
 
     # --- 6. the chain --------------------------------------------------------------------------------
 
@@ -753,7 +809,7 @@ class Validator(Persisted):
         own = graph.by_hotkey(self.chain.hotkey)
         self._own_uid = own.uid if own is not None and own.uid < self.slots else None
         uids = [u for u in self._registered if u != self._own_uid]
-        for uid in self.scheme.register(uids, self.sim.time_ns, self.wall_clock()):
+        for uid in self.scheme.register(uids, self.clock_ns, self.wall_clock()):
             log.info("uid %d: hotkey %s starts its challenge period", uid, self.miners[uid].hotkey)
         self.transport.follow(graph)
         permitted = own is not None and own.validator_permit
@@ -790,7 +846,7 @@ class Validator(Persisted):
         ``WEIGHTS_RETRY_S``, then twice as long each time, up to the weights interval (one
         warning, then a line at INFO per attempt)."""
         uids = list(self._registered)
-        weights, scores = self.scheme.weights(uids, self.sim.time_ns, exclude=self._own_uid)
+        weights, scores = self.scheme.weights(uids, self.clock_ns, exclude=self._own_uid)
         self.metrics.set_scores(uids, scores.tolist(), weights.tolist())
         interval, now = self.settings.weights_interval_s, self._clock()
         if not permitted:
@@ -817,14 +873,120 @@ class Validator(Persisted):
         self._weights_failures = 0
         self._next_weights = now + interval
 
+    # --- 8. one simulation after another ---------------------------------------------------------------
+
+    def config_of(self, simulation: int) -> Config:
+        """The config of the ``simulation``-th simulation: the first one's, with the seed
+        ``simulation_seed(first seed, simulation)`` (``taos.validator.secret``)."""
+        seed = simulation_seed(self.base_config.simulation.seed, simulation)
+        return self.base_config if simulation == 0 else with_seed(self.base_config, seed)
+
+    def summary_of_simulation(self) -> dict[str, Any]:
+        """What each registered miner did in the running simulation, for the store's history: its
+        trading PnL (its inventory value minus that of its starting inventory at the same mid,
+        summed over books, in quote), its traded volume (quote) and its score now."""
+        market = self.market
+        scores = self.miner_scores()
+        traded = self.scheme.history.traded_totals_sum()
+        miners = []
+        for uid in self._registered:
+            if uid == self._own_uid:
+                continue
+            pnl = None
+            if market is not None:
+                row = market.equity_units()[uid] - (
+                    float(self.core.miner_quote) + market.mid_ticks * self.neutral_lots
+                )
+                pnl = float(np.nansum(row)) / self.units.quote_units if np.isfinite(row).any() else None
+            miners.append(
+                {
+                    "uid": int(uid),
+                    "hotkey": self.miners[uid].hotkey,
+                    "pnl": pnl,
+                    "volume": float(traded[uid]) / self.units.quote_units,
+                    "score": float(scores[uid]),
+                }
+            )
+        return {"time_s": int(self.sim.time_ns) / S, "miners": miners}
+
+    def next_simulation(self) -> None:
+        """Ends the running simulation and starts the next one (``ValidatorSettings.simulations``):
+        a new simulator with the next seed, every account anew; the scores, histories, ledgers,
+        eliminations and challenges carry over (the scheme's :meth:`~ScoringScheme.boundary`: no
+        return spans the boundary), open positions close at the last values, pending instructions
+        are dropped. With a store, the new simulation's checkpoint, the state and the ended
+        simulation's summary are one commit: a crash before it resumes at the end of the old
+        simulation and starts the same next one again."""
+        old, k = self.config, self.simulation_index + 1
+        if self.market is None:  # resumed at the end of the simulation: no step has run since
+            self.market = self._market_now()
+        ended = SimulationRecord(
+            k - 1,
+            config_hash(old),
+            int(old.simulation.seed),
+            self._simulation_started,
+            self._first_step,
+            self.wall_clock(),
+            self.step_index,
+            self.summary_of_simulation(),
+        )
+        if self.market is not None:
+            self.positions.close_all(self.market.equity_units() / self.units.quote_units)
+        self.scheme.boundary()
+        self.epoch[:] = (k, self.epoch_ns + int(self.sim.time_ns))
+        self._set_config(self.config_of(k))
+        self.sim = self._make_simulation(self.core)
+        self.step_index += 1  # the boundary: its own step (and checkpoint file)
+        self.pending = instruction_array(0)
+        self._resets = {}
+        self.market = None
+        self.last_target_ns[:] = NEVER
+        for m in self.miners:
+            m.notices = []
+        self._journal = []
+        self._simulation_started, self._first_step = self.wall_clock(), self.step_index
+        self.past_simulations = [*self.past_simulations, ended][-self.settings.keep_simulations :]
+        if self.store is not None:
+            self._commit(ended)
+        log.info(
+            "simulation %d ended at step %d; simulation %d starts (config %s)",
+            k - 1,
+            ended.last_step,
+            k,
+            self.identity.config_hash[:16],
+        )
+
+    def _market_now(self) -> MarketSnapshot:
+        """The snapshot of the simulation as it stands (what the last step's result gave)."""
+        accounts = [self.sim.accounts(b) for b in range(self.books)]
+        view = SimpleNamespace(
+            time_ns=int(self.sim.time_ns),
+            books=[self.sim.levels(b, 1, 0) for b in range(self.books)],
+            accounts=[a[a["agent"] < self.slots] for a in accounts],
+        )
+        return self.snapshot(view)
+
+    def _set_config(self, config: Config) -> None:
+        """The running simulation's config (and what is derived from it)."""
+        self.config = config
+        self.core = to_core(config)
+        self.info = self._simulation_info()
+        self.__dict__.pop("identity", None)
+
     # --- 7. persistence and metrics ------------------------------------------------------------------
 
     def persist(self) -> None:
         if self.store is None or self.step_index % self.settings.persist_every:
             return
+        self._commit()
+
+    def _commit(self, ended: SimulationRecord | None = None) -> None:
+        """One commit of the whole state; with a checkpoint when one is due (or a simulation
+        ``ended``: the new one starts from its checkpoint)."""
         settings = self.settings
         due = (
             self._checkpoint_step is None  # the store's first commit
+            or ended is not None
             or self.step_index - self._checkpoint_step >= settings.checkpoint_steps
             or self._clock() - self._checkpoint_wall >= settings.checkpoint_interval_s
         )
@@ -845,6 +1007,9 @@ class Validator(Persisted):
             volume_log=self.scheme.history.log
             if isinstance(self.scheme.history.log, StoredVolumeLog)
             else None,
+            simulation=self.simulation_index,
+            ended=ended,
+            keep_simulations=settings.keep_simulations,
         )
         committed(self)
         self._journal = []
@@ -857,7 +1022,7 @@ class Validator(Persisted):
         return simulation_identity(self.config)
 
     def sizes(self) -> dict[str, int]:
-        return {"slots": self.slots, "books": self.books}
+        return {"slots": self.slots, "books": self.books, "epoch": 2}
 
     def _resume(self) -> None:
         from taos.validator.store import StoreError
@@ -865,8 +1030,17 @@ class Validator(Persisted):
         stored = self.store.load()
         if stored is None:
             return
+        epoch = stored.arrays.get("epoch")
+        k = int(epoch[0]) if epoch is not None and epoch.shape == (2,) and epoch.dtype == np.int64 else 0
+        if k < 0:
+            raise StoreError(f"the stored simulation index is {k}, not an integer >= 0")
+        if k:
+            self._set_config(self.config_of(k))
         if stored.identity != self.identity:
-            raise StoreError("the stored state belongs to another simulation (config or seed differ)")
+            raise StoreError(
+                "the stored state belongs to another simulation (config or seed differ): start with "
+                "--fresh to keep it aside and start anew"
+            )
         self.sim = stored.restore_simulation(self.core, self._restore)  # checkpoint + journal replay
         arrays = dict(stored.arrays)
         old_pending = arrays.pop("pending", None)  # a store of schema 1 kept the next step's records here
@@ -891,7 +1065,18 @@ class Validator(Persisted):
             records = np.frombuffer(old_pending.tobytes(), dtype=instruction_array(0).dtype)
             entry = JournalEntry(stored.step_index + 1, 0, records, delays=True)
             self.pending = entry.arriving(stored.time_ns).records
-        log.info("resumed at step %d (sim time %.1f s)", self.step_index, self.sim.time_ns / S)
+        for r in reversed(self.store.simulations()):
+            if r.simulation == k:
+                self._simulation_started, self._first_step = r.started_unix, r.first_step
+            elif r.ended_unix is not None:
+                self.past_simulations.insert(0, r)
+        self.past_simulations = self.past_simulations[-self.settings.keep_simulations :]
+        log.info(
+            "resumed at step %d (simulation %d, sim time %.1f s)",
+            self.step_index,
+            k,
+            self.sim.time_ns / S,
+        )
 
     def observe(self, result: Any, duration_s: float) -> None:
         self.metrics.observe_step(

@@ -89,6 +89,12 @@ class ScoringScheme(ABC, Persisted):
         """A new hotkey on ``uid``: everything about the previous one is forgotten."""
         self.history.reset_uid(uid)
 
+    def boundary(self) -> None:
+        """A new simulation starts (every account anew, simulation time from 0; the times the
+        scheme is given keep increasing): scores, histories and policies carry over, and no
+        return spans the boundary (:meth:`ScoreState.mark_boundary`)."""
+        self.history.mark_boundary()
+
     def summary(self, uid: int) -> dict[str, Any]:
         """What a research run's ``summary.json`` reports of ``uid`` under this scheme (JSON)."""
         return {}

@@ -138,6 +138,11 @@ class Policies(Persisted):
             self.ledger.observe(time_ns, values, hours, live)
         return new
 
+    def boundary(self) -> None:
+        """A new simulation starts: the portfolio values continue their chain (eliminations,
+        challenges and ledgers carry over and see no change at the boundary)."""
+        self.portfolio.boundary()
+
     def reset_uid(self, uid: int) -> None:
         """A new hotkey on ``uid``: everything about the previous one is forgotten."""
         self.portfolio.reset_uid(uid)
@@ -261,6 +266,10 @@ class PtnScheme(ScoringScheme):
         return self.policies.observe(
             obs.time_ns, obs.wall_time_s, values, sharpes, obs.positions, obs.tracked
         )
+
+    def boundary(self) -> None:
+        super().boundary()
+        self.policies.boundary()
 
     def trading(self) -> BoolArray:
         """The miners that traded at least ``min_volume`` x their starting wealth on all books
