@@ -53,8 +53,9 @@ EVENTS_PER_STEP_BUCKETS = (0, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000
 
 
 # Outcomes with a response whose time is meaningful; timeouts and refused connections are
-# counted but not timed (a timeout would only say "at least the timeout").
-_TIMED = ANSWERED | {QueryOutcome.AGENT_ERROR, QueryOutcome.INTERNAL}
+# counted but not timed (a timeout would only say "at least the timeout"), and so is a reply the
+# validator failed to apply (``internal``: the validator's failure, its reply timed already).
+_TIMED = ANSWERED | {QueryOutcome.AGENT_ERROR}
 
 
 class MetricsServer:
