@@ -18,7 +18,7 @@ import pytest
 from markets import populations
 from test_validator_metrics import Samples, parse, scrape
 
-from taos.agents import create_agent, load_agent_class
+from taos.agents import Agent, create_agent, load_agent_class
 from taos.chain import LocalChain
 from taos.config import loads
 from taos.simulator import EventKind
@@ -53,7 +53,9 @@ HOTKEYS = ["validator", "m1", "m2", "m3"]  # uid 1: maker, uid 2: taker, uid 3: 
 class Run:
     """A validator with metrics and every step's result kept (trades copied out)."""
 
-    def __init__(self, folder: Path, metrics: ValidatorMetrics | NullMetrics) -> None:
+    def __init__(
+        self, folder: Path, metrics: ValidatorMetrics | NullMetrics, extra: dict[int, Agent] | None = None
+    ) -> None:
         self.chain_file = folder / "chain.json"
         self.trades: list[np.ndarray] = []  # per step
         self.last: Any = None
@@ -64,7 +66,7 @@ class Run:
         self.v = Validator(
             loads(CONFIG),
             LocalChain.from_file(self.chain_file, "validator"),
-            InProcessTransport({1: maker, 2: taker}),
+            InProcessTransport({1: maker, 2: taker, **(extra or {})}),
             ValidatorSettings(weights_interval_s=0.0, scoring=ScoringSettings(min_volume=0.0)),
             metrics=metrics,
             store=self.store,
