@@ -25,7 +25,6 @@ from the scrape thread.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -35,8 +34,6 @@ from typing import Any
 import numpy as np
 
 from taos.simulator import EventKind
-
-log = logging.getLogger("taos.validator")
 
 PREFIX = "taos_validator"
 _TRADE = int(EventKind.TRADE)
