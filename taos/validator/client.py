@@ -26,6 +26,7 @@ Every miner is a potential attacker, so the client:
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -174,12 +175,18 @@ def _connection_error(e: BaseException) -> str:
     if isinstance(e, aiohttp.ServerDisconnectedError):
         return "the connection was closed before an answer"
     if isinstance(e, aiohttp.ClientConnectorError):
-        return f"cannot connect: {e.os_error.strerror or type(e.os_error).__name__}"
+        return f"cannot connect: {_os_reason(e.os_error)}"
     if isinstance(e, aiohttp.ClientPayloadError):
         return "the answer's body was cut off or malformed"
-    if isinstance(e, OSError) and e.strerror:
-        return f"connection failed: {e.strerror}"
+    if isinstance(e, OSError):
+        return f"connection failed: {_os_reason(e)}"
     return f"connection failed: {type(e).__name__}"
+
+
+def _os_reason(e: OSError) -> str:
+    """The system's words for ``e``'s error number ("Connection refused"), or its type: never its
+    message, which may carry the peer's address or text."""
+    return os.strerror(e.errno) if e.errno else type(e).__name__
 
 
 async def query_all(

@@ -481,6 +481,12 @@ class ScoreState(Persisted):
             self._sharpe_columns, self._sharpe_rows = self._columns, rows
         return self._sharpe.copy()
 
+    def last_book_sharpes(self) -> FloatArray:
+        """The per-book Sharpe ratios ``(miners, books)`` as :meth:`book_sharpes` last computed
+        them for the scores (0 before the first and for the miners it left out), a copy. Unlike
+        :meth:`book_sharpes` it never computes, so another thread (a metrics scrape) may call it."""
+        return self._sharpe.copy()
+
     def _windows(self, miners: IntArray, books: IntArray) -> FloatArray:
         """The value windows of the series ``(miners[i], books[i])``, ``(k, L)``, oldest first."""
         pos = self._columns % self.params.window

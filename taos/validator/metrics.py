@@ -9,9 +9,12 @@ process) never collide. The loop calls one method per thing it does:
     count_rejection(reason_name, n)                 for each rejected instruction or reply
     set_scores(uids, scores, weights)               after scores (and weights) are updated
     forget_uid(uid)                                 when a uid deregisters
+    observe_market(validator, result, registered)   after each step (book and miner gauges)
 
 ``serve(port)`` exposes the registry over HTTP (``/metrics``, the Prometheus text format);
-``render()`` returns the same text. Metric names, types and labels are listed in
+``render()`` returns the same text. The per-book and per-miner gauges are computed when the
+registry is read, from what ``observe_market`` kept of the latest step (``taos.validator.gauges``),
+so that thousands of series cost nothing per step. Metric names, types and labels are listed in
 docs/validator.md ("Metrics and alerts").
 """
 
@@ -36,6 +39,7 @@ from prometheus_client import (
     make_wsgi_app,
 )
 
+from taos.validator.gauges import MarketCollector, MarketTotals, MarketView, market_view
 from taos.validator.outcome import ANSWERED, QueryOutcome
 
 __all__ = ["MetricsServer", "QueryOutcome", "ValidatorMetrics"]
@@ -53,8 +57,9 @@ EVENTS_PER_STEP_BUCKETS = (0, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000
 
 
 # Outcomes with a response whose time is meaningful; timeouts and refused connections are
-# counted but not timed (a timeout would only say "at least the timeout").
-_TIMED = ANSWERED | {QueryOutcome.AGENT_ERROR, QueryOutcome.INTERNAL}
+# counted but not timed (a timeout would only say "at least the timeout"), and so is a reply the
+# validator failed to apply (``internal``: the validator's failure, its reply timed already).
+_TIMED = ANSWERED | {QueryOutcome.AGENT_ERROR}
 
 
 class MetricsServer:
@@ -128,6 +133,9 @@ class NullMetrics:
         pass
 
     def set_pace_lag(self, seconds: float) -> None:
+        pass
+
+    def observe_market(self, validator: Any, result: Any, registered: Sequence[int]) -> None:
         pass
 
 
@@ -212,6 +220,12 @@ class ValidatorMetrics:
             registry=r,
         )
         self._uid_series: dict[str, set[Gauge]] = {}
+        # the latest step's market and the running trade sums, read by MarketCollector at a scrape
+        self.market_view: MarketView | None = None
+        self.market_totals: MarketTotals | None = None
+        self._forgotten: set[int] = set()  # uids forgotten since the last observe_market
+        self._registered: set[int] = set()  # the uids registered at the last observe_market
+        r.register(MarketCollector(self))
         self._step_count = 0
         self._sim_time_s = 0.0
         # Pre-create the zero-valued series so dashboards see every kind from the start.
@@ -303,15 +317,39 @@ class ValidatorMetrics:
                 self._set_uid(self.miner_weight, label, weight_list[i])
 
     def forget_uid(self, uid: int) -> None:
-        """Removes every series labelled with ``uid`` (score, weight, last latency). Unknown
-        uids are ignored."""
+        """Removes every series labelled with ``uid`` (score, weight, last latency) and sets its
+        maker and taker volumes back to 0 (a new miner on the uid). The market gauges of a uid
+        exist only while it is registered (``observe_market``). Unknown uids are ignored."""
         label = _uid_label(uid)
         for gauge in self._uid_series.pop(label, set()):
             gauge.remove(label)
+        if self.market_totals is not None:  # its maker and taker volumes start again from 0 …
+            self.market_totals = self.market_totals.forget(int(uid))
+        self._forgotten.add(int(uid))  # … after the trades of the step that saw the old miner go
 
     def set_pace_lag(self, seconds: float) -> None:
         """How much the last step ran over its wall-time period (``taos.validator.loop.Pacer``)."""
         self.pace_lag.set(float(seconds))
+
+    def observe_market(self, validator: Any, result: Any, registered: Sequence[int]) -> None:
+        """After each step: keeps what the book and miner gauges are computed from at the next
+        scrape (``taos.validator.gauges``) and adds the step's trades to the volume counters.
+        ``validator`` is the ``Validator`` that produced ``result`` (its ``StepResult``);
+        ``registered`` are the uids with a miner series (the last metagraph's); a uid that has
+        left it since the last step is forgotten (``forget_uid``): none of its series remain."""
+        now = {int(u) for u in registered}
+        for uid in sorted(self._registered - now):
+            self.forget_uid(uid)
+        self._registered = now
+        totals = self.market_totals
+        if totals is None:
+            totals = MarketTotals.empty(int(validator.slots), int(validator.books))
+        totals = totals.observe(result.events)
+        for uid in self._forgotten:  # the step's trades of a uid reset during it were the old miner's
+            totals = totals.forget(uid)
+        self._forgotten.clear()
+        self.market_totals = totals
+        self.market_view = market_view(validator, result, registered)
 
     def _set_uid(self, gauge: Gauge, label: str, value: float) -> None:
         gauge.labels(uid=label).set(value)

@@ -1086,6 +1086,7 @@ class Validator(Persisted):
             step_index=self.step_index,
             sim_time_s=result.time_ns / S,
         )
+        self.metrics.observe_market(self, result, self._registered)  # book and miner gauges
 
 
 WEIGHTS_RETRY_S = 30.0
