@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing τaos needs. Idempotent: skips what is there.
-#   apt: C++ compiler and GoogleTest;  pip: build backend, pybind11, cmake, ninja, the runtime
+#   apt: C++ compiler and GoogleTest, systemd and node (to check the service examples);  pip: build backend, pybind11, cmake, ninja, the runtime
 #   dependencies (numpy, msgspec, aiohttp, prometheus-client), bittensor (the chain extra, used by
 #   the miner tests), pyarrow, pandas, matplotlib and rich (the local extra: run folders,
 #   plots, the taos command), ray[default] (the ray extra: sweeps, sharded simulations),
@@ -13,6 +13,9 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 need_apt=()
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 [ -f /usr/include/gtest/gtest.h ] || need_apt+=(libgtest-dev)
+# the supervision examples of docs/validator.md are checked with systemd-analyze and node
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
