@@ -255,12 +255,18 @@ def policy_summary(v: Validator, uids: Sequence[int]) -> dict[str, Any]:
 
 
 async def run_market(
-    market: LocalMarket, on_step: Callable[[Any], None] | None = None, stop: asyncio.Event | None = None
+    market: LocalMarket,
+    on_step: Callable[[Any], None] | None = None,
+    stop: asyncio.Event | None = None,
+    *,
+    log_steps: bool = False,
 ) -> int:
+    """Runs the market's validator loop (unpaced) to its end or ``stop``; ``log_steps``: a log
+    line per step (``taos.validator.loop.run``)."""
     v = market.validator
     v.sync_chain()
     try:
-        return await run(v, stop=stop, on_step=on_step)
+        return await run(v, stop=stop, on_step=on_step, log_steps=log_steps)
     finally:
         v.sync_chain(force_weights=True)
         await v.transport.close()
