@@ -10,9 +10,11 @@ import io
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +22,7 @@ from pathlib import Path
 import bittensor as bt
 import pytest
 from clocks import ManualClock
-from markets import loop_market
+from markets import loop_market, populations
 from wallets import make_wallet
 
 import taos
@@ -198,7 +200,7 @@ def test_the_step_line_counts_answering_timed_out_and_refusing_miners_and_failur
                 clock.now += 25.0  # each step takes 25 s on this clock
 
             v.sync_chain()
-            await run(v, max_steps=8, on_step=tick, clock=clock, log_steps=True)
+            await run(v, max_steps=8, on_step=tick, log_steps=True, log_clock=clock)
             await transport.close()
             return v, clock
         finally:
@@ -352,3 +354,74 @@ def test_taos_local_shows_one_traceback_and_the_count_of_an_always_raising_agent
     )
     repeats = sum(e["repeats"][0]["count"] for e in events if e.get("event") == "agent_errors_repeated")
     assert failures > 10 and repeats == failures - 1  # every state raised: one traceback, the rest counted
+
+
+# --- real processes: a miner and a validator over signed HTTP, --log-format json -----------------------
+
+CONFIG = """
+[simulation]
+books = 1
+seed = 3
+duration_s = 60
+publish_interval_s = 5.0
+grace_period_s = 10.0
+[miners]
+slots = 3
+""" + populations(40, 80, 3)
+
+
+def test_a_validator_and_a_miner_process_write_json_lines_with_their_fields(tmp_path: Path) -> None:
+    wallets = tmp_path / "wallets"
+    validator, miner_wallet = make_wallet(wallets, "validator"), make_wallet(wallets, "miner")
+    chain = tmp_path / "chain.json"
+    neurons = [
+        {"hotkey": hk(validator), "validator_permit": True, "stake": 1000},
+        {"hotkey": hk(miner_wallet)},
+    ]
+    chain.write_text(json.dumps({"neurons": neurons}))
+    config = tmp_path / "sim.toml"
+    config.write_text(CONFIG)
+    wallet = ["--wallet.hotkey", "hot", "--wallet.path", str(wallets), "--chain", f"local:{chain}"]
+    miner_proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "taos.miner", "--agent.path", str(ROOT / "agents"),
+            "--agent.name", "RandomMakerAgent", "--wallet.name", "miner", *wallet,
+            "--host", "127.0.0.1", "--port", "0", "--log-level", "DEBUG", "--log-format", "json",
+        ],
+        env=ENV, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and miner_proc.poll() is None:
+            if json.loads(chain.read_text())["neurons"][1].get("endpoint"):
+                break
+            time.sleep(0.1)
+        done = subprocess.run(
+            [
+                sys.executable, "-m", "taos.validator", "--wallet.name", "validator", *wallet,
+                "--config", str(config), "--state", str(tmp_path / "state"), "--prometheus-port", "0",
+                "--weights-interval", "30", "--pace", "0", "--log-format", "json",
+            ],
+            env={**ENV, "TAOS_SIMULATION_SECRET": "a-secret-the-tests-share"},
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+    finally:
+        miner_proc.send_signal(signal.SIGTERM)
+        miner_err = miner_proc.communicate(timeout=30)[1]
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stderr.splitlines()]  # every line is one JSON object
+    assert all({"time", "level", "logger", "message"} <= set(e) for e in events)
+    steps = [e for e in events if e.get("event") == "step"]
+    assert [e["step"] for e in steps] == list(range(1, 13)) and steps[-1]["sim_time_s"] == 60.0
+    # in the grace period (sim time < 10 s) nobody is queried; then the miner, every step, answers
+    assert [e["queried"] for e in steps] == [0] + [1] * 11
+    assert all(e["answered"] == e["queried"] and e["failed"] == e["timed_out"] == 0 for e in steps)
+    assert sum(e["accepted"] for e in steps) > 0 and all(e["events"] > 0 for e in steps)
+    assert all(e["level"] == "INFO" and e["logger"] == "taos.validator" for e in steps)
+    weights = [e for e in events if e.get("event") == "weights"]
+    assert weights and weights[0]["result"] == "set" and weights[0]["uids"] == 2
+    served = [json.loads(line) for line in miner_err.splitlines()]  # the miner's lines too
+    requests = [e for e in served if e.get("event") == "request"]
+    assert len(requests) == 11 and all(e["level"] == "DEBUG" for e in requests)
+    assert {e["validator"] for e in requests} == {hk(validator)}
+    assert all(e["outcome"] == "ok" and e["bytes_in"] > 0 and e["bytes_out"] > 0 for e in requests)

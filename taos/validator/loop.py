@@ -18,7 +18,7 @@ runs as fast as the miners answer; ``taos validator`` paces at 1 by default (``-
 Logs (``taos.validator.steplog``): with ``log_steps`` every step ends with one INFO line of its
 counts (``taos validator`` sets it; ``taos local`` runs thousands of steps a minute and leaves it off
 unless ``--log-steps``); the miners whose queries failed are summarised in one line a minute of the
-wall ``clock``, whatever ``log_steps`` says.
+wall ``log_clock``, whatever ``log_steps`` says.
 """
 
 from __future__ import annotations
@@ -92,13 +92,15 @@ async def run(
     pace: float = 0.0,
     clock: Callable[[], float] = time.monotonic,
     log_steps: bool = False,
+    log_clock: Callable[[], float] = time.monotonic,
 ) -> int:
     """Runs until the simulation ends, ``max_steps`` steps have run or ``stop`` is set; returns
     the number of steps run. ``on_step(result)`` sees every step's result at its end (research
     output, progress). ``pace``: simulated seconds per wall second (0: unpaced; see the module
-    doc), on the wall ``clock``. ``log_steps``: a line per step at INFO."""
+    doc), on the wall ``clock``. ``log_steps``: a line per step at INFO; ``log_clock``: the wall clock
+    of the summary of failing miners (a minute)."""
     pacer = Pacer(v.publish_ns / 1e9, pace, clock)
-    failures = MinerFailures(clock=clock)
+    failures = MinerFailures(clock=log_clock)
     steps = 0
     while not v.finished and (max_steps is None or steps < max_steps) and not (stop and stop.is_set()):
         pacer.started()
