@@ -26,11 +26,12 @@ from markets import loop_market, populations
 from wallets import make_wallet
 
 import taos
-from taos.agents import create_agent, load_agent_class
+from taos.agents import Agent, create_agent, load_agent_class
 from taos.chain import ChainError, LocalChain, Neuron
 from taos.config import loads
 from taos.logs import ErrorKey, RepeatedErrors, setup_logging, top_counts
 from taos.miner import AgentFile, AgentPool, Gatekeeper, MinerServer
+from taos.protocol import MarketState, PlaceLimit, Side
 from taos.validator.loop import run
 from taos.validator.steplog import log_weights
 from taos.validator.transport import HttpTransport, InProcessTransport
@@ -356,6 +357,28 @@ def test_taos_local_shows_one_traceback_and_the_count_of_an_always_raising_agent
     assert failures > 10 and repeats == failures - 1  # every state raised: one traceback, the rest counted
 
 
+def test_taos_local_over_http_shows_one_traceback_and_the_count_from_the_miner_process(
+    tmp_path: Path,
+) -> None:
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "taos.local", "--transport", "http", "--duration", "15m", "--books", "1",
+            "--agent", str(AGENTS / "Raising.py"), "--out", str(tmp_path / "run"),
+            "--log-format", "json", "--log-level", "INFO", "--log-steps",
+        ],
+        cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stderr.splitlines()]  # the miner process's lines too
+    queried = sum(e["queried"] for e in events if e.get("event") == "step")
+    with_traceback = [e for e in events if "traceback" in e]
+    assert len(with_traceback) == 1 and with_traceback[0]["logger"] == "taos.miner"
+    assert 'raise ValueError("x")' in with_traceback[0]["traceback"]
+    repeats = [e for e in events if e.get("event") == "agent_errors_repeated"]
+    assert all(e["logger"] == "taos.miner" for e in repeats)  # reported by the miner when it stops
+    assert queried > 10 and sum(e["repeats"][0]["count"] for e in repeats) == queried - 1
+
+
 # --- real processes: a miner and a validator over signed HTTP, --log-format json -----------------------
 
 CONFIG = """
@@ -425,3 +448,27 @@ def test_a_validator_and_a_miner_process_write_json_lines_with_their_fields(tmp_
     assert len(requests) == 11 and all(e["level"] == "DEBUG" for e in requests)
     assert {e["validator"] for e in requests} == {hk(validator)}
     assert all(e["outcome"] == "ok" and e["bytes_in"] > 0 and e["bytes_out"] > 0 for e in requests)
+
+
+class OneGoodOneBad(Agent):
+    """One bid below the best on book 0 (accepted) and one on book 5, which does not exist (rejected)."""
+
+    def on_state(self, state: MarketState) -> list:
+        bid = state.books[0].best_bid
+        if bid is None:
+            return []
+        return [PlaceLimit(0, Side.BUY, bid - 1.0, 0.01), PlaceLimit(5, Side.BUY, bid, 0.01)]
+
+
+def test_the_step_line_counts_accepted_and_rejected_instructions(caplog) -> None:
+    config = loads(loop_market(slots=3, grace_period_s=0.0, duration_s=600.0))
+    chain = LocalChain("v", [Neuron(0, "v", True, 1.0, None), Neuron(1, "m1", False, 0.0, None)])
+    v = Validator(
+        config, chain, InProcessTransport({1: OneGoodOneBad(1)}), ValidatorSettings(weights_interval_s=1e6)
+    )
+    with caplog.at_level(logging.INFO, logger="taos.validator"):
+        v.sync_chain()
+        asyncio.run(run(v, max_steps=5, log_steps=True))
+    steps = step_lines(caplog)
+    assert [(r.queried, r.answered, r.accepted, r.rejected) for r in steps] == [(1, 1, 1, 1)] * 5  # type: ignore[attr-defined]
+    assert "instructions 1 accepted, 1 rejected" in steps[0].getMessage()

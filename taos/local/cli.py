@@ -96,7 +96,9 @@ def local(argv: Sequence[str] | None = None) -> int:
         )
         if len(counts) > len(agent or []):
             raise LocalError(f"{len(counts)} --count values for {len(agent or [])} --agent options")
-        market = build_market(cfg, specs, a.transport, a.timeout, scoring, rules=rules)
+        market = build_market(
+            cfg, specs, a.transport, a.timeout, scoring, rules=rules, log_format=a.log_format
+        )
     except (LocalError, ConfigError) as e:
         print(f"taos local: error: {e}", file=sys.stderr)  # one line, unwrapped
         return 1

@@ -23,7 +23,7 @@ the third):
 A refusal's text is ours: nothing of the body is echoed. Refused connections are closed.
 
 Logs: each request is one line at DEBUG (validator hotkey, bytes in and out, response time,
-outcome); every ``summary_every_s`` (a minute) one line at INFO sums them up: requests, distinct
+outcome); every ``summary_every_s`` (a minute) and at the stop one line at INFO sums them up: requests, distinct
 validators, mean response time, failures by kind, refusals by status, connections evicted, timed out
 and turned away. An agent's exception is logged once with its traceback; its repeats are counted
 and reported in one WARNING line a minute (``AgentPool.errors``). So a flood cannot flood the log.
@@ -123,9 +123,11 @@ class MinerServer:
         return {k: v for k, v in options.items() if k in known}
 
     async def stop(self) -> None:
-        """Stops listening, closes every connection (requests in flight get a second to finish)."""
+        """Stops listening, closes every connection (requests in flight get a second to finish);
+        the summary of the last, partial minute is logged."""
         if self._summary is not None:
             self._summary.cancel()
+            self.report()
         if self._server is not None:
             self._server.close()
         if self._runner is not None:

@@ -525,22 +525,24 @@ class Validator(Persisted):
         notices = list(result.notices)
         self._count_rejections(result.rejected)
         items = []
+        refused = 0  # targets refused when sized
         for accepted in result.accepted:
             instruction = accepted.instruction
-            self.stats.accepted += 1
             if isinstance(instruction, TargetPosition):
                 order, notice = self._target(uid, instruction, now)
                 notices.append(notice)
                 if isinstance(notice, OrderRejected):
                     self.metrics.count_rejection(notice.reason.name)
-                    self.stats.accepted -= 1
-                    self.stats.rejected += 1
+                    refused += 1
                 if order is None:
                     continue
                 instruction = order
             extra = instruction_delay_ns(0, accepted.instruction, max_extra_delay_ns=ctx.max_extra_delay_ns)
             items.append((instruction, now + a.delay_ns + extra))  # when it reaches its book
-        return notices, to_records(uid, items, self.units) if items else None
+        records = to_records(uid, items, self.units) if items else None
+        self.stats.accepted += len(result.accepted) - refused
+        self.stats.rejected += refused
+        return notices, records
 
     def _count_rejections(self, rejected: tuple[Rejection, ...]) -> None:
         """Each refusal counted by the engine's reason, or the validator rule that refused it."""
