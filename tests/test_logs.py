@@ -54,6 +54,7 @@ def json_log() -> Iterator[io.StringIO]:
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+        logging.captureWarnings(False)
 
 
 def lines(out: io.StringIO) -> list[dict]:
@@ -98,6 +99,7 @@ def test_text_format_is_the_classic_line() -> None:
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+        logging.captureWarnings(False)
     [line] = out.getvalue().splitlines()
     assert line.endswith(" WARNING taos.test: shown here")
     with pytest.raises(ValueError, match="log format must be one of text, json"):

@@ -363,7 +363,8 @@ def test_an_agent_that_always_raises_gives_one_traceback_and_a_count_over_http(w
     assert repeats.levelname == "WARNING" and repeats.repeats[0]["count"] == 7  # type: ignore[attr-defined]
     assert repeats.getMessage().startswith("in the last 60 s: agent raised ValueError('x') at Raising.py:")
     assert repeats.getMessage().endswith(" 7 more times")
-    [summary] = [r for r in caplog.records if getattr(r, "event", None) == "requests"]
+    summary, at_stop = [r for r in caplog.records if getattr(r, "event", None) == "requests"]
+    assert at_stop.requests == 0  # the stop logs the last, partial minute
     assert summary.requests == 8 and summary.failed == {"agent_error": 8}  # type: ignore[attr-defined]
 
 
@@ -406,8 +407,9 @@ def test_each_request_is_a_debug_line_and_a_summary_comes_once_a_minute(wallets,
     ]
     assert refused.levelname == "DEBUG" and refused.outcome == "refused"  # type: ignore[attr-defined]
     summaries = [r for r in caplog.records if getattr(r, "event", None) == "requests"]
-    assert len(summaries) == 2 and all(r.levelname == "INFO" for r in summaries)
-    first, second = summaries
+    assert len(summaries) == 3 and all(r.levelname == "INFO" for r in summaries)
+    first, second, at_stop = summaries  # the stop logs the last, partial minute
+    assert at_stop.requests == 0  # type: ignore[attr-defined]
     assert (first.requests, first.validators, first.refused, first.failed) == (3, 2, {"403": 1}, {})  # type: ignore[attr-defined]
     assert (
         first.mean_response_ms
