@@ -14,6 +14,7 @@ import bittensor as bt
 import msgspec
 import pytest
 from aiohttp import web
+from clocks import ManualClock
 from protocol_samples import state
 from wallets import make_wallet
 
@@ -76,12 +77,15 @@ async def serving(
     chain: LocalChain | None = None,
     max_body_bytes: int = 16 * 2**20,
     guard: ConnectionGuard | None = None,
+    clock: Callable[[], float] = time.monotonic,
     **pool_kw,
 ) -> AsyncIterator[Server]:
     chain = chain or local_chain(wallets)
     pool = counting_pool(params, max_state_bytes=max_body_bytes, **pool_kw)
     await pool.start()
-    server = MinerServer(Gatekeeper(chain, min_stake=100.0), pool, max_body_bytes=max_body_bytes, guard=guard)
+    server = MinerServer(
+        Gatekeeper(chain, min_stake=100.0), pool, max_body_bytes=max_body_bytes, guard=guard, clock=clock
+    )
     try:
         port = await server.start("127.0.0.1", 0)
         yield Server(server, f"127.0.0.1:{port}", chain.hotkey)
@@ -332,7 +336,91 @@ def test_an_agent_exception_gives_an_empty_reply_and_a_log_line(wallets, caplog)
 
     with caplog.at_level(logging.ERROR, logger="taos.miner"):
         run(scenario)
-    assert any("raised RuntimeError: first state goes wrong" in r.getMessage() for r in caplog.records)
+    assert any("raised RuntimeError('first state goes wrong')" in r.getMessage() for r in caplog.records)
+
+
+def test_an_agent_that_always_raises_gives_one_traceback_and_a_count_over_http(wallets, caplog) -> None:
+    clock = ManualClock(0.0)
+
+    async def scenario() -> None:
+        async with (
+            serving(wallets, name="Raising", clock=clock) as srv,
+            aiohttp.ClientSession() as session,
+        ):
+            for name in ("validator", "validator2") * 4:  # two validators: two workers, one traceback
+                r = await query(session, wallets[name], srv.target, BODY, timeout_s=5)
+                assert r.status == 200 and decode_reply(r.body).instructions == ()
+            clock.now = 60.0
+            srv.server.report_if_due()
+
+    with caplog.at_level(logging.INFO, logger="taos.miner"):
+        run(scenario)
+    tracebacks = [r for r in caplog.records if r.exc_text]
+    assert len(tracebacks) == 1 and tracebacks[0].levelname == "ERROR"
+    assert "raised ValueError('x') at Raising.py:" in tracebacks[0].getMessage()
+    assert 'raise ValueError("x")' in (tracebacks[0].exc_text or "")
+    [repeats] = [r for r in caplog.records if getattr(r, "event", None) == "agent_errors_repeated"]
+    assert repeats.levelname == "WARNING" and repeats.repeats[0]["count"] == 7  # type: ignore[attr-defined]
+    assert repeats.getMessage().startswith("in the last 60 s: agent raised ValueError('x') at Raising.py:")
+    assert repeats.getMessage().endswith(" 7 more times")
+    summary, at_stop = [r for r in caplog.records if getattr(r, "event", None) == "requests"]
+    assert at_stop.requests == 0  # the stop logs the last, partial minute
+    assert summary.requests == 8 and summary.failed == {"agent_error": 8}  # type: ignore[attr-defined]
+
+
+def test_each_request_is_a_debug_line_and_a_summary_comes_once_a_minute(wallets, caplog) -> None:
+    clock = ManualClock(0.0)
+
+    async def scenario() -> None:
+        async with serving(wallets, clock=clock) as srv, aiohttp.ClientSession() as session:
+            for name in ("validator", "validator", "validator2"):
+                r = await query(session, wallets[name], srv.target, BODY, timeout_s=5)
+                assert r.ok, r.error
+            refused = await query(session, wallets["stranger"], srv.target, BODY, timeout_s=5)
+            assert refused.status == 403
+            clock.now = 59.0
+            srv.server.report_if_due()  # not a minute yet
+            assert not [r for r in caplog.records if getattr(r, "event", None) == "requests"]
+            clock.now = 60.0
+            srv.server.report_if_due()
+            srv.server.report_if_due()  # once a minute
+            await query(session, wallets["validator"], srv.target, BODY, timeout_s=5)
+            clock.now = 120.0
+            srv.server.report_if_due()
+
+    with caplog.at_level(logging.DEBUG, logger="taos.miner"):
+        run(scenario)
+    served = [r for r in caplog.records if getattr(r, "event", None) == "request" and r.outcome == "ok"]  # type: ignore[attr-defined]
+    assert [r.validator for r in served] == [  # type: ignore[attr-defined]
+        hk(wallets["validator"]),
+        hk(wallets["validator"]),
+        hk(wallets["validator2"]),
+        hk(wallets["validator"]),
+    ]
+    assert all(r.levelname == "DEBUG" for r in served)
+    assert all(r.bytes_in == len(BODY) and r.bytes_out > 0 and r.response_ms > 0 for r in served)  # type: ignore[attr-defined]
+    assert f"request from {hk(wallets['validator'])}: {len(BODY)} bytes in" in served[0].getMessage()
+    [refused] = [
+        r
+        for r in caplog.records
+        if getattr(r, "event", None) == "request" and getattr(r, "status", None) == 403
+    ]
+    assert refused.levelname == "DEBUG" and refused.outcome == "refused"  # type: ignore[attr-defined]
+    summaries = [r for r in caplog.records if getattr(r, "event", None) == "requests"]
+    assert len(summaries) == 3 and all(r.levelname == "INFO" for r in summaries)
+    first, second, at_stop = summaries  # the stop logs the last, partial minute
+    assert at_stop.requests == 0  # type: ignore[attr-defined]
+    assert (first.requests, first.validators, first.refused, first.failed) == (3, 2, {"403": 1}, {})  # type: ignore[attr-defined]
+    assert (
+        first.mean_response_ms
+        == pytest.approx(  # type: ignore[attr-defined]
+            sum(r.response_ms for r in served[:3]) / 3,
+            rel=1e-3,  # type: ignore[attr-defined]
+        )
+    )
+    assert first.getMessage().startswith("in the last 60 s: 3 requests from 2 validators, mean response ")
+    assert "refused 1 x 403" in first.getMessage()
+    assert (second.requests, second.validators, second.refused) == (1, 1, {})  # type: ignore[attr-defined]
 
 
 def test_an_overrunning_agent_gives_an_empty_reply_in_time(wallets, caplog) -> None:

@@ -25,6 +25,7 @@ from taos.local.runner import (
     policy_summary,
     run_market,
 )
+from taos.logs import add_log_flags, setup_logging
 from taos.validator.flags import add_policy_flags, rules_from_args, scoring_from_args
 
 
@@ -48,6 +49,13 @@ def local_parser(prog: str = "taos local") -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="output folder; default runs/<config-hash>-<seed>")
     p.add_argument("--timeout", type=float, default=3.0, help="miner query timeout in seconds")
     add_policy_flags(p)
+    add_log_flags(p, level="WARNING")
+    p.add_argument(
+        "--log-steps",
+        dest="log_steps",
+        action="store_true",
+        help="a log line per step, as taos validator writes (with --log-level INFO or DEBUG)",
+    )
     return p
 
 
@@ -61,6 +69,9 @@ def local(argv: Sequence[str] | None = None) -> int:
     from taos.local.output import RunWriter, print_summary, run_folder_name, summary_rows
 
     console = Console()
+    setup_logging(
+        a.log_level, a.log_format
+    )  # to standard error as it is at each line: above the progress bar
     try:
         try:
             scoring = scoring_from_args(a)
@@ -85,7 +96,9 @@ def local(argv: Sequence[str] | None = None) -> int:
         )
         if len(counts) > len(agent or []):
             raise LocalError(f"{len(counts)} --count values for {len(agent or [])} --agent options")
-        market = build_market(cfg, specs, a.transport, a.timeout, scoring, rules=rules)
+        market = build_market(
+            cfg, specs, a.transport, a.timeout, scoring, rules=rules, log_format=a.log_format
+        )
     except (LocalError, ConfigError) as e:
         print(f"taos local: error: {e}", file=sys.stderr)  # one line, unwrapped
         return 1
@@ -124,7 +137,7 @@ def local(argv: Sequence[str] | None = None) -> int:
         async def go() -> int:
             loop = asyncio.get_running_loop()
             loop.add_signal_handler(signal.SIGINT, stop.set)
-            return await run_market(market, on_step, stop)
+            return await run_market(market, on_step, stop, log_steps=a.log_steps)
 
         try:
             steps = asyncio.run(go())

@@ -140,8 +140,10 @@ def build_market(
     scoring: ScoringSettings | None = None,
     *,
     rules: RulesSettings | None = None,
+    log_format: str = "text",
 ) -> LocalMarket:
-    """The validator and the agents; ``rules`` are the trading rules (default: preset taos, off)."""
+    """The validator and the agents; ``rules`` are the trading rules (default: preset taos, off);
+    ``log_format``: that of the miner processes' logs (transport ``http``)."""
     rules = rules or RulesSettings()
     try:
         rules.check_books(config.simulation.books)
@@ -180,12 +182,16 @@ def build_market(
         in_process = InProcessTransport(agents, validator=chain.hotkey)
         return LocalMarket(Validator(config, chain, in_process, settings), names)
     if transport == "http":
-        return _http_market(config, classes, names, settings)
+        return _http_market(config, classes, names, settings, log_format)
     raise LocalError(f"--transport must be inprocess or http, got {transport!r}")
 
 
 def _http_market(
-    config: Config, classes: list, names: dict[int, str], settings: ValidatorSettings
+    config: Config,
+    classes: list,
+    names: dict[int, str],
+    settings: ValidatorSettings,
+    log_format: str = "text",
 ) -> LocalMarket:  # type: ignore[type-arg]
     import bittensor as bt
 
@@ -213,7 +219,7 @@ def _http_market(
                 sys.executable, "-m", "taos.miner", "--agent.path", str(spec.path), "--agent.name", spec.name,
                 *(["--agent.params", *params] if params else []), "--chain", f"local:{chain_file}",
                 "--wallet.name", f"agent-{uid}", "--wallet.hotkey", "hot", "--wallet.path", str(wallets),
-                "--host", "127.0.0.1", "--port", "0", "--log-level", "WARNING",
+                "--host", "127.0.0.1", "--port", "0", "--log-level", "WARNING", "--log-format", log_format,
                 "--max-books", str(config.simulation.books),
             ]  # fmt: skip
             market.processes.append(subprocess.Popen(command))
@@ -255,12 +261,18 @@ def policy_summary(v: Validator, uids: Sequence[int]) -> dict[str, Any]:
 
 
 async def run_market(
-    market: LocalMarket, on_step: Callable[[Any], None] | None = None, stop: asyncio.Event | None = None
+    market: LocalMarket,
+    on_step: Callable[[Any], None] | None = None,
+    stop: asyncio.Event | None = None,
+    *,
+    log_steps: bool = False,
 ) -> int:
+    """Runs the market's validator loop (unpaced) to its end or ``stop``; ``log_steps``: a log
+    line per step (``taos.validator.loop.run``)."""
     v = market.validator
     v.sync_chain()
     try:
-        return await run(v, stop=stop, on_step=on_step)
+        return await run(v, stop=stop, on_step=on_step, log_steps=log_steps)
     finally:
         v.sync_chain(force_weights=True)
         await v.transport.close()

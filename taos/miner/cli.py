@@ -19,6 +19,7 @@ from pathlib import Path
 
 from taos.agents import AgentLoadError, parse_params
 from taos.chain import ChainError, make_chain
+from taos.logs import add_log_flags, setup_logging
 from taos.miner.auth import Gatekeeper
 from taos.miner.guard import ConnectionGuard
 from taos.miner.pool import AgentFile, AgentPool
@@ -108,9 +109,7 @@ def parser() -> argparse.ArgumentParser:
         default=30.0,
         help="seconds a validator's keep-alive connection may stay idle (30)",
     )
-    p.add_argument(
-        "--log-level", dest="log_level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
-    )
+    add_log_flags(p)
     return p
 
 
@@ -229,7 +228,7 @@ class Miner:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(args.log_level, args.log_format)
     try:
         miner = Miner(args)  # in the main thread: the chain's SDK may want it
         return asyncio.run(_run(miner))

@@ -32,11 +32,12 @@ import site
 import sys
 import sysconfig
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from taos.agents import AgentLoadError, Param
+from taos.logs import ErrorKey, RepeatedErrors, log_traceback
 from taos.miner.worker import frame, split_id, state_frame
 from taos.protocol import DEFAULT_MAX_BYTES, BookEvents, encode_reply
 
@@ -99,7 +100,9 @@ class AgentPool:
         max_workers: int = 64,
         start_timeout_s: float = 60.0,
         max_state_bytes: int = DEFAULT_MAX_BYTES,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock``: the wall clock of the summary of repeated agent errors."""
         if not timeout_s > 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s!r}")
         kill_after_s = 4 * timeout_s if kill_after_s is None else kill_after_s
@@ -120,6 +123,11 @@ class AgentPool:
         self._spare: _Worker | None = None
         self._ids = itertools.count(1)
         self._closing = False
+        # agent exceptions, from every worker: the first of each kind logged with its traceback,
+        # the repeats counted (the server reports them once a minute: ``errors.report_if_due``)
+        self.errors = RepeatedErrors(log, "agent", clock=clock)
+        self._agent_failed: set[int] = set()  # ids of states whose agent raised
+        self._warned: set[tuple[str, str]] = set()  # (validator, busy/timeout) logged at WARNING
 
     # --- what tests and the miner look at -----------------------------------------------------------
 
@@ -155,21 +163,28 @@ class AgentPool:
         """The encoded reply of ``validator``'s agent to the state ``body`` (verified, not yet
         decoded); the empty reply on any failure or overrun. ``BadState`` when the worker finds
         that ``body`` is no valid state."""
+        return (await self.answer(validator, body))[0]
+
+    async def answer(self, validator: str, body: bytes) -> tuple[bytes, str]:
+        """``run``'s reply and how it came about: ``ok``, or (with the empty reply) ``agent_error``
+        (the agent raised), ``timeout`` (over its budget), ``busy`` (an earlier state is still with
+        the agent), ``no_worker`` (all ``max_workers`` busy), ``not_started`` (the agent cannot
+        start), ``worker_lost`` (its worker died or was killed) or ``closing``."""
         if self._closing:
-            return EMPTY_REPLY
+            return EMPTY_REPLY, "closing"
         w = self._worker_for(validator)
         if w is None:
-            return EMPTY_REPLY
+            return EMPTY_REPLY, "no_worker"
         if not w.ready.done():
             try:
                 await asyncio.shield(w.ready)
             except AgentLoadError:
-                return EMPTY_REPLY  # logged by _fail_start
+                return EMPTY_REPLY, "not_started"  # logged by _fail_start
         if w.gone:
-            return w.empty_reply
+            return w.empty_reply, "worker_lost"
         if validator in w.busy:
-            log.warning("agent of %s is still busy with an earlier state: empty reply", validator)
-            return w.empty_reply
+            self._warn_once(validator, "busy", "agent of %s is still busy with an earlier state: empty reply")
+            return w.empty_reply, "busy"
         w.last_used = time.monotonic()
         request_id = next(self._ids)
         loop = asyncio.get_running_loop()
@@ -190,7 +205,7 @@ class AgentPool:
             stdin.write(state_frame(request_id, validator, body))
         except (ConnectionError, RuntimeError):
             self._lost(w)
-            return w.empty_reply
+            return w.empty_reply, "worker_lost"
 
         async def exchange() -> tuple[bytes, bytes]:
             with contextlib.suppress(ConnectionError):
@@ -200,11 +215,27 @@ class AgentPool:
         try:
             kind, data = await asyncio.wait_for(exchange(), self.timeout_s)
         except asyncio.TimeoutError:
-            log.warning("agent of %s took longer than %.3g s: empty reply", validator, self.timeout_s)
-            return w.empty_reply
+            self._warn_once(
+                validator, "timeout", f"agent of %s took longer than {self.timeout_s:.3g} s: empty reply"
+            )
+            return w.empty_reply, "timeout"
         if kind == b"B":
             raise BadState(data.decode("utf-8", "replace"))
-        return data if kind == b"A" else w.empty_reply
+        if kind == b"E":  # the reply after the agent raised (an empty one)
+            return data, "agent_error"
+        return (data, "ok") if kind == b"A" else (w.empty_reply, "worker_lost")
+
+    def _warn_once(self, validator: str, kind: str, msg: str) -> None:
+        """The first ``kind`` of failure for ``validator`` at WARNING, the next ones at DEBUG (the
+        server's minute summary counts them)."""
+        first = (validator, kind) not in self._warned and len(self._warned) < 10_000
+        if first:
+            self._warned.add((validator, kind))
+        log.log(
+            logging.WARNING if first else logging.DEBUG,
+            msg + ("" if not first else " (logged once for this validator; the next ones are counted)"),
+            validator,
+        )
 
     async def close(self, grace_s: float = 2.0) -> None:
         """Every agent's ``on_end`` (in its worker), then the workers exit; those still running
@@ -355,12 +386,27 @@ class AgentPool:
                 kind, payload = data[:1], data[1:]
                 if kind in (b"A", b"B"):
                     request_id, rest = split_id(payload)
+                    if request_id in self._agent_failed:
+                        self._agent_failed.discard(request_id)
+                        kind = b"E" if kind == b"A" else kind
                     answer = w.pending.pop(request_id, None)
                     if answer is not None and not answer.done():
                         answer.set_result((kind, rest))
                 elif kind == b"L":
                     doc = json.loads(payload)
-                    logging.getLogger(str(doc["name"])).log(int(doc["level"]), "%s", doc["msg"])
+                    logger = logging.getLogger(str(doc["name"]))
+                    if doc.get("exc"):
+                        log_traceback(logger, int(doc["level"]), str(doc["exc"]), "%s", doc["msg"])
+                    else:
+                        logger.log(int(doc["level"]), "%s", doc["msg"])
+                elif kind == b"X":
+                    request_id, rest = split_id(payload)
+                    doc = json.loads(rest)
+                    if request_id in w.pending:
+                        self._agent_failed.add(request_id)
+                    who = f"agent of {str(doc['validator'])[:64]}"
+                    tb = doc.get("traceback")
+                    self.errors.add(ErrorKey.parse(doc["error"]), who, str(tb) if tb else None)
                 elif kind == b"R" and not w.ready.done():
                     doc = json.loads(payload)
                     w.empty_reply = encode_reply((), BookEvents(int(doc.get("book_events", 0))))
@@ -385,6 +431,7 @@ class AgentPool:
     def _lost(self, w: _Worker) -> None:
         """``w`` takes no more states; its waiting states get the empty reply."""
         w.gone = True
+        self._agent_failed.difference_update(w.pending)
         for answer in w.pending.values():
             if not answer.done():
                 answer.set_result((b"X", b""))

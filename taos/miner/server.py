@@ -20,9 +20,13 @@ the third):
    reply. Every answer says ``Accept-Encoding: zstd, identity``: the validator may compress the
    next state (``taos.protocol.compression``).
 
-A refusal's text is ours: nothing of the body is echoed. Refused connections are closed. Refusals,
-evictions and timeouts are logged as counts at most every ``summary_every_s`` (each refusal at
-DEBUG), so a flood cannot flood the log.
+A refusal's text is ours: nothing of the body is echoed. Refused connections are closed.
+
+Logs: each request is one line at DEBUG (validator hotkey, bytes in and out, response time,
+outcome); every ``summary_every_s`` (a minute) and at the stop one line at INFO sums them up: requests, distinct
+validators, mean response time, failures by kind, refusals by status, connections evicted, timed out
+and turned away. An agent's exception is logged once with its traceback; its repeats are counted
+and reported in one WARNING line a minute (``AgentPool.errors``). So a flood cannot flood the log.
 """
 
 from __future__ import annotations
@@ -31,12 +35,15 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from taos.logs import Every, counts_text, seconds_text
 from taos.miner.auth import Gatekeeper, Refused
 from taos.miner.guard import ConnectionGuard
 from taos.miner.pool import AgentPool, BadState
@@ -57,13 +64,23 @@ class MinerServer:
         max_body_bytes: int = DEFAULT_MAX_BYTES,
         guard: ConnectionGuard | None = None,
         summary_every_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock``: the wall clock of the summary lines (``report_if_due``)."""
         self.gate = gate
         self.pool = pool
         self.max_body_bytes = max_body_bytes
         self.guard = guard or ConnectionGuard()
         self.summary_every_s = summary_every_s
+        self.every = Every(summary_every_s, clock)
+        self.clock = clock
+        self._since = clock()
         self.refused: Counter[int] = Counter()
+        self.requests = 0  # served (authenticated) since the last summary
+        self.validators: set[str] = set()
+        self.response_s = 0.0
+        self.outcomes: Counter[str] = Counter()  # the served requests that did not end "ok"
+        self._guard_counts = (0, 0, 0)
         self._runner: web.AppRunner | None = None
         self._server: asyncio.AbstractServer | None = None
         self._summary: asyncio.Task[None] | None = None
@@ -106,9 +123,11 @@ class MinerServer:
         return {k: v for k, v in options.items() if k in known}
 
     async def stop(self) -> None:
-        """Stops listening, closes every connection (requests in flight get a second to finish)."""
+        """Stops listening, closes every connection (requests in flight get a second to finish);
+        the summary of the last, partial minute is logged."""
         if self._summary is not None:
             self._summary.cancel()
+            self.report()
         if self._server is not None:
             self._server.close()
         if self._runner is not None:
@@ -119,6 +138,7 @@ class MinerServer:
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
 
     async def handle_state(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
         conn = request.transport
         self.guard.receiving(conn)
         deadline = asyncio.get_running_loop().time() + self.guard.body_timeout_s
@@ -135,19 +155,57 @@ class MinerServer:
                     body = await self._decompress(request, body)
             except Refused as e:
                 self.refused[e.status] += 1
-                log.debug("refused %s from %s: %s", e.status, request.remote, e)
+                log.debug(
+                    "refused %s from %s: %s",
+                    e.status,
+                    request.remote,
+                    e,
+                    extra={
+                        "event": "request",
+                        "outcome": "refused",
+                        "status": e.status,
+                        "peer": request.remote,
+                    },
+                )
                 response = web.Response(status=e.status, text=str(e), headers=ACCEPT)
                 response.force_close()
                 return response
             self.guard.serving(conn)
             try:
-                reply = await self.pool.run(caller, body)
+                reply, outcome = await self.pool.answer(caller, body)
             except BadState as e:
                 log.warning("bad state from %s: %s", caller, e)
+                self._served(caller, len(body), 0, started, "bad_state")
                 return web.Response(status=400, text=str(e), headers=ACCEPT)
+            self._served(caller, len(body), len(reply), started, outcome)
             return web.Response(body=reply, content_type=CONTENT_TYPE, headers=ACCEPT)
         finally:
             self.guard.done(conn)
+
+    def _served(self, validator: str, size_in: int, size_out: int, started: float, outcome: str) -> None:
+        """Counts an authenticated request for the summary; its line at DEBUG."""
+        elapsed = time.perf_counter() - started
+        self.requests += 1
+        self.validators.add(validator)
+        self.response_s += elapsed
+        if outcome != "ok":
+            self.outcomes[outcome] += 1
+        log.debug(
+            "request from %s: %d bytes in, %d bytes out, %.1f ms, %s",
+            validator,
+            size_in,
+            size_out,
+            elapsed * 1e3,
+            outcome,
+            extra={
+                "event": "request",
+                "validator": validator,
+                "bytes_in": size_in,
+                "bytes_out": size_out,
+                "response_ms": round(elapsed * 1e3, 3),
+                "outcome": outcome,
+            },
+        )
 
     async def _read_body(self, request: web.Request, deadline: float) -> bytes:
         cap = self.max_body_bytes
@@ -205,23 +263,54 @@ class MinerServer:
         )
 
     async def _report(self) -> None:
-        """Logs what was refused, evicted and timed out, as counts."""
-        g = self.guard
-        last = (0, 0, 0)
         while True:
-            await asyncio.sleep(self.summary_every_s)
-            now = (g.evicted, g.expired, g.turned_away)
-            if self.refused or now != last:
-                refused = ", ".join(f"{n} x {status}" for status, n in sorted(self.refused.items()))
-                log.info(
-                    "in the last %g s: refused %s; connections evicted %d, timed out %d, turned away %d "
-                    "(%d open)",
-                    self.summary_every_s,
-                    refused or "none",
-                    now[0] - last[0],
-                    now[1] - last[1],
-                    now[2] - last[2],
-                    g.open,
-                )
-                self.refused.clear()
-                last = now
+            await asyncio.sleep(min(1.0, self.summary_every_s))
+            self.report_if_due()
+
+    def report_if_due(self) -> None:
+        """Once every ``summary_every_s`` of the clock: ``report``."""
+        if self.every.due():
+            self.report()
+
+    def report(self) -> None:
+        """The summary line (INFO) of the requests, failures, refusals and connections since the
+        last one, and the repeated agent errors (WARNING, when there were any)."""
+        g = self.guard
+        at = self.clock()
+        window, self._since = at - self._since, at
+        now = (g.evicted, g.expired, g.turned_away)
+        evicted, expired, turned_away = (a - b for a, b in zip(now, self._guard_counts, strict=True))
+        mean_ms = self.response_s / self.requests * 1e3 if self.requests else 0.0
+        refused = ", ".join(f"{n} x {status}" for status, n in sorted(self.refused.items()))
+        log.info(
+            "in the last %s: %d requests from %d validators, mean response %.1f ms; failed: %s; "
+            "refused %s; connections evicted %d, timed out %d, turned away %d (%d open)",
+            seconds_text(window),
+            self.requests,
+            len(self.validators),
+            mean_ms,
+            counts_text(sorted(self.outcomes.items())),
+            refused or "none",
+            evicted,
+            expired,
+            turned_away,
+            g.open,
+            extra={
+                "event": "requests",
+                "window_s": round(window, 3),
+                "requests": self.requests,
+                "validators": len(self.validators),
+                "mean_response_ms": round(mean_ms, 3),
+                "failed": dict(self.outcomes),
+                "refused": {str(k): n for k, n in self.refused.items()},
+                "evicted": evicted,
+                "timed_out": expired,
+                "turned_away": turned_away,
+                "open": g.open,
+            },
+        )
+        self.pool.errors.report(window)
+        self.refused.clear()
+        self.outcomes.clear()
+        self.validators.clear()
+        self.requests, self.response_s, self._guard_counts = 0, 0.0, now

@@ -22,7 +22,13 @@ worker to server::
     F text                       the agent cannot be loaded or built (one line); the worker exits
     A id(8) reply                the encoded reply to state ``id``
     B id(8) text                 state ``id`` is not a valid state (the reason)
-    L json                       a log record: {"level", "name", "msg"}
+    X id(8) json                 the agent raised on state ``id`` (its reply, empty, follows):
+                                 {"validator", "error": {"type", "message", "where"}, "traceback"}
+                                 (the traceback only the first time this worker sees that error)
+    L json                       a log record: {"level", "name", "msg", "exc"} (exc: a traceback)
+
+The server logs an agent's exception once with its traceback and counts its repeats
+(``taos.logs.RepeatedErrors``), over all its workers.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from collections.abc import Callable
 from typing import Any
 
 from taos.agents import Agent, AgentLoadError, create_agent, load_agent_class
+from taos.logs import ErrorKey, traceback_text
 from taos.protocol import (
     MAX_INSTRUCTIONS,
     BookEvents,
@@ -118,9 +125,12 @@ class _Forward(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             msg = record.getMessage()
+            exc = record.exc_text
             if record.exc_info:
-                msg += "\n" + logging.Formatter().formatException(record.exc_info)
+                exc = logging.Formatter().formatException(record.exc_info)
             doc = {"level": record.levelno, "name": record.name, "msg": msg[:MAX_LOG_CHARS]}
+            if exc:
+                doc["exc"] = exc[:MAX_LOG_CHARS]
             self._channel.send(b"L", json.dumps(doc).encode())
         except Exception:
             self.handleError(record)
@@ -172,6 +182,7 @@ class Worker:
         self.spare: Agent | None = create_agent(self.cls, self.uid, self.params)
         self.agents: dict[str, Agent] = {}
         self._lock = threading.Lock()
+        self._raised: set[ErrorKey] = set()  # the agent errors whose traceback went to the server
 
     def agent_for(self, hotkey: str) -> Agent | None:
         """``hotkey``'s agent: the one built at start for the first validator, then new ones (the
@@ -210,10 +221,25 @@ class Worker:
             try:
                 result = agent.handle(state)
             except Exception as e:
-                log.error("agent of %s raised %s: %s: empty reply", hotkey, type(e).__name__, e, exc_info=e)
+                self._raised_on(rid, hotkey, e)
             else:
                 instructions = checked(result, hotkey, min(limit, MAX_INSTRUCTIONS))
         self.channel.send(b"A", rid, encode_reply(instructions, self.book_events))
+
+    def _raised_on(self, rid: bytes, hotkey: str, error: Exception) -> None:
+        """Tells the server that the agent of ``hotkey`` raised ``error`` (the traceback with the
+        first occurrence of its kind in this worker)."""
+        key = ErrorKey.of(error)
+        with self._lock:
+            first = key not in self._raised and len(self._raised) < 1_000
+            if first:
+                self._raised.add(key)
+        doc = {
+            "validator": hotkey,
+            "error": key.as_dict(),
+            "traceback": traceback_text(error)[:MAX_LOG_CHARS] if first else None,
+        }
+        self.channel.send(b"X", rid, json.dumps(doc).encode())
 
     def end(self) -> None:
         with self._lock:

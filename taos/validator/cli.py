@@ -25,6 +25,7 @@ from pathlib import Path
 
 from taos.chain import ChainError, make_chain
 from taos.config import ConfigError, load
+from taos.logs import add_log_flags, setup_logging
 from taos.validator.flags import add_policy_flags, rules_from_args, scoring_from_args
 
 log = logging.getLogger("taos.validator")
@@ -99,9 +100,7 @@ def parser() -> argparse.ArgumentParser:
         help="ended simulations whose summaries the state folder keeps (30)",
     )
     p.add_argument("--max-steps", dest="max_steps", type=int, default=None, help=argparse.SUPPRESS)
-    p.add_argument(
-        "--log-level", dest="log_level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
-    )
+    add_log_flags(p)
     return p
 
 
@@ -243,7 +242,7 @@ def _one_line(e: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(args.log_level, args.log_format)
     with contextlib.ExitStack() as resources:
         try:
             errors = _start_errors()
@@ -277,7 +276,7 @@ async def _run(v, max_steps: int | None, alerter, pace: float = 1.0) -> None:  #
     _on_stop_signals(stop)
     try:
         v.sync_chain()
-        steps = await run(v, max_steps=max_steps, stop=stop, pace=pace)
+        steps = await run(v, max_steps=max_steps, stop=stop, pace=pace, log_steps=True)
         log.info(
             "stopped after %d steps in simulation %d at sim time %.1f s",
             steps,

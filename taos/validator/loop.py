@@ -14,6 +14,11 @@ runs as fast as the wall clock), and the loop waits in between. A step that take
 is logged (a warning at most once a minute, with the count since) and the next one starts at once:
 the loop never runs steps in a burst to catch up. ``pace`` 0 (the default of ``run``; ``taos local``)
 runs as fast as the miners answer; ``taos validator`` paces at 1 by default (``--pace``).
+
+Logs (``taos.validator.steplog``): with ``log_steps`` every step ends with one INFO line of its
+counts (``taos validator`` sets it; ``taos local`` runs thousands of steps a minute and leaves it off
+unless ``--log-steps``); the miners whose queries failed are summarised in one line a minute of the
+wall ``log_clock``, whatever ``log_steps`` says.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from taos.validator.steplog import MinerFailures, log_step
 from taos.validator.validator import Validator
 
 log = logging.getLogger("taos.validator")
@@ -85,13 +91,17 @@ async def run(
     on_step: Callable[[Any], None] | None = None,
     pace: float = 0.0,
     clock: Callable[[], float] = time.monotonic,
+    log_steps: bool = False,
+    log_clock: Callable[[], float] = time.monotonic,
 ) -> int:
     """Runs until the last simulation ends (``v.settings.simulations``: one by default; at the end
     of one the next starts, :meth:`Validator.next_simulation`), ``max_steps`` steps have run or
-    ``stop`` is set; returns the number of steps run. ``on_step(result)`` sees every step's result at its end (research
-    output, progress). ``pace``: simulated seconds per wall second (0: unpaced; see the module
-    doc), on the wall ``clock``."""
+    ``stop`` is set; returns the number of steps run. ``on_step(result)`` sees every step's result
+    at its end (research output, progress). ``pace``: simulated seconds per wall second (0: unpaced; see the module
+    doc), on the wall ``clock``. ``log_steps``: a line per step at INFO; ``log_clock``: the wall clock
+    of the summary of failing miners (a minute)."""
     pacer = Pacer(v.publish_ns / 1e9, pace, clock)
+    failures = MinerFailures(clock=log_clock)
     steps = 0
 
     def ended() -> bool:
@@ -109,13 +119,19 @@ async def run(
         v.score(result)  # 5. inventory values, volumes, scores
         v.sync_chain()  # 6. deregistered uids reset; weights on schedule
         v.persist()  # 7. a consistent state to resume from
-        v.observe(result, time.perf_counter() - started)
+        took = time.perf_counter() - started
+        v.observe(result, took)
+        if log_steps:
+            log_step(v.stats, took * 1e3)
+        failures.add(v.stats)
+        failures.report_if_due()
         if on_step is not None:
             on_step(result)
         steps += 1
         wait = pacer.wait_s(v.step_index) if not ended() else 0.0
         v.metrics.set_pace_lag(pacer.lag_s)
         await _pause(stop, wait)  # signals and other tasks get their turn, even when nothing was queried
+    failures.report()  # the failures of the last, partial minute
     return steps
 
 

@@ -6,7 +6,8 @@ encoded state and returns each answer with its response time.
 - ``InProcessTransport``: agents in this process (offline research and tests). The state still goes
   through the wire encoding, so an in-process agent sees exactly what a remote one would (the books
   all states of a step share are encoded and decoded once); the response time is the agent's own
-  wall time.
+  wall time. An agent's exception is logged once with its traceback, its repeats counted and
+  reported in one line a minute and when the transport closes (``taos.logs.RepeatedErrors``).
 
 Either way, a miner's failure (timeout, refused connection, error status, oversized reply, exception
 in its agent) is an ``Answer`` with ``error`` and its kind ``outcome`` set, never an exception in the
@@ -19,12 +20,13 @@ import ipaddress
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from taos.agents import Agent
 from taos.chain import hotkey_signer
+from taos.logs import RepeatedErrors
 from taos.protocol import ProtocolError, StateDecoder, StateRequest, encode_reply, max_reply_bytes
 from taos.protocol.compression import IDENTITY, ZSTD
 from taos.validator.outcome import QueryOutcome
@@ -72,8 +74,16 @@ class Transport(ABC):
 class InProcessTransport(Transport):
     """``validator`` names this validator to the agents (``Agent.validator``) that have no name yet."""
 
-    def __init__(self, agents: Mapping[int, Agent], *, validator: str = "local") -> None:
+    def __init__(
+        self,
+        agents: Mapping[int, Agent],
+        *,
+        validator: str = "local",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``clock``: the wall clock of the summary of repeated agent errors."""
         self.agents = dict(agents)
+        self.errors = RepeatedErrors(log, "agent", clock=clock)
         self._decoder = StateDecoder()  # the books shared by one step's states are decoded once
         self.agent_s = 0.0
         self.codec_s = 0.0
@@ -112,8 +122,10 @@ class InProcessTransport(Transport):
                 out[uid] = Answer(
                     b"", time.perf_counter() - start, f"bad reply: {e}", QueryOutcome.AGENT_ERROR
                 )
+                self.errors.add_exception(e, f"agent of uid {uid}")
                 continue
             except Exception as e:  # an agent's bug is the miner's failure, not the validator's
+                self.errors.add_exception(e, f"agent of uid {uid}")
                 out[uid] = Answer(
                     b"",
                     time.perf_counter() - start,
@@ -133,7 +145,11 @@ class InProcessTransport(Transport):
                 )
             else:
                 out[uid] = Answer(reply, elapsed)
+        self.errors.report_if_due()
         return out
+
+    async def close(self) -> None:
+        self.errors.report()  # the repeats since the last summary
 
 
 def endpoint_problem(endpoint: str, *, allow_private: bool = False) -> str | None:

@@ -76,6 +76,7 @@ from taos.validator.rules import RateLimiter, RulesSettings, closed_books
 from taos.validator.schemes import Observation, ScoringScheme, make_scheme
 from taos.validator.schemes.ptn import Elimination, PositionStats
 from taos.validator.secret import simulation_seed, with_seed
+from taos.validator.steplog import StepStats, log_weights
 from taos.validator.store import (
     KEEP_SIMULATIONS,
     JournalEntry,
@@ -235,6 +236,7 @@ class Validator(Persisted):
         self._resets: dict[int, int] = {}  # uid → time of its reset, in the step last run
         self.info = self._simulation_info()
         self.step_index = 0
+        self.stats = StepStats()  # the counts of the step under way (taos.validator.steplog)
         self.encode_s = 0.0  # wall seconds spent encoding the shared part of the states
         # the scoring regime (taos.validator.schemes): preset taos, ptn, or a registered other
         self.scheme: ScoringScheme = make_scheme(
@@ -338,6 +340,7 @@ class Validator(Persisted):
         records, self.pending = self._ordered_pending(), instruction_array(0)
         self.step_index += 1
         result = self.sim.step(until, records, self.settings.depth, self.settings.detail_depth)
+        self.stats = StepStats(self.step_index, int(result.time_ns) / S, events=len(result.events))
         resets = records[records["kind"] == InstructionKind.RESET_AGENT]
         self._resets = dict(zip(resets["agent"].tolist(), resets["ts_ns"].tolist(), strict=True))
         if self.store is not None:
@@ -424,6 +427,7 @@ class Validator(Persisted):
         engine = pack_miner_notices(events, self.units)
         for reason, count in engine.rejections.items():
             self.metrics.count_rejection(reason, count)
+            self.stats.engine_rejected += count
         out = {}
         for uid in serving:
             view = self.miners[uid]
@@ -432,6 +436,7 @@ class Validator(Persisted):
             out[uid] = StateRequest(
                 shared[BookEvents(self.book_events[uid])], self.info, accounts[uid], notices
             )
+        self.stats.queried = len(out)
         return out
 
     # --- 3. the queries -------------------------------------------------------------------------------
@@ -509,6 +514,7 @@ class Validator(Persisted):
             records: np.ndarray | None
             if judged is not None:
                 self._count_rejections(judged.rejected)
+                self.stats.accepted += len(judged.records)
                 notices, records = list(judged.notices), judged.records
             else:
                 last_targets = self.last_target_ns[a.uid].copy()
@@ -533,11 +539,12 @@ class Validator(Persisted):
         if delay is None:  # no reply, or one after the timeout: dropped whole
             outcome = answer.outcome if answer.error else QueryOutcome.TIMEOUT
             error = answer.error or f"answered after the timeout of {self.settings.timeout_s:g} s"
-            self._count_query(uid, answer, outcome)
+            self._count_query(uid, answer, outcome, error)
             return [ReplyRejected(ts_ns=now, detail=f"{outcome.value}: {error}")], None, 0
         if not self.rate.allow(self.miners[uid].hotkey or f"uid {uid}"):
             self._count_query(uid, answer, QueryOutcome.OK)
             self.metrics.count_rejection(RejectRule.RATE_LIMIT.value)
+            self.stats.rate_limited += 1
             rules = self.rules
             return (
                 [
@@ -554,7 +561,7 @@ class Validator(Persisted):
         if read is None:
             reply = as_reply(answer.body, ctx)
             if isinstance(reply, str):  # did not decode
-                self._count_query(uid, answer, QueryOutcome.DECODE_ERROR)
+                self._count_query(uid, answer, QueryOutcome.DECODE_ERROR, reply)
                 return (
                     [ReplyRejected(ts_ns=now, detail=f"{QueryOutcome.DECODE_ERROR.value}: {reply}")],
                     None,
@@ -574,6 +581,7 @@ class Validator(Persisted):
         notices = list(result.notices)
         self._count_rejections(result.rejected)
         items = []
+        refused = 0  # targets refused when sized
         for accepted in result.accepted:
             instruction = accepted.instruction
             if isinstance(instruction, TargetPosition):
@@ -581,15 +589,20 @@ class Validator(Persisted):
                 notices.append(notice)
                 if isinstance(notice, OrderRejected):
                     self.metrics.count_rejection(notice.reason.name)
+                    refused += 1
                 if order is None:
                     continue
                 instruction = order
             extra = instruction_delay_ns(0, accepted.instruction, max_extra_delay_ns=ctx.max_extra_delay_ns)
             items.append((instruction, now + a.delay_ns + extra))  # when it reaches its book
-        return notices, to_records(uid, items, self.units) if items else None
+        records = to_records(uid, items, self.units) if items else None
+        self.stats.accepted += len(result.accepted) - refused
+        self.stats.rejected += refused
+        return notices, records
 
     def _count_rejections(self, rejected: tuple[Rejection, ...]) -> None:
         """Each refusal counted by the engine's reason, or the validator rule that refused it."""
+        self.stats.rejected += len(rejected)
         for r in rejected:
             self.metrics.count_rejection(r.reason.name if r.rule == RejectRule.CHECK else r.rule.value)
 
@@ -606,6 +619,7 @@ class Validator(Persisted):
                 exc_info=error,
             )
         self.metrics.observe_query(uid, None, QueryOutcome.INTERNAL)
+        self.stats.outcome(uid, QueryOutcome.INTERNAL, f"applying its reply raised {type(error).__name__}")
         return ReplyRejected(
             ts_ns=now,
             detail=f"{QueryOutcome.INTERNAL.value}: the validator could not apply this reply; it is dropped",
@@ -675,9 +689,10 @@ class Validator(Persisted):
         )
         return order, notice
 
-    def _count_query(self, uid: int, answer: Answer, outcome: QueryOutcome) -> None:
+    def _count_query(self, uid: int, answer: Answer, outcome: QueryOutcome, error: str | None = None) -> None:
         timed = outcome in ANSWERED or outcome is QueryOutcome.AGENT_ERROR
         self.metrics.observe_query(uid, answer.response_time_s if timed else None, outcome)
+        self.stats.outcome(uid, outcome, error or answer.error)
 
     # --- 5. scores -----------------------------------------------------------------------------------
 
@@ -844,34 +859,41 @@ class Validator(Persisted):
         to the EMA scores; ``ptn``: eliminated 0, challenge miners a fixed weight, the rest by rank
         or score), set on the chain when this validator has a permit. A failure is retried after
         ``WEIGHTS_RETRY_S``, then twice as long each time, up to the weights interval (one
-        warning, then a line at INFO per attempt)."""
+        warning, then a line at INFO per attempt). Every update is one line
+        (``taos.validator.steplog.log_weights``): uids, top weights, set / failed / skipped."""
         uids = list(self._registered)
         weights, scores = self.scheme.weights(uids, self.clock_ns, exclude=self._own_uid)
         self.metrics.set_scores(uids, scores.tolist(), weights.tolist())
         interval, now = self.settings.weights_interval_s, self._clock()
+        listed = weights.tolist()
         if not permitted:
             self._next_weights = now + interval
+            log_weights(uids, listed, "skipped", "no validator permit")
             return
         try:
-            self.chain.set_weights(uids, weights.tolist())
+            self.chain.set_weights(uids, listed)
         except ChainError as e:
             self._weights_failures += 1
             wait = min(interval, WEIGHTS_RETRY_S * 2 ** min(self._weights_failures - 1, 30))
             self._next_weights = now + wait
-            if self._weights_failures == 1:
-                log.warning("set_weights failed: %s; retrying in %.0f s, then less often", e, wait)
-            else:
-                log.info(
-                    "set_weights failed %d times in a row: %s; next try in %.0f s",
-                    self._weights_failures,
-                    e,
-                    wait,
-                )
+            first = self._weights_failures == 1
+            log_weights(
+                uids,
+                listed,
+                "failed",
+                str(e),
+                level=logging.WARNING if first else logging.INFO,
+                note=f"; retrying in {wait:.0f} s, then less often"
+                if first
+                else f"; next try in {wait:.0f} s",
+                failures=self._weights_failures,
+            )
             return
         if self._weights_failures:
             log.info("set_weights works again after %d failures", self._weights_failures)
         self._weights_failures = 0
         self._next_weights = now + interval
+        log_weights(uids, listed, "set")
 
     # --- 8. one simulation after another ---------------------------------------------------------------
 
