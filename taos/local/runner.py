@@ -187,7 +187,12 @@ def build_market(
 def _http_market(
     config: Config, classes: list, names: dict[int, str], settings: ValidatorSettings
 ) -> LocalMarket:  # type: ignore[type-arg]
-    import bittensor as bt
+    try:
+        import bittensor as bt
+    except ImportError:
+        raise LocalError(
+            "taos local --transport http needs the chain extra (bittensor): pip install 'taos[chain]'"
+        ) from None
 
     tmp = tempfile.TemporaryDirectory(prefix="taos-local-")
     root = Path(tmp.name)
