@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -116,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command is None:  # parse_args exits unless a command comes first
             raise AssertionError(f"no command in {args}")
         return command.load()[1](args[1:])
+    except BrokenPipeError:  # the output piped into a reader that stopped (taos facts ... | head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 1
     except ImportError as e:
         if not str(e).startswith("taos.simulator needs"):
             raise
