@@ -133,7 +133,9 @@ def test_install_miner_installs_without_the_simulator_and_keeps_edited_agents(tm
         f"print(taos.__file__.startswith({str(env_dir)!r}))\n"
         "try:\n    import taos.simulator\nexcept ImportError:\n    print('no simulator')\n"
     )
-    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
+    out = subprocess.run(
+        [str(python), "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, check=True
+    )
     assert out.stdout.split() == ["True", "no", "simulator"]
     # a second run adds nothing and keeps an agent the miner edited
     edited = agents / shipped[0]
