@@ -306,3 +306,13 @@ def test_the_base_dependencies_cover_what_taos_local_and_taos_facts_import(tmp_p
     again = third_party("run-2", blocking(tmp_path, *optional)) - startup - optional
     missing = distributions_of(again) - covered
     assert not missing, f"taos local needs {sorted(missing)}, which no base dependency installs"
+
+
+def test_taos_miner_needs_no_simulator(tmp_path: Path) -> None:
+    """A miner-only install (TAOS_NO_SIMULATOR=1) has no extension: `taos` and `taos miner` work."""
+    env = blocking(tmp_path, "taos._simulator")
+    for args in (["--help"], ["miner", "--help"], ["facts", "--help"]):
+        done = run_taos(*args, cwd=tmp_path, env=env)
+        assert done.returncode == 0 and done.stdout.startswith("usage: taos"), done.stderr
+    done = run_taos("miner", "--agent.path", str(tmp_path), "--agent.name", "Missing", cwd=tmp_path, env=env)
+    assert done.returncode == 1 and "Missing.py does not exist" in done.stderr
