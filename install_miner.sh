@@ -4,8 +4,8 @@
 # copies the example agents to ~/.taos/agents (or -d DIR), where run_miner.sh looks for them.
 # Idempotent: an agent file that is already there is kept (your edits survive), a new one is added.
 #   -d agent folder (~/.taos/agents)      PYTHON=... picks the interpreter (python3)
+# Runs from any folder; a relative -d is taken from the current folder.
 set -euo pipefail
-cd "$(dirname "$0")"
 agents_dir=~/.taos/agents
 while getopts "d:" opt; do
   case $opt in
@@ -13,6 +13,8 @@ while getopts "d:" opt; do
     *) echo "usage: $0 [-d agent folder]" >&2; exit 2 ;;
   esac
 done
+case $agents_dir in /*) ;; *) agents_dir=$PWD/$agents_dir ;; esac
+cd "$(dirname "$0")"
 python=${PYTHON:-python3}
 "$python" -m pip install --quiet --disable-pip-version-check "scikit-build-core>=0.10" "pybind11>=3.0"
 TAOS_NO_SIMULATOR=1 "$python" -m pip install --quiet --disable-pip-version-check --no-build-isolation ".[chain,agents]"
@@ -26,4 +28,7 @@ for file in agents/*.py; do
     echo "kept $agents_dir/$name (it differs from agents/$name: yours is left as it is)"
   fi
 done
-"$python" -c "import taos.miner, taos.agents" && echo "τaos miner installed; run ./run_miner.sh -h <hotkey> ..."
+# The check imports the installed package: not from the repository root's source folder taos/,
+# which python -c would put first on sys.path.
+"$python" -c 'import sys; sys.path[:1] = [p for p in sys.path[:1] if p]; import taos.miner, taos.agents'
+echo "τaos miner installed; run ./run_miner.sh -h <hotkey> ..."

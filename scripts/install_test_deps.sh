@@ -2,7 +2,7 @@
 # Installs what building and testing τaos needs. Idempotent: skips what is there.
 #   apt: C++ compiler and GoogleTest, systemd and node (to check the service examples);  pip: build backend, pybind11, cmake, ninja, the runtime
 #   dependencies (numpy, msgspec, aiohttp, prometheus-client), bittensor (the chain extra, used by
-#   the miner tests), pyarrow, pandas, matplotlib and rich (the local extra: run folders,
+#   the miner tests), pyarrow, pandas, matplotlib and rich (base dependencies: run folders,
 #   plots, the taos command), ray[default] (the ray extra: sweeps, sharded simulations),
 #   scikit-learn (the agents extra: SimpleRegressorAgent) and the test tools.
 set -euo pipefail

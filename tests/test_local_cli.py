@@ -182,19 +182,3 @@ def test_the_rules_reach_the_validator_of_a_local_market() -> None:
         LocalError, match=r"--rules\.sessions: sessions\[0\] names book 2, but there are 2 books"
     ):
         build_market(cfg, default_agents(), "inprocess", rules=bad)
-
-
-def test_the_taos_command_dispatches_local_and_sweep(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    from taos.local.cli import main
-
-    assert main(["--help"]) == 0 and "taos {local,sweep,league}" in capsys.readouterr().out
-    assert main([]) == 2 and main(["lokal"]) == 2
-    assert "taos COMMAND --help" in capsys.readouterr().err
-    # taos sweep is taos.local.sweep's command: its errors and exit codes
-    assert main(["sweep", "--config", "x.toml", "--seeds", "3-1", "--out", str(tmp_path / "s")]) == 2
-    assert "seeds: range '3-1' ends before it starts" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exit_:
-        main(["local", "--books", "two"])
-    assert exit_.value.code == 2 and "argument --books: invalid int value" in capsys.readouterr().err

@@ -116,7 +116,7 @@ class Run:
         try:
             import polars as pl
         except ModuleNotFoundError as e:
-            raise ModuleNotFoundError("Run.polars needs polars: pip install polars") from e
+            raise ModuleNotFoundError("Run.polars needs the polars extra: pip install 'taos[polars]'") from e
         files = {"prices": PRICES_FILE, "l2": L2_FILE, "trades": TRADES_FILE, "agents": AGENTS_FILE}
         files["scores"] = SCORES_FILE
         if table == "events":

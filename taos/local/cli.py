@@ -1,7 +1,6 @@
-"""The ``taos`` command: ``taos local`` runs a market offline, ``taos sweep`` many of them,
-``taos league`` the reference agents under every scoring preset.
+"""``taos local`` (also ``python -m taos.local``): a market offline, on this machine.
 
-``taos local`` takes the same ``--scoring.*`` and ``--rules.*`` flags as the validator
+It takes the same ``--scoring.*`` and ``--rules.*`` flags as the validator
 (:mod:`taos.validator.flags`, declared once)."""
 
 from __future__ import annotations
@@ -46,7 +45,17 @@ def local_parser(prog: str = "taos local") -> argparse.ArgumentParser:
         "--count", action="append", type=int, default=None, help="how many of each --agent, in order"
     )
     p.add_argument("--transport", default="inprocess", help="inprocess or http (miner processes on loopback)")
-    p.add_argument("--out", type=Path, default=None, help="output folder; default runs/<config-hash>-<seed>")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder, new or empty; default runs/<config-hash>-<seed> (-2, -3... if taken)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the earlier run in the output folder (only a run folder; other files stay)",
+    )
     p.add_argument("--timeout", type=float, default=3.0, help="miner query timeout in seconds")
     add_policy_flags(p)
     add_log_flags(p, level="WARNING")
@@ -60,13 +69,19 @@ def local_parser(prog: str = "taos local") -> argparse.ArgumentParser:
 
 
 def local(argv: Sequence[str] | None = None) -> int:
-    a = local_parser().parse_args(argv)
     """``taos local``: a full market on this machine (simulator, validator loop, local agents)."""
+    a = local_parser().parse_args(argv)
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from taos.analysis import load_run, plot_run
-    from taos.local.output import RunWriter, print_summary, run_folder_name, summary_rows
+    from taos.local.output import (
+        RunWriter,
+        claim_run_folder,
+        print_summary,
+        run_folder_name,
+        summary_rows,
+    )
 
     console = Console()
     setup_logging(
@@ -99,10 +114,14 @@ def local(argv: Sequence[str] | None = None) -> int:
         market = build_market(
             cfg, specs, a.transport, a.timeout, scoring, rules=rules, log_format=a.log_format
         )
+        try:
+            folder = claim_run_folder(a.out, Path("runs") / run_folder_name(cfg), a.overwrite)
+        except LocalError:
+            market.close()
+            raise
     except (LocalError, ConfigError) as e:
         print(f"taos local: error: {e}", file=sys.stderr)  # one line, unwrapped
         return 1
-    folder = a.out or Path("runs") / run_folder_name(cfg)
     v = market.validator
     writer = RunWriter(
         folder, text, cfg.simulation.books, market.names, cfg.market.tick_size, cfg.market.lot_size
@@ -177,32 +196,3 @@ def local(argv: Sequence[str] | None = None) -> int:
         f"output in {folder} ({len(plots)} plots in {folder / 'plots'})"
     )
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``taos local ...``, ``taos sweep ...`` or ``taos league ...``."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    commands = {"local": local, "sweep": _sweep, "league": _league}
-    if not args or args[0] in ("-h", "--help") or args[0] not in commands:
-        print(
-            "usage: taos {local,sweep,league} ...\n\nτaos research tools.\n\n"
-            "  local   run a full market on this machine: simulator, validator loop and local agents\n"
-            "  sweep   run many independent simulations (seeds x parameter values) in parallel\n"
-            "  league  run the reference agents and check what each scoring preset pays for\n\n"
-            "`taos COMMAND --help` lists the options of a command.",
-            file=sys.stdout if args[:1] in (["-h"], ["--help"]) else sys.stderr,
-        )
-        return 0 if args[:1] in (["-h"], ["--help"]) else 2
-    return commands[args[0]](args[1:])
-
-
-def _league(argv: Sequence[str]) -> int:
-    from taos.local.league import main as league_main
-
-    return league_main(list(argv))
-
-
-def _sweep(argv: Sequence[str]) -> int:
-    from taos.local.sweep import main as sweep_main
-
-    return sweep_main(list(argv))

@@ -279,7 +279,8 @@ def verdict(standings: Sequence[Standing]) -> list[tuple[str, bool]]:
     ]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The parser of ``taos league``."""
     p = argparse.ArgumentParser(
         prog="taos league", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -293,6 +294,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the miners' fee tiers (see FEES; default: the default market's)",
     )
     p.add_argument("--json", type=Path, default=None)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = parser()
     a = p.parse_args(argv)
     try:
         seeds = [int(x) for x in a.seeds.split(",")]

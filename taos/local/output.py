@@ -41,6 +41,7 @@ from taos.analysis.layout import (
     PRICES_FILE,
     SCORES_FILE,
     SUMMARY_FILE,
+    TABLE_FILES,
     TRADES_FILE,
     event_file,
 )
@@ -513,6 +514,69 @@ def run_folder_name(config: Any) -> str:
 
     ident = simulation_identity(config)
     return f"{ident.config_hash[:12]}-{ident.seed}"
+
+
+def claim_run_folder(out: Path | None, default: Path, overwrite: bool = False) -> Path:
+    """The folder a new run writes into, created (empty) here; a run never overwrites another
+    unless asked to.
+
+    - ``out`` None: ``default`` (``runs/<config-hash>-<seed>``), or if that exists the first free
+      of ``default-2``, ``default-3``… (claimed with an atomic ``mkdir``: two runs started at
+      once get two folders).
+    - ``out`` given: used if missing or empty; a folder with files in it is refused.
+    - ``overwrite``: the run folder ``out`` (or ``default``) is emptied of the earlier run's files
+      (``config.toml``, ``summary.json``, the Parquet tables, ``events/``, ``plots/``; other files
+      stay) and reused. Only a run folder is emptied: a folder with files but neither
+      ``config.toml`` nor ``summary.json`` is refused.
+
+    Raises:
+        LocalError: the folder is taken, not a folder, or cannot be created (one line)."""
+    from taos.local.runner import LocalError
+
+    if out is None and not overwrite:
+        n = 1
+        folder = default
+        while True:
+            try:
+                folder.parent.mkdir(parents=True, exist_ok=True)
+                folder.mkdir()
+                return folder
+            except FileExistsError:
+                n += 1
+                folder = default.with_name(f"{default.name}-{n}")
+            except OSError as e:
+                raise LocalError(f"cannot create the run folder {folder}: {e.strerror or e}") from None
+    folder = default if out is None else out
+    flag = "--out" if out is not None else "the run folder"
+    if folder.exists() and not folder.is_dir():
+        raise LocalError(f"{flag} {folder} is a file, not a folder")
+    if folder.is_dir() and any(folder.iterdir()):
+        if not overwrite:
+            raise LocalError(
+                f"--out {folder} is not empty: name a new folder, or add --overwrite to replace the run in it"
+            )
+        if not ((folder / CONFIG_FILE).is_file() or (folder / SUMMARY_FILE).is_file()):
+            raise LocalError(
+                f"{flag} {folder} is not empty and not a run folder (no {CONFIG_FILE}, no {SUMMARY_FILE}): "
+                "--overwrite empties only a run folder"
+            )
+        _clear_run(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise LocalError(f"cannot create the run folder {folder}: {e.strerror or e}") from None
+    return folder
+
+
+def _clear_run(folder: Path) -> None:
+    """Removes the files a run writes from ``folder``; other files stay."""
+    import shutil
+
+    for name in (CONFIG_FILE, SUMMARY_FILE, *TABLE_FILES):
+        (folder / name).unlink(missing_ok=True)
+    for sub in (Path(event_file(0)).parent.name, "plots"):
+        if (folder / sub).is_dir():
+            shutil.rmtree(folder / sub)
 
 
 def _identity(validator: Any) -> dict[str, Any]:

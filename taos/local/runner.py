@@ -193,7 +193,12 @@ def _http_market(
     settings: ValidatorSettings,
     log_format: str = "text",
 ) -> LocalMarket:  # type: ignore[type-arg]
-    import bittensor as bt
+    try:
+        import bittensor as bt
+    except ImportError:
+        raise LocalError(
+            "taos local --transport http needs the chain extra (bittensor): pip install 'taos[chain]'"
+        ) from None
 
     tmp = tempfile.TemporaryDirectory(prefix="taos-local-")
     root = Path(tmp.name)

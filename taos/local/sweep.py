@@ -342,9 +342,7 @@ def _run_ray(specs: list[dict[str, Any]], address: str | None, workers: int | No
     try:
         import ray
     except ImportError:
-        raise SweepError(
-            "executor 'ray' needs Ray, which is not installed: pip install 'ray[default]' (the 'ray' extra)"
-        ) from None
+        raise SweepError("taos sweep --executor ray needs the ray extra: pip install 'taos[ray]'") from None
     started = False
     if not ray.is_initialized():
         if address is not None:
@@ -375,10 +373,8 @@ def run_sweep(
     this process, else on the cluster at ``address``, else on a new local instance with ``workers``
     CPUs). Writes ``results.csv``, ``results.parquet`` (if pyarrow is installed) and
     ``configs/run_NNNN.toml`` under ``out_dir``."""
-    try:
-        import pandas as pd
-    except ImportError:
-        raise SweepError("sweeps need pandas: pip install pandas pyarrow (or the 'ray' extra)") from None
+    import pandas as pd
+
     if executor not in ("process", "ray"):
         raise SweepError(f"executor must be 'process' or 'ray', got {executor!r}")
     if address is not None and executor != "ray":
@@ -409,7 +405,8 @@ def run_sweep(
     return frame
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The parser of ``taos sweep``."""
     parser = argparse.ArgumentParser(
         prog="taos sweep", description="Runs many independent background-only simulations in parallel."
     )
@@ -430,7 +427,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--executor", choices=("process", "ray"), default="process")
     parser.add_argument("--address", default=None, help="Ray cluster address (executor ray)")
     parser.add_argument("--workers", type=int, default=None, help="parallel runs (default: one per core)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
         seeds = parse_seeds(args.seeds)
         sets = [parse_set(s) for s in args.set]
