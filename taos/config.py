@@ -962,12 +962,16 @@ _REPLAY_PYTHON_BYTES = 96  # the same point in the Python tuples and the core co
 _ACTIVITY: dict[str, tuple[str, float, float]] = {
     "random_trader": ("mean_wakeup_s", 10.0, 3.0),
     "signal_trader": ("mean_wakeup_s", 10.0, 3.0),
-    "stylized_trader": ("mean_wakeup_s", 10.0, 4.0),
+    "stylized_trader": ("mean_wakeup_s", 90.0, 4.0),
     "market_maker": ("period_s", 1.0, 6.0),
     "imbalance_trader": ("child_interval_s", 1.0, 3.0),
     "initialization": ("tau_s", 300.0, 0.0),  # its events: `orders` placements, cancelled after tau_s
 }
 _INIT_ORDERS = 4  # initialization.orders by default
+# Stylized traders wake 1 + activity_gain·n times as often under news n (docs/models.md); in the
+# default market n stays mostly below this level, at which the estimate is taken.
+_NEWS_LEVEL = 0.004
+_ACTIVITY_GAIN = 1_000.0  # stylized_trader.activity_gain by default
 _STYLIZED_HISTORY = (20.0, 0.01, 10_000)  # history, sigma_f by default; the engine's cap on the memory
 
 
@@ -987,6 +991,8 @@ def _events_per_second(p: Population) -> float:
     period = given if given > 0 else default  # the engine refuses periods <= 0 (to_core)
     if p.model == "initialization":
         return 2 * _param(p, "orders", _INIT_ORDERS, 1, 1_000) / max(period, MIN_INTERVAL_S)
+    if p.model == "stylized_trader":
+        per_wake *= 1 + _param(p, "activity_gain", _ACTIVITY_GAIN, 0, 1e9) * _NEWS_LEVEL
     return per_wake / max(period, 1e-9)
 
 
@@ -994,7 +1000,8 @@ def events_per_second(config: Config) -> float:
     """About the most background events one book produces per simulated second in steady state:
     per agent, events per wake-up (an upper figure per model) over its wake-up period (from its
     parameters, else the engine's default). Initialization agents' first placements come on top
-    in the first step. Not covered: stylized traders' ``activity_gain`` (activity driven by news)."""
+    in the first step. Stylized traders' news-driven activity is taken at a high news level of the
+    default market (``_NEWS_LEVEL``)."""
     return sum(p.count * _events_per_second(p) for p in config.populations)
 
 

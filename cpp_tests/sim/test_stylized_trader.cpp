@@ -20,9 +20,20 @@ void book_around(FakeContext& ctx, Ticks bid, Ticks ask) {
 }  // namespace
 
 TEST(StylizedTrader, ForecastIsTheWeightedMixOfItsThreeViews) {
-  // wF = 1, wC = 2, wN = 1, τF = 0.5: (1/0.5·0.01 + 2·0.001 + 1·(−0.004)) / 4 = 0.0045
-  EXPECT_DOUBLE_EQ(StylizedTrader::forecast(1, 2, 1, 0.5, 0.01, 0.001, -0.004), (0.02 + 0.002 - 0.004) / 4);
+  // wF = 1, wC = 2, wN = 1, τF = 0.5: the fundamentalist weight is wF/τF = 2, so
+  // (2·0.01 + 2·0.001 + 1·(−0.004)) / (2 + 2 + 1) = 0.0036
+  EXPECT_DOUBLE_EQ(StylizedTrader::forecast(1, 2, 1, 0.5, 0.01, 0.001, -0.004), (0.02 + 0.002 - 0.004) / 5);
   EXPECT_EQ(StylizedTrader::forecast(0, 0, 0, 1, 0.5, 0.5, 0.5), 0.0);
+}
+
+TEST(StylizedTrader, AFundamentalistNeverForecastsBeyondTheFundamental) {
+  // A pure fundamentalist expects the gap to close, whatever τF: it does not overshoot.
+  for (double tau_f : {0.001, 0.01, 1.0, 10.0})
+    EXPECT_DOUBLE_EQ(StylizedTrader::forecast(0.02, 0, 0, tau_f, 0.003, 0.0, 0.0), 0.003) << tau_f;
+  // Mixed with other views the forecast lies between them.
+  const double f = StylizedTrader::forecast(0.02, 1.5, 0.5, 0.002, 0.003, -0.001, 0.0);
+  EXPECT_GT(f, -0.001);
+  EXPECT_LT(f, 0.003);
 }
 
 TEST(StylizedTrader, DemandIsCaraAndZeroAtTheExpectedPrice) {

@@ -38,7 +38,7 @@ StylizedTrader::Params StylizedTrader::Params::from(const AgentParams& params) {
 
 double StylizedTrader::forecast(double wf, double wc, double wn, double tau_f, double log_gap_to_fundamental,
                                 double mean_return, double noise) {
-  const double total = wf + wc + wn;
+  const double total = wf / tau_f + wc + wn;
   if (total <= 0.0) return 0.0;
   return (wf / tau_f * log_gap_to_fundamental + wc * mean_return + wn * noise) / total;
 }
