@@ -505,8 +505,8 @@ def run_series(run: Any, warmup_s: float = WARMUP_S) -> tuple[list[BookSeries], 
     for b in range(run.books):
         p = prices[prices["book"] == b]
         t = p["time_ns"].to_numpy(dtype=np.int64)
-        bid = p["best_bid"].to_numpy(dtype=float) / tick
-        ask = p["best_ask"].to_numpy(dtype=float) / tick
+        bid = np.rint(p["best_bid"].to_numpy(dtype=float) / tick)  # whole ticks, as recorded
+        ask = np.rint(p["best_ask"].to_numpy(dtype=float) / tick)
         mid = 0.5 * (bid + ask)
         sel = (l2["book"] == b).to_numpy()
         lt = l2["time_ns"].to_numpy(dtype=np.int64)[sel]
