@@ -26,6 +26,7 @@ StylizedTrader::Params StylizedTrader::Params::from(const AgentParams& params) {
   r.read("news_decay_s", p.news_decay_s, 1e-6, 1e7);
   r.read("news_threshold", p.news_threshold, 0.0, 1.0);
   r.read("activity_gain", p.activity_gain, 0.0, 1e9);
+  r.read("conviction_gap", p.conviction_gap, 0.0, 1.0);
   r.read("max_order_lots", p.max_order_lots, 1.0, 1e12);
   r.read("tick_size", p.tick_size, 1e-12, 1e6);
   r.read("lot_size", p.lot_size, 1e-12, 1e6);
@@ -113,10 +114,12 @@ void StylizedTrader::on_wakeup(AgentContext& ctx) {
   last_signal_ = signal;
   last_ns_ = ctx.now();
   const double noise = p_.noise_sigma * (1.0 + p_.news_gain * news_) * rng.normal();
-  const double r_hat = forecast(wf_, wc_, wn_, p_.tau_f, std::log(ctx.fundamental_ticks() / mid), mean, noise);
+  const double gap = std::log(ctx.fundamental_ticks() / mid);
+  const double r_hat = forecast(wf_, wc_, wn_, p_.tau_f, gap, mean, noise);
   const double p = mid * p_.tick_size;
   const double p_hat = p * std::exp(r_hat);
-  const double k = p_.risk_aversion * scale_ * std::clamp(var, p_.sigma2_floor, p_.sigma2_cap);
+  const double conviction = p_.conviction_gap > 0.0 ? 1.0 + std::abs(gap) / p_.conviction_gap : 1.0;
+  const double k = p_.risk_aversion * scale_ * std::clamp(var, p_.sigma2_floor, p_.sigma2_cap) / conviction;
 
   const Account& acc = ctx.account();
   const double q = static_cast<double>(acc.base.total() - acc.start_base_lots) * p_.lot_size;

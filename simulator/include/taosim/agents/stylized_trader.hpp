@@ -43,6 +43,10 @@ class StylizedTrader final : public BackgroundAgent {
     double news_threshold = 5e-4;
     // ... and makes agents more active: the mean wake-up delay is mean_wakeup_s / (1 + activity_gain·n).
     double activity_gain = 1000.0;
+    // Conviction grows with the mispricing (after Day & Huang 1990): the risk aversion used in
+    // the demand is divided by 1 + |ln(pf/p)|/conviction_gap, so the position an agent takes grows
+    // faster than linearly with the gap to the fundamental; 0 = off.
+    double conviction_gap = 0.0;
     Lots max_order_lots = 20'000;
     double tick_size = 0.01;
     double lot_size = 0.0001;
