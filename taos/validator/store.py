@@ -79,6 +79,8 @@ if TYPE_CHECKING:
     from taos.simulator import Simulation, SimulationConfig
 
 SCHEMA_VERSION = 6
+WAL_LIMIT_BYTES = 16 * 2**20
+"""The SQLite WAL file is cut back to this size when SQLite checkpoints it (every ~4 MB written)."""
 KEEP_SIMULATIONS = 30
 """Rows of past simulations the store keeps by default (a month of one-day simulations)."""
 MAX_SUMMARY_BYTES = 16 * 2**20
@@ -610,6 +612,9 @@ class ValidatorStore:
         try:
             mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             db.execute("PRAGMA synchronous=FULL")
+            # the WAL file is truncated back to this size after each checkpoint of it (a large first
+            # commit would otherwise keep its size on disk for good)
+            db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{self.directory / DB_NAME} is not a usable SQLite database: {e}") from e

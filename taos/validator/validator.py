@@ -817,6 +817,10 @@ class Validator(Persisted):
             view = self.miners[n.uid]
             if view.hotkey is not None and view.hotkey != n.hotkey:
                 resets.append(n.uid)
+                # what was kept per hotkey goes with it: memory stays bounded over any number of
+                # registrations
+                self.rate.forget(view.hotkey)
+                self._failed_miners.discard((n.uid, view.hotkey))
             view.hotkey = n.hotkey
         for uid in resets:
             self.reset_uid(uid)
@@ -957,6 +961,7 @@ class Validator(Persisted):
         self.scheme.boundary()
         self.epoch[:] = (k, self.epoch_ns + int(self.sim.time_ns))
         self._set_config(self.config_of(k))
+        self.sim = None  # the old simulation's memory goes before the new one takes its own
         self.sim = self._make_simulation(self.core)
         self.step_index += 1  # the boundary: its own step (and checkpoint file)
         self.pending = instruction_array(0)
