@@ -665,7 +665,7 @@ async def closed(reader: asyncio.StreamReader, within_s: float) -> bool:
         return True
     except ConnectionError:
         return True
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False
 
 

@@ -214,7 +214,7 @@ class AgentPool:
 
         try:
             kind, data = await asyncio.wait_for(exchange(), self.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._warn_once(
                 validator, "timeout", f"agent of %s took longer than {self.timeout_s:.3g} s: empty reply"
             )

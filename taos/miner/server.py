@@ -229,7 +229,7 @@ class MinerServer:
 
         try:
             return await asyncio.wait_for(read(), max(0.0, deadline - asyncio.get_running_loop().time()))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise Refused(
                 408, f"the body did not arrive within {self.guard.body_timeout_s:g} s of the headers"
             ) from None
