@@ -207,6 +207,21 @@ class Operator:
                 if done:
                     self.exits[pid] = os.waitstatus_to_exitcode(status)
 
+    def wait(
+        self, condition: Callable[[], object], timeout_s: float, what: Callable[[], str], *running: str
+    ) -> None:
+        """``wait_for``, failing at once when one of the ``running`` background processes has ended
+        (a wrong flag, a refused start): its log says why."""
+
+        def met() -> object:
+            pids = self.pids()
+            ended = [name for name in running if pids.get(name) in self.exits]
+            if ended:
+                raise AssertionError(f"{', '.join(ended)} ended:\n{what()}")
+            return condition()
+
+        wait_for(met, timeout_s, what)
+
     def exit_code(self, name: str, timeout_s: float = 10.0) -> int:
         pid = self.pids()[name]
         wait_for(lambda: pid in self.exits, timeout_s, f"{name} (pid {pid}) has not exited")
@@ -340,15 +355,14 @@ def test_the_validator_walkthrough(operator: Operator) -> None:
         found = {uid: n.get("endpoint") for uid, n in enumerate(chain_of(chain)["neurons"])}
         return all(found[uid] == e for uid, e in endpoints.items())
 
-    wait_for(
-        published, 30, lambda: "no endpoints:\n" + read(local / "miner1.log") + read(local / "miner2.log")
-    )
+    logs = local / "miner1.log", local / "miner2.log"
+    op.wait(published, 30, lambda: "no endpoints:\n" + read(logs[0]) + read(logs[1]), "miner1", "miner2")
     done = op.run(blocks["endpoints"])
     assert all(e in done.stdout for e in endpoints.values())
 
     op.run(blocks["validator"])
     validator_hotkey = neurons[0].hotkey
-    wait_for(lambda: len(steps(read(log))) >= 1, 40, lambda: "no step line:\n" + read(log))
+    op.wait(lambda: steps(read(log)), 40, lambda: "no step line:\n" + read(log), "validator")
     assert "weights for 3 uids set" in read(log)
     set_weights = chain_of(chain)["weights"][validator_hotkey]
     assert set_weights["uids"] == [0, 1, 2] and len(set_weights["weights"]) == 3
@@ -375,15 +389,20 @@ def test_the_validator_walkthrough(operator: Operator) -> None:
 
     offset = len(read(log))
     op.run(blocks["restart"])
-    wait_for(
-        lambda: len(steps(since(log, offset))) >= 1, 40, lambda: "no step after the restart:\n" + read(log)
+    op.wait(
+        lambda: steps(since(log, offset)), 40, lambda: "no step after the restart:\n" + read(log), "validator"
     )
     assert f"resumed at step {last} (simulation 0" in since(log, offset)
     assert steps(since(log, offset))[0][0] == last + 1
 
     offset = len(read(log))
     op.run(blocks["fresh"])
-    wait_for(lambda: "--fresh: the old state folder is kept as" in since(log, offset), 30, lambda: read(log))
+    op.wait(
+        lambda: "--fresh: the old state folder is kept" in since(log, offset),
+        30,
+        lambda: read(log),
+        "validator",
+    )
     archived = [p for p in local.iterdir() if p.name.startswith("validator.2") and p.is_dir()]
     assert len(archived) == 1 and (archived[0] / "validator.sqlite3").is_file()
     assert f"--fresh: the old state folder is kept as {archived[0]}" in since(log, offset)
@@ -391,7 +410,7 @@ def test_the_validator_walkthrough(operator: Operator) -> None:
     def answered() -> bool:
         return any(q == 2 and a == 2 for _, q, a, _, _ in steps(since(log, offset)))
 
-    wait_for(answered, 45, lambda: "the miners were not queried:\n" + since(log, offset)[-3000:])
+    op.wait(answered, 45, lambda: "the miners were not queried:\n" + since(log, offset)[-3000:], "validator")
     assert steps(since(log, offset))[0][0] == 1  # a new simulation
 
     def weighted() -> bool:
@@ -467,10 +486,22 @@ def test_the_miner_walkthrough(operator: Operator) -> None:
 
     op.run(blocks["serve"])
     endpoint = f"127.0.0.1:{op.port('8091')}"
-    wait_for(lambda: chain_of(chain)["neurons"][1].get("endpoint") == endpoint, 30, lambda: read(miner_log))
+    op.wait(
+        lambda: chain_of(chain)["neurons"][1].get("endpoint") == endpoint,
+        30,
+        lambda: read(miner_log),
+        "miner",
+    )
 
     op.run(blocks["validator"])
-    wait_for(lambda: "request from" in read(miner_log), 45, lambda: read(miner_log) + read(validator_log))
+    both = (miner_log, validator_log)
+    op.wait(
+        lambda: "request from" in read(miner_log),
+        45,
+        lambda: read(both[0]) + read(both[1]),
+        "miner",
+        "validator",
+    )
     done = op.run(blocks["requests"])
     lines = done.stdout.splitlines()
     assert 1 <= len(lines) <= 3 and all(line.endswith(", ok") for line in lines), done.stdout
