@@ -21,8 +21,9 @@ What differs from a fresh machine, and why:
 - The ports the walkthroughs name (8091, 8092, 9001) are replaced by free ones, the same in every
   block, so that the test runs next to other programs.
 - Blocks that are not marked are not run: cloning, the virtual environment, ``tail -f``, Docker,
-  and the real network (registration and stake need TAO on finney or the test network). The block
-  that makes keys with ``btcli`` runs when ``btcli`` is installed (bittensor 11.3.0 ships it).
+  and the real network (registration and stake need TAO on finney or the test network). The blocks
+  that make the keys by hand (``test_the_validator_walkthroughs_keys_made_by_hand``, in a home
+  folder of their own) run when ``btcli`` is installed (bittensor 11.3.0 ships it).
 - The test process is made the reaper of the processes the blocks start in the background, so that
   ``tail --pid`` (the walkthroughs' "wait until it has stopped") returns everywhere, also where the
   init process does not reap orphans, and so that their exit status can be checked.
@@ -425,6 +426,14 @@ def test_the_validator_walkthrough(operator: Operator) -> None:
     for name in ("validator", "miner1", "miner2"):
         assert "Traceback" not in read(local / f"{name}.log"), read(local / f"{name}.log")
     assert not re.search(r" (ERROR|CRITICAL) ", read(log)), read(log)
+    state = local / "validator"  # what the walkthrough says the state folder holds
+    assert {p.name for p in state.iterdir()} - {"validator.sqlite3-wal", "validator.sqlite3-shm"} == {
+        "validator.sqlite3",
+        "checkpoints",
+        "simulation-secret",
+        "lock",
+    }
+    assert 1 <= len(list((state / "checkpoints").glob("step-*.ckpt"))) <= 2
 
 
 @pytest.mark.skipif(shutil.which("btcli") is None, reason="btcli is not installed")
