@@ -264,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         log.info(
             "validator %s (uid %s) on %s netuid %d: simulation %d from step %d, %d books, pace %g, "
-            "state %s, metrics %s",
+            "miners queried from sim time %g s (the grace period), state %s, metrics %s",
             v.chain.hotkey,
             v.chain.own_uid(),
             args.chain,
@@ -273,6 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             v.step_index,
             v.books,
             args.pace,
+            v.grace_ns / 1e9,
             Path(args.state).expanduser(),
             served or "off",
         )
