@@ -91,7 +91,20 @@ LOCK_NAME = "lock"
 KEEP_CHECKPOINTS = 2
 CHECKPOINT_NAME = re.compile(r"^step-(\d+)\.ckpt$")
 
-_SCHEMA = """
+_SIMULATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS simulations (
+    simulation INTEGER PRIMARY KEY,
+    config_hash TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    started_unix REAL NOT NULL,
+    first_step INTEGER NOT NULL,
+    ended_unix REAL,
+    last_step INTEGER,
+    summary BLOB
+);
+"""
+_SCHEMA = (
+    """
 CREATE TABLE schema_version (version INTEGER NOT NULL);
 CREATE TABLE meta (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -124,17 +137,9 @@ CREATE TABLE volume_rows (
     step_index INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL, cells BLOB NOT NULL, volumes BLOB NOT NULL
 );
 CREATE INDEX volume_rows_time ON volume_rows (time_ns);
-CREATE TABLE simulations (
-    simulation INTEGER PRIMARY KEY,
-    config_hash TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    started_unix REAL NOT NULL,
-    first_step INTEGER NOT NULL,
-    ended_unix REAL,
-    last_step INTEGER,
-    summary BLOB
-);
 """
+    + _SIMULATIONS_TABLE
+)
 
 # Schema 1 had no journal: every commit came with its own checkpoint.
 _MIGRATE_1_TO_2 = """
@@ -181,19 +186,7 @@ CREATE INDEX IF NOT EXISTS volume_rows_time ON volume_rows (time_ns);
 UPDATE schema_version SET version = 5;
 """
 # Schema 6 keeps a bounded history of the simulations run one after the other (SimulationRecord).
-_MIGRATE_5_TO_6 = """
-CREATE TABLE IF NOT EXISTS simulations (
-    simulation INTEGER PRIMARY KEY,
-    config_hash TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    started_unix REAL NOT NULL,
-    first_step INTEGER NOT NULL,
-    ended_unix REAL,
-    last_step INTEGER,
-    summary BLOB
-);
-UPDATE schema_version SET version = 6;
-"""
+_MIGRATE_5_TO_6 = _SIMULATIONS_TABLE + "UPDATE schema_version SET version = 6;\n"
 
 
 class StoredVolumeLog:
