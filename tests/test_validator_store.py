@@ -932,16 +932,24 @@ def test_the_24h_volumes_wait_in_the_store_and_leave_it_with_the_horizon(tmp_pat
     store.close()
 
 
-def test_a_schema_4_store_gets_the_volume_rows_table_and_resumes(tmp_path: Path) -> None:
+def store_of_schema(tmp_path: Path, version: int, *dropped: str) -> Run:
+    """A store with one committed step, then taken back to schema ``version``: the tables it did
+    not have yet (``dropped``) are gone. Returns the run that wrote it."""
     run = Run()
     with ValidatorStore(tmp_path) as store:
         run.advance()
         run.save(store)
     db = sqlite3.connect(tmp_path / DB_NAME)
     with db:
-        db.execute("DROP TABLE volume_rows")
-        db.execute("UPDATE schema_version SET version = 4")
+        for table in dropped:
+            db.execute(f"DROP TABLE {table}")
+        db.execute("UPDATE schema_version SET version = ?", (version,))
     db.close()
+    return run
+
+
+def test_a_schema_4_store_gets_the_volume_rows_table_and_resumes(tmp_path: Path) -> None:
+    store_of_schema(tmp_path, 4, "volume_rows", "simulations")
     with ValidatorStore(tmp_path) as store:
         loaded = store.load()
         assert loaded is not None and loaded.step_index == 1
@@ -952,15 +960,7 @@ def test_a_schema_4_store_gets_the_volume_rows_table_and_resumes(tmp_path: Path)
 
 
 def test_a_schema_5_store_gets_the_simulations_table_and_resumes(tmp_path: Path) -> None:
-    run = Run()
-    with ValidatorStore(tmp_path) as store:
-        run.advance()
-        run.save(store)
-    db = sqlite3.connect(tmp_path / DB_NAME)
-    with db:
-        db.execute("DROP TABLE simulations")
-        db.execute("UPDATE schema_version SET version = 5")
-    db.close()
+    run = store_of_schema(tmp_path, 5, "simulations")
     with ValidatorStore(tmp_path) as store:
         loaded = store.load()
         assert loaded is not None and loaded.step_index == 1

@@ -36,7 +36,6 @@ import ctypes
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -50,6 +49,7 @@ from pathlib import Path
 
 import bittensor as bt
 import pytest
+from repository import copy_repository
 
 import taos
 from taos.chain.local import parse
@@ -103,21 +103,7 @@ def test_the_marked_blocks_are_the_scenarios() -> None:
 @pytest.fixture(scope="module")
 def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the repository as git knows it (or the tree without build output), no extension."""
-    root = tmp_path_factory.mktemp("repository")
-    try:
-        listed = subprocess.run(
-            ["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            capture_output=True, check=True,
-        ).stdout.decode().split("\0")  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
-        ignored = shutil.ignore_patterns(".git", "build*", "runs", "__pycache__", "*.so", ".*cache")
-        shutil.copytree(ROOT, root, ignore=ignored, dirs_exist_ok=True)
-        listed = []
-    for name in filter(None, listed):
-        source = ROOT / name
-        if source.is_file():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, root / name)
+    root = copy_repository(tmp_path_factory.mktemp("repository"))
     return root
 
 
