@@ -5,6 +5,7 @@ import sqlite3
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ from taos.validator.persisted import state_of, within
 from taos.validator.store import (
     DB_NAME,
     SCHEMA_VERSION,
+    CheckpointRef,
     JournalEntry,
     SimulationIdentity,
     SimulationRecord,
@@ -980,6 +982,18 @@ def test_a_schema_5_store_gets_the_simulations_table_and_resumes(tmp_path: Path)
 def test_the_history_of_simulations_is_bounded_and_written_with_the_commit(tmp_path: Path) -> None:
     run = Run()
     with ValidatorStore(tmp_path) as store:
+
+        def commit(checkpoint: CheckpointRef | None, **history: Any) -> None:
+            store.commit(
+                checkpoint,
+                identity=IDENTITY,
+                step_index=run.step,
+                time_ns=run.sim.time_ns,
+                arrays=stored_arrays(run.state),
+                hotkeys={},
+                **history,
+            )
+
         for k in range(5):
             run.advance()
             ended = None
@@ -987,18 +1001,7 @@ def test_the_history_of_simulations_is_bounded_and_written_with_the_commit(tmp_p
                 ended = SimulationRecord(
                     k - 1, "hash", k - 1, 1.0, k, 2.0 + k, run.step - 1, {"miners": [{"uid": 1, "pnl": -0.5}]}
                 )
-            ref = store.write_checkpoint(run.sim, run.step)
-            store.commit(
-                ref,
-                identity=IDENTITY,
-                step_index=run.step,
-                time_ns=run.sim.time_ns,
-                arrays=stored_arrays(run.state),
-                hotkeys={},
-                simulation=k,
-                ended=ended,
-                keep_simulations=2,
-            )
+            commit(store.write_checkpoint(run.sim, run.step), simulation=k, ended=ended, keep_simulations=2)
         records = store.simulations()
         assert [r.simulation for r in records] == [2, 3, 4]
         assert [(r.ended_unix, r.last_step) for r in records] == [(5.0, 3), (6.0, 4), (None, None)]
@@ -1006,36 +1009,14 @@ def test_the_history_of_simulations_is_bounded_and_written_with_the_commit(tmp_p
         # a summary that cannot be stored leaves the store as it was
         run.advance()
         with pytest.raises(ValueError, match="Out of range float values"):
-            store.commit(
+            commit(
                 None,
-                identity=IDENTITY,
-                step_index=run.step,
-                time_ns=run.sim.time_ns,
-                arrays=stored_arrays(run.state),
-                hotkeys={},
                 simulation=5,
                 ended=SimulationRecord(4, "hash", 4, 1.0, 5, 7.0, 5, {"pnl": float("nan")}),
             )
         with pytest.raises(ValueError, match="has not ended"):
-            store.commit(
-                None,
-                identity=IDENTITY,
-                step_index=run.step,
-                time_ns=run.sim.time_ns,
-                arrays=stored_arrays(run.state),
-                hotkeys={},
-                simulation=5,
-                ended=SimulationRecord(4, "hash", 4, 1.0, 5),
-            )
+            commit(None, simulation=5, ended=SimulationRecord(4, "hash", 4, 1.0, 5))
         with pytest.raises(ValueError, match="keep_simulations must be an integer >= 1"):
-            store.commit(
-                None,
-                identity=IDENTITY,
-                step_index=run.step,
-                time_ns=run.sim.time_ns,
-                arrays=stored_arrays(run.state),
-                hotkeys={},
-                keep_simulations=0,
-            )
+            commit(None, keep_simulations=0)
         assert [r.simulation for r in store.simulations()] == [2, 3, 4]
         assert store.last_committed_step() == run.step - 1
