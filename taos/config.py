@@ -20,12 +20,11 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import tomllib
 
 from taos.protocol.limits import MAX_BOOKS, MAX_FEE_TIERS, max_reply_bytes, max_state_bytes
 

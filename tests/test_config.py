@@ -1,10 +1,10 @@
 """taos.config: TOML → validated objects → the core's SimulationConfig."""
 
 import dataclasses
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from taos.config import ConfigError, load, loads, quote_units, to_core
 from taos.simulator import Simulation

@@ -125,6 +125,29 @@ def test_http_transport_runs_miner_processes_with_signed_requests(tmp_path: Path
     assert maker["volume"] > 0 or maker["pnl"] != 0  # its orders reached the market over HTTP
 
 
+def test_the_miner_processes_run_this_taos_whatever_the_working_folder_holds(tmp_path: Path) -> None:
+    """Started where a folder named ``taos`` is not this package (a source tree, a stray folder), as
+    the ``taos`` command starts (the working folder not on sys.path), the miner processes and their
+    agent workers import the same taos as the parent, not that folder."""
+    shadow = tmp_path / "taos"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text("raise ImportError('the taos of the working folder was imported')\n")
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [
+            sys.executable, "-P", "-m", "taos.local", "--transport", "http", "--duration", "2m", "--books", "1",
+            "--out", str(out), "--agent", str(ROOT / "agents" / "RandomMakerAgent.py"),
+        ],
+        cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "working folder was imported" not in done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["transport"] == "http" and summary["steps"] == 24
+    maker = summary["agents"][0]
+    assert maker["volume"] > 0 or maker["pnl"] != 0  # the agent answered from its worker
+
+
 def test_taos_local_and_the_validator_share_every_scoring_and_rules_flag() -> None:
     from taos.local.cli import local_parser
     from taos.validator.cli import parser as validator_parser

@@ -474,3 +474,32 @@ def test_the_step_line_counts_accepted_and_rejected_instructions(caplog) -> None
     steps = step_lines(caplog)
     assert [(r.queried, r.answered, r.accepted, r.rejected) for r in steps] == [(1, 1, 1, 1)] * 5  # type: ignore[attr-defined]
     assert "instructions 1 accepted, 1 rejected" in steps[0].getMessage()
+
+
+def test_a_bad_answer_of_an_agent_is_logged_once_a_minute_with_a_count(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taos.miner import worker
+    from taos.protocol import PlaceLimit, Side
+
+    monkeypatch.setattr(worker, "_limited_seen", {})
+    order = PlaceLimit(0, Side.BUY, 1.0, 1.0)
+    with caplog.at_level(logging.ERROR, logger="taos.miner"):
+        for _ in range(100):
+            assert worker.checked("nonsense", "5Validator", 10) == []
+            assert worker.checked([order, 3], "5Validator", 10) == [order]
+        assert worker.checked({}, "5Other", 10) == []  # another validator's agent: its own line
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "agent of 5Validator returned str, not a list: empty reply",
+        "agent of 5Validator returned 1 items that are not instructions; dropped",
+        "agent of 5Other returned dict, not a list: empty reply",
+    ]
+    caplog.clear()
+    monkeypatch.setattr(worker, "LIMITED_S", 0.0)  # the minute is over
+    with caplog.at_level(logging.ERROR, logger="taos.miner"):
+        worker.checked(None, "5Validator", 10)
+    assert [r.getMessage() for r in caplog.records] == [
+        "agent of 5Validator returned NoneType, not a list: empty reply "
+        "(99 more such answers in the last 0 s were not logged)"
+    ]

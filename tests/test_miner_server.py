@@ -665,7 +665,7 @@ async def closed(reader: asyncio.StreamReader, within_s: float) -> bool:
         return True
     except ConnectionError:
         return True
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False
 
 
@@ -859,3 +859,19 @@ def test_every_reply_asks_for_the_agents_book_events_even_an_empty_one(tmp_path:
             await counting_pool(name="BadBookEvents").start()
 
     run(scenario)
+
+
+def test_the_accept_backlog_leaves_room_for_a_burst_within_the_descriptor_limit() -> None:
+    from taos.miner.server import FD_RESERVE, MAX_BACKLOG, accept_backlog
+
+    # the limit most systems give a process: the kept connections, one whole burst of accepted
+    # ones (asyncio accepts up to the backlog before the aborts close them) and the reserve fit
+    assert accept_backlog(256, 1024) == 256
+    assert 256 + 256 + FD_RESERVE <= 1024
+    assert accept_backlog(256, 1 << 20) == MAX_BACKLOG  # plenty of descriptors
+    assert accept_backlog(256, 600) == 44
+    assert accept_backlog(1024, 1024) == 16  # never less than a small queue
+    for limit in (700, 1024, 4096):
+        for kept in (16, 256):
+            backlog = accept_backlog(kept, limit)
+            assert kept + 2 * backlog + FD_RESERVE <= limit or backlog == 16

@@ -19,6 +19,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from protocol_samples import state
+from repository import copy_repository
 from wallets import validator_and_miner
 
 import taos
@@ -156,21 +157,7 @@ def test_install_miner_installs_without_the_simulator_and_keeps_edited_agents(tm
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh clone of the repository: its files as git knows them, without what a build or
     a run left (no extension in taos/, no build/)."""
-    root = tmp_path_factory.mktemp("clone")
-    try:
-        listed = subprocess.run(
-            ["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            capture_output=True, check=True,
-        ).stdout.decode().split("\0")  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):  # not a git checkout: the tree without build output
-        ignored = shutil.ignore_patterns(".git", "build*", "runs", "__pycache__", "*.so", ".*cache")
-        shutil.copytree(ROOT, root, ignore=ignored, dirs_exist_ok=True)
-        listed = []
-    for name in filter(None, listed):
-        source = ROOT / name
-        if source.is_file():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, root / name)
+    root = copy_repository(tmp_path_factory.mktemp("clone"))
     assert not list((root / "taos").glob("_simulator*.so")), "the clone holds a built extension"
     return root
 

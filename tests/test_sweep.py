@@ -1,12 +1,12 @@
 """Sweeps: seed and override parsing with clear errors, and a small sweep giving the same per-run
 results on a local process pool and on a local Ray instance."""
 
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import tomllib
 from markets import populations
 
 from taos.config import ConfigError, loads

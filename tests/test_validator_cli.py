@@ -215,6 +215,8 @@ def test_the_validator_process_runs_simulation_after_simulation(setup: dict) -> 
         timeout=300,
     )
     assert out.returncode == 0, out.stderr
+    # the start says who, where and from where
+    assert f"(uid 0) on local:{setup['chain']} netuid 79: simulation 0 from step 0, 2 books" in out.stderr
     assert out.stderr.count("ended at step") == 2
     assert "simulation 0 ended at step 6; simulation 1 starts" in out.stderr
     first = secret_seed(3, SECRET)
@@ -247,7 +249,7 @@ def test_the_validator_process_runs_simulation_after_simulation(setup: dict) -> 
             proc.wait(timeout=30)
     err = log.read_text()
     assert proc.returncode == 0, err
-    assert "simulation 2 ended at step 20; simulation 3 starts" in err
+    assert "simulation 2 from step 20" in err and "simulation 2 ended at step 20; simulation 3 starts" in err
     with ValidatorStore(state) as store:
         assert [r.simulation for r in store.simulations()][:4] == [0, 1, 2, 3]
 

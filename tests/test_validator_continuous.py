@@ -4,6 +4,7 @@ the boundary (no return spans it), the store keeps a bounded history of past sim
 kill -9 during the rollover resumes exactly."""
 
 import asyncio
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from continuous_driver import STEPS_PER_SIMULATION, make
 import taos
 from taos.validator.loop import run
 from taos.validator.positions import PositionTracker
+from taos.validator.rules import RulesSettings
 from taos.validator.schemes.ptn.ledger import LedgerTracker
 from taos.validator.schemes.ptn.portfolio import PortfolioValues
 from taos.validator.secret import simulation_seed
@@ -241,3 +243,45 @@ def test_positions_close_at_the_last_values_when_a_simulation_ends() -> None:
     assert (short.close_ns, short.return_) == (10, 0.0)  # no value at the end: no return
     assert t.hours_in_positions(0, 10**15) == pytest.approx(5 / 3.6e12)
     assert t.close_all(np.full((2, 2), 1.0)) == 0
+
+
+def test_the_state_folder_stays_within_its_bounds_over_simulations(tmp_path: Path) -> None:
+    """The retention rules that bound the state folder, checked after every commit of 4
+    simulations: at most 2 checkpoint files, a journal of at most checkpoint_steps entries,
+    volume rows of the running simulation only, keep_simulations + 1 rows of history, the WAL cut
+    back to its limit; in memory, the past summaries and the per-hotkey rate counts are bounded."""
+    from taos.validator.store import WAL_LIMIT_BYTES
+
+    state = tmp_path / "state"
+    v = make(state, keep_simulations=2, checkpoint_steps=7, rules=RulesSettings(rate_limit=1_000))
+    seen = {"journal": 0, "rows": 0, "history": 0, "wal": 0}
+
+    def check(result: object) -> None:
+        db = v.store.db
+        assert len(list((state / "checkpoints").iterdir())) <= 2
+        journal = db.execute("SELECT count(*) FROM journal").fetchone()[0]
+        assert journal <= 7  # the 6 steps after the last checkpoint and the next step's instructions
+        rows = db.execute("SELECT count(*), min(step_index) FROM volume_rows").fetchone()
+        assert rows[0] <= STEPS_PER_SIMULATION and (rows[1] is None or rows[1] > v._first_step)
+        history = db.execute("SELECT count(*) FROM simulations").fetchone()[0]
+        assert history <= 2 + 1 and len(v.past_simulations) <= 2
+        wal = state / "validator.sqlite3-wal"
+        size = wal.stat().st_size if wal.exists() else 0
+        assert (
+            size <= WAL_LIMIT_BYTES + 8 * 2**20
+        )  # the limit, plus at most what is written between checkpoints
+        for key, value in (("journal", journal), ("rows", rows[0]), ("history", history), ("wal", size)):
+            seen[key] = max(seen[key], value)
+
+    run_until(v, 80, check)  # simulation 3 (steps 64-83)
+    assert v.simulation_index == 3
+    assert seen["journal"] == 7 and seen["rows"] > 0 and seen["history"] == 3  # the bounds are reached
+    # a new hotkey on a uid: what was kept for the old one goes
+    assert "m1" in v.rate._seen
+    chain_file = state.parent / f"{state.name}-chain.json"
+    data = json.loads(chain_file.read_text())
+    data["neurons"][1]["hotkey"] = "m1-new"
+    chain_file.write_text(json.dumps(data))
+    v.sync_chain()
+    assert "m1" not in v.rate._seen
+    v.store.close()

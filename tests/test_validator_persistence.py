@@ -142,7 +142,8 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> StoredState:
 
 def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, reference: StoredState) -> None:
     """Checkpoints every 7 steps, the journal in between; every other run is killed as soon as it
-    starts replaying the journal, the others at a random moment of their run."""
+    starts replaying the journal, the others right after committing a step drawn at random a few
+    steps after their resume (not a checkpoint's)."""
     rng = random.Random(20261122)
     replays: list[int] = []
     store = tmp_path / "store"
@@ -166,7 +167,19 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, reference: Stor
             while wanted not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.001)
             if not during_replay:
-                time.sleep(rng.uniform(0.0, 0.35))
+                # a random moment after the resume, between two checkpoints: just after the commit
+                # of a step drawn a few steps ahead, never a checkpoint's (so the next start has a
+                # journal to replay whatever the speed of the machine)
+                text = log.read_text()
+                start = int(text.split("resume ", 1)[1].split()[0]) if "resume " in text else 0
+                target = start + rng.randint(1, 12)
+                target += target % 7 == 0
+                while (
+                    f"committed {target}\n" not in log.read_text()
+                    and proc.poll() is None
+                    and time.monotonic() < deadline
+                ):
+                    time.sleep(0.0005)
             alive = proc.poll() is None
             if alive:
                 proc.send_signal(signal.SIGKILL)

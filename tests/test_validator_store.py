@@ -5,6 +5,7 @@ import sqlite3
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ from taos.validator.persisted import state_of, within
 from taos.validator.store import (
     DB_NAME,
     SCHEMA_VERSION,
+    CheckpointRef,
     JournalEntry,
     SimulationIdentity,
     SimulationRecord,
@@ -932,16 +934,24 @@ def test_the_24h_volumes_wait_in_the_store_and_leave_it_with_the_horizon(tmp_pat
     store.close()
 
 
-def test_a_schema_4_store_gets_the_volume_rows_table_and_resumes(tmp_path: Path) -> None:
+def store_of_schema(tmp_path: Path, version: int, *dropped: str) -> Run:
+    """A store with one committed step, then taken back to schema ``version``: the tables it did
+    not have yet (``dropped``) are gone. Returns the run that wrote it."""
     run = Run()
     with ValidatorStore(tmp_path) as store:
         run.advance()
         run.save(store)
     db = sqlite3.connect(tmp_path / DB_NAME)
     with db:
-        db.execute("DROP TABLE volume_rows")
-        db.execute("UPDATE schema_version SET version = 4")
+        for table in dropped:
+            db.execute(f"DROP TABLE {table}")
+        db.execute("UPDATE schema_version SET version = ?", (version,))
     db.close()
+    return run
+
+
+def test_a_schema_4_store_gets_the_volume_rows_table_and_resumes(tmp_path: Path) -> None:
+    store_of_schema(tmp_path, 4, "volume_rows", "simulations")
     with ValidatorStore(tmp_path) as store:
         loaded = store.load()
         assert loaded is not None and loaded.step_index == 1
@@ -952,15 +962,7 @@ def test_a_schema_4_store_gets_the_volume_rows_table_and_resumes(tmp_path: Path)
 
 
 def test_a_schema_5_store_gets_the_simulations_table_and_resumes(tmp_path: Path) -> None:
-    run = Run()
-    with ValidatorStore(tmp_path) as store:
-        run.advance()
-        run.save(store)
-    db = sqlite3.connect(tmp_path / DB_NAME)
-    with db:
-        db.execute("DROP TABLE simulations")
-        db.execute("UPDATE schema_version SET version = 5")
-    db.close()
+    run = store_of_schema(tmp_path, 5, "simulations")
     with ValidatorStore(tmp_path) as store:
         loaded = store.load()
         assert loaded is not None and loaded.step_index == 1
@@ -980,6 +982,18 @@ def test_a_schema_5_store_gets_the_simulations_table_and_resumes(tmp_path: Path)
 def test_the_history_of_simulations_is_bounded_and_written_with_the_commit(tmp_path: Path) -> None:
     run = Run()
     with ValidatorStore(tmp_path) as store:
+
+        def commit(checkpoint: CheckpointRef | None, **history: Any) -> None:
+            store.commit(
+                checkpoint,
+                identity=IDENTITY,
+                step_index=run.step,
+                time_ns=run.sim.time_ns,
+                arrays=stored_arrays(run.state),
+                hotkeys={},
+                **history,
+            )
+
         for k in range(5):
             run.advance()
             ended = None
@@ -987,18 +1001,7 @@ def test_the_history_of_simulations_is_bounded_and_written_with_the_commit(tmp_p
                 ended = SimulationRecord(
                     k - 1, "hash", k - 1, 1.0, k, 2.0 + k, run.step - 1, {"miners": [{"uid": 1, "pnl": -0.5}]}
                 )
-            ref = store.write_checkpoint(run.sim, run.step)
-            store.commit(
-                ref,
-                identity=IDENTITY,
-                step_index=run.step,
-                time_ns=run.sim.time_ns,
-                arrays=stored_arrays(run.state),
-                hotkeys={},
-                simulation=k,
-                ended=ended,
-                keep_simulations=2,
-            )
+            commit(store.write_checkpoint(run.sim, run.step), simulation=k, ended=ended, keep_simulations=2)
         records = store.simulations()
         assert [r.simulation for r in records] == [2, 3, 4]
         assert [(r.ended_unix, r.last_step) for r in records] == [(5.0, 3), (6.0, 4), (None, None)]
@@ -1006,36 +1009,14 @@ def test_the_history_of_simulations_is_bounded_and_written_with_the_commit(tmp_p
         # a summary that cannot be stored leaves the store as it was
         run.advance()
         with pytest.raises(ValueError, match="Out of range float values"):
-            store.commit(
+            commit(
                 None,
-                identity=IDENTITY,
-                step_index=run.step,
-                time_ns=run.sim.time_ns,
-                arrays=stored_arrays(run.state),
-                hotkeys={},
                 simulation=5,
                 ended=SimulationRecord(4, "hash", 4, 1.0, 5, 7.0, 5, {"pnl": float("nan")}),
             )
         with pytest.raises(ValueError, match="has not ended"):
-            store.commit(
-                None,
-                identity=IDENTITY,
-                step_index=run.step,
-                time_ns=run.sim.time_ns,
-                arrays=stored_arrays(run.state),
-                hotkeys={},
-                simulation=5,
-                ended=SimulationRecord(4, "hash", 4, 1.0, 5),
-            )
+            commit(None, simulation=5, ended=SimulationRecord(4, "hash", 4, 1.0, 5))
         with pytest.raises(ValueError, match="keep_simulations must be an integer >= 1"):
-            store.commit(
-                None,
-                identity=IDENTITY,
-                step_index=run.step,
-                time_ns=run.sim.time_ns,
-                arrays=stored_arrays(run.state),
-                hotkeys={},
-                keep_simulations=0,
-            )
+            commit(None, keep_simulations=0)
         assert [r.simulation for r in store.simulations()] == [2, 3, 4]
         assert store.last_committed_step() == run.step - 1

@@ -200,6 +200,8 @@ def _http_market(
             "taos local --transport http needs the chain extra (bittensor): pip install 'taos[chain]'"
         ) from None
 
+    from taos.miner.pool import same_code_env
+
     tmp = tempfile.TemporaryDirectory(prefix="taos-local-")
     root = Path(tmp.name)
     wallets = root / "wallets"
@@ -221,13 +223,14 @@ def _http_market(
         for uid, spec, _cls in classes:
             params = [f"{k}={v}" for k, v in spec.params.items()]
             command = [
-                sys.executable, "-m", "taos.miner", "--agent.path", str(spec.path), "--agent.name", spec.name,
+                sys.executable, "-P", "-m", "taos.miner", "--agent.path", str(spec.path), "--agent.name", spec.name,
                 *(["--agent.params", *params] if params else []), "--chain", f"local:{chain_file}",
                 "--wallet.name", f"agent-{uid}", "--wallet.hotkey", "hot", "--wallet.path", str(wallets),
                 "--host", "127.0.0.1", "--port", "0", "--log-level", "WARNING", "--log-format", log_format,
                 "--max-books", str(config.simulation.books),
             ]  # fmt: skip
-            market.processes.append(subprocess.Popen(command))
+            # the miners run this process's taos, whatever the working folder holds
+            market.processes.append(subprocess.Popen(command, env=same_code_env()))
         deadline = time.monotonic() + 60 + 2 * len(classes)  # each process loads the SDK
         while True:
             served = [n.get("endpoint") for n in json.loads(chain_file.read_text())["neurons"][1:]]

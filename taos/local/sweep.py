@@ -33,12 +33,12 @@ import json
 import math
 import multiprocessing
 import sys
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import tomllib
 
 from taos.config import ConfigError, loads, parse_toml, to_core
 from taos.local.data import DEMO_DURATION_S, data_dir

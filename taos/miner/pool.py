@@ -214,7 +214,7 @@ class AgentPool:
 
         try:
             kind, data = await asyncio.wait_for(exchange(), self.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._warn_once(
                 validator, "timeout", f"agent of %s took longer than {self.timeout_s:.3g} s: empty reply"
             )
@@ -325,12 +325,13 @@ class AgentPool:
         try:
             w.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
+                "-P",  # not the working folder first on sys.path: a source tree there would shadow this taos
                 "-m",
                 "taos.miner.worker",
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 start_new_session=True,  # its own process group: killed as a whole; no terminal signals
-                env=_worker_env(),
+                env=same_code_env(),
             )
         except OSError as e:
             self._fail_start(w, AgentLoadError(f"cannot start an agent worker: {e}"))
@@ -480,10 +481,11 @@ class AgentPool:
             w.kill()
 
 
-def _worker_env() -> dict[str, str]:
-    """The miner's environment; when this ``taos`` is not an installed one (a source checkout on
-    ``PYTHONPATH`` or the working folder), its folder goes first on the worker's ``PYTHONPATH`` so
-    that the worker runs the same code."""
+def same_code_env() -> dict[str, str]:
+    """The environment of a child process that must run this process's ``taos`` (started with
+    ``python -P -m ...``: the working folder is not put first on its ``sys.path``): this
+    environment, and when this ``taos`` is not an installed one (a source checkout on
+    ``PYTHONPATH`` or the working folder), its folder first on ``PYTHONPATH``."""
     env = dict(os.environ)
     installed = {*site.getsitepackages(), site.getusersitepackages()}
     installed |= {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}

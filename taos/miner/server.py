@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import resource
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -97,7 +98,10 @@ class MinerServer:
         try:
             assert runner.server is not None
             self._server = await asyncio.get_running_loop().create_server(
-                self.guard.wrap(runner.server), host, port, backlog=512
+                self.guard.wrap(runner.server),
+                host,
+                port,
+                backlog=accept_backlog(self.guard.max_connections),
             )
         except BaseException:
             await runner.cleanup()
@@ -229,7 +233,7 @@ class MinerServer:
 
         try:
             return await asyncio.wait_for(read(), max(0.0, deadline - asyncio.get_running_loop().time()))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise Refused(
                 408, f"the body did not arrive within {self.guard.body_timeout_s:g} s of the headers"
             ) from None
@@ -314,3 +318,21 @@ class MinerServer:
         self.outcomes.clear()
         self.validators.clear()
         self.requests, self.response_s, self._guard_counts = 0, 0.0, now
+
+
+MAX_BACKLOG = 512
+FD_RESERVE = 256
+"""Descriptors kept for the miner's own files, its agent workers' pipes and the answers in flight."""
+
+
+def accept_backlog(max_connections: int, fd_limit: int | None = None) -> int:
+    """The listen backlog, which is also how many connections asyncio accepts in one go before the
+    guard's aborts of those beyond ``max_connections`` close them: at most ``MAX_BACKLOG``, and
+    small enough that ``max_connections`` kept, a whole burst accepted and ``FD_RESERVE`` stay
+    within the process's descriptor limit (``fd_limit``, default: its soft RLIMIT_NOFILE), so that
+    a flood of connections never makes ``accept`` fail for want of descriptors (asyncio then stops
+    accepting, honest validators too, for a second)."""
+    if fd_limit is None:
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        fd_limit = soft if soft != resource.RLIM_INFINITY else 1 << 20
+    return max(16, min(MAX_BACKLOG, (fd_limit - max_connections - FD_RESERVE) // 2))

@@ -42,6 +42,7 @@ import signal
 import struct
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -253,19 +254,30 @@ class Worker:
 
 def checked(result: object, hotkey: str, limit: int) -> list[Instruction]:
     """The instructions of an agent's answer: a list, items that are instructions, at most ``limit``
-    (what the validator looks at); anything else is dropped with a log line."""
+    (what the validator looks at); anything else is dropped with a log line (each kind at most once
+    a minute per validator, with the count of the repeats since)."""
     if not isinstance(result, list):
-        log.error("agent of %s returned %s, not a list: empty reply", hotkey, type(result).__name__)
+        _limited(
+            hotkey,
+            "not a list",
+            "agent of %s returned %s, not a list: empty reply",
+            hotkey,
+            type(result).__name__,
+        )
         return []
     good = [i for i in result if isinstance(i, INSTRUCTION_TYPES)]
     if len(good) < len(result):
-        log.error(
+        _limited(
+            hotkey,
+            "not instructions",
             "agent of %s returned %d items that are not instructions; dropped",
             hotkey,
             len(result) - len(good),
         )
     if len(good) > limit:
-        log.error(
+        _limited(
+            hotkey,
+            "too many",
             "agent of %s returned %d instructions; the first %d are sent (the most the validator reads)",
             hotkey,
             len(good),
@@ -273,6 +285,33 @@ def checked(result: object, hotkey: str, limit: int) -> list[Instruction]:
         )
         good = good[:limit]
     return good  # type: ignore[return-value]
+
+
+LIMITED_S = 60.0
+"""A kind of bad answer of one agent is logged at most once in this many seconds."""
+_limited_seen: dict[tuple[str, str], list[float]] = {}  # (hotkey, kind) → [last logged, repeats since]
+_limited_lock = threading.Lock()
+
+
+def _limited(
+    hotkey: str, kind: str, message: str, *args: Any, clock: Callable[[], float] = time.monotonic
+) -> None:
+    """``log.error(message, *args)``, at most once a ``LIMITED_S`` per agent and kind; the line says
+    how many were left out since the last one."""
+    now = clock()
+    with _limited_lock:
+        if len(_limited_seen) >= 1_000:  # bounded: the oldest half goes
+            for key in sorted(_limited_seen, key=lambda k: _limited_seen[k][0])[:500]:
+                del _limited_seen[key]
+        entry = _limited_seen.get((hotkey, kind))
+        if entry is not None and now - entry[0] < LIMITED_S:
+            entry[1] += 1
+            return
+        repeats = 0 if entry is None else int(entry[1])
+        _limited_seen[(hotkey, kind)] = [now, 0]
+    if repeats:
+        message += f" ({repeats} more such answers in the last {LIMITED_S:g} s were not logged)"
+    log.error(message, *args)
 
 
 def _thread(target: Callable[..., None], *args: Any) -> None:

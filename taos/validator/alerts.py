@@ -28,7 +28,7 @@ import urllib.parse
 import urllib.request
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -277,7 +277,7 @@ class PagerDutyAlerter(Alerter):
                 "source": self.source,
                 "severity": severity.value,
                 "component": component,
-                "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
                 "custom_details": details,
             },
         }

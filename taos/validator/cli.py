@@ -252,13 +252,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             v, metrics = build(args)
             resources.callback(v.store.close)
+            served = None
             if args.prometheus_port:
-                resources.callback(metrics.serve(args.prometheus_port, args.prometheus_host).close)
+                server = metrics.serve(args.prometheus_port, args.prometheus_host)
+                resources.callback(server.close)
+                served = server.url
             alerter = _alerter(args.pagerduty_key)
             resources.callback(alerter.close)
         except errors as e:
             print(f"taos.validator: error: {_one_line(e)}", file=sys.stderr)
             return 1
+        log.info(
+            "validator %s (uid %s) on %s netuid %d: simulation %d from step %d, %d books, pace %g, "
+            "miners queried from sim time %g s (the grace period), state %s, metrics %s",
+            v.chain.hotkey,
+            v.chain.own_uid(),
+            args.chain,
+            args.netuid,
+            v.simulation_index,
+            v.step_index,
+            v.books,
+            args.pace,
+            v.grace_ns / 1e9,
+            Path(args.state).expanduser(),
+            served or "off",
+        )
         asyncio.run(_run(v, args.max_steps, alerter, args.pace))
     return 0
 

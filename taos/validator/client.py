@@ -160,7 +160,7 @@ async def query(
                     QueryOutcome.OVERSIZED,
                 )
             return QueryResult(200, reply, elapsed(), accepts_zstd=zstd)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return QueryResult(None, b"", elapsed(), f"no answer within {timeout_s:g} s", QueryOutcome.TIMEOUT)
     except aiohttp.ClientResponseError as e:  # a malformed HTTP answer
         return QueryResult(

@@ -171,6 +171,11 @@ class ValidatorMetrics:
             "Simulated time at the end of the last step, in seconds.",
             registry=r,
         )
+        self.simulation = Gauge(
+            f"{PREFIX}_simulation",
+            "Index of the running simulation (0: the first the state folder ran; one after the other).",
+            registry=r,
+        )
         self.step_events = Histogram(
             f"{PREFIX}_step_events",
             "Simulator events (orders, trades, cancels, ...) produced by one step.",
@@ -337,6 +342,7 @@ class ValidatorMetrics:
         ``validator`` is the ``Validator`` that produced ``result`` (its ``StepResult``);
         ``registered`` are the uids with a miner series (the last metagraph's); a uid that has
         left it since the last step is forgotten (``forget_uid``): none of its series remain."""
+        self.simulation.set(int(getattr(validator, "simulation_index", 0)))
         now = {int(u) for u in registered}
         for uid in sorted(self._registered - now):
             self.forget_uid(uid)

@@ -19,13 +19,12 @@ from __future__ import annotations
 import math
 import re
 import time
+import tomllib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 DAY_S = 86_400
 PRESETS = ("taos", "ptn")

@@ -79,6 +79,8 @@ if TYPE_CHECKING:
     from taos.simulator import Simulation, SimulationConfig
 
 SCHEMA_VERSION = 6
+WAL_LIMIT_BYTES = 16 * 2**20
+"""The SQLite WAL file is cut back to this size when SQLite checkpoints it (every ~4 MB written)."""
 KEEP_SIMULATIONS = 30
 """Rows of past simulations the store keeps by default (a month of one-day simulations)."""
 MAX_SUMMARY_BYTES = 16 * 2**20
@@ -89,7 +91,20 @@ LOCK_NAME = "lock"
 KEEP_CHECKPOINTS = 2
 CHECKPOINT_NAME = re.compile(r"^step-(\d+)\.ckpt$")
 
-_SCHEMA = """
+_SIMULATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS simulations (
+    simulation INTEGER PRIMARY KEY,
+    config_hash TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    started_unix REAL NOT NULL,
+    first_step INTEGER NOT NULL,
+    ended_unix REAL,
+    last_step INTEGER,
+    summary BLOB
+);
+"""
+_SCHEMA = (
+    """
 CREATE TABLE schema_version (version INTEGER NOT NULL);
 CREATE TABLE meta (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -122,17 +137,9 @@ CREATE TABLE volume_rows (
     step_index INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL, cells BLOB NOT NULL, volumes BLOB NOT NULL
 );
 CREATE INDEX volume_rows_time ON volume_rows (time_ns);
-CREATE TABLE simulations (
-    simulation INTEGER PRIMARY KEY,
-    config_hash TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    started_unix REAL NOT NULL,
-    first_step INTEGER NOT NULL,
-    ended_unix REAL,
-    last_step INTEGER,
-    summary BLOB
-);
 """
+    + _SIMULATIONS_TABLE
+)
 
 # Schema 1 had no journal: every commit came with its own checkpoint.
 _MIGRATE_1_TO_2 = """
@@ -179,19 +186,7 @@ CREATE INDEX IF NOT EXISTS volume_rows_time ON volume_rows (time_ns);
 UPDATE schema_version SET version = 5;
 """
 # Schema 6 keeps a bounded history of the simulations run one after the other (SimulationRecord).
-_MIGRATE_5_TO_6 = """
-CREATE TABLE IF NOT EXISTS simulations (
-    simulation INTEGER PRIMARY KEY,
-    config_hash TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    started_unix REAL NOT NULL,
-    first_step INTEGER NOT NULL,
-    ended_unix REAL,
-    last_step INTEGER,
-    summary BLOB
-);
-UPDATE schema_version SET version = 6;
-"""
+_MIGRATE_5_TO_6 = _SIMULATIONS_TABLE + "UPDATE schema_version SET version = 6;\n"
 
 
 class StoredVolumeLog:
@@ -610,6 +605,9 @@ class ValidatorStore:
         try:
             mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             db.execute("PRAGMA synchronous=FULL")
+            # the WAL file is truncated back to this size after each checkpoint of it (a large first
+            # commit would otherwise keep its size on disk for good)
+            db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{self.directory / DB_NAME} is not a usable SQLite database: {e}") from e

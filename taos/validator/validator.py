@@ -705,8 +705,12 @@ class Validator(Persisted):
         """``quote0 + mid x base0`` per book in quote units: what a miner's starting inventory is
         worth now (NaN for a one-sided book)."""
         market = self.market if self.market is not None and self.market.time_ns == result.time_ns else None
-        mid = (market or self.snapshot(result)).mid_ticks
-        return float(self.core.miner_quote) + mid * float(self.neutral_lots)
+        return self._holding((market or self.snapshot(result)).mid_ticks)
+
+    def _holding(self, mid_ticks: np.ndarray) -> np.ndarray:
+        """``quote0 + mid x base0`` per book in quote units, at the mids ``mid_ticks``."""
+        out: np.ndarray = float(self.core.miner_quote) + mid_ticks * float(self.neutral_lots)
+        return out
 
     def traded_totals(self, result: Any) -> np.ndarray:
         totals = np.zeros((self.slots, self.books), dtype=np.int64)
@@ -817,6 +821,10 @@ class Validator(Persisted):
             view = self.miners[n.uid]
             if view.hotkey is not None and view.hotkey != n.hotkey:
                 resets.append(n.uid)
+                # what was kept per hotkey goes with it: memory stays bounded over any number of
+                # registrations
+                self.rate.forget(view.hotkey)
+                self._failed_miners.discard((n.uid, view.hotkey))
             view.hotkey = n.hotkey
         for uid in resets:
             self.reset_uid(uid)
@@ -910,21 +918,20 @@ class Validator(Persisted):
         market = self.market
         scores = self.miner_scores()
         traded = self.scheme.history.traded_totals_sum()
+        # (slots, books) trading PnL in quote units; NaN where a book has no mid
+        pnl = None if market is None else market.equity_units() - self._holding(market.mid_ticks)[None, :]
         miners = []
         for uid in self._registered:
             if uid == self._own_uid:
                 continue
-            pnl = None
-            if market is not None:
-                row = market.equity_units()[uid] - (
-                    float(self.core.miner_quote) + market.mid_ticks * self.neutral_lots
-                )
-                pnl = float(np.nansum(row)) / self.units.quote_units if np.isfinite(row).any() else None
+            row = None if pnl is None else pnl[uid]
             miners.append(
                 {
                     "uid": int(uid),
                     "hotkey": self.miners[uid].hotkey,
-                    "pnl": pnl,
+                    "pnl": None
+                    if row is None or not np.isfinite(row).any()
+                    else float(np.nansum(row)) / self.units.quote_units,
                     "volume": float(traded[uid]) / self.units.quote_units,
                     "score": float(scores[uid]),
                 }
@@ -957,6 +964,7 @@ class Validator(Persisted):
         self.scheme.boundary()
         self.epoch[:] = (k, self.epoch_ns + int(self.sim.time_ns))
         self._set_config(self.config_of(k))
+        self.sim = None  # the old simulation's memory goes before the new one takes its own
         self.sim = self._make_simulation(self.core)
         self.step_index += 1  # the boundary: its own step (and checkpoint file)
         self.pending = instruction_array(0)

@@ -202,7 +202,7 @@ async def closed_by_peer(
         return True
     except (ConnectionError, OSError):
         return True
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False
     finally:
         writer.close()
@@ -293,7 +293,7 @@ def test_slow_loris_headers_and_one_byte_a_second_bodies_are_cut_off_in_time(min
     async def closed_by_peer_soon(reader: asyncio.StreamReader) -> bool:
         try:
             return await asyncio.wait_for(reader.read(1), 0.5) == b""
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     async def slow_body() -> tuple[int, float]:

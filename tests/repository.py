@@ -1,0 +1,30 @@
+"""Test helper: a copy of the repository as a fresh clone has it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_repository(root: Path) -> Path:
+    """Copies the repository's files as git knows them (tracked, and untracked ones it does not
+    ignore) to ``root``, or, outside a git checkout, the tree without what a build or a run left
+    (no build/, runs/, caches or built extension); returns ``root``."""
+    try:
+        listed = subprocess.run(
+            ["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            capture_output=True, check=True,
+        ).stdout.decode().split("\0")  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout
+        ignored = shutil.ignore_patterns(".git", "build*", "runs", "__pycache__", "*.so", ".*cache")
+        shutil.copytree(ROOT, root, ignore=ignored, dirs_exist_ok=True)
+        listed = []
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, root / name)
+    return root
