@@ -166,7 +166,7 @@ _PROCESS = {
     "jump_rate": Bound(0, 1, why="a probability per update"),
     "jump_sigma": Bound(0),
     "intensity_sigma": Bound(0, 5, why="the s.d. of the log news intensity"),
-    "intensity_time_s": Bound(MIN_INTERVAL_S, 1e9, why="the news intensity's mean-reversion time"),
+    "intensity_time_s": Bound(MIN_INTERVAL_S, MAX_TIME_S, why="the news intensity's mean-reversion time"),
     "intensity_jump_power": Bound(0, 4, why="the jump rate grows with the news intensity to this power"),
     "update_s": Bound(
         MIN_INTERVAL_S,

@@ -1,9 +1,9 @@
 """Market realism (SPEC §5, docs/models.md "Realism") on the default market, shortened to fit the
-test budget: 8 books, 2 simulated hours after the 15-minute warm-up, seeds 1 and 2, no miners.
+test budget: 8 books, 4 simulated hours after the 15-minute warm-up, seeds 1 and 2, no miners.
 The facts are measured by taos.analysis.realism exactly as `taos facts` and benchmarks/realism.py
 measure them, and checked against the same targets (averaged over books and both seeds; the "never"
-figures over every book of both seeds). Targets the models do not meet yet are strict xfails, so
-that they cannot be forgotten and the test fails once they hold."""
+figures over every book of both seeds). The impact target needs the checkpointed metaorder runs of
+benchmarks/realism.py --impact and is not checked here."""
 
 from pathlib import Path
 
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 S = 1_000_000_000
 SEEDS = (1, 2)
 BOOKS = 8
-HOURS = 2.0
+HOURS = 4.0
 
 
 def _run(seed: int) -> tuple[list[BookSeries], float, float]:
@@ -111,15 +111,6 @@ def test_the_initialization_agents_made_the_first_book_deep(
     assert start > after, (start, after, DEPTH_TICKS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="volatility clustering is weaker than the target beyond the first lags (docs/models.md)",
-)
 def test_volatility_clusters_over_half_an_hour(market: Realism) -> None:
     assert np.all(market.abs_acf[:10] >= 0.1), market.abs_acf[:10]
     assert market.abs_acf[29] > 0, market.abs_acf[29]
-
-
-def test_volatility_clusters_at_the_first_lag(market: Realism) -> None:
-    # the part of the clustering target that holds: |r| autocorrelation at lag 1
-    assert market.abs_acf[0] >= 0.1, market.abs_acf[:10]

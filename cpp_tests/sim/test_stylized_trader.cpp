@@ -43,6 +43,22 @@ TEST(StylizedTrader, DemandIsCaraAndZeroAtTheExpectedPrice) {
   EXPECT_LT(StylizedTrader::demand(297, 300, 1e-4), 0.0);
 }
 
+TEST(StylizedTrader, ConvictionGrowsWithTheGapToTheFundamentalOnBothSides) {
+  EXPECT_DOUBLE_EQ(StylizedTrader::conviction(0.0, 2e-5), 1.0);
+  EXPECT_DOUBLE_EQ(StylizedTrader::conviction(4e-5, 2e-5), 3.0);
+  EXPECT_DOUBLE_EQ(StylizedTrader::conviction(-4e-5, 2e-5), 3.0);
+  EXPECT_DOUBLE_EQ(StylizedTrader::conviction(0.01, 0.0), 1.0);  // off
+  // the demand at a gap g is linear in g times the conviction: quadratic for g >> conviction_gap
+  const double k = 1e-4, g0 = 2e-5;
+  auto position = [&](double g) {
+    return StylizedTrader::demand(300 * std::exp(g), 300, k / StylizedTrader::conviction(g, g0));
+  };
+  EXPECT_NEAR(position(2e-3) / position(1e-3), 2.0 * (1 + 2e-3 / g0) / (1 + 1e-3 / g0), 1e-9);
+  EXPECT_NEAR(position(-1e-3), -position(1e-3), 1e-9);
+  EXPECT_EQ(StylizedTrader::Params().conviction_gap, 2e-5);
+  EXPECT_EQ(StylizedTrader::Params::from({{"conviction_gap", 0}}).conviction_gap, 0.0);
+}
+
 TEST(StylizedTrader, WeightsAreFoldedLaplaceAndMemoryScalesWithThem) {
   double sum_f = 0, sum_c = 0;
   constexpr int n = 2'000;
@@ -166,6 +182,8 @@ TEST(StylizedTrader, LoadedStateIsCheckedAgainstClockAndSignal) {
 TEST(StylizedTrader, UnknownOrOutOfRangeParametersAreRefused) {
   EXPECT_THROW(StylizedTrader::Params::from({{"sigma_x", 1}}), std::invalid_argument);
   EXPECT_THROW(StylizedTrader::Params::from({{"tau_f", 0}}), std::invalid_argument);
+  EXPECT_THROW(StylizedTrader::Params::from({{"conviction_gap", -1e-5}}), std::invalid_argument);
+  EXPECT_THROW(StylizedTrader::Params::from({{"conviction_gap", 2.0}}), std::invalid_argument);
   EXPECT_THROW(StylizedTrader::Params::from({{"sigma_f", 0}, {"sigma_c", 0}, {"sigma_n", 0}}), std::invalid_argument);
   EXPECT_THROW(StylizedTrader::Params::from({{"sigma2_floor", 1e-6}, {"sigma2_cap", 1e-7}}), std::invalid_argument);
 }

@@ -46,6 +46,10 @@ double StylizedTrader::forecast(double wf, double wc, double wn, double tau_f, d
 
 double StylizedTrader::demand(double p_hat, double price, double k) { return std::log(p_hat / price) / (k * price); }
 
+double StylizedTrader::conviction(double log_gap_to_fundamental, double conviction_gap) {
+  return conviction_gap > 0.0 ? 1.0 + std::abs(log_gap_to_fundamental) / conviction_gap : 1.0;
+}
+
 namespace {
 // |Laplace(σ, σ)|: location σ, scale σ, folded at zero.
 double folded_laplace(Rng& rng, double sigma) {
@@ -118,8 +122,8 @@ void StylizedTrader::on_wakeup(AgentContext& ctx) {
   const double r_hat = forecast(wf_, wc_, wn_, p_.tau_f, gap, mean, noise);
   const double p = mid * p_.tick_size;
   const double p_hat = p * std::exp(r_hat);
-  const double conviction = p_.conviction_gap > 0.0 ? 1.0 + std::abs(gap) / p_.conviction_gap : 1.0;
-  const double k = p_.risk_aversion * scale_ * std::clamp(var, p_.sigma2_floor, p_.sigma2_cap) / conviction;
+  const double k =
+      p_.risk_aversion * scale_ * std::clamp(var, p_.sigma2_floor, p_.sigma2_cap) / conviction(gap, p_.conviction_gap);
 
   const Account& acc = ctx.account();
   const double q = static_cast<double>(acc.base.total() - acc.start_base_lots) * p_.lot_size;

@@ -46,8 +46,10 @@ void check_process(const FundamentalConfig& f, const std::string& name) {
   if (!(f.jump_sigma >= 0.0)) throw std::invalid_argument(name + ".jump_sigma must be >= 0");
   if (!(f.intensity_sigma >= 0.0 && f.intensity_sigma <= 5.0))
     throw std::invalid_argument(name + ".intensity_sigma must be in [0, 5]");
-  if (!(f.intensity_time_s >= f.update_s && f.intensity_time_s <= 1e9))
-    throw std::invalid_argument(name + ".intensity_time_s must be in [update_s, 1e9] seconds");
+  if (!(f.intensity_time_s >= kMinUpdateS && f.intensity_time_s * 1e9 <= static_cast<double>(kMaxConfigDelayNs)))
+    throw std::invalid_argument(name + ".intensity_time_s must be in [0.001, 3155760000] seconds");
+  if (f.intensity_sigma > 0.0 && f.intensity_time_s < f.update_s)
+    throw std::invalid_argument(name + ".intensity_time_s must be >= update_s (the intensity changes once per update)");
   if (!(f.intensity_jump_power >= 0.0 && f.intensity_jump_power <= 4.0))
     throw std::invalid_argument(name + ".intensity_jump_power must be in [0, 4]");
   if (f.replay_ts_ns.size() != f.replay_price_ticks.size())

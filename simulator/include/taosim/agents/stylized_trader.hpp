@@ -45,8 +45,8 @@ class StylizedTrader final : public BackgroundAgent {
     double activity_gain = 1000.0;
     // Conviction grows with the mispricing (after Day & Huang 1990): the risk aversion used in
     // the demand is divided by 1 + |ln(pf/p)|/conviction_gap, so the position an agent takes grows
-    // faster than linearly with the gap to the fundamental; 0 = off.
-    double conviction_gap = 0.0;
+    // faster than linearly with the gap to the fundamental (0.2 bp: strongly); 0 = off.
+    double conviction_gap = 2e-5;
     Lots max_order_lots = 20'000;
     double tick_size = 0.01;
     double lot_size = 0.0001;
@@ -65,6 +65,8 @@ class StylizedTrader final : public BackgroundAgent {
                          double mean_return, double noise);
   // CARA demand in base units at price P (currency) for expected price p_hat and k = α σ².
   static double demand(double p_hat, double price, double k);
+  // The conviction at a log gap to the fundamental: 1 + |gap|/conviction_gap (1 when off).
+  static double conviction(double log_gap_to_fundamental, double conviction_gap);
 
   double weight_f() const { return wf_; }
   double weight_c() const { return wc_; }
