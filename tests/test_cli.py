@@ -123,6 +123,14 @@ def test_run_folders_never_overwrite_and_taos_facts_reads_them(tmp_path: Path) -
     assert [x for x in lines if x.startswith("book ")] == [
         f"book {k}: {f.summary().splitlines()[0]}" for k, f in facts.items()
     ]
+    # then the realism targets (a 10-minute run has nothing after the 15-minute warm-up: n/a) and plots
+    assert "realism: 2 books x 1 seed, 0 one-minute returns per book after 15 min of warm-up" in lines
+    assert any(x.startswith("  n/a   spread ") for x in lines)
+    assert (b / "plots" / "realism_autocorrelation.png").is_file()
+    assert load_run(b).summary["realism"]["books"] == 2
+    short = run_taos("facts", str(b), "--warmup", "120", "--no-plots", cwd=tmp_path)
+    assert short.returncode == 0, short.stderr
+    assert "after 2 min of warm-up" in short.stdout and "  pass  two_sided " in short.stdout
     as_json = run_taos(
         "facts", str(b), "--json", "--interval", "30", "--after", "120", "--lags", "3", cwd=tmp_path
     )
@@ -145,6 +153,7 @@ def test_run_folders_never_overwrite_and_taos_facts_reads_them(tmp_path: Path) -
         ("unfinished", [], "the run was not finished (no summary.json)"),
         ("empty", ["--interval", "0"], "--interval must be a number of seconds > 0, got 0.0"),
         ("empty", ["--lags", "0"], "--lags must be in [1, 1000], got 0"),
+        ("empty", ["--warmup", "-1"], "--warmup must be a number of seconds >= 0, got -1.0"),
     ],
 )
 def test_taos_facts_refuses_what_is_not_a_run_folder_in_one_line(

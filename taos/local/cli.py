@@ -75,6 +75,7 @@ def local(argv: Sequence[str] | None = None) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from taos.analysis import load_run, plot_run
+    from taos.analysis.realism import miner_base
     from taos.local.output import (
         RunWriter,
         claim_run_folder,
@@ -124,7 +125,13 @@ def local(argv: Sequence[str] | None = None) -> int:
         return 1
     v = market.validator
     writer = RunWriter(
-        folder, text, cfg.simulation.books, market.names, cfg.market.tick_size, cfg.market.lot_size
+        folder,
+        text,
+        cfg.simulation.books,
+        market.names,
+        cfg.market.tick_size,
+        cfg.market.lot_size,
+        miner_base=miner_base(cfg),
     )
     stop = asyncio.Event()
     started = time.perf_counter()

@@ -45,6 +45,7 @@ from taos.analysis.layout import (
     TRADES_FILE,
     event_file,
 )
+from taos.analysis.realism import WARMUP_S, Recorder, realism
 from taos.scoring import sharpe
 from taos.simulator import EVENT_DTYPE, EventKind, Side
 
@@ -210,6 +211,9 @@ class RunWriter:
         depth: levels per side recorded in ``l2.parquet`` and summed into the depth columns of
             ``prices.parquet``; None records every level the step result holds.
         row_group_rows: rows buffered per file before they are written as a row group.
+        miner_base: one miner's starting base per book; with it, ``summary.json`` holds the
+            market's realism facts under ``realism`` (``taos.analysis.realism``), else null.
+        warmup_s: the facts are measured from this simulated second on.
     """
 
     def __init__(
@@ -223,6 +227,8 @@ class RunWriter:
         *,
         depth: int | None = None,
         row_group_rows: int = 100_000,
+        miner_base: float | None = None,
+        warmup_s: float = WARMUP_S,
     ) -> None:
         if books < 1:
             raise ValueError(f"books must be >= 1, got {books}")
@@ -240,6 +246,9 @@ class RunWriter:
         self.lot_size = float(lot_size)
         self.quote_units = round(1.0 / (self.tick_size * self.lot_size))
         self.depth = depth
+        self.miner_base = miner_base
+        self.warmup_s = warmup_s
+        self._realism = Recorder(books, self.lot_size, warmup_s)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / SUMMARY_FILE).unlink(missing_ok=True)  # the folder is a run again once closed
         (self.out_dir / CONFIG_FILE).write_text(config_text, encoding="utf-8")
@@ -402,13 +411,16 @@ class RunWriter:
                 depth[s, b] = float(qty.sum())
         l2 = {name: np.concatenate(p) for name, p in parts.items()}
         sim = validator.sim
+        fundamental = np.array([sim.fundamental_ticks(b) for b in range(self.books)])
+        for b in range(self.books):
+            self._realism.add(t, b, result.books[b].bids, result.books[b].asks, float(fundamental[b]))
         prices = {
             "time_ns": np.full(self.books, t, dtype=np.int64),
             "book": np.arange(self.books, dtype=np.int32),
             "best_bid": best[0],
             "best_ask": best[1],
             "mid": (best[0] + best[1]) / 2,
-            "fundamental": self._price(np.array([sim.fundamental_ticks(b) for b in range(self.books)])),
+            "fundamental": self._price(fundamental),
             "signal": self._price(np.array([sim.signal_price(b) for b in range(self.books)])),
             "bid_depth": depth[0],
             "ask_depth": depth[1],
@@ -504,7 +516,21 @@ class RunWriter:
             "trades": self._trade_count,
             "rows": files,
             "agents": ranked,
+            "realism": self._realism_summary(),
         }
+
+    def _realism_summary(self) -> dict[str, Any] | None:
+        """The market's realism facts and their targets (taos.analysis.realism), or None without a
+        miner_base or steps."""
+        if self.miner_base is None or self._steps == 0:
+            return None
+        rep = realism(
+            self._realism.series(),
+            miner_base=self.miner_base,
+            warmup_s=self.warmup_s,
+            depth_profile=self._realism.depth_profile(),
+        )
+        return rep.as_dict()
 
 
 def run_folder_name(config: Any) -> str:
