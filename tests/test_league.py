@@ -96,6 +96,26 @@ def test_preset_taos_pays_the_passive_agents_nothing_for_drift(
     assert ptn["do-nothing"].weight == ptn["dust"].weight == 0.0
 
 
+def test_the_spread_burner_check_reads_weights_not_the_listing_order_of_ties() -> None:
+    def standings(burner: float, momentum: float) -> list[league.Standing]:
+        weights = {name: 0.0 for name, _, _ in league.LEAGUE}
+        weights.update(informed=0.6, random=0.2, **{"spread-burner": burner, "momentum": momentum})
+        # the burner first among ties
+        order = sorted(weights, key=lambda n: (-weights[n], n != "spread-burner"))
+        pnl = {n: (1.0 if n == "informed" else -1.0) for n in order}
+        return [
+            league.Standing(n, rank, rank, 0.0, weights[n], pnl[n], 1.0)
+            for rank, n in enumerate(order, start=1)
+        ]
+
+    def check(burner: float, momentum: float) -> bool:
+        return dict(league.verdict(standings(burner, momentum)))["spread burner last of the traders"]
+
+    assert check(0.0, 0.0)  # a tie at 0 listed above the momentum trader is still last
+    assert not check(0.01, 0.0)  # any weight above a trader's is not
+    assert check(0.0, 0.01)
+
+
 def test_a_fundamental_path_that_is_not_the_markets_stops_the_league(monkeypatch: pytest.MonkeyPatch) -> None:
     real = league.FundamentalPath.of
 

@@ -14,7 +14,8 @@ scheme's score at the end. The verdict:
 1. the informed agent ranks first;
 2. do-nothing, holder and dust never rank above an agent whose trading PnL is positive, and get at
    most 5 % of the weight together;
-3. the spread burner ranks last among the agents that trade;
+3. the spread burner ranks last among the agents that trade: no more weight than any of them (agents
+   of equal weight are listed in uid order, so a tie is not a rank above);
 4. neither wash trader gets more weight than the random trader (the same random trades, drawn from
    the same seed, without the wash trades).
 
@@ -271,7 +272,11 @@ def verdict(standings: Sequence[Standing]) -> list[tuple[str, bool]]:
             all(p.rank > e.rank for p in passive for e in earners)
             and sum(p.weight for p in passive) <= PASSIVE_WEIGHT,
         ),
-        ("spread burner last of the traders", by["spread-burner"].rank == max(s.rank for s in trading)),
+        # ties are ties: agents of equal weight (often 0) are listed in uid order, which says nothing
+        (
+            "spread burner last of the traders",
+            by["spread-burner"].weight <= min(s.weight for s in trading if s.name != "spread-burner"),
+        ),
         (
             "wash traders no better than trading alone",
             all(by[w].weight <= by["random"].weight for w in ("wash-a", "wash-b")),
