@@ -71,6 +71,14 @@ def test_the_targets_pass_and_fail_and_unmeasurable_ones_are_not_judged() -> Non
     assert by_name["spread"].ok is False and by_name["depth_floor"].ok is False
     short = realism([series(mid[:5])], miner_base=100.0)
     assert {c.name for c in checks(short) if c.ok is None} >= {"rho1", "kurtosis", "abs_acf_30"}
+    # under an hour of returns (59 here) the return and depth-stability targets are not judged,
+    # though every figure has a value; the per-step targets are
+    under_hour = realism([series(mid[: 12 * 59 + 1])], miner_base=100.0)
+    assert under_hour.returns == 59 and math.isfinite(under_hour.kurtosis)
+    unjudged = {c.name for c in checks(under_hour) if c.ok is None}
+    assert unjudged == {"rho1", "rho2_10", "kurtosis", "abs_acf_1_10", "abs_acf_30", "depth_stability"}
+    hour = realism([series(mid[: 12 * 60 + 1])], miner_base=100.0)
+    assert hour.returns == 60 and {c.name for c in checks(hour) if c.ok is None} <= {"abs_acf_30"}
     text = report_text(wide)
     assert "FAIL  spread" in text and "pass  two_sided" in text
 
