@@ -28,7 +28,7 @@ levels, as ``taos local`` does for ``summary.json``) or from a run folder (:func
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -426,44 +426,35 @@ class Check:
     ok: bool | None  # None: not measurable (too short a run, or not measured)
 
 
+# Whether each figure meets its target (the order of the report).
+_HOLDS: dict[str, Callable[[float], bool]] = {
+    "rho1": lambda v: abs(v) <= 0.10,
+    "rho2_10": lambda v: v <= 0.05,
+    "kurtosis": lambda v: v >= 3,
+    "abs_acf_1_10": lambda v: v >= 0.1,
+    "abs_acf_30": lambda v: v > 0,
+    "depth_stability": lambda v: v >= 0.5,
+    "depth_floor": lambda v: v >= 0.05,
+    "spread": lambda v: v <= 2,
+    "two_sided": lambda v: v == 0,
+    "flicker": lambda v: v <= 0.01,
+}
+# Judged from MIN_RETURNS returns per book on.
+_NEEDS_LENGTH = {"rho1", "rho2_10", "kurtosis", "abs_acf_1_10", "abs_acf_30", "depth_stability"}
+
+
 def checks(r: Realism) -> list[Check]:
-    """Each target with its value and whether it holds."""
+    """Each target with its value and whether it holds (None: not measurable)."""
     f = r.figures()
-
     short = r.returns < MIN_RETURNS
-    needs_length = {"rho1", "rho2_10", "kurtosis", "abs_acf_1_10", "abs_acf_30", "depth_stability"}
-
-    def ok(name: str, cond: bool) -> bool | None:
-        if not math.isfinite(f[name]) or (short and name in needs_length):
-            return None
-        return bool(cond)
-
     out = [
-        Check("rho1", f["rho1"], TARGETS["rho1"], ok("rho1", abs(f["rho1"]) <= 0.10)),
-        Check("rho2_10", f["rho2_10"], TARGETS["rho2_10"], ok("rho2_10", f["rho2_10"] <= 0.05)),
-        Check("kurtosis", f["kurtosis"], TARGETS["kurtosis"], ok("kurtosis", f["kurtosis"] >= 3)),
         Check(
-            "abs_acf_1_10",
-            f["abs_acf_1_10"],
-            TARGETS["abs_acf_1_10"],
-            ok("abs_acf_1_10", f["abs_acf_1_10"] >= 0.1),
-        ),
-        Check("abs_acf_30", f["abs_acf_30"], TARGETS["abs_acf_30"], ok("abs_acf_30", f["abs_acf_30"] > 0)),
-        Check(
-            "depth_stability",
-            f["depth_stability"],
-            TARGETS["depth_stability"],
-            ok("depth_stability", f["depth_stability"] >= 0.5),
-        ),
-        Check(
-            "depth_floor",
-            f["depth_floor"],
-            TARGETS["depth_floor"],
-            ok("depth_floor", f["depth_floor"] >= 0.05),
-        ),
-        Check("spread", f["spread"], TARGETS["spread"], ok("spread", f["spread"] <= 2)),
-        Check("two_sided", f["two_sided"], TARGETS["two_sided"], ok("two_sided", f["two_sided"] == 0)),
-        Check("flicker", f["flicker"], TARGETS["flicker"], ok("flicker", f["flicker"] <= 0.01)),
+            name,
+            f[name],
+            TARGETS[name],
+            None if not math.isfinite(f[name]) or (short and name in _NEEDS_LENGTH) else bool(holds(f[name])),
+        )
+        for name, holds in _HOLDS.items()
     ]
     if r.impact_exponent is not None:
         e = r.impact_exponent
