@@ -173,7 +173,9 @@ def test_the_news_intensity_reaches_the_engine_and_is_checked_against_the_update
     assert (core.fundamental.intensity_sigma, core.fundamental.intensity_time_s) == (1.2, 1800.0)
     assert core.fundamental.intensity_jump_power == 2.0
     assert core.signal.intensity_sigma == 0.0  # the signal keeps its own section's setting
-    with pytest.raises(ConfigError, match=r"fundamental\.intensity_time_s = 5 must be >= fundamental\.update_s = 10"):
+    with pytest.raises(
+        ConfigError, match=r"fundamental\.intensity_time_s = 5 must be >= fundamental\.update_s = 10"
+    ):
         loads("[fundamental]\nintensity_sigma = 1\nintensity_time_s = 5\n")
     loads("[fundamental]\nintensity_time_s = 5\n")  # without news intensity the time is unused
     with pytest.raises(ConfigError, match=r"fundamental\.intensity_sigma"):
