@@ -113,6 +113,9 @@ class AgentClass:
     def reserve_rate_ppb(self) -> int: ...
 
 class FundamentalConfig:
+    intensity_jump_power: float
+    intensity_sigma: float
+    intensity_time_s: float
     jump_rate: float
     jump_sigma: float
     mu_per_day: float

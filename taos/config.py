@@ -165,6 +165,9 @@ _PROCESS = {
     "mu": Bound(),
     "jump_rate": Bound(0, 1, why="a probability per update"),
     "jump_sigma": Bound(0),
+    "intensity_sigma": Bound(0, 5, why="the s.d. of the log news intensity"),
+    "intensity_time_s": Bound(MIN_INTERVAL_S, MAX_TIME_S, why="the news intensity's mean-reversion time"),
+    "intensity_jump_power": Bound(0, 4, why="the jump rate grows with the news intensity to this power"),
     "update_s": Bound(
         MIN_INTERVAL_S,
         MAX_TIME_S,
@@ -335,6 +338,11 @@ class FundamentalSection:
     jump_rate: float = 0.002  # probability of a jump per update
     jump_sigma: float = 0.00335
     update_s: float = 10.0
+    # Clustered news: diffusion variance and jump rate scale with exp(x), x an OU process of
+    # s.d. intensity_sigma and time constant intensity_time_s (docs/models.md); 0 = constant.
+    intensity_sigma: float = 0.0
+    intensity_time_s: float = 3600.0
+    intensity_jump_power: float = 1.0  # jump rate ∝ intensity^p (same mean rate)
     replay_file: str = ""  # model "replay": CSV (or Parquet) with columns timestamp_s, price
     # The replayed series as read from replay_file: seconds from the start, prices.
     replay_times_s: tuple[float, ...] = ()
@@ -554,6 +562,9 @@ def _fundamental(t: _Table, base: Path) -> FundamentalSection:
         jump_rate=t.number("jump_rate", d.jump_rate),
         jump_sigma=t.number("jump_sigma", d.jump_sigma),
         update_s=t.number("update_s", d.update_s),
+        intensity_sigma=t.number("intensity_sigma", d.intensity_sigma),
+        intensity_time_s=t.number("intensity_time_s", d.intensity_time_s),
+        intensity_jump_power=t.number("intensity_jump_power", d.intensity_jump_power),
         replay_file=replay_file,
         replay_times_s=times,
         replay_prices=prices,
@@ -888,6 +899,11 @@ def _check_process(f: FundamentalSection, key: str, config: Config, max_log: flo
             f"= {updates:,.0f} updates per book in one step; at most {MAX_UPDATES_PER_STEP:,} keep a step short "
             "(the validator answers signals and miners between steps)"
         )
+    if f.intensity_sigma > 0 and f.intensity_time_s < f.update_s:
+        raise ConfigError(
+            f"{key}.intensity_time_s = {_show(f.intensity_time_s)} must be >= {key}.update_s = "
+            f"{_show(f.update_s)}: the news intensity changes once per update"
+        )
     if f.model == "replay":
         times, prices = f.replay_times_s, f.replay_prices
         if len(times) != len(prices) or not times or len(times) > MAX_REPLAY_POINTS:
@@ -917,6 +933,8 @@ def _check_process(f: FundamentalSection, key: str, config: Config, max_log: flo
     variance = f.sigma * f.sigma * days
     if jump_rate > 0:
         variance += jump_rate * (s.duration_s / f.update_s) * f.jump_sigma * f.jump_sigma
+    # A news intensity keeps the mean variance but makes it vary: bounded by E[λ²] = exp(s²) times it.
+    variance *= math.exp(f.intensity_sigma * f.intensity_sigma)
     drift = (f.mu - 0.5 * f.sigma * f.sigma) * days
     start = math.log(m.start_price / m.tick_size)
     reach = abs(drift) + PRICE_BAND_SD * math.sqrt(variance)
@@ -961,12 +979,16 @@ _REPLAY_PYTHON_BYTES = 96  # the same point in the Python tuples and the core co
 _ACTIVITY: dict[str, tuple[str, float, float]] = {
     "random_trader": ("mean_wakeup_s", 10.0, 3.0),
     "signal_trader": ("mean_wakeup_s", 10.0, 3.0),
-    "stylized_trader": ("mean_wakeup_s", 10.0, 4.0),
+    "stylized_trader": ("mean_wakeup_s", 90.0, 4.0),
     "market_maker": ("period_s", 1.0, 6.0),
     "imbalance_trader": ("child_interval_s", 1.0, 3.0),
     "initialization": ("tau_s", 300.0, 0.0),  # its events: `orders` placements, cancelled after tau_s
 }
 _INIT_ORDERS = 4  # initialization.orders by default
+# Stylized traders wake 1 + activity_gain·n times as often under news n (docs/models.md); in the
+# default market n stays mostly below this level, at which the estimate is taken.
+_NEWS_LEVEL = 0.004
+_ACTIVITY_GAIN = 1_000.0  # stylized_trader.activity_gain by default
 _STYLIZED_HISTORY = (20.0, 0.01, 10_000)  # history, sigma_f by default; the engine's cap on the memory
 
 
@@ -986,6 +1008,8 @@ def _events_per_second(p: Population) -> float:
     period = given if given > 0 else default  # the engine refuses periods <= 0 (to_core)
     if p.model == "initialization":
         return 2 * _param(p, "orders", _INIT_ORDERS, 1, 1_000) / max(period, MIN_INTERVAL_S)
+    if p.model == "stylized_trader":
+        per_wake *= 1 + _param(p, "activity_gain", _ACTIVITY_GAIN, 0, 1e9) * _NEWS_LEVEL
     return per_wake / max(period, 1e-9)
 
 
@@ -993,7 +1017,8 @@ def events_per_second(config: Config) -> float:
     """About the most background events one book produces per simulated second in steady state:
     per agent, events per wake-up (an upper figure per model) over its wake-up period (from its
     parameters, else the engine's default). Initialization agents' first placements come on top
-    in the first step. Not covered: stylized traders' ``activity_gain`` (activity driven by news)."""
+    in the first step. Stylized traders' news-driven activity is taken at a high news level of the
+    default market (``_NEWS_LEVEL``)."""
     return sum(p.count * _events_per_second(p) for p in config.populations)
 
 
@@ -1167,6 +1192,10 @@ def _process(core: Any, section: FundamentalSection, market: MarketSection) -> A
     core.jump_rate = section.jump_rate if section.model == "jump_diffusion" else 0.0
     core.jump_sigma = section.jump_sigma
     core.update_s = section.update_s
+    live = section.model != "replay"
+    core.intensity_sigma = section.intensity_sigma if live else 0.0
+    core.intensity_time_s = section.intensity_time_s
+    core.intensity_jump_power = section.intensity_jump_power
     core.replay_ts_ns = [round(ts * NS_PER_S) for ts in section.replay_times_s]
     core.replay_price_ticks = [p / market.tick_size for p in section.replay_prices]
     return core

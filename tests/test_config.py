@@ -164,6 +164,26 @@ def test_models_with_units_get_the_market_tick_and_lot() -> None:
     assert dict(pops[1].params) == {"tick_size": 0.5, "lot_size": 0.001}  # a given value wins
 
 
+def test_the_news_intensity_reaches_the_engine_and_is_checked_against_the_update_period() -> None:
+    cfg = loads(
+        "[simulation]\nbooks = 1\n[fundamental]\nintensity_sigma = 1.2\nintensity_time_s = 1800\n"
+        "intensity_jump_power = 2\n"
+    )
+    core = to_core(cfg)
+    assert (core.fundamental.intensity_sigma, core.fundamental.intensity_time_s) == (1.2, 1800.0)
+    assert core.fundamental.intensity_jump_power == 2.0
+    assert core.signal.intensity_sigma == 0.0  # the signal keeps its own section's setting
+    with pytest.raises(
+        ConfigError, match=r"fundamental\.intensity_time_s = 5 must be >= fundamental\.update_s = 10"
+    ):
+        loads("[fundamental]\nintensity_sigma = 1\nintensity_time_s = 5\n")
+    loads("[fundamental]\nintensity_time_s = 5\n")  # without news intensity the time is unused
+    with pytest.raises(ConfigError, match=r"fundamental\.intensity_sigma"):
+        loads("[fundamental]\nintensity_sigma = -0.5\n")
+    default = load(Path(__file__).resolve().parents[1] / "configs" / "default.toml")
+    assert default.fundamental.intensity_sigma > 0  # the default market's news comes in bursts
+
+
 def test_replayed_fundamental_is_read_converted_and_followed(tmp_path: Path) -> None:
     (tmp_path / "prices.csv").write_text("timestamp_s,price\n0,300\n60,310.5\n120,290\n")
     (tmp_path / "c.toml").write_text(

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from taos.scoring import normalize_sharpe, sharpe, sharpe_batch
+from taos.scoring import normalize_sharpe, penalize_noisy_losses, sharpe, sharpe_batch, typical_std
 
 # [100, 101, 103, 102] → r = [1, 2, -1], n = 3, mean 2/3,
 # population variance mean(r²) - mean² = (1 + 4 + 1)/3 - 4/9 = 14/9, std = √14/3,
@@ -175,3 +175,59 @@ def test_normalize_sharpe_is_in_unit_interval_and_monotone(s: list[float]) -> No
     out = normalize_sharpe(sorted(s))
     assert np.all((out >= 0.0) & (out <= 1.0))
     assert np.all(np.diff(out) >= 0.0)
+
+
+# --- losing books: the typical s.d. and Israelsen's refinement ----------------------------------
+
+
+def test_the_typical_std_is_the_median_of_the_eligible_nonzero_ones_per_book() -> None:
+    std = [[1.0, 0.0, 5.0], [3.0, 0.0, 0.0], [2.0, 7.0, 9.0], [100.0, 4.0, 1.0]]
+    eligible = [[True, True, True], [True, True, True], [True, True, False], [False, True, True]]
+    # book 0: 1, 3, 2 → 2; book 1: only 7 and 4 are nonzero → 5.5; book 2: 5 and 1 → 3
+    assert typical_std(std, eligible).tolist() == [2.0, 5.5, 3.0]
+    out = typical_std([[0.0, 1.0]], [[True, False]])  # nobody eligible with noise: NaN
+    assert np.isnan(out).all()
+
+
+@pytest.mark.parametrize(
+    ("std", "eligible", "message"),
+    [
+        ([1.0, 2.0], [True, True], r"\(miners, books\)"),
+        ([[1.0, 2.0]], [[True]], "one shape"),
+        ([[-1.0]], [[True]], ">= 0"),
+        ([[np.inf]], [[True]], "finite"),
+    ],
+)
+def test_bad_typical_std_inputs_are_refused(std: object, eligible: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        typical_std(std, eligible)  # type: ignore[arg-type]
+
+
+def test_only_a_loss_noisier_than_the_typical_one_is_scored_with_the_typical_noise() -> None:
+    s = np.array([[-1.0, -1.0, 2.0, 0.0, -3.0]])
+    std = np.array([[4.0, 1.0, 9.0, 5.0, 3.0]])
+    typical = np.array([2.0, 2.0, 2.0, 2.0, np.nan])
+    # -1 x 4/2 = -2; a quieter loss, a gain, a zero and a book without a typical s.d. keep S
+    assert penalize_noisy_losses(s, std, typical).tolist() == [[-2.0, -1.0, 2.0, 0.0, -3.0]]
+
+
+@given(
+    mean=st.floats(-10.0, -1e-3),
+    sd_a=st.floats(1e-3, 1e3),
+    sd_b=st.floats(1e-3, 1e3),
+    typical=st.floats(1e-3, 1e3),
+)
+def test_noise_beyond_the_typical_amount_never_lifts_a_loss(
+    mean: float, sd_a: float, sd_b: float, typical: float
+) -> None:
+    """Sharpe alone rises toward 0 as noise grows. With the rule a loss scores at most what it would
+    with the typical s.d., and beyond that noise changes nothing."""
+    n = 720
+    lo, hi = min(sd_a, sd_b), max(sd_a, sd_b)
+    quiet, noisy = (float(penalize_noisy_losses(math.sqrt(n) * mean / sd, sd, typical)) for sd in (lo, hi))
+    ceiling = math.sqrt(n) * mean / typical
+    assert quiet <= ceiling * (1 - 1e-12) and noisy <= ceiling * (1 - 1e-12)
+    if lo >= typical:
+        assert noisy == pytest.approx(quiet, rel=1e-12) and noisy == pytest.approx(ceiling, rel=1e-12)
+    if hi <= typical:  # at most the typical noise: the plain Sharpe ratio
+        assert noisy == math.sqrt(n) * mean / hi

@@ -60,7 +60,12 @@ class Run:
         self.trades: list[np.ndarray] = []  # per step
         self.last: Any = None
         self.write_chain(HOTKEYS)
-        maker = create_agent(load_agent_class(ROOT / "agents", "RandomMakerAgent"), 1, {"max_quantity": 0.5})
+        # quotes within 2 ticks of the mid: on this market's 1-tick spread they fill within the run
+        maker = create_agent(
+            load_agent_class(ROOT / "agents", "RandomMakerAgent"),
+            1,
+            {"max_quantity": 0.5, "max_offset_ticks": 2},
+        )
         taker = create_agent(load_agent_class(ROOT / "agents", "RandomTakerAgent"), 2, {"probability": 0.8})
         self.store = ValidatorStore(folder / "state")
         self.v = Validator(
@@ -148,7 +153,7 @@ def test_book_gauges_are_the_steps_books_and_trades(new_run: Any, metrics: Valid
 
 def test_miner_gauges_are_the_accounts_trades_and_scores(new_run: Any, metrics: ValidatorMetrics) -> None:
     r = new_run(metrics)
-    r.steps(12)
+    r.steps(16)  # the maker's first fills come after a minute of this thin market
     s = parse(metrics.render().decode())
     v, last = r.v, r.last
     assert value(s, "taos_validator_miners_registered") == len(HOTKEYS)

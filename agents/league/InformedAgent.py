@@ -13,11 +13,14 @@ fees, as a skilled trader's would:
 - **High fees**: no spread pays a maker fee of that size. It holds ``eco_size`` x its starting base
   above or below neutral in the forecast's direction and trades only the volume the score asks of
   an active miner, ``min_volume`` x its wealth on the book in the last hour (read from its
-  account's rolling volume), taking the touch toward that position (or a base either way once
-  there), at most ``chunk`` base a step.
+  account's rolling volume), quoting at the touch with post-only orders toward that position (or a
+  base on either side once there), at most ``chunk`` base a step: a maker's fee, not a taker's.
 
-Parameters: ``horizon_s=300.0 noise=0.0005 full_edge=0.003 size=0.3 band=0.05 quantity=1.0
-take_edge=0.004 max_maker_fee=0.001 eco_size=0.1 min_volume=0.06 chunk=20.0 seed=0``."""
+Parameters: ``horizon_s=300.0 noise=0.0001 full_edge=0.001 size=0.3 band=0.0 quantity=1.0
+take_edge=0.0015 max_maker_fee=0.001 eco_size=0.1 min_volume=0.06 chunk=20.0 seed=0``. The noise and
+edges are scaled to the default market, whose mid follows the fundamental within a few ticks and
+moves about 7 bp in 5 minutes at the mean news intensity; with ``band=0`` it quotes only the side
+toward its target, so it does not make a two-sided market against better-placed quotes."""
 
 import random
 
@@ -32,12 +35,12 @@ class InformedAgent(LeagueAgent):
     def __init__(self, uid, params=None):
         super().__init__(uid, params)
         self.horizon_ns = round(self.param("horizon_s", 300.0) * 1e9)
-        self.noise = self.param("noise", 0.0005)
-        self.full_edge = self.param("full_edge", 0.003)
+        self.noise = self.param("noise", 0.0001)
+        self.full_edge = self.param("full_edge", 0.001)
         self.size = self.param("size", 0.3)
-        self.band = self.param("band", 0.05)
+        self.band = self.param("band", 0.0)
         self.quantity = self.param("quantity", 1.0)
-        self.take_edge = self.param("take_edge", 0.004)
+        self.take_edge = self.param("take_edge", 0.0015)
         self.max_maker_fee = self.param("max_maker_fee", 0.001)
         self.eco_size = self.param("eco_size", 0.1)
         self.min_volume = self.param("min_volume", 0.06)
@@ -88,11 +91,19 @@ class InformedAgent(LeagueAgent):
         neutral = self.neutral(book.book)
         wealth = self.simulation.capital[book.book].quote + neutral * book.mid
         need = self.min_volume * wealth - (account.volume - marks[0][1])
+        out = [self.cancel(book.book, o.order_id) for o in account.orders]
         if need <= 0:
-            return []
+            return out
         gap = neutral * (1 + self.eco_size * (1 if edge > 0 else -1)) - account.base.total
         if abs(gap) >= 10 * self.simulation.lot_size:
-            side, quantity = (Side.BUY if gap > 0 else Side.SELL), min(abs(gap), need / book.mid)
+            quotes = [(Side.BUY if gap > 0 else Side.SELL, min(abs(gap), need / book.mid))]
         else:  # at the position: a base either way keeps the volume up
-            side, quantity = self.rng.choice((Side.BUY, Side.SELL)), min(1.0, need / book.mid)
-        return self.take(book, account, side, min(quantity, self.chunk))
+            quotes = [(side, min(1.0, need / book.mid)) for side in (Side.BUY, Side.SELL)]
+        for side, wanted in quotes:  # at the touch, post-only: the maker fee, not the taker's
+            price = book.best_bid if side == Side.BUY else book.best_ask
+            quantity = self.affordable(account, side, price, min(wanted, self.chunk))
+            if quantity > 0:
+                out.append(
+                    self.limit(book.book, side, self.snap_price(price, side), quantity, post_only=True)
+                )
+        return out

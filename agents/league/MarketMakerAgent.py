@@ -2,11 +2,18 @@
 ask of ``quantity`` base at the touch (replaced each step), and quotes only the side that brings its
 inventory back once it is more than ``band`` x its starting base away from neutral.
 
-Parameters: ``quantity=0.5 band=0.2``."""
+How much it quotes depends on the fees, as a skilled market maker's quotes would: when the maker fee
+(the first tier's) is above ``max_maker_fee`` no spread of a liquid book pays it, so it quotes only
+while its volume on the book over the last hour is below ``min_volume`` x its starting wealth there
+(what a book needs to count), and no more than that.
+
+Parameters: ``quantity=0.5 band=0.2 max_maker_fee=0.001 min_volume=0.06``."""
 
 from league_common import LeagueAgent
 
 from taos.protocol import Side
+
+HOUR_NS = 3_600 * 1_000_000_000
 
 
 class MarketMakerAgent(LeagueAgent):
@@ -14,12 +21,19 @@ class MarketMakerAgent(LeagueAgent):
         super().__init__(uid, params)
         self.quantity = self.param("quantity", 0.5)
         self.band = self.param("band", 0.2)
+        self.max_maker_fee = self.param("max_maker_fee", 0.001)
+        self.min_volume = self.param("min_volume", 0.06)
         self.reject_unknown_params()
+        self.volumes = {}  # book -> [(time_ns, the account's rolling volume then)], the last hour
 
     def on_state(self, state):
+        maker = self.simulation.fee_tiers[0].maker if self.simulation.fee_tiers else 0.0
         out = []
         for book, account in self.books(state):
             out += [self.cancel(book.book, o.order_id) for o in account.orders]
+            most = self.quantity
+            if maker > self.max_maker_fee:
+                most = min(most, self.needed(state.timestamp_ns, book, account) / book.mid)
             neutral = self.neutral(book.book)
             off = (account.base.total - neutral) / neutral
             sides = []
@@ -28,9 +42,19 @@ class MarketMakerAgent(LeagueAgent):
             if off > -self.band:
                 sides.append((Side.SELL, book.best_ask))
             for side, price in sides:
-                quantity = self.affordable(account, side, price, self.quantity)
+                quantity = self.affordable(account, side, price, most)
                 if quantity > 0:
                     out.append(
                         self.limit(book.book, side, self.snap_price(price, side), quantity, post_only=True)
                     )
         return out
+
+    def needed(self, now, book, account):
+        """The volume (quote) still missing on ``book`` over the last hour for the book to count."""
+        marks = self.volumes.setdefault(book.book, [])
+        marks.append((now, account.volume))
+        while len(marks) > 1 and marks[1][0] <= now - HOUR_NS:
+            marks.pop(0)
+        neutral = self.neutral(book.book)
+        wealth = self.simulation.capital[book.book].quote + neutral * book.mid
+        return max(0.0, self.min_volume * wealth - (account.volume - marks[0][1]))

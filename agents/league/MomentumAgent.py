@@ -2,7 +2,8 @@
 last ``lookback`` steps, it moves toward ``size`` x its starting base above (up) or below (down)
 neutral, ``chunk`` base a step.
 
-Parameters: ``lookback=24 threshold=0.002 size=0.3 chunk=1.0``."""
+Parameters: ``lookback=24 threshold=0.001 size=0.3 chunk=1.0`` (10 bp in 2 minutes: about two
+standard deviations of the default fundamental's 2-minute moves at its mean news intensity)."""
 
 from collections import deque
 
@@ -15,7 +16,7 @@ class MomentumAgent(LeagueAgent):
     def __init__(self, uid, params=None):
         super().__init__(uid, params)
         self.lookback = self.param("lookback", 24)
-        self.threshold = self.param("threshold", 0.002)
+        self.threshold = self.param("threshold", 0.001)
         self.size = self.param("size", 0.3)
         self.chunk = self.param("chunk", 1.0)
         self.reject_unknown_params()

@@ -20,9 +20,20 @@ void book_around(FakeContext& ctx, Ticks bid, Ticks ask) {
 }  // namespace
 
 TEST(StylizedTrader, ForecastIsTheWeightedMixOfItsThreeViews) {
-  // wF = 1, wC = 2, wN = 1, τF = 0.5: (1/0.5·0.01 + 2·0.001 + 1·(−0.004)) / 4 = 0.0045
-  EXPECT_DOUBLE_EQ(StylizedTrader::forecast(1, 2, 1, 0.5, 0.01, 0.001, -0.004), (0.02 + 0.002 - 0.004) / 4);
+  // wF = 1, wC = 2, wN = 1, τF = 0.5: the fundamentalist weight is wF/τF = 2, so
+  // (2·0.01 + 2·0.001 + 1·(−0.004)) / (2 + 2 + 1) = 0.0036
+  EXPECT_DOUBLE_EQ(StylizedTrader::forecast(1, 2, 1, 0.5, 0.01, 0.001, -0.004), (0.02 + 0.002 - 0.004) / 5);
   EXPECT_EQ(StylizedTrader::forecast(0, 0, 0, 1, 0.5, 0.5, 0.5), 0.0);
+}
+
+TEST(StylizedTrader, AFundamentalistNeverForecastsBeyondTheFundamental) {
+  // A pure fundamentalist expects the gap to close, whatever τF: it does not overshoot.
+  for (double tau_f : {0.001, 0.01, 1.0, 10.0})
+    EXPECT_DOUBLE_EQ(StylizedTrader::forecast(0.02, 0, 0, tau_f, 0.003, 0.0, 0.0), 0.003) << tau_f;
+  // Mixed with other views the forecast lies between them.
+  const double f = StylizedTrader::forecast(0.02, 1.5, 0.5, 0.002, 0.003, -0.001, 0.0);
+  EXPECT_GT(f, -0.001);
+  EXPECT_LT(f, 0.003);
 }
 
 TEST(StylizedTrader, DemandIsCaraAndZeroAtTheExpectedPrice) {
@@ -30,6 +41,22 @@ TEST(StylizedTrader, DemandIsCaraAndZeroAtTheExpectedPrice) {
   // x(P) = ln(p̂/P)/(k·P): ln(303/300)/(1e-4·300)
   EXPECT_NEAR(StylizedTrader::demand(303, 300, 1e-4), std::log(1.01) / 0.03, 1e-12);
   EXPECT_LT(StylizedTrader::demand(297, 300, 1e-4), 0.0);
+}
+
+TEST(StylizedTrader, ConvictionGrowsWithTheGapToTheFundamentalOnBothSides) {
+  EXPECT_DOUBLE_EQ(StylizedTrader::conviction(0.0, 2e-5), 1.0);
+  EXPECT_DOUBLE_EQ(StylizedTrader::conviction(4e-5, 2e-5), 3.0);
+  EXPECT_DOUBLE_EQ(StylizedTrader::conviction(-4e-5, 2e-5), 3.0);
+  EXPECT_DOUBLE_EQ(StylizedTrader::conviction(0.01, 0.0), 1.0);  // off
+  // the demand at a gap g is linear in g times the conviction: quadratic for g >> conviction_gap
+  const double k = 1e-4, g0 = 2e-5;
+  auto position = [&](double g) {
+    return StylizedTrader::demand(300 * std::exp(g), 300, k / StylizedTrader::conviction(g, g0));
+  };
+  EXPECT_NEAR(position(2e-3) / position(1e-3), 2.0 * (1 + 2e-3 / g0) / (1 + 1e-3 / g0), 1e-9);
+  EXPECT_NEAR(position(-1e-3), -position(1e-3), 1e-9);
+  EXPECT_EQ(StylizedTrader::Params().conviction_gap, 2e-5);
+  EXPECT_EQ(StylizedTrader::Params::from({{"conviction_gap", 0}}).conviction_gap, 0.0);
 }
 
 TEST(StylizedTrader, WeightsAreFoldedLaplaceAndMemoryScalesWithThem) {
@@ -155,6 +182,8 @@ TEST(StylizedTrader, LoadedStateIsCheckedAgainstClockAndSignal) {
 TEST(StylizedTrader, UnknownOrOutOfRangeParametersAreRefused) {
   EXPECT_THROW(StylizedTrader::Params::from({{"sigma_x", 1}}), std::invalid_argument);
   EXPECT_THROW(StylizedTrader::Params::from({{"tau_f", 0}}), std::invalid_argument);
+  EXPECT_THROW(StylizedTrader::Params::from({{"conviction_gap", -1e-5}}), std::invalid_argument);
+  EXPECT_THROW(StylizedTrader::Params::from({{"conviction_gap", 2.0}}), std::invalid_argument);
   EXPECT_THROW(StylizedTrader::Params::from({{"sigma_f", 0}, {"sigma_c", 0}, {"sigma_n", 0}}), std::invalid_argument);
   EXPECT_THROW(StylizedTrader::Params::from({{"sigma2_floor", 1e-6}, {"sigma2_cap", 1e-7}}), std::invalid_argument);
 }

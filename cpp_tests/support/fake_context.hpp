@@ -26,6 +26,18 @@ class FakeContext final : public AgentContext {
     const OrderId id = book_.assign_id();
     book_.rest(id, 99, side, price, qty);
   }
+  // Rests an order of the agent itself (as if its placement had arrived) and returns its id.
+  OrderId rest_own(Side side, Ticks price, Lots qty) {
+    const OrderId id = book_.assign_id();
+    book_.rest(id, agent_id(), side, price, qty);
+    return id;
+  }
+  std::vector<Cancel> cancels() const {
+    std::vector<Cancel> out;
+    for (const auto& i : submitted)
+      if (const auto* c = std::get_if<Cancel>(&i)) out.push_back(*c);
+    return out;
+  }
   std::vector<PlaceLimit> limits() const {
     std::vector<PlaceLimit> out;
     for (const auto& i : submitted)

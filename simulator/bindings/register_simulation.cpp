@@ -66,6 +66,9 @@ void register_simulation(py::module_& m) {
       .def_readwrite("jump_rate", &FundamentalConfig::jump_rate)
       .def_readwrite("jump_sigma", &FundamentalConfig::jump_sigma)
       .def_readwrite("update_s", &FundamentalConfig::update_s)
+      .def_readwrite("intensity_sigma", &FundamentalConfig::intensity_sigma)
+      .def_readwrite("intensity_time_s", &FundamentalConfig::intensity_time_s)
+      .def_readwrite("intensity_jump_power", &FundamentalConfig::intensity_jump_power)
       .def_readwrite("replay_ts_ns", &FundamentalConfig::replay_ts_ns)
       .def_readwrite("replay_price_ticks", &FundamentalConfig::replay_price_ticks);
 

@@ -14,9 +14,13 @@ scheme's score at the end. The verdict:
 1. the informed agent ranks first;
 2. do-nothing, holder and dust never rank above an agent whose trading PnL is positive, and get at
    most 5 % of the weight together;
-3. the spread burner ranks last among the agents that trade;
+3. the spread burner ranks last among the agents that trade: no more weight than any of them (agents
+   of equal weight are listed in uid order, so a tie is not a rank above);
 4. neither wash trader gets more weight than the random trader (the same random trades, drawn from
    the same seed, without the wash trades).
+
+Checks 3 and 4 compare weights as the chain stores them: in units of 1/65,535 of the largest
+(``CHAIN_UNITS``), so the remnant of an EMA that decayed for hours (1e-37) is 0, as on the chain.
 
 The informed agent is handed the fundamental price path (a research instrument, never available on
 the subnet): a twin simulation with the same seed and one background agent per book runs ahead
@@ -258,9 +262,19 @@ def run_seed(seed: int, hours: float, books: int, fees: str = "default") -> Seed
     return result
 
 
+CHAIN_UNITS = 65_535  # the chain keeps a weight as a 16-bit fraction of the largest
+
+
+def chain_units(standings: Sequence[Standing]) -> dict[str, int]:
+    """Each agent's weight as the chain stores it: a whole number of 1/65,535 of the largest."""
+    top = max((s.weight for s in standings), default=0.0)
+    return {s.name: round(CHAIN_UNITS * s.weight / top) if top > 0 else 0 for s in standings}
+
+
 def verdict(standings: Sequence[Standing]) -> list[tuple[str, bool]]:
     """The league's four checks for one preset and seed (see the module doc)."""
     by = {s.name: s for s in standings}
+    units = chain_units(standings)
     passive = [by[n] for n in PASSIVE]
     earners = [s for s in standings if s.pnl > 0 and s.name not in PASSIVE]
     trading = [by[n] for n in TRADING]
@@ -271,10 +285,14 @@ def verdict(standings: Sequence[Standing]) -> list[tuple[str, bool]]:
             all(p.rank > e.rank for p in passive for e in earners)
             and sum(p.weight for p in passive) <= PASSIVE_WEIGHT,
         ),
-        ("spread burner last of the traders", by["spread-burner"].rank == max(s.rank for s in trading)),
+        # ties are ties: agents of equal weight (often 0) are listed in uid order, which says nothing
+        (
+            "spread burner last of the traders",
+            units["spread-burner"] <= min(units[s.name] for s in trading if s.name != "spread-burner"),
+        ),
         (
             "wash traders no better than trading alone",
-            all(by[w].weight <= by["random"].weight for w in ("wash-a", "wash-b")),
+            all(units[w] <= units["random"] for w in ("wash-a", "wash-b")),
         ),
     ]
 

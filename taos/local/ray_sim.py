@@ -55,6 +55,9 @@ _FUNDAMENTAL_FIELDS = (
     "jump_rate",
     "jump_sigma",
     "update_s",
+    "intensity_sigma",
+    "intensity_time_s",
+    "intensity_jump_power",
     "replay_ts_ns",
     "replay_price_ticks",
 )

@@ -43,7 +43,7 @@ from taos.scoring.risk import (
     sortino_time_adjusted,
     total_return,
 )
-from taos.scoring.sharpe import normalize_sharpe, sharpe, sharpe_batch
+from taos.scoring.sharpe import normalize_sharpe, penalize_noisy_losses, sharpe, sharpe_batch, typical_std
 from taos.scoring.weights import challenge_weights, ema, exponential_rank_weights, weights_from_scores
 
 __all__ = [
@@ -72,6 +72,7 @@ __all__ = [
     "normalize_sharpe",
     "omega",
     "outlier_penalty",
+    "penalize_noisy_losses",
     "ptn_score",
     "rank_percentiles",
     "sharpe",
@@ -80,5 +81,6 @@ __all__ = [
     "taos_score",
     "taos_score_batch",
     "total_return",
+    "typical_std",
     "weights_from_scores",
 ]

@@ -6,6 +6,13 @@ reference scoring: every miner starts with the same wealth, so differences compa
 Missing observations: a NaN (or ±inf) value marks an observation that does not exist, e.g. the
 boundary between two simulations. It is dropped together with the two returns that touch it; the
 values on either side of it are never differenced, so no return spans the boundary.
+
+Losing books (a deviation from SPEC §9; docs/scoring.md, "A loss is not diluted by noise"): a
+Sharpe ratio below 0 rises toward 0 as noise is added, so a loser could raise its score by adding
+risk (wash trades: a larger loss, a much larger s.d., a better ratio). :func:`penalize_noisy_losses`
+scores a losing book whose s.d. is above the book's typical one (:func:`typical_std`, the median
+over the scored miners) as if its s.d. were the typical one: ``√n · mean / sd_typ``, so noise
+beyond the typical amount does not lift a loss.
 """
 
 from __future__ import annotations
@@ -104,4 +111,50 @@ def normalize_sharpe(s: ArrayLike) -> FloatArray:
     """
     arr = as_float(s, "s")
     out: FloatArray = (np.clip(arr, -SHARPE_CLIP, SHARPE_CLIP) + SHARPE_CLIP) / (2.0 * SHARPE_CLIP)
+    return out
+
+
+def typical_std(std: ArrayLike, eligible: ArrayLike) -> FloatArray:
+    """Per book, the median s.d. of the returns over the eligible miners with a nonzero s.d.:
+    ``std`` and ``eligible`` are ``(miners, books)``; the result is ``(books,)``, NaN where no
+    miner is eligible.
+
+    Raises:
+        ValueError: shapes that differ or are not two-dimensional, NaN or negative s.d.s among the
+            eligible.
+    """
+    sd = as_float(std, "std")
+    ok = np.asarray(eligible, dtype=np.bool_)
+    if sd.ndim != 2 or ok.shape != sd.shape:
+        raise ValueError(
+            f"std and eligible must be (miners, books) arrays of one shape, got {sd.shape} and {ok.shape}"
+        )
+    picked = np.where(ok, sd, np.nan)
+    if np.any(picked < 0) or np.any(np.isinf(picked)):
+        raise ValueError("std must be finite and >= 0 where eligible")
+    picked[picked == 0] = np.nan
+    out = np.full(sd.shape[1], np.nan)
+    some = ~np.all(np.isnan(picked), axis=0)
+    if np.any(some):
+        out[some] = np.nanmedian(picked[:, some], axis=0)
+    return out
+
+
+def penalize_noisy_losses(s: ArrayLike, std: ArrayLike, typical: ArrayLike) -> FloatArray:
+    """``S · sd / sd_typ`` where ``S < 0`` and ``sd > sd_typ``; ``S`` elsewhere (also where
+    ``sd_typ`` is NaN). Elementwise with broadcasting: e.g. ``s`` and ``std`` ``(miners, books)``,
+    ``typical`` ``(books,)``.
+
+    With ``S = √n · mean / sd`` this is ``√n · mean / sd_typ``: a loss is scored with at most the
+    typical noise, so adding noise beyond it does not move its score toward 0 (Israelsen 2005 makes
+    the point for the Sharpe ratio of negative returns); a loss with at most the typical noise, and
+    every gain, keep their Sharpe ratio.
+    """
+    sr = as_float(s, "s")
+    sd = as_float(std, "std")
+    typ = as_float(typical, "typical")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = sd / typ
+        noisy = (sr < 0) & (ratio > 1)  # NaN compares False
+        out: FloatArray = np.where(noisy, sr * ratio, sr)
     return out

@@ -47,8 +47,10 @@ from taos.scoring import (
     activity_weighted,
     ema,
     normalize_sharpe,
+    penalize_noisy_losses,
     sharpe_batch,
     taos_score_batch,
+    typical_std,
 )
 from taos.validator.persisted import Persisted, Stored, load_state, within
 
@@ -281,6 +283,12 @@ class ReturnSums(Persisted):
     def forget(self, miner: int) -> None:
         """A miner whose history is all missing: no returns."""
         self.reset_entry(miner)
+
+    def stds(self) -> FloatArray:
+        """The population s.d. of every series' returns from the sums (0 for fewer than 2)."""
+        _, _, variance = self._moments()
+        out: FloatArray = np.where(self.count >= 2, np.sqrt(np.maximum(variance, 0.0)), 0.0)
+        return out
 
     def sharpes(self, rows: BoolArray) -> tuple[FloatArray, BoolArray]:
         """The Sharpe ratio of every series of the miners ``rows`` from the sums (0 elsewhere), and
@@ -531,14 +539,21 @@ class ScoreState(Persisted):
 
     def compute_step_scores(self, active: BoolArray | None = None, min_volume: float = 0.0) -> FloatArray:
         """The preset ``taos`` score of every miner from the current state, without changing it:
-        per-book Sharpe over the window → normalised → activity-weighted → median minus the
+        per-book Sharpe over the window (a loss noisier than the book's typical counted miner's
+        lowered by :func:`taos.scoring.penalize_noisy_losses`) → normalised → activity-weighted → median minus the
         outlier penalty across books (SPEC §9). A book counts only where the miner's volume over
         the window reached ``min_volume`` (money units; 0: every book): elsewhere its value is 0.
         With ``active`` (a mask of miners) only those miners are scored; the others score 0."""
-        s_hat = normalize_sharpe(self.book_sharpes(active))
+        sharpes = self.book_sharpes(active)
+        std = self._sums.stds()
+        # the typical noise of a book: every miner that reached the minimum volume there, scored
+        # now or not (so a miner's score does not depend on which others are scored this step)
+        counted = self._window_volume >= min_volume
+        sharpes = penalize_noisy_losses(sharpes, std, typical_std(std, counted))
+        s_hat = normalize_sharpe(sharpes)
         w = activity_weighted(self._activity, s_hat)
         if min_volume > 0:
-            w = np.where(self._window_volume >= min_volume, w, 0.0)
+            w = np.where(counted, w, 0.0)
         out = taos_score_batch(w)
         if active is not None:
             out[~np.asarray(active, dtype=np.bool_)] = 0.0

@@ -26,6 +26,7 @@ StylizedTrader::Params StylizedTrader::Params::from(const AgentParams& params) {
   r.read("news_decay_s", p.news_decay_s, 1e-6, 1e7);
   r.read("news_threshold", p.news_threshold, 0.0, 1.0);
   r.read("activity_gain", p.activity_gain, 0.0, 1e9);
+  r.read("conviction_gap", p.conviction_gap, 0.0, 1.0);
   r.read("max_order_lots", p.max_order_lots, 1.0, 1e12);
   r.read("tick_size", p.tick_size, 1e-12, 1e6);
   r.read("lot_size", p.lot_size, 1e-12, 1e6);
@@ -38,12 +39,16 @@ StylizedTrader::Params StylizedTrader::Params::from(const AgentParams& params) {
 
 double StylizedTrader::forecast(double wf, double wc, double wn, double tau_f, double log_gap_to_fundamental,
                                 double mean_return, double noise) {
-  const double total = wf + wc + wn;
+  const double total = wf / tau_f + wc + wn;
   if (total <= 0.0) return 0.0;
   return (wf / tau_f * log_gap_to_fundamental + wc * mean_return + wn * noise) / total;
 }
 
 double StylizedTrader::demand(double p_hat, double price, double k) { return std::log(p_hat / price) / (k * price); }
+
+double StylizedTrader::conviction(double log_gap_to_fundamental, double conviction_gap) {
+  return conviction_gap > 0.0 ? 1.0 + std::abs(log_gap_to_fundamental) / conviction_gap : 1.0;
+}
 
 namespace {
 // |Laplace(σ, σ)|: location σ, scale σ, folded at zero.
@@ -113,10 +118,12 @@ void StylizedTrader::on_wakeup(AgentContext& ctx) {
   last_signal_ = signal;
   last_ns_ = ctx.now();
   const double noise = p_.noise_sigma * (1.0 + p_.news_gain * news_) * rng.normal();
-  const double r_hat = forecast(wf_, wc_, wn_, p_.tau_f, std::log(ctx.fundamental_ticks() / mid), mean, noise);
+  const double gap = std::log(ctx.fundamental_ticks() / mid);
+  const double r_hat = forecast(wf_, wc_, wn_, p_.tau_f, gap, mean, noise);
   const double p = mid * p_.tick_size;
   const double p_hat = p * std::exp(r_hat);
-  const double k = p_.risk_aversion * scale_ * std::clamp(var, p_.sigma2_floor, p_.sigma2_cap);
+  const double k =
+      p_.risk_aversion * scale_ * std::clamp(var, p_.sigma2_floor, p_.sigma2_cap) / conviction(gap, p_.conviction_gap);
 
   const Account& acc = ctx.account();
   const double q = static_cast<double>(acc.base.total() - acc.start_base_lots) * p_.lot_size;

@@ -44,6 +44,14 @@ void check_process(const FundamentalConfig& f, const std::string& name) {
   if (!(f.sigma_per_sqrt_day >= 0.0)) throw std::invalid_argument(name + ".sigma_per_sqrt_day must be >= 0");
   if (!(f.jump_rate >= 0.0 && f.jump_rate <= 1.0)) throw std::invalid_argument(name + ".jump_rate must be in [0, 1]");
   if (!(f.jump_sigma >= 0.0)) throw std::invalid_argument(name + ".jump_sigma must be >= 0");
+  if (!(f.intensity_sigma >= 0.0 && f.intensity_sigma <= 5.0))
+    throw std::invalid_argument(name + ".intensity_sigma must be in [0, 5]");
+  if (!(f.intensity_time_s >= kMinUpdateS && f.intensity_time_s * 1e9 <= static_cast<double>(kMaxConfigDelayNs)))
+    throw std::invalid_argument(name + ".intensity_time_s must be in [0.001, 3155760000] seconds");
+  if (f.intensity_sigma > 0.0 && f.intensity_time_s < f.update_s)
+    throw std::invalid_argument(name + ".intensity_time_s must be >= update_s (the intensity changes once per update)");
+  if (!(f.intensity_jump_power >= 0.0 && f.intensity_jump_power <= 4.0))
+    throw std::invalid_argument(name + ".intensity_jump_power must be in [0, 4]");
   if (f.replay_ts_ns.size() != f.replay_price_ticks.size())
     throw std::invalid_argument(name + ".replay: times and prices differ in length");
   for (std::size_t i = 0; i < f.replay_ts_ns.size(); ++i) {
@@ -109,6 +117,9 @@ std::uint64_t config_fingerprint(const SimulationConfig& c) {
     w.pod(f->jump_rate);
     w.pod(f->jump_sigma);
     w.pod(f->update_s);
+    w.pod(f->intensity_sigma);
+    w.pod(f->intensity_time_s);
+    w.pod(f->intensity_jump_power);
     w.vec(f->replay_ts_ns);
     w.vec(f->replay_price_ticks);
   }
@@ -129,7 +140,7 @@ std::uint64_t config_fingerprint(const SimulationConfig& c) {
 
 namespace {
 constexpr char kMagic[8] = {'T', 'A', 'O', 'S', 'C', 'K', 'P', 'T'};
-constexpr std::uint32_t kFormatVersion = 2;  // 2: process stream keys, no padding bytes
+constexpr std::uint32_t kFormatVersion = 3;  // 2: process stream keys, no padding bytes; 3: process intensity
 }  // namespace
 
 std::string Simulation::save_state() const {
