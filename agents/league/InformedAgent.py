@@ -28,8 +28,6 @@ from league_common import LeagueAgent
 
 from taos.protocol import Side
 
-HOUR_NS = 3_600_000_000_000
-
 
 class InformedAgent(LeagueAgent):
     def __init__(self, uid, params=None):
@@ -48,7 +46,6 @@ class InformedAgent(LeagueAgent):
         self.rng = random.Random(self.param("seed", 0) or uid)
         self.reject_unknown_params()
         self.oracle = None  # (book, time_ns) -> the fundamental price then; set by the league runner
-        self.volumes = {}  # book -> [(time_ns, the account's rolling volume then)], the last hour
 
     def on_state(self, state):
         if self.oracle is None:
@@ -84,13 +81,8 @@ class InformedAgent(LeagueAgent):
         return out
 
     def economy(self, now, book, account, edge):
-        marks = self.volumes.setdefault(book.book, [])
-        marks.append((now, account.volume))
-        while len(marks) > 1 and marks[1][0] <= now - HOUR_NS:
-            marks.pop(0)
+        need = self.volume_needed(now, book, account)
         neutral = self.neutral(book.book)
-        wealth = self.simulation.capital[book.book].quote + neutral * book.mid
-        need = self.min_volume * wealth - (account.volume - marks[0][1])
         out = [self.cancel(book.book, o.order_id) for o in account.orders]
         if need <= 0:
             return out

@@ -13,8 +13,6 @@ from league_common import LeagueAgent
 
 from taos.protocol import Side
 
-HOUR_NS = 3_600 * 1_000_000_000
-
 
 class MarketMakerAgent(LeagueAgent):
     def __init__(self, uid, params=None):
@@ -24,7 +22,6 @@ class MarketMakerAgent(LeagueAgent):
         self.max_maker_fee = self.param("max_maker_fee", 0.001)
         self.min_volume = self.param("min_volume", 0.06)
         self.reject_unknown_params()
-        self.volumes = {}  # book -> [(time_ns, the account's rolling volume then)], the last hour
 
     def on_state(self, state):
         maker = self.simulation.fee_tiers[0].maker if self.simulation.fee_tiers else 0.0
@@ -33,7 +30,7 @@ class MarketMakerAgent(LeagueAgent):
             out += [self.cancel(book.book, o.order_id) for o in account.orders]
             most = self.quantity
             if maker > self.max_maker_fee:
-                most = min(most, self.needed(state.timestamp_ns, book, account) / book.mid)
+                most = min(most, self.volume_needed(state.timestamp_ns, book, account) / book.mid)
             neutral = self.neutral(book.book)
             off = (account.base.total - neutral) / neutral
             sides = []
@@ -48,13 +45,3 @@ class MarketMakerAgent(LeagueAgent):
                         self.limit(book.book, side, self.snap_price(price, side), quantity, post_only=True)
                     )
         return out
-
-    def needed(self, now, book, account):
-        """The volume (quote) still missing on ``book`` over the last hour for the book to count."""
-        marks = self.volumes.setdefault(book.book, [])
-        marks.append((now, account.volume))
-        while len(marks) > 1 and marks[1][0] <= now - HOUR_NS:
-            marks.pop(0)
-        neutral = self.neutral(book.book)
-        wealth = self.simulation.capital[book.book].quote + neutral * book.mid
-        return max(0.0, self.min_volume * wealth - (account.volume - marks[0][1]))

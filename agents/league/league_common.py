@@ -9,6 +9,8 @@ known when the order is sent; what does not fill is cancelled).
 from taos.agents import Agent
 from taos.protocol import Account, BookEvents, BookState, Instruction, MarketState, Side, TimeInForce
 
+HOUR_NS = 3_600_000_000_000
+
 
 class LeagueAgent(Agent):
     book_events = BookEvents.NONE  # they read the levels only
@@ -16,6 +18,7 @@ class LeagueAgent(Agent):
     def __init__(self, uid, params=None):
         super().__init__(uid, params)
         self.fee = 0.005  # the highest taker fee rate, kept in hand when buying (set at the start)
+        self.volumes = {}  # book -> [(time_ns, the account's rolling volume then)], the last hour
 
     def on_start(self, simulation):
         self.fee = max([0.0, *(t.taker for t in simulation.fee_tiers)])
@@ -23,6 +26,18 @@ class LeagueAgent(Agent):
     def neutral(self, book: int) -> float:
         """The starting base inventory on ``book``."""
         return self.simulation.capital[book].base
+
+    def volume_needed(self, now: int, book: BookState, account: Account) -> float:
+        """The volume (quote) still missing on ``book`` over the last hour for the book to count in
+        the score: ``self.min_volume`` (a parameter of the agents that call this) x the starting
+        wealth there, less what the account traded since an hour ago (its rolling volume, recorded
+        at each call)."""
+        marks = self.volumes.setdefault(book.book, [])
+        marks.append((now, account.volume))
+        while len(marks) > 1 and marks[1][0] <= now - HOUR_NS:
+            marks.pop(0)
+        wealth = self.simulation.capital[book.book].quote + self.neutral(book.book) * book.mid
+        return max(0.0, self.min_volume * wealth - (account.volume - marks[0][1]))
 
     def books(self, state: MarketState):
         """(book state, own account) of every book where both sides have a price."""
