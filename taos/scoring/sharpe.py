@@ -7,12 +7,12 @@ Missing observations: a NaN (or ±inf) value marks an observation that does not 
 boundary between two simulations. It is dropped together with the two returns that touch it; the
 values on either side of it are never differenced, so no return spans the boundary.
 
-Losing books (a deviation from SPEC §9; docs/scoring.md, "A loss is not diluted by noise"): a
-Sharpe ratio below 0 rises toward 0 as noise is added, so a loser could raise its score by adding
-risk (wash trades: a larger loss, a much larger s.d., a better ratio). :func:`penalize_noisy_losses`
-scores a losing book whose s.d. is above the book's typical one (:func:`typical_std`, the median
-over the scored miners) as if its s.d. were the typical one: ``√n · mean / sd_typ``, so noise
-beyond the typical amount does not lift a loss.
+Losing books (a deviation from SPEC §9; docs/scoring.md, "Noise does not pay"): a Sharpe ratio
+below 0 rises toward 0 as noise is added, so a loser could raise its score by adding risk (wash
+trades: a larger loss, a much larger s.d., a better ratio). :func:`penalize_noisy_losses` scores a
+losing book whose s.d. is above the book's typical one (:func:`typical_std`, the median over the
+miners that traded the minimum volume there) as if its s.d. were the typical one:
+``√n · mean / sd_typ``, so noise beyond the typical amount does not lift a loss.
 """
 
 from __future__ import annotations
