@@ -187,6 +187,7 @@ def test_the_typical_std_is_the_median_of_the_eligible_nonzero_ones_per_book() -
     assert typical_std(std, eligible).tolist() == [2.0, 5.5, 3.0]
     out = typical_std([[0.0, 1.0]], [[True, False]])  # nobody eligible with noise: NaN
     assert np.isnan(out).all()
+    assert typical_std([[np.nan], [2.0], [4.0]], [[True]] * 3).tolist() == [3.0]  # NaN left out
 
 
 @pytest.mark.parametrize(

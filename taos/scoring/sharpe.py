@@ -117,11 +117,11 @@ def normalize_sharpe(s: ArrayLike) -> FloatArray:
 def typical_std(std: ArrayLike, eligible: ArrayLike) -> FloatArray:
     """Per book, the median s.d. of the returns over the eligible miners with a nonzero s.d.:
     ``std`` and ``eligible`` are ``(miners, books)``; the result is ``(books,)``, NaN where no
-    miner is eligible.
+    miner is eligible. A NaN s.d. is no s.d.: left out, like 0.
 
     Raises:
-        ValueError: shapes that differ or are not two-dimensional, NaN or negative s.d.s among the
-            eligible.
+        ValueError: shapes that differ or are not two-dimensional, negative or infinite s.d.s among
+            the eligible.
     """
     sd = as_float(std, "std")
     ok = np.asarray(eligible, dtype=np.bool_)
