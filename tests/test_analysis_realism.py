@@ -1,6 +1,6 @@
 """taos.analysis.realism: the facts of step series (flicker, spread, depth, one-sided steps), the
 targets' pass/fail, several seeds combined, the recorder's depth within 10 ticks, the impact fit,
-and the same facts from summary.json (recorded while running) and from the run folder's files."""
+the mid's pinning to the fundamental and the order flow's own imbalance, and the same facts from summary.json (recorded while running) and from the run folder's files."""
 
 import math
 from pathlib import Path
@@ -19,6 +19,8 @@ from taos.analysis.realism import (
     book_facts,
     checks,
     combine,
+    flow_imbalance,
+    gap_stats,
     plot_realism,
     realism,
     report_text,
@@ -122,6 +124,48 @@ def test_the_impact_fit_recovers_a_power_law() -> None:
     assert fit.exponent == pytest.approx(0.5) and fit.prefactor == pytest.approx(0.02)
     assert fit.concave
     assert math.isnan(Impact.fit(q, [0.0, 0.0, 1.0]).exponent)
+
+
+def test_the_gap_to_the_fundamental_has_the_spread_and_memory_of_its_process() -> None:
+    # ln(mid / fundamental) an AR(1) with coefficient 0.9 per 5-s step and s.d. 2 bp: its
+    # autocorrelation at 5 s, 60 s and 600 s is 0.9, 0.9^12 and 0.9^120
+    rng = np.random.default_rng(3)
+    n, phi = 40_000, 0.9
+    g = np.zeros(n)
+    e = rng.normal(0.0, 2.0 * math.sqrt(1 - phi**2), n)
+    for i in range(1, n):
+        g[i] = phi * g[i - 1] + e[i]
+    fundamental = 30_000.0 * np.exp(np.cumsum(rng.normal(0.0, 1e-4, n)))
+    s = series(fundamental * np.exp(g * 1e-4))
+    s.fundamental = fundamental
+    s.bid[100:110] = np.nan  # one-sided steps are left out
+    sd, acf = gap_stats([s])
+    assert sd == pytest.approx(2.0, rel=0.05)
+    assert acf[0] == pytest.approx(0.9, abs=0.01)
+    assert acf[1] == pytest.approx(0.9**12, abs=0.03)
+    assert abs(acf[2]) < 0.03
+    # a book without a fundamental is not measured; none at all gives NaN
+    bare = series(np.full(100, 30_000.0))
+    bare.fundamental = None
+    assert gap_stats([s, bare]) == (sd, acf)
+    sd0, acf0 = gap_stats([bare])
+    assert math.isnan(sd0) and all(math.isnan(a) for a in acf0)
+
+
+def test_the_flow_imbalance_is_the_spread_of_window_sums_over_the_hourly_volume() -> None:
+    # two-step windows, four steps an hour; book 0 nets +1, -1, +1, -1 base per window on 0.5
+    # base traded a step (2 an hour): s.d. 1 / 2; book 1 trades nothing and is not counted
+    signed = np.array(
+        [[1.0, 0.0], [0.0, 0.0], [-0.5, 0.0], [-0.5, 0.0], [2.0, 0.0], [-1.0, 0.0], [0.0, 0.0], [-1.0, 0.0]]
+    )
+    volume = np.column_stack([np.full(8, 0.5), np.zeros(8)])
+    assert flow_imbalance(signed, volume, 2, 4) == pytest.approx(0.5)
+    # a window too few: NaN; shapes and sizes that do not fit: refused with what is wrong
+    assert math.isnan(flow_imbalance(signed[:3], volume[:3], 2, 4))
+    with pytest.raises(ValueError, match="same"):
+        flow_imbalance(signed, volume[:, :1], 2, 4)
+    with pytest.raises(ValueError, match="window_steps"):
+        flow_imbalance(signed, volume, 0, 4)
 
 
 def test_summary_json_holds_the_facts_the_run_folder_gives_back(tmp_path: Path) -> None:

@@ -18,7 +18,9 @@ of the book-averaged autocorrelations); :func:`combine` averages the reports of 
 keeps the spread over seeds. :func:`checks` applies the targets (:data:`TARGETS`) and
 :func:`report_text` prints them with pass/fail. The square-root impact law is measured by
 ``benchmarks/realism.py`` (a metaorder experiment, not a property of a recorded run); a report can
-carry its fitted exponent.
+carry its fitted exponent. With it that benchmark reports how tightly the mid is held to the
+fundamental (:func:`gap_stats`) and the market's own order-flow imbalance (:func:`flow_imbalance`),
+the figures that explain the impact's shape (docs/models.md, "Why the impact is linear").
 
 The step data come either from a running simulation (:class:`Recorder`, fed with each step's
 levels, as ``taos local`` does for ``summary.json``) or from a run folder (:func:`run_series`:
@@ -634,6 +636,84 @@ def plot_realism(r: Realism, out_dir: str | Path, impact: Impact | None = None) 
         paths.append(out / "realism_impact.png")
         fig.savefig(paths[-1], dpi=100)
     return paths
+
+
+# The pinning of the mid to the fundamental (docs/models.md, "Why the impact is linear"): lags at
+# which the autocorrelation of ln(mid / fundamental) is reported, and the window over which the
+# market's own net order flow is measured (the impact experiment's metaorder duration).
+PINNING_LAGS_S = (5.0, 60.0, 600.0)
+FLOW_WINDOW_S = 600.0
+
+
+@dataclass(frozen=True)
+class Pinning:
+    """How tightly a market holds its mid to the fundamental, and how large its own order-flow
+    imbalance is: ``gap_sd_bp``, the s.d. of ln(mid / fundamental) in basis points; ``gap_acf``, its
+    autocorrelation at ``PINNING_LAGS_S`` (the relaxation of a displacement); ``imbalance``, the
+    s.d. of the net aggressor volume over ``FLOW_WINDOW_S`` windows as a fraction of the hourly
+    volume. Each is the mean over books (NaN where nothing could be measured)."""
+
+    gap_sd_bp: float
+    gap_acf: tuple[float, ...]
+    imbalance: float
+
+
+def gap_stats(
+    series: Sequence[BookSeries], *, warmup_s: float = WARMUP_S, lags_s: Sequence[float] = PINNING_LAGS_S
+) -> tuple[float, tuple[float, ...]]:
+    """The s.d. of ln(mid / fundamental) in bp and its autocorrelation at ``lags_s`` (converted to
+    steps with the series' median step), mean over the books that carry a fundamental. Steps
+    without a mid or a fundamental are left out of the s.d.; a lag's pairs need both ends."""
+    sds: list[float] = []
+    acfs: list[list[float]] = []
+    for s in series:
+        if s.fundamental is None:
+            continue
+        after = s.time_ns >= round(warmup_s * S)
+        mid = 0.5 * (s.bid[after] + s.ask[after])
+        with np.errstate(all="ignore"):
+            g = np.log(mid / s.fundamental[after]) * 1e4
+        g[~np.isfinite(g)] = np.nan
+        if np.count_nonzero(np.isfinite(g)) < 2:
+            continue
+        gaps = np.diff(s.time_ns[after])
+        step_s = float(np.median(gaps[gaps > 0])) / S if np.any(gaps > 0) else math.nan
+        sds.append(float(np.nanstd(g)))
+        row = []
+        for lag_s in lags_s:
+            k = round(lag_s / step_s) if math.isfinite(step_s) and step_s > 0 else 0
+            if k < 1 or k >= g.size:
+                row.append(math.nan)
+                continue
+            a, b = g[:-k], g[k:]
+            ok = np.isfinite(a) & np.isfinite(b)
+            row.append(
+                float(np.corrcoef(a[ok], b[ok])[0, 1]) if ok.sum() > 2 and np.std(a[ok]) > 0 else math.nan
+            )
+        acfs.append(row)
+    if not sds:
+        return math.nan, tuple(math.nan for _ in lags_s)
+    return _nanmean(sds), tuple(_nanmean([r[i] for r in acfs]) for i in range(len(lags_s)))
+
+
+def flow_imbalance(signed: np.ndarray, volume: np.ndarray, window_steps: int, hour_steps: int) -> float:
+    """The s.d. over consecutive ``window_steps`` windows of the net aggressor volume (``signed``:
+    buyer-initiated minus seller-initiated base per step and book, shape (steps, books)) as a
+    fraction of the book's mean hourly volume (``volume``: base traded per step and book; an hour
+    is ``hour_steps`` steps), mean over books with volume and at least two windows."""
+    signed, volume = np.asarray(signed, dtype=float), np.asarray(volume, dtype=float)
+    if signed.shape != volume.shape or signed.ndim != 2:
+        raise ValueError(f"signed {signed.shape} and volume {volume.shape} must be the same (steps, books)")
+    if window_steps < 1 or hour_steps < 1:
+        raise ValueError(f"window_steps ({window_steps}) and hour_steps ({hour_steps}) must be >= 1")
+    n = signed.shape[0] // window_steps
+    if n < 2:
+        return math.nan
+    net = signed[: n * window_steps].reshape(n, window_steps, -1).sum(axis=1)
+    hourly = volume.mean(axis=0) * hour_steps
+    with np.errstate(all="ignore"):
+        per_book = np.where(hourly > 0, net.std(axis=0) / hourly, np.nan)
+    return _nanmean(per_book.tolist())
 
 
 @dataclass(frozen=True)
