@@ -1,0 +1,50 @@
+"""benchmarks/realism.py end to end on a short market: the realism table, the mid's pinning to the
+fundamental, the market's own flow imbalance, and the metaorder impact at its end and along its
+path, as text and as JSON."""
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("realism_benchmark", ROOT / "benchmarks" / "realism.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# one book, 1.6 hours after the warm-up: two metaorder starts (at 1 h and 1.5 h)
+ARGS = ["--seeds", "1", "--books", "1", "--hours", "1.6", "--impact"]
+
+
+def test_the_text_report_has_the_pinning_and_every_size_with_its_path(bench, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert bench.main(ARGS) == 0
+    out = capsys.readouterr().out
+    pin = re.search(r"s\.d\. ([0-9.]+) \(.*\) bp; its autocorrelation at 5 s ([+-][0-9.]+)", out)
+    assert pin is not None, out
+    assert 0 < float(pin.group(1)) < 100 and -1 <= float(pin.group(2)) <= 1
+    flow = re.search(r"net aggressor volume ([0-9.]+) \(", out)
+    assert flow is not None and 0 < float(flow.group(1)) < 100
+    sizes = re.findall(r"impact +([0-9.]+) of hourly volume: ([+-][0-9.]+) bp .*every 100 s: (.*)", out)
+    assert [float(s[0]) for s in sizes] == list(bench.FRACTIONS)
+    for _, end, path in sizes:
+        points = path.split()
+        assert len(points) == 6 and points[-1] == end  # the path's last point is the end
+
+
+def test_the_json_report_carries_the_pinning_by_seed(bench, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert bench.main([*ARGS[:-1], "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    pin = data["pinning_by_seed"]
+    assert len(pin["gap_sd_bp"]) == 1 and pin["gap_sd_bp"][0] > 0
+    assert set(pin["gap_acf"]) == {"5s", "60s", "600s"}
+    assert 0 < pin["flow_imbalance"][0] < 1
+    assert data["impact_exponent"] is None  # no metaorders without --impact
