@@ -1,10 +1,13 @@
-"""Test helper: a copy of the repository as a fresh clone has it."""
+"""Test helpers: a copy of the repository as a fresh clone has it, and one of its scripts loaded as a
+module."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,3 +31,13 @@ def copy_repository(root: Path) -> Path:
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, root / name)
     return root
+
+
+def load_script(path: Path, name: str) -> ModuleType:
+    """The script at ``path`` (a file of the repository, not a package module) loaded as the module
+    ``name``, so that a test can call its functions."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,23 +2,17 @@
 fundamental, the market's own flow imbalance, and the metaorder impact at its end and along its
 path, as text and as JSON."""
 
-import importlib.util
 import json
 import re
-from pathlib import Path
+from types import ModuleType
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from repository import ROOT, load_script
 
 
 @pytest.fixture(scope="module")
-def bench():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("realism_benchmark", ROOT / "benchmarks" / "realism.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench() -> ModuleType:
+    return load_script(ROOT / "benchmarks" / "realism.py", "realism_benchmark")
 
 
 # one book, 1.6 hours after the warm-up: two metaorder starts (at 1 h and 1.5 h)

@@ -4,20 +4,17 @@ If this fails after an intended change (engine, agent models, golden.toml), rege
 `python tests/golden/regenerate.py --write` and review the change before committing.
 """
 
-import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+from repository import load_script
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
-def _module():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("golden_regenerate", GOLDEN / "regenerate.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def _module() -> ModuleType:
+    return load_script(GOLDEN / "regenerate.py", "golden_regenerate")
 
 
 @pytest.mark.parametrize("threads", [1, 2])

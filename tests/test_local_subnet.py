@@ -4,7 +4,6 @@ reads."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,6 +13,7 @@ from types import ModuleType
 
 import bittensor as bt
 import pytest
+from repository import load_script
 
 import taos
 from taos.chain.local import LocalChain, parse
@@ -25,11 +25,7 @@ ENV = {**os.environ, "PYTHONPATH": str(Path(taos.__file__).resolve().parents[1])
 
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("local_subnet", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "local_subnet")
 
 
 def ss58(wallets: Path, hotkey: str, coldkey: str = "taos") -> str:

@@ -5,7 +5,6 @@ extension and must not shadow the installed package) and from any other folder; 
 installs only when the sources changed (scripts/install_stamp.py)."""
 
 import asyncio
-import importlib.util
 import json
 import os
 import shutil
@@ -15,11 +14,12 @@ import sys
 import time
 import venv
 from pathlib import Path
+from types import ModuleType
 
 import aiohttp
 import pytest
 from protocol_samples import state
-from repository import copy_repository
+from repository import copy_repository, load_script
 from wallets import validator_and_miner
 
 import taos
@@ -254,12 +254,8 @@ def test_the_install_scripts_check_the_installed_package_from_anywhere(
     shutil.rmtree(cwd / "my agents")
 
 
-def install_stamp():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("install_stamp", ROOT / "scripts" / "install_stamp.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def install_stamp() -> ModuleType:
+    return load_script(ROOT / "scripts" / "install_stamp.py", "install_stamp")
 
 
 def test_install_is_needed_when_the_sources_or_the_installed_package_changed(tmp_path: Path) -> None:
