@@ -662,35 +662,25 @@ def gap_stats(
     series: Sequence[BookSeries], *, warmup_s: float = WARMUP_S, lags_s: Sequence[float] = PINNING_LAGS_S
 ) -> tuple[float, tuple[float, ...]]:
     """The s.d. of ln(mid / fundamental) in bp and its autocorrelation at ``lags_s`` (converted to
-    steps with the series' median step), mean over the books that carry a fundamental. Steps
-    without a mid or a fundamental are left out of the s.d.; a lag's pairs need both ends."""
+    steps with the series' median step; :func:`taos.analysis.stylized.autocorrelation`), mean over
+    the books that carry a fundamental. Steps without a mid or a fundamental are dropped."""
     sds: list[float] = []
     acfs: list[list[float]] = []
     for s in series:
         if s.fundamental is None:
             continue
         after = s.time_ns >= round(warmup_s * S)
-        mid = 0.5 * (s.bid[after] + s.ask[after])
         with np.errstate(all="ignore"):
-            g = np.log(mid / s.fundamental[after]) * 1e4
-        g[~np.isfinite(g)] = np.nan
-        if np.count_nonzero(np.isfinite(g)) < 2:
+            g = np.log(0.5 * (s.bid[after] + s.ask[after]) / s.fundamental[after]) * 1e4
+        g = g[np.isfinite(g)]
+        if g.size < 2:
             continue
         gaps = np.diff(s.time_ns[after])
         step_s = float(np.median(gaps[gaps > 0])) / S if np.any(gaps > 0) else math.nan
-        sds.append(float(np.nanstd(g)))
-        row = []
-        for lag_s in lags_s:
-            k = round(lag_s / step_s) if math.isfinite(step_s) and step_s > 0 else 0
-            if k < 1 or k >= g.size:
-                row.append(math.nan)
-                continue
-            a, b = g[:-k], g[k:]
-            ok = np.isfinite(a) & np.isfinite(b)
-            row.append(
-                float(np.corrcoef(a[ok], b[ok])[0, 1]) if ok.sum() > 2 and np.std(a[ok]) > 0 else math.nan
-            )
-        acfs.append(row)
+        steps = [round(lag / step_s) if step_s > 0 else 0 for lag in lags_s]
+        acf = autocorrelation(g, max([*steps, 1]))
+        sds.append(float(np.std(g)))
+        acfs.append([float(acf[k - 1]) if k >= 1 else math.nan for k in steps])
     if not sds:
         return math.nan, tuple(math.nan for _ in lags_s)
     return _nanmean(sds), tuple(_nanmean([r[i] for r in acfs]) for i in range(len(lags_s)))
