@@ -10,6 +10,7 @@ import re
 import pytest
 
 import taos.local.league as league
+from taos.config import DEFAULT_MINER_TIERS, FeeTier
 
 HOURS, BOOKS = 3.0, 4  # the default league, two seeds
 
@@ -40,8 +41,6 @@ def test_the_verdict_holds(seed: str, preset: str, request: pytest.FixtureReques
     # At these fees every trader loses, mostly its fees: a trader that trades less loses less, so
     # the money says who has skill only before fees. The informed agent (post-only, the first tier's
     # maker fee on all of its volume) earns before fees; it loses less than its fees.
-    from taos.config import DEFAULT_MINER_TIERS
-
     informed = by["informed"]
     assert informed.volume < DEFAULT_MINER_TIERS[1].volume  # the first tier throughout
     assert all(s.pnl < 0 for s in by.values() if s.name in league.TRADING)
@@ -49,8 +48,6 @@ def test_the_verdict_holds(seed: str, preset: str, request: pytest.FixtureReques
 
 
 def test_the_league_runs_with_the_default_markets_fees_or_a_liquid_exchanges() -> None:
-    from taos.config import DEFAULT_MINER_TIERS, FeeTier
-
     assert league.league_config(1, 1.0, 1).fees.miner == DEFAULT_MINER_TIERS
     assert league.league_config(1, 1.0, 1, fees="exchange").fees.miner == (FeeTier(0.0, 0.0002, 0.0005),)
     with pytest.raises(ValueError, match="fees must be one of default, exchange"):

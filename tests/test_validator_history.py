@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from taos.scoring import sharpe
+from taos.scoring import activity_weighted, normalize_sharpe, sharpe, taos_score_batch
 from taos.validator.history import ScoreParams, ScoreState
 from taos.validator.persisted import load_state, state_of
 
@@ -421,17 +421,23 @@ def test_a_state_kept_with_buckets_only_counts_them_until_they_leave_then_exactl
     assert b.volume_24h(72 * S).tolist() == [[10]]
 
 
-def test_a_loss_noisier_than_the_books_typical_one_is_not_raised_by_its_noise() -> None:
-    """Three miners on one book, window 5 (4 returns). A loses 1.5 a step with an s.d. of 1 (Sharpe
-    -3); B loses more, 2 a step, with an s.d. of 4, which alone would raise its Sharpe ratio to -1,
-    above A's; C earns. The typical s.d. is the median, 1, so B's loss counts with that s.d.:
-    2 x (-2) / 1 = -4, below A. The reported Sharpe ratios stay plain."""
-    from taos.scoring import activity_weighted, normalize_sharpe, taos_score_batch
-
+def three_miners_on_one_book(c_traded: float, min_volume: float = 0.0) -> tuple[ScoreState, np.ndarray]:
+    """Window 5 (4 returns) on one book. A loses 1.5 a step with an s.d. of 1 (Sharpe -3); B loses
+    more, 2 a step, with an s.d. of 4 (Sharpe -1); C earns (Sharpe 4). A and B trade 100 a step, C
+    ``c_traded``. Returns the state and the last step's raw scores."""
     st = ScoreState(params(window=5), miners=3, books=1)
     paths = ([100, 99.5, 97, 96.5, 94], [100, 94, 96, 90, 92], [100, 101, 104, 105, 108])
     for i in range(5):
-        st.observe(i + 1, (i + 1) * 5 * S, [[p[i]] for p in paths], [[100 * (i + 1)]] * 3)
+        traded = [[100 * (i + 1)], [100 * (i + 1)], [c_traded * (i + 1)]]
+        raw = st.observe(i + 1, (i + 1) * 5 * S, [[p[i]] for p in paths], traded, min_volume=min_volume)
+    return st, raw
+
+
+def test_a_loss_noisier_than_the_books_typical_one_is_not_raised_by_its_noise() -> None:
+    """B's noise alone would raise its Sharpe ratio (-1) above A's (-3). The typical s.d. is the
+    median, 1, so B's loss counts with that s.d.: 2 x (-2) / 1 = -4, below A. The reported Sharpe
+    ratios stay plain."""
+    st, _ = three_miners_on_one_book(100.0)
     assert st.book_sharpes()[:, 0] == pytest.approx([-3.0, -1.0, 4.0], rel=1e-12)
     expected = taos_score_batch(activity_weighted(st.activity(), normalize_sharpe([[-3.0], [-4.0], [4.0]])))
     assert st.step_scores() == pytest.approx(expected, rel=1e-12)
@@ -441,13 +447,7 @@ def test_a_loss_noisier_than_the_books_typical_one_is_not_raised_by_its_noise() 
 def test_the_typical_noise_counts_only_the_miners_that_traded_enough() -> None:
     """The same book with a minimum volume that only A and B reach: the typical s.d. is then the
     median of 1 and 4 (2.5), and B's loss counts 2 x (-2) / 2.5 = -1.6."""
-    from taos.scoring import activity_weighted, normalize_sharpe, taos_score_batch
-
-    st = ScoreState(params(window=5), miners=3, books=1)
-    paths = ([100, 99.5, 97, 96.5, 94], [100, 94, 96, 90, 92], [100, 101, 104, 105, 108])
-    for i in range(5):
-        traded = [[100 * (i + 1)], [100 * (i + 1)], [i + 1]]
-        raw = st.observe(i + 1, (i + 1) * 5 * S, [[p[i]] for p in paths], traded, min_volume=50.0)
+    st, raw = three_miners_on_one_book(1.0, min_volume=50.0)
     w = activity_weighted(st.activity(), normalize_sharpe([[-3.0], [-1.6], [4.0]]))
     w[2] = 0.0  # C did not trade the minimum volume: its book counts 0
     assert raw == pytest.approx(taos_score_batch(w), rel=1e-12)
