@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -35,9 +36,11 @@ def copy_repository(root: Path) -> Path:
 
 def load_script(path: Path, name: str) -> ModuleType:
     """The script at ``path`` (a file of the repository, not a package module) loaded as the module
-    ``name``, so that a test can call its functions."""
+    ``name``, so that a test can call its functions. The module is registered under ``name`` before
+    it runs, as an import would, so that its dataclasses can resolve their annotations."""
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None, path
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
