@@ -1,0 +1,232 @@
+"""When a latent order book gives the square-root impact law: a model of the theory, not of τaos.
+
+    python benchmarks/latent_book.py [--runs 40] [--json]
+
+The locally linear order book of Donier, Bonart, Mastromatteo & Bouchaud (2015): the net latent
+demand φ(x) (buy volume minus sell volume investors would trade at price x, per tick) diffuses with
+a coefficient D, is cancelled at the rate 1/M (M: the book's memory) and deposited on each side of
+the price (buys below it, sells above it) so that away from the price |φ| → d. Where buyers and
+sellers meet they trade, so φ vanishes at the price and grows linearly next to it over a width
+ξ = √(D·M), with slope L = d/ξ. Market orders (a metaorder and, optionally, an exogenous white order
+flow with no memory) take the latent volume beyond the price.
+
+A metaorder buys Q (as a fraction of the hourly volume) over T = 10 minutes in 120 equal child
+orders; its impact is the price at its end against the same book and flow without it. The sizes are
+those of benchmarks/realism.py (0.1 % to 10 %), and the fitted exponent is printed for each case.
+
+The square root I = √(2Q/L) needs two things (docs/models.md, "What a latent book needs"):
+the metaorder must outrun the latent flux J = D·L = d·ξ/M through the price (Q_min/T ≫ J), and the
+largest impact must stay within the linear part (I(Q_max) ≤ ξ, so Q_max ≤ d·ξ/2); together
+T/M ≪ Q_min/(2·Q_max). For sizes 100 apart over 10 minutes the memory M must be much longer than
+33 hours. The cases below vary the memory and the exogenous flow around one book (ξ = 40 ticks,
+d = 0.0075 of the hourly volume per tick, a 10 % metaorder of about 37 ticks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+STEP_S = 5.0
+METAORDER_S = 600.0
+SIZES = (0.001, 0.003, 0.01, 0.03, 0.1)  # fractions of the hourly volume
+GRID = 3000  # ticks
+EPS = 1e-12
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    # (M, d) per component: latent volume cancelled at the rate 1/M and deposited so that |φ| → d
+    # (hourly volume per tick) away from the price
+    components: tuple[tuple[float, float], ...]
+    noise: float  # s.d. of the exogenous net flow over 10 minutes, fraction of the hourly volume
+    width_ticks: float = 40.0  # ξ of the longest-lived component; all share its diffusion D
+
+
+class LatentBook:
+    """φ per component on a grid of ticks, with the price between the best latent buy and the best
+    latent sell of their sum. Components share the diffusion; a buy of one and a sell of another at
+    the same price trade with each other, as within one component."""
+
+    def __init__(self, case: Case):
+        memories = np.array([m for m, _ in case.components], dtype=float)
+        self.rates = 1.0 / memories
+        self.densities = np.array([d for _, d in case.components], dtype=float)
+        self.diffusion = case.width_ticks**2 / memories.max()
+        self.x = np.arange(GRID, dtype=float)
+        self.price = GRID / 2 + 0.5
+        y = self.x - self.price
+        widths = np.sqrt(self.diffusion * memories)
+        self.phi = -self.densities[:, None] * np.sign(y) * (1.0 - np.exp(-np.abs(y) / widths[:, None]))
+
+    def copy(self) -> LatentBook:
+        other = object.__new__(LatentBook)
+        other.__dict__.update(self.__dict__)
+        other.phi = self.phi.copy()
+        return other
+
+    def _reprice(self) -> None:
+        total = self.phi.sum(axis=0)
+        buys = np.flatnonzero(total > EPS)
+        bid = int(buys[-1]) if len(buys) else 0
+        sells = np.flatnonzero(total[bid + 1 :] < -EPS)
+        ask = bid + 1 + int(sells[0]) if len(sells) else GRID - 1
+        self.price = 0.5 * (bid + ask)
+
+    def _annihilate(self) -> None:
+        """Buys and sells at the same price trade: each level keeps only its net side, shared among
+        the components in proportion to what they held of that side."""
+        phi = self.phi
+        if len(phi) == 1:
+            return
+        pos = np.maximum(phi, 0.0).sum(axis=0)
+        neg = np.maximum(-phi, 0.0).sum(axis=0)
+        net = pos - neg
+        keep_buys = np.divide(net, pos, out=np.zeros_like(net), where=(net > 0) & (pos > 0))
+        keep_sells = np.divide(-net, neg, out=np.zeros_like(net), where=(net < 0) & (neg > 0))
+        self.phi = np.maximum(phi, 0.0) * keep_buys + np.minimum(phi, 0.0) * keep_sells
+
+    def evolve(self, dt: float) -> None:
+        """Diffusion (explicit, stable substeps), then cancellation and deposition over dt."""
+        substeps = max(1, math.ceil(self.diffusion * dt / 0.25))
+        k = self.diffusion * dt / substeps
+        phi = self.phi
+        for _ in range(substeps):
+            phi[:, 1:-1] += k * (phi[:, 2:] - 2.0 * phi[:, 1:-1] + phi[:, :-2])
+        side = np.sign(self.price - self.x)
+        relax = 1.0 - np.exp(-self.rates * dt)
+        phi += relax[:, None] * (self.densities[:, None] * side - phi)
+        self._annihilate()
+        self._reprice()
+
+    def trade(self, volume: float) -> None:
+        """A market order: buys (> 0) take latent sells above the price, sells take buys below."""
+        if volume == 0.0:
+            return
+        total = self.phi.sum(axis=0)
+        if volume > 0:
+            start = math.floor(self.price) + 1
+            levels = np.arange(start, GRID)
+            available = np.maximum(-total[start:], 0.0)
+        else:
+            start = math.ceil(self.price) - 1
+            levels = np.arange(start, -1, -1)
+            available = np.maximum(total[: start + 1][::-1], 0.0)
+        taken = np.cumsum(available)
+        full = int(np.searchsorted(taken, abs(volume)))  # levels emptied
+        self.phi[:, levels[:full]] = 0.0  # each level holds one side only (see _annihilate)
+        if full < len(levels) and available[full] > 0:
+            rest = abs(volume) - (taken[full - 1] if full else 0.0)
+            self.phi[:, levels[full]] *= 1.0 - rest / available[full]
+        self._reprice()
+
+
+def impacts(
+    case: Case, runs: int, warmup_s: float = 4 * 3600.0, seed: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean impact (ticks) and its standard error per size, over `runs` independent books."""
+    rng = np.random.default_rng(seed)
+    steps = int(METAORDER_S / STEP_S)
+    per_step = case.noise / math.sqrt(steps)
+    runs = runs if case.noise > 0 else 1  # without exogenous flow every run is the same
+    found = np.zeros((runs, len(SIZES)))
+    for r in range(runs):
+        book = LatentBook(case)
+        for _ in range(int(warmup_s / STEP_S)):
+            book.evolve(STEP_S)
+            book.trade(rng.normal() * per_step)
+        flow = rng.normal(size=steps) * per_step
+        control = book.copy()
+        for v in flow:
+            control.evolve(STEP_S)
+            control.trade(v)
+        for j, size in enumerate(SIZES):
+            treated = book.copy()
+            for v in flow:
+                treated.evolve(STEP_S)
+                treated.trade(v + size / steps)
+            found[r, j] = treated.price - control.price
+    se = found.std(axis=0) / math.sqrt(runs) if runs > 1 else np.zeros(len(SIZES))
+    return found.mean(axis=0), se
+
+
+def local_exponents(means: np.ndarray) -> list[float]:
+    """The exponent between each pair of neighbouring sizes (NaN where an impact is not positive)."""
+    out = []
+    for j in range(len(SIZES) - 1):
+        a, b = means[j], means[j + 1]
+        out.append(math.log(b / a) / math.log(SIZES[j + 1] / SIZES[j]) if a > 0 and b > 0 else float("nan"))
+    return out
+
+
+def exponent(means: np.ndarray) -> float:
+    """Least-squares slope of log impact on log size (NaN unless every impact is positive)."""
+    if np.any(means <= 0):
+        return float("nan")
+    return float(np.polyfit(np.log(SIZES), np.log(means), 1)[0])
+
+
+DAY = 86400.0
+SLOW = ((30 * DAY, 0.0075),)  # one component with a 30-day memory
+CASES = (
+    Case("memory 30 days, no exogenous flow", SLOW, 0.0),
+    Case("memory 1 day, no exogenous flow", ((DAY, 0.0075),), 0.0),
+    Case("memory 1 hour, no exogenous flow", ((3600.0, 0.0075),), 0.0),
+    Case("memory 30 days, exogenous flow 0.05 %", SLOW, 0.0005),
+    Case("memory 30 days, exogenous flow 0.1 %", SLOW, 0.001),
+    Case("memory 30 days, exogenous flow 0.47 % (the default market's)", SLOW, 0.0047),
+    Case(
+        "memories 30 days + 1 day + 1 hour, exogenous flow 0.47 %",
+        ((30 * DAY, 0.004), (DAY, 0.004), (3600.0, 0.004)),
+        0.0047,
+    ),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=40, help="books per case with an exogenous flow (default 40)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    args = ap.parse_args(argv)
+    if args.runs < 2:
+        ap.error("--runs must be at least 2")
+    results = []
+    for case in CASES:
+        t0 = time.perf_counter()
+        means, se = impacts(case, args.runs)
+        results.append((case, means, se, exponent(means), time.perf_counter() - t0))
+    if args.json:
+        cases = [
+            {
+                "case": case.name,
+                "components": [list(c) for c in case.components],
+                "noise": case.noise,
+                "impact_ticks": means.tolist(),
+                "se_ticks": se.tolist(),
+                "exponent": None if math.isnan(ex) else ex,
+                "local_exponents": [None if math.isnan(e) else e for e in local_exponents(means)],
+                "seconds": secs,
+            }
+            for case, means, se, ex, secs in results
+        ]
+        print(json.dumps({"sizes": list(SIZES), "cases": cases}))
+        return 0
+    print(
+        "latent order book: impact (ticks) of metaorders of 0.1 / 0.3 / 1 / 3 / 10 % of the hourly volume over 10 min"
+    )
+    for case, means, _, ex, secs in results:
+        imp = " ".join(f"{m:6.2f}" for m in means)
+        shown = "n/a (an impact <= 0)" if math.isnan(ex) else f"{ex:.2f}"
+        local = " ".join("  n/a" if math.isnan(e) else f"{e:5.2f}" for e in local_exponents(means))
+        print(f"  {case.name:<62} {imp}   exponent {shown}   between sizes {local}   ({secs:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
