@@ -10,7 +10,8 @@ hour after the warm-up, and a test agent buys (even books) or sells (odd books) 
 the book's volume of the hour before, as market orders every 5 s over 10 minutes; its impact is
 the signed log change of the mid at the end against the same market without the metaorder (the
 same checkpoint run on: the simulation is deterministic), also printed every 100 s of the metaorder.
-The mean impact per size is fitted by a power law (the square-root law: exponent about 0.5).
+The mean impact per size is fitted by a power law (the square-root law: exponent about 0.5), with
+the exponent's bootstrap standard error over the metaorders (each start and book a whole row).
 
 Under the table, the mid's pinning to the fundamental (the s.d. of ln(mid / fundamental) and its
 autocorrelation at 5 s, 1 min and 10 min) and the market's own order-flow imbalance (the s.d. of
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plots", type=Path, default=None, help="write the realism plots into this folder")
     ap.add_argument("--json", action="store_true", help="print the combined facts as JSON")
     a = ap.parse_args(argv)
-    from taos.analysis.realism import PINNING_LAGS_S, Impact, combine, plot_realism, report_text
+    from taos.analysis.realism import PINNING_LAGS_S, Impact, bootstrap_se, combine, plot_realism, report_text
 
     seeds = [int(s) for s in a.seeds.split(",")]
     reports, pins = [], []
@@ -202,18 +203,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seed {seed}: {wall:.0f} s", file=sys.stderr)
         print(report_text(rep).splitlines()[0], file=sys.stderr)
     total = combine(reports)
-    fit = None
+    fit, fit_se = None, None
     if a.impact:
         means = [float(np.nanmean(impacts[f])) for f in FRACTIONS]
         fit = Impact.fit(FRACTIONS, means)
         total.impact_exponent, total.impact_concave = fit.exponent, fit.concave
+        # every start runs every size on the same books, so a row is one (start, book) at all sizes
+        starts = np.column_stack([impacts[f] for f in FRACTIONS])
+        fit_se = bootstrap_se(starts, lambda m: Impact.fit(FRACTIONS, m.tolist()).exponent)
     pinning = {
         "gap_sd_bp": [p.gap_sd_bp for p in pins],
         "gap_acf": {f"{lag:g}s": [p.gap_acf[i] for p in pins] for i, lag in enumerate(PINNING_LAGS_S)},
         "flow_imbalance": [p.imbalance for p in pins],
     }
     if a.json:
-        print(json.dumps({**total.as_dict(), "pinning_by_seed": pinning}, indent=1))
+        se = None if fit_se is None or not math.isfinite(fit_se) else fit_se
+        print(json.dumps({**total.as_dict(), "impact_exponent_se": se, "pinning_by_seed": pinning}, indent=1))
     else:
         print(report_text(total))
         print(pinning_text(pins, PINNING_LAGS_S))
@@ -226,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"  impact {f:>6.3f} of hourly volume: {np.nanmean(v) * 1e4:+.2f} bp (± {se * 1e4:.2f}); "
                     f"every {PATH_S:g} s: " + " ".join(f"{x:+.2f}" for x in path)
                 )
+            print(
+                f"  impact exponent {fit.exponent:.2f} ± {fit_se:.2f} (bootstrap over the {len(impacts[FRACTIONS[0]])}"
+                f" metaorders of each size, by start and book)"
+            )
     if a.plots is not None:
         for p in plot_realism(total, a.plots, fit):
             print(f"wrote {p}", file=sys.stderr)

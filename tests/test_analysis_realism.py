@@ -17,6 +17,7 @@ from taos.analysis.realism import (
     Impact,
     Recorder,
     book_facts,
+    bootstrap_se,
     checks,
     combine,
     flow_imbalance,
@@ -188,3 +189,41 @@ def test_summary_json_holds_the_facts_the_run_folder_gives_back(tmp_path: Path) 
 def test_a_writer_without_a_miner_base_writes_no_facts(tmp_path: Path) -> None:
     rec, _ = record_run(tmp_path, 3)
     assert rec.summary["realism"] is None
+
+
+# --- bootstrap_se: the error of a statistic of the mean impacts, resampling whole starts
+
+
+def test_bootstrap_se_is_zero_for_identical_starts_and_nan_for_one() -> None:
+    rows = np.tile([1.0, 2.0, 4.0], (6, 1))
+    assert bootstrap_se(rows, lambda m: float(m[2] / m[0])) == pytest.approx(0.0, abs=1e-15)
+    assert math.isnan(bootstrap_se(rows[:1], lambda m: float(m[0])))
+
+
+def test_bootstrap_se_of_a_mean_is_near_its_standard_error() -> None:
+    x = np.random.default_rng(4).normal(size=(400, 1))
+    se = bootstrap_se(x, lambda m: float(m[0]), resamples=1000)
+    assert se == pytest.approx(x.std() / 20, rel=0.15)  # s.d. / sqrt(400)
+
+
+def test_bootstrap_se_keeps_the_sizes_of_a_start_together() -> None:
+    # the second size is always twice the first, start by start: resampled whole, the ratio of the
+    # means never moves; resampled column by column it would
+    first = np.random.default_rng(5).uniform(1, 10, size=30)
+    rows = np.column_stack([first, 2 * first])
+    assert bootstrap_se(rows, lambda m: float(m[1] / m[0])) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_bootstrap_se_leaves_nan_cells_out_and_needs_finite_statistics() -> None:
+    rows = np.array([[1.0, np.nan], [1.0, 3.0], [1.0, 3.0], [1.0, 3.0]])
+    assert bootstrap_se(rows, lambda m: float(m[1])) == pytest.approx(0.0, abs=1e-15)
+    assert math.isnan(bootstrap_se(np.ones((5, 2)), lambda m: math.nan))
+
+
+@pytest.mark.parametrize(
+    ("samples", "resamples", "why"),
+    [(np.ones(5), 100, "must be a 2-D array"), (np.ones((5, 2)), 1, "resamples must be at least 2")],
+)
+def test_bootstrap_se_refuses_bad_shapes_and_counts(samples, resamples, why) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match=why):
+        bootstrap_se(samples, lambda m: 0.0, resamples=resamples)

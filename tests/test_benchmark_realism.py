@@ -1,6 +1,6 @@
 """benchmarks/realism.py end to end on a short market: the realism table, the mid's pinning to the
 fundamental, the market's own flow imbalance, and the metaorder impact at its end and along its
-path, as text and as JSON."""
+path with the fitted exponent's bootstrap error, as text and as JSON."""
 
 import json
 import re
@@ -15,8 +15,8 @@ def bench() -> ModuleType:
     return load_script(ROOT / "benchmarks" / "realism.py", "realism_benchmark")
 
 
-# one book, 1.6 hours after the warm-up: two metaorder starts (at 1 h and 1.5 h)
-ARGS = ["--seeds", "1", "--books", "1", "--hours", "1.6", "--impact"]
+# two books, 1.6 hours after the warm-up: one metaorder start (at 1 h) on each
+ARGS = ["--seeds", "1", "--books", "2", "--hours", "1.6", "--impact"]
 
 
 def test_the_text_report_has_the_pinning_and_every_size_with_its_path(bench, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -32,13 +32,19 @@ def test_the_text_report_has_the_pinning_and_every_size_with_its_path(bench, cap
     for _, end, path in sizes:
         points = path.split()
         assert len(points) == 6 and points[-1] == end  # the path's last point is the end
+    # 1 start x 2 books per size; the exponent's error from resampling them
+    fit = re.search(r"impact exponent ([0-9.-]+) ± ([0-9.]+) \(bootstrap over the 2 metaorders", out)
+    assert fit is not None, out
+    assert float(fit.group(2)) >= 0
 
 
 def test_the_json_report_carries_the_pinning_by_seed(bench, capsys) -> None:  # type: ignore[no-untyped-def]
     assert bench.main([*ARGS[:-1], "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     pin = data["pinning_by_seed"]
-    assert len(pin["gap_sd_bp"]) == 1 and pin["gap_sd_bp"][0] > 0
+    assert len(pin["gap_sd_bp"]) == 1 and pin["gap_sd_bp"][0] > 0  # one seed
     assert set(pin["gap_acf"]) == {"5s", "60s", "600s"}
     assert 0 < pin["flow_imbalance"][0] < 1
-    assert data["impact_exponent"] is None  # no metaorders without --impact
+    assert (
+        data["impact_exponent"] is None and data["impact_exponent_se"] is None
+    )  # no metaorders without --impact

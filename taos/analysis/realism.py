@@ -728,3 +728,28 @@ class Impact:
     @property
     def concave(self) -> bool:
         return bool(math.isfinite(self.exponent) and self.exponent < 1)
+
+
+def bootstrap_se(
+    samples: np.ndarray, statistic: Callable[[np.ndarray], float], resamples: int = 400, seed: int = 0
+) -> float:
+    """Bootstrap standard error of ``statistic(column means of samples)``: the rows (one metaorder
+    start, with its impact at every size) are resampled with replacement, keeping each row whole so
+    that sizes measured from the same start stay paired. NaN cells are left out of the means. NaN
+    with fewer than two rows, or when under half of the resamples give a finite statistic."""
+    rows = np.asarray(samples, dtype=float)
+    if rows.ndim != 2:
+        raise ValueError(f"samples must be a 2-D array (starts x sizes), got {rows.ndim} dimension(s)")
+    if resamples < 2:
+        raise ValueError(f"resamples must be at least 2, got {resamples}")
+    if len(rows) < 2:
+        return math.nan
+    rng = np.random.default_rng(seed)
+    values = []
+    for pick in rng.integers(0, len(rows), size=(resamples, len(rows))):
+        chosen = rows[pick]
+        counts = np.isfinite(chosen).sum(axis=0)
+        means = np.where(counts > 0, np.nansum(chosen, axis=0) / np.maximum(counts, 1), np.nan)
+        values.append(statistic(means))
+    finite = np.array([v for v in values if math.isfinite(v)])
+    return float(finite.std()) if 2 * len(finite) >= resamples else math.nan
