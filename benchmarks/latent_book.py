@@ -1,6 +1,6 @@
 """When a latent order book gives the square-root impact law: a model of the theory, not of τaos.
 
-    python benchmarks/latent_book.py [--runs 40] [--json]
+    python benchmarks/latent_book.py [--runs 160] [--hours 8] [--json]
 
 The locally linear order book of Donier, Bonart, Mastromatteo & Bouchaud (2015): the net latent
 demand φ(x) (buy volume minus sell volume investors would trade at price x, per tick) diffuses with
@@ -19,7 +19,13 @@ the metaorder must outrun the latent flux J = D·L = d·ξ/M through the price (
 largest impact must stay within the linear part (I(Q_max) ≤ ξ, so Q_max ≤ d·ξ/2); together
 T/M ≪ Q_min/(2·Q_max). For sizes 100 apart over 10 minutes the memory M must be much longer than
 33 hours. The cases below vary the memory and the exogenous flow around one book (ξ = 40 ticks,
-d = 0.0075 of the hourly volume per tick, a 10 % metaorder of about 37 ticks).
+d = 0.0075 of the hourly volume per tick, a 10 % metaorder of about 37 ticks), and two books of
+three memories (hours to days; Benzaquen & Bouchaud, arXiv:1710.03734).
+
+A latent book also pushes a displaced price back. For the cases with a flow, one book runs for
+--hours under the flow alone, and the report gives its price's 1-minute changes (s.d. and lag-1
+autocorrelation) and the lag-1 autocorrelation of 1-minute returns of a price that also moves with
+the default market's fundamental: whether the bounce would break the realism target |ρ₁| ≤ 0.10.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+
+from taos.analysis.realism import bootstrap_se
 
 STEP_S = 5.0
 METAORDER_S = 600.0
@@ -131,6 +139,13 @@ def impacts(
     case: Case, runs: int, warmup_s: float = 4 * 3600.0, seed: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean impact (ticks) and its standard error per size, over `runs` independent books."""
+    found = impacts_per_run(case, runs, warmup_s, seed)
+    se = found.std(axis=0) / math.sqrt(len(found)) if len(found) > 1 else np.zeros(len(SIZES))
+    return found.mean(axis=0), se
+
+
+def impacts_per_run(case: Case, runs: int, warmup_s: float = 4 * 3600.0, seed: int = 1) -> np.ndarray:
+    """Each book's impact (ticks) per size: one row per book (one book without an exogenous flow)."""
     rng = np.random.default_rng(seed)
     steps = int(METAORDER_S / STEP_S)
     per_step = case.noise / math.sqrt(steps)
@@ -152,8 +167,44 @@ def impacts(
                 treated.evolve(STEP_S)
                 treated.trade(v + size / steps)
             found[r, j] = treated.price - control.price
-    se = found.std(axis=0) / math.sqrt(runs) if runs > 1 else np.zeros(len(SIZES))
-    return found.mean(axis=0), se
+    return found
+
+
+# The default market's fundamental moves 1.2 % a day at a price of 300 with a tick of 0.01: a
+# 1-minute s.d. of 300 * 0.012 * sqrt(60 / 86400) / 0.01 = 9.49 ticks.
+FUNDAMENTAL_MINUTE_TICKS = 300 * 0.012 * math.sqrt(60 / 86400) / 0.01
+
+
+def bounce(
+    case: Case, hours: float = 8.0, warmup_s: float = 4 * 3600.0, seed: int = 2
+) -> tuple[float, float]:
+    """The price's 1-minute changes in the book's own frame under the exogenous flow alone: their
+    s.d. (ticks) and lag-1 autocorrelation, over `hours` after the warm-up."""
+    rng = np.random.default_rng(seed)
+    per_step = case.noise / math.sqrt(METAORDER_S / STEP_S)
+    book = LatentBook(case)
+    for _ in range(int(warmup_s / STEP_S)):
+        book.evolve(STEP_S)
+        book.trade(rng.normal() * per_step)
+    prices = []
+    per_minute = int(60 / STEP_S)
+    for k in range(int(hours * 3600 / STEP_S)):
+        book.evolve(STEP_S)
+        book.trade(rng.normal() * per_step)
+        if k % per_minute == per_minute - 1:
+            prices.append(book.price)
+    changes = np.diff(prices)
+    if changes.std() == 0:
+        return 0.0, float("nan")
+    return float(changes.std()), float(np.corrcoef(changes[:-1], changes[1:])[0, 1])
+
+
+def implied_rho1(sd: float, acf1: float, fundamental_sd: float = FUNDAMENTAL_MINUTE_TICKS) -> float:
+    """Lag-1 autocorrelation of 1-minute returns of a price that is a fundamental (independent
+    1-minute moves of s.d. fundamental_sd) plus a book-frame part with these 1-minute changes."""
+    if sd == 0:
+        return 0.0
+    return acf1 * sd**2 / (sd**2 + fundamental_sd**2)
 
 
 def local_exponents(means: np.ndarray) -> list[float]:
@@ -186,22 +237,42 @@ CASES = (
         ((30 * DAY, 0.004), (DAY, 0.004), (3600.0, 0.004)),
         0.0047,
     ),
+    Case(
+        "memories 30 days + 1 day + 1 hour (d = 0.015 each), flow 0.47 %",
+        ((30 * DAY, 0.015), (DAY, 0.015), (3600.0, 0.015)),
+        0.0047,
+    ),
 )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=40, help="books per case with an exogenous flow (default 40)")
+    ap.add_argument(
+        "--runs", type=int, default=160, help="books per case with an exogenous flow (default 160)"
+    )
+    ap.add_argument(
+        "--hours", type=float, default=8.0, help="hours of flow for the bounce figures (default 8)"
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = ap.parse_args(argv)
     if args.runs < 2:
         ap.error("--runs must be at least 2")
+    if not 0.5 <= args.hours <= 1000:
+        ap.error("--hours must be between 0.5 and 1000")
     results = []
     for case in CASES:
         t0 = time.perf_counter()
-        means, se = impacts(case, args.runs)
-        results.append((case, means, se, exponent(means), time.perf_counter() - t0))
+        found = impacts_per_run(case, args.runs)
+        means = found.mean(axis=0)
+        se = found.std(axis=0) / math.sqrt(len(found)) if len(found) > 1 else np.zeros(len(SIZES))
+        sd, acf1 = bounce(case, args.hours) if case.noise > 0 else (float("nan"), float("nan"))
+        fit = (exponent(means), bootstrap_se(found, exponent) if len(found) > 1 else 0.0)
+        results.append((case, means, se, fit, sd, acf1, time.perf_counter() - t0))
     if args.json:
+
+        def num(x: float) -> float | None:
+            return None if math.isnan(x) else x
+
         cases = [
             {
                 "case": case.name,
@@ -209,22 +280,39 @@ def main(argv: list[str] | None = None) -> int:
                 "noise": case.noise,
                 "impact_ticks": means.tolist(),
                 "se_ticks": se.tolist(),
-                "exponent": None if math.isnan(ex) else ex,
-                "local_exponents": [None if math.isnan(e) else e for e in local_exponents(means)],
+                "exponent": num(ex[0]),
+                "exponent_se": num(ex[1]),
+                "local_exponents": [num(e) for e in local_exponents(means)],
+                "bounce": None
+                if case.noise == 0
+                else {"minute_sd_ticks": sd, "acf1": num(acf1), "implied_rho1": implied_rho1(sd, acf1)},
                 "seconds": secs,
             }
-            for case, means, se, ex, secs in results
+            for case, means, se, ex, sd, acf1, secs in results
         ]
-        print(json.dumps({"sizes": list(SIZES), "cases": cases}))
+        print(
+            json.dumps(
+                {"sizes": list(SIZES), "fundamental_minute_ticks": FUNDAMENTAL_MINUTE_TICKS, "cases": cases}
+            )
+        )
         return 0
     print(
         "latent order book: impact (ticks) of metaorders of 0.1 / 0.3 / 1 / 3 / 10 % of the hourly volume over 10 min"
     )
-    for case, means, _, ex, secs in results:
+    for case, means, _, ex, _, _, secs in results:
         imp = " ".join(f"{m:6.2f}" for m in means)
-        shown = "n/a (an impact <= 0)" if math.isnan(ex) else f"{ex:.2f}"
+        shown = "n/a (an impact <= 0)" if math.isnan(ex[0]) else f"{ex[0]:.2f} ± {ex[1]:.2f}"
         local = " ".join("  n/a" if math.isnan(e) else f"{e:5.2f}" for e in local_exponents(means))
-        print(f"  {case.name:<62} {imp}   exponent {shown}   between sizes {local}   ({secs:.0f} s)")
+        print(f"  {case.name:<66} {imp}   exponent {shown}   between sizes {local}   ({secs:.0f} s)")
+    print(
+        f"the price in the book's frame under the exogenous flow alone ({args.hours:g} h): s.d. of its 1-minute change,"
+        f" that change's lag-1 autocorrelation, and the lag-1 autocorrelation of 1-minute returns of a price that"
+        f" also moves with a fundamental of {FUNDAMENTAL_MINUTE_TICKS:.2f} ticks a minute (the default market's)"
+    )
+    for case, _, _, _, sd, acf1, _ in results:
+        if case.noise > 0:
+            ac = "n/a (it does not move)" if math.isnan(acf1) else f"{acf1:+.2f}"
+            print(f"  {case.name:<66} s.d. {sd:5.2f} ticks   acf {ac}   rho1 {implied_rho1(sd, acf1):+.3f}")
     return 0
 
 

@@ -97,23 +97,54 @@ def test_the_exponents_need_positive_impacts(lb) -> None:  # type: ignore[no-unt
     )
 
 
-def test_the_report_as_json_and_text(lb, capsys) -> None:  # type: ignore[no-untyped-def]
-    assert lb.main(["--runs", "2", "--json"]) == 0
+def test_the_report_as_json_and_text(lb, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # three of the cases: without an exogenous flow (one too short-lived to move), and with one (all
+    # eight take too long for a test)
+    monkeypatch.setattr(lb, "CASES", (lb.CASES[0], lb.CASES[2], lb.CASES[3]))
+    assert lb.main(["--runs", "2", "--hours", "0.5", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["sizes"] == list(lb.SIZES)
     assert [c["case"] for c in data["cases"]] == [c.name for c in lb.CASES]
     for c in data["cases"]:
         assert len(c["impact_ticks"]) == len(lb.SIZES) == len(c["se_ticks"])
         assert c["exponent"] is None or 0 < c["exponent"] < 3
+        assert c["exponent_se"] is None or c["exponent_se"] >= 0
         assert len(c["local_exponents"]) == len(lb.SIZES) - 1
-    assert lb.main(["--runs", "2"]) == 0
+        if c["noise"] == 0:
+            assert c["bounce"] is None
+        else:
+            assert c["bounce"]["minute_sd_ticks"] > 0 and -1 <= c["bounce"]["implied_rho1"] <= 1
+    assert data["fundamental_minute_ticks"] == pytest.approx(9.49, abs=0.005)
+    assert lb.main(["--runs", "2", "--hours", "0.5"]) == 0
     out = capsys.readouterr().out
     assert out.count("exponent") == len(lb.CASES)
+    assert out.count("rho1") == sum(c.noise > 0 for c in lb.CASES)
     assert "n/a (an impact <= 0)" in out  # the 1-hour memory
 
 
-def test_too_few_runs_are_refused(lb, capsys) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("args", "why"),
+    [
+        (["--runs", "1"], "--runs must be at least 2"),
+        (["--hours", "0.1"], "--hours must be between 0.5 and 1000"),
+    ],
+)
+def test_bad_arguments_are_refused(lb, capsys, args, why) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(SystemExit) as e:
-        lb.main(["--runs", "1"])
+        lb.main(args)
     assert e.value.code == 2
-    assert "--runs must be at least 2" in capsys.readouterr().err
+    assert why in capsys.readouterr().err
+
+
+def test_the_price_bounces_in_the_book_frame(lb) -> None:  # type: ignore[no-untyped-def]
+    sd, acf1 = lb.bounce(lb.Case("t", THREE, 0.0047), hours=2.0)
+    assert sd > 0 and acf1 < -0.1  # the book pushes a displaced price back: mean reversion
+    # a book too deep for the flow to move does not move, and has no autocorrelation
+    sd, acf1 = lb.bounce(lb.Case("t", ((3600.0, 10.0),), 0.0047), hours=0.5)
+    assert sd == 0 and math.isnan(acf1)
+
+
+def test_the_implied_rho1_weighs_the_bounce_by_its_share_of_the_variance(lb) -> None:  # type: ignore[no-untyped-def]
+    assert lb.implied_rho1(3.0, -0.4, fundamental_sd=4.0) == pytest.approx(-0.4 * 9 / 25)
+    assert lb.implied_rho1(0.0, float("nan")) == 0.0
+    assert lb.implied_rho1(1e6, -0.4) == pytest.approx(-0.4)
