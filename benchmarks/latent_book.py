@@ -31,6 +31,7 @@ the default market's fundamental: whether the bounce would break the realism tar
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import time
@@ -38,7 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from taos.analysis.realism import bootstrap_se
+from taos.analysis.realism import Impact, bootstrap_se
+from taos.analysis.stylized import autocorrelation
 
 STEP_S = 5.0
 METAORDER_S = 600.0
@@ -74,9 +76,8 @@ class LatentBook:
         self.phi = -self.densities[:, None] * np.sign(y) * (1.0 - np.exp(-np.abs(y) / widths[:, None]))
 
     def copy(self) -> LatentBook:
-        other = object.__new__(LatentBook)
-        other.__dict__.update(self.__dict__)
-        other.phi = self.phi.copy()
+        other = copy.copy(self)
+        other.phi = self.phi.copy()  # the only state that changes
         return other
 
     def _reprice(self) -> None:
@@ -194,9 +195,7 @@ def bounce(
         if k % per_minute == per_minute - 1:
             prices.append(book.price)
     changes = np.diff(prices)
-    if changes.std() == 0:
-        return 0.0, float("nan")
-    return float(changes.std()), float(np.corrcoef(changes[:-1], changes[1:])[0, 1])
+    return float(changes.std()), float(autocorrelation(changes, 1)[0])  # NaN if it never moved
 
 
 def implied_rho1(sd: float, acf1: float, fundamental_sd: float = FUNDAMENTAL_MINUTE_TICKS) -> float:
@@ -217,10 +216,11 @@ def local_exponents(means: np.ndarray) -> list[float]:
 
 
 def exponent(means: np.ndarray) -> float:
-    """Least-squares slope of log impact on log size (NaN unless every impact is positive)."""
+    """The realism benchmark's power-law fit, but NaN unless every impact is positive (a size that
+    does not move the price is no point on a power law)."""
     if np.any(means <= 0):
         return float("nan")
-    return float(np.polyfit(np.log(SIZES), np.log(means), 1)[0])
+    return Impact.fit(SIZES, means.tolist()).exponent
 
 
 DAY = 86400.0
