@@ -176,11 +176,17 @@ def impacts_per_run(case: Case, runs: int, warmup_s: float = 4 * 3600.0, seed: i
 FUNDAMENTAL_MINUTE_TICKS = 300 * 0.012 * math.sqrt(60 / 86400) / 0.01
 
 
-def bounce(
-    case: Case, hours: float = 8.0, warmup_s: float = 4 * 3600.0, seed: int = 2
-) -> tuple[float, float]:
-    """The price's 1-minute changes in the book's own frame under the exogenous flow alone: their
-    s.d. (ticks) and lag-1 autocorrelation, over `hours` after the warm-up."""
+@dataclass(frozen=True)
+class Bounce:
+    """How the price moves in the book's own frame under the exogenous flow alone (ticks)."""
+
+    minute_sd: float  # s.d. of its 1-minute change
+    acf1: float  # lag-1 autocorrelation of that change (NaN if it never moved)
+    level_sd: float  # s.d. of the price itself: how far it strays from the book's frame
+
+
+def bounce(case: Case, hours: float = 8.0, warmup_s: float = 4 * 3600.0, seed: int = 2) -> Bounce:
+    """The price in the book's own frame, once a minute for `hours` after the warm-up."""
     rng = np.random.default_rng(seed)
     per_step = case.noise / math.sqrt(METAORDER_S / STEP_S)
     book = LatentBook(case)
@@ -195,7 +201,7 @@ def bounce(
         if k % per_minute == per_minute - 1:
             prices.append(book.price)
     changes = np.diff(prices)
-    return float(changes.std()), float(autocorrelation(changes, 1)[0])  # NaN if it never moved
+    return Bounce(float(changes.std()), float(autocorrelation(changes, 1)[0]), float(np.std(prices)))
 
 
 def implied_rho1(sd: float, acf1: float, fundamental_sd: float = FUNDAMENTAL_MINUTE_TICKS) -> float:
@@ -265,9 +271,9 @@ def main(argv: list[str] | None = None) -> int:
         found = impacts_per_run(case, args.runs)
         means = found.mean(axis=0)
         se = found.std(axis=0) / math.sqrt(len(found)) if len(found) > 1 else np.zeros(len(SIZES))
-        sd, acf1 = bounce(case, args.hours) if case.noise > 0 else (float("nan"), float("nan"))
+        moves = bounce(case, args.hours) if case.noise > 0 else None
         fit = (exponent(means), bootstrap_se(found, exponent) if len(found) > 1 else 0.0)
-        results.append((case, means, se, fit, sd, acf1, time.perf_counter() - t0))
+        results.append((case, means, se, fit, moves, time.perf_counter() - t0))
     if args.json:
 
         def num(x: float) -> float | None:
@@ -284,11 +290,16 @@ def main(argv: list[str] | None = None) -> int:
                 "exponent_se": num(ex[1]),
                 "local_exponents": [num(e) for e in local_exponents(means)],
                 "bounce": None
-                if case.noise == 0
-                else {"minute_sd_ticks": sd, "acf1": num(acf1), "implied_rho1": implied_rho1(sd, acf1)},
+                if moves is None
+                else {
+                    "minute_sd_ticks": moves.minute_sd,
+                    "acf1": num(moves.acf1),
+                    "implied_rho1": implied_rho1(moves.minute_sd, moves.acf1),
+                    "level_sd_ticks": moves.level_sd,
+                },
                 "seconds": secs,
             }
-            for case, means, se, ex, sd, acf1, secs in results
+            for case, means, se, ex, moves, secs in results
         ]
         print(
             json.dumps(
@@ -299,20 +310,25 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "latent order book: impact (ticks) of metaorders of 0.1 / 0.3 / 1 / 3 / 10 % of the hourly volume over 10 min"
     )
-    for case, means, _, ex, _, _, secs in results:
+    for case, means, _, ex, _, secs in results:
         imp = " ".join(f"{m:6.2f}" for m in means)
         shown = "n/a (an impact <= 0)" if math.isnan(ex[0]) else f"{ex[0]:.2f} ± {ex[1]:.2f}"
         local = " ".join("  n/a" if math.isnan(e) else f"{e:5.2f}" for e in local_exponents(means))
         print(f"  {case.name:<66} {imp}   exponent {shown}   between sizes {local}   ({secs:.0f} s)")
     print(
         f"the price in the book's frame under the exogenous flow alone ({args.hours:g} h): s.d. of its 1-minute change,"
-        f" that change's lag-1 autocorrelation, and the lag-1 autocorrelation of 1-minute returns of a price that"
-        f" also moves with a fundamental of {FUNDAMENTAL_MINUTE_TICKS:.2f} ticks a minute (the default market's)"
+        f" that change's lag-1 autocorrelation, the lag-1 autocorrelation of 1-minute returns of a price that"
+        f" also moves with a fundamental of {FUNDAMENTAL_MINUTE_TICKS:.2f} ticks a minute (the default market's),"
+        f" and the s.d. of the price itself (how far it strays from a book that moves with the fundamental)"
     )
-    for case, _, _, _, sd, acf1, _ in results:
-        if case.noise > 0:
-            ac = "n/a (it does not move)" if math.isnan(acf1) else f"{acf1:+.2f}"
-            print(f"  {case.name:<66} s.d. {sd:5.2f} ticks   acf {ac}   rho1 {implied_rho1(sd, acf1):+.3f}")
+    for case, _, _, _, moves, _ in results:
+        if moves is not None:
+            ac = "n/a (it does not move)" if math.isnan(moves.acf1) else f"{moves.acf1:+.2f}"
+            rho1 = implied_rho1(moves.minute_sd, moves.acf1)
+            print(
+                f"  {case.name:<66} s.d. {moves.minute_sd:6.2f} ticks   acf {ac}   rho1 {rho1:+.3f}"
+                f"   level s.d. {moves.level_sd:6.1f} ticks"
+            )
     return 0
 
 

@@ -114,11 +114,12 @@ def test_the_report_as_json_and_text(lb, capsys, monkeypatch) -> None:  # type: 
             assert c["bounce"] is None
         else:
             assert c["bounce"]["minute_sd_ticks"] > 0 and -1 <= c["bounce"]["implied_rho1"] <= 1
+            assert c["bounce"]["level_sd_ticks"] > 0
     assert data["fundamental_minute_ticks"] == pytest.approx(9.49, abs=0.005)
     assert lb.main(["--runs", "2", "--hours", "0.5"]) == 0
     out = capsys.readouterr().out
     assert out.count("exponent") == len(lb.CASES)
-    assert out.count("rho1") == sum(c.noise > 0 for c in lb.CASES)
+    assert out.count("rho1") == out.count("level s.d.") == sum(c.noise > 0 for c in lb.CASES)
     assert "n/a (an impact <= 0)" in out  # the 1-hour memory
 
 
@@ -137,11 +138,15 @@ def test_bad_arguments_are_refused(lb, capsys, args, why) -> None:  # type: igno
 
 
 def test_the_price_bounces_in_the_book_frame(lb) -> None:  # type: ignore[no-untyped-def]
-    sd, acf1 = lb.bounce(lb.Case("t", THREE, 0.0047), hours=2.0)
-    assert sd > 0 and acf1 < -0.1  # the book pushes a displaced price back: mean reversion
+    moves = lb.bounce(lb.Case("t", THREE, 0.0047), hours=2.0)
+    assert moves.minute_sd > 0 and moves.acf1 < -0.1  # the book pushes a displaced price back
+    assert moves.level_sd > 0
+    # a deeper book strays less
+    deep = lb.bounce(lb.Case("t", tuple((m, 4 * d) for m, d in THREE), 0.0047), hours=2.0)
+    assert 0 < deep.level_sd < moves.level_sd and deep.minute_sd < moves.minute_sd
     # a book too deep for the flow to move does not move, and has no autocorrelation
-    sd, acf1 = lb.bounce(lb.Case("t", ((3600.0, 10.0),), 0.0047), hours=0.5)
-    assert sd == 0 and math.isnan(acf1)
+    still = lb.bounce(lb.Case("t", ((3600.0, 10.0),), 0.0047), hours=0.5)
+    assert still.minute_sd == 0 and still.level_sd == 0 and math.isnan(still.acf1)
 
 
 def test_the_implied_rho1_weighs_the_bounce_by_its_share_of_the_variance(lb) -> None:  # type: ignore[no-untyped-def]
