@@ -114,6 +114,11 @@ class LatentBook:
         self._annihilate()
         self._reprice()
 
+    def step(self, volume: float) -> None:
+        """One step of the model: STEP_S of evolution, then a market order of this volume."""
+        self.evolve(STEP_S)
+        self.trade(volume)
+
     def trade(self, volume: float) -> None:
         """A market order: buys (> 0) take latent sells above the price, sells take buys below."""
         if volume == 0.0:
@@ -136,37 +141,48 @@ class LatentBook:
         self._reprice()
 
 
+def flow_per_step(case: Case) -> float:
+    """s.d. of the exogenous net flow in one step (its 10-minute s.d. is case.noise)."""
+    return case.noise / math.sqrt(METAORDER_S / STEP_S)
+
+
+def warmed_book(case: Case, rng: np.random.Generator, warmup_s: float) -> LatentBook:
+    """A book from its stationary profile, run for warmup_s under the exogenous flow."""
+    book = LatentBook(case)
+    for _ in range(int(warmup_s / STEP_S)):
+        book.step(rng.normal() * flow_per_step(case))
+    return book
+
+
+def mean_and_se(found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean impact per size and its standard error (0 for a single book)."""
+    se = found.std(axis=0) / math.sqrt(len(found)) if len(found) > 1 else np.zeros(found.shape[1])
+    return found.mean(axis=0), se
+
+
 def impacts(
     case: Case, runs: int, warmup_s: float = 4 * 3600.0, seed: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean impact (ticks) and its standard error per size, over `runs` independent books."""
-    found = impacts_per_run(case, runs, warmup_s, seed)
-    se = found.std(axis=0) / math.sqrt(len(found)) if len(found) > 1 else np.zeros(len(SIZES))
-    return found.mean(axis=0), se
+    return mean_and_se(impacts_per_run(case, runs, warmup_s, seed))
 
 
 def impacts_per_run(case: Case, runs: int, warmup_s: float = 4 * 3600.0, seed: int = 1) -> np.ndarray:
     """Each book's impact (ticks) per size: one row per book (one book without an exogenous flow)."""
     rng = np.random.default_rng(seed)
     steps = int(METAORDER_S / STEP_S)
-    per_step = case.noise / math.sqrt(steps)
     runs = runs if case.noise > 0 else 1  # without exogenous flow every run is the same
     found = np.zeros((runs, len(SIZES)))
     for r in range(runs):
-        book = LatentBook(case)
-        for _ in range(int(warmup_s / STEP_S)):
-            book.evolve(STEP_S)
-            book.trade(rng.normal() * per_step)
-        flow = rng.normal(size=steps) * per_step
+        book = warmed_book(case, rng, warmup_s)
+        flow = rng.normal(size=steps) * flow_per_step(case)
         control = book.copy()
         for v in flow:
-            control.evolve(STEP_S)
-            control.trade(v)
+            control.step(v)
         for j, size in enumerate(SIZES):
             treated = book.copy()
             for v in flow:
-                treated.evolve(STEP_S)
-                treated.trade(v + size / steps)
+                treated.step(v + size / steps)
             found[r, j] = treated.price - control.price
     return found
 
@@ -188,16 +204,11 @@ class Bounce:
 def bounce(case: Case, hours: float = 8.0, warmup_s: float = 4 * 3600.0, seed: int = 2) -> Bounce:
     """The price in the book's own frame, once a minute for `hours` after the warm-up."""
     rng = np.random.default_rng(seed)
-    per_step = case.noise / math.sqrt(METAORDER_S / STEP_S)
-    book = LatentBook(case)
-    for _ in range(int(warmup_s / STEP_S)):
-        book.evolve(STEP_S)
-        book.trade(rng.normal() * per_step)
+    book = warmed_book(case, rng, warmup_s)
     prices = []
     per_minute = int(60 / STEP_S)
     for k in range(int(hours * 3600 / STEP_S)):
-        book.evolve(STEP_S)
-        book.trade(rng.normal() * per_step)
+        book.step(rng.normal() * flow_per_step(case))
         if k % per_minute == per_minute - 1:
             prices.append(book.price)
     changes = np.diff(prices)
@@ -269,8 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     for case in CASES:
         t0 = time.perf_counter()
         found = impacts_per_run(case, args.runs)
-        means = found.mean(axis=0)
-        se = found.std(axis=0) / math.sqrt(len(found)) if len(found) > 1 else np.zeros(len(SIZES))
+        means, se = mean_and_se(found)
         moves = bounce(case, args.hours) if case.noise > 0 else None
         fit = (exponent(means), bootstrap_se(found, exponent) if len(found) > 1 else 0.0)
         results.append((case, means, se, fit, moves, time.perf_counter() - t0))
