@@ -983,8 +983,11 @@ _ACTIVITY: dict[str, tuple[str, float, float]] = {
     "market_maker": ("period_s", 1.0, 6.0),
     "imbalance_trader": ("child_interval_s", 1.0, 3.0),
     "initialization": ("tau_s", 300.0, 0.0),  # its events: `orders` placements, cancelled after tau_s
+    # its shown orders replaced and filled (measured about 10 per wake-up in the default market)
+    "latent_book": ("period_s", 1.0, 24.0),
 }
 _INIT_ORDERS = 4  # initialization.orders by default
+_LATENT_GRID, _LATENT_LEVELS = 400, 40  # latent_book.grid_ticks and max_levels by default
 # Stylized traders wake 1 + activity_gain·n times as often under news n (docs/models.md); in the
 # default market n stays mostly below this level, at which the estimate is taken.
 _NEWS_LEVEL = 0.004
@@ -1036,6 +1039,10 @@ def _agent_bytes(p: Population) -> float:
         extra = 8 * min(cap, max(2.0, h))
     elif p.model == "initialization":
         extra = (_ORDER_BYTES + 8) * _param(p, "orders", _INIT_ORDERS, 1, 1_000)
+    elif p.model == "latent_book":
+        # its grid (8 bytes per tick and component, at most three) and its shown orders
+        cells = 2 * _param(p, "grid_ticks", _LATENT_GRID, 10, 100_000) + 1
+        extra = 8 * 3 * cells + (_ORDER_BYTES + 24) * 2 * _param(p, "max_levels", _LATENT_LEVELS, 1, 1_000)
     return _AGENT_BYTES + extra
 
 
@@ -1179,9 +1186,13 @@ def check_memory(config: Config, limit: int | None = None) -> MemoryEstimate:
 
 # --- conversion -----------------------------------------------------------------------------------
 
-# Models that convert between ticks/lots and currency/base units; unless a population
-# sets them, they receive the market's tick and lot sizes.
-MODELS_WITH_MARKET_UNITS = frozenset({"market_maker", "stylized_trader"})
+# Models that convert between ticks/lots and currency/base units, and the sizes they take; unless a
+# population sets them, they receive the market's.
+MODELS_WITH_MARKET_UNITS: dict[str, tuple[str, ...]] = {
+    "latent_book": ("lot_size",),
+    "market_maker": ("tick_size", "lot_size"),
+    "stylized_trader": ("tick_size", "lot_size"),
+}
 
 
 def _process(core: Any, section: FundamentalSection, market: MarketSection) -> Any:
@@ -1214,9 +1225,8 @@ def _core_params(config: Config) -> list[list[tuple[str, float]]]:
                 f"population[{i}].model: unknown agent model {_show(p.model)} (known: {', '.join(models)})"
             )
         given = dict(p.params)
-        if p.model in MODELS_WITH_MARKET_UNITS:
-            given.setdefault("tick_size", config.market.tick_size)
-            given.setdefault("lot_size", config.market.lot_size)
+        for unit in MODELS_WITH_MARKET_UNITS.get(p.model, ()):
+            given.setdefault(unit, getattr(config.market, unit))
         params = list(given.items())
         try:
             validate_agent_params(p.model, params)

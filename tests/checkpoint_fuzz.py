@@ -99,6 +99,17 @@ threshold_lots = 200.0
 parent_lots = 400
 child_lots = 100
 child_interval_s = 0.5
+[[population]]
+model = "latent_book"
+count = 1
+base = 5000.0
+quote = 1500000.0
+[population.params]
+density = 20.0
+density2 = 20.0
+memory2_s = 600.0
+grid_ticks = 10
+max_show = 5.0
 """
 
 # The checkpoint layout around the body (simulation.cpp): magic, format version, config

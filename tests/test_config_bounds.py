@@ -520,6 +520,8 @@ ACTIVITY = [
     ("random_trader", {"mean_wakeup_s": 0.5}),
     ("imbalance_trader", {"threshold_lots": 1000.0, "child_lots": 100.0}),
     ("initialization", {"tau_s": 30.0}),
+    ("latent_book", {"density": 20.0, "density2": 20.0, "memory2_s": 600.0}),
+    ("latent_book", {"density": 20.0, "period_s": 0.2, "show_ticks": 40.0}),
 ]
 
 

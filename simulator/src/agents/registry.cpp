@@ -4,6 +4,7 @@
 
 #include "taosim/agents/imbalance_trader.hpp"
 #include "taosim/agents/initialization_agent.hpp"
+#include "taosim/agents/latent_book.hpp"
 #include "taosim/agents/market_maker.hpp"
 #include "taosim/agents/random_trader.hpp"
 #include "taosim/agents/signal_trader.hpp"
@@ -26,6 +27,7 @@ std::unique_ptr<BackgroundAgent> build(const AgentParams& p) {
 constexpr Model kModels[] = {
     {"imbalance_trader", &build<ImbalanceTrader>},
     {"initialization", &build<InitializationAgent>},
+    {"latent_book", &build<LatentBook>},
     {"market_maker", &build<MarketMaker>},
     {"random_trader", &build<RandomTrader>},
     {"signal_trader", &build<SignalTrader>},

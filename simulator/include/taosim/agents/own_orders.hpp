@@ -11,6 +11,15 @@
 
 namespace taosim {
 
+// "" when `id`, an order an agent says is its own, was issued by its book and, if still resting,
+// is the agent's; else what is wrong.
+inline std::string check_own_order(OrderId id, const LoadedContext& ctx) {
+  if (!ctx.book.issued(id)) return "tracks order " + std::to_string(id) + ", which its book never issued";
+  if (const RestingOrder* o = ctx.book.find(id); o && o->agent != ctx.self)
+    return "tracks order " + std::to_string(id) + " of agent " + std::to_string(o->agent);
+  return {};
+}
+
 class OwnOrders {
  public:
   void on_event(const Event& e, AgentId self) {
@@ -38,11 +47,8 @@ class OwnOrders {
   void load(StateReader& r) { r.vec(ids_); }
   // Every tracked id was issued by the agent's book, and one still resting is the agent's own.
   std::string check_loaded(const LoadedContext& ctx) const {
-    for (OrderId id : ids_) {
-      if (!ctx.book.issued(id)) return "tracks order " + std::to_string(id) + ", which its book never issued";
-      if (const RestingOrder* o = ctx.book.find(id); o && o->agent != ctx.self)
-        return "tracks order " + std::to_string(id) + " of agent " + std::to_string(o->agent);
-    }
+    for (OrderId id : ids_)
+      if (auto why = check_own_order(id, ctx); !why.empty()) return why;
     return {};
   }
 
