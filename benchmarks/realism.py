@@ -16,7 +16,8 @@ the exponent's bootstrap standard error over the metaorders (each start and book
 Under the table, the mid's pinning to the fundamental (the s.d. of ln(mid / fundamental) and its
 autocorrelation at 5 s, 1 min and 10 min) and the market's own order-flow imbalance (the s.d. of
 the 10-minute net aggressor volume as a fraction of the hourly volume), mean over seeds with their
-range: what makes the impact linear (docs/models.md, "Why the impact is linear").
+range: what made the impact linear before the latent book (docs/models.md, "Why the pinned market's
+impact was linear").
 """
 
 from __future__ import annotations

@@ -148,7 +148,12 @@ def test_default_config_is_the_spec_market() -> None:
         "market_maker": 10,
         "signal_trader": 100,
         "imbalance_trader": 5,
+        "latent_book": 1,
     }
+    # the latent book holds the price, so the stylized traders pull to the fundamental weakly
+    params = {p.model: p.params for p in cfg.populations}
+    assert params["stylized_trader"] == {"tau_f": 0.2}
+    assert params["latent_book"]["max_show"] == 2000.0
     Simulation(to_core(cfg))  # the core accepts it
 
 
@@ -158,10 +163,26 @@ def test_models_with_units_get_the_market_tick_and_lot() -> None:
         '[[population]]\nmodel = "stylized_trader"\ncount = 1\nbase = 1.0\nquote = 1.0\n'
         '[[population]]\nmodel = "market_maker"\ncount = 1\nbase = 1.0\nquote = 1.0\n'
         "[population.params]\ntick_size = 0.5\n"
+        '[[population]]\nmodel = "latent_book"\ncount = 1\nbase = 1.0\nquote = 1.0\n'
+        "[population.params]\ndensity = 10\n"
     )
     pops = to_core(cfg).populations
     assert dict(pops[0].params) == {"tick_size": 0.05, "lot_size": 0.001}
     assert dict(pops[1].params) == {"tick_size": 0.5, "lot_size": 0.001}  # a given value wins
+    assert dict(pops[2].params) == {"density": 10.0, "lot_size": 0.001}  # it counts in lots, not ticks
+
+
+def test_a_latent_book_without_density_is_refused_naming_the_problem() -> None:
+    bad = '[[population]]\nmodel = "latent_book"\ncount = 1\nbase = 1.0\nquote = 1.0\n'
+    with pytest.raises(ConfigError, match=r"population\[0\]\.params: latent_book: at least one of density"):
+        loads(bad)
+    with pytest.raises(ConfigError, match=r"latent_book\.max_levels must be in \[1"):
+        loads(bad + "[population.params]\ndensity = 5\nmax_levels = 0\n")
+    with pytest.raises(ConfigError, match=r"latent_book: unknown parameter 'density4'"):
+        loads(bad + "[population.params]\ndensity = 5\ndensity4 = 1\n")
+    # a diffusion so fast that one update would take thousands of steps
+    with pytest.raises(ConfigError, match=r"1000\.0+ ticks² of diffusion per update, more than 100"):
+        loads(bad + "[population.params]\ndensity = 5\nmemory_s = 10\nwidth_ticks = 100\n")
 
 
 def test_the_news_intensity_reaches_the_engine_and_is_checked_against_the_update_period() -> None:

@@ -2,18 +2,22 @@
 test budget: 8 books, 4 simulated hours after the 15-minute warm-up, seeds 1 and 2, no miners.
 The facts are measured by taos.analysis.realism exactly as `taos facts` and benchmarks/realism.py
 measure them, and checked against the same targets (averaged over books and both seeds; the "never"
-figures over every book of both seeds). The impact target needs the checkpointed metaorder runs of
-benchmarks/realism.py --impact and is not checked here."""
+figures over every book of both seeds). The impact is measured by benchmarks/realism.py's own
+metaorder runs on 2.1 hours of the same seeds (two starts per book), too few metaorders to pin the
+exponent to the target's 0.4-0.7 (the benchmark's 192 per size do): the test checks that the
+impact grows with size and is concave, with an exponent well below the linear market's."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
+from repository import load_script
 
 from taos.analysis.realism import (
     DEPTH_TICKS,
     WARMUP_S,
     BookSeries,
+    Impact,
     Realism,
     Recorder,
     combine,
@@ -114,3 +118,31 @@ def test_the_initialization_agents_made_the_first_book_deep(
 def test_volatility_clusters_over_half_an_hour(market: Realism) -> None:
     assert np.all(market.abs_acf[:10] >= 0.1), market.abs_acf[:10]
     assert market.abs_acf[29] > 0, market.abs_acf[29]
+
+
+@pytest.fixture(scope="module")
+def impact() -> dict[float, list[float]]:
+    """Metaorder impacts (signed log mid change at the end, one per book and start) on seeds 1 and 2,
+    8 books, from checkpoints at 1 h and 1.5 h after the warm-up: benchmarks/realism.py --impact on a
+    shorter market (the benchmark itself runs 4 seeds and 6 starts)."""
+    bench = load_script(ROOT / "benchmarks" / "realism.py", "realism_benchmark_for_impact")
+    out: dict[float, list[float]] = {f: [] for f in bench.FRACTIONS}
+    for seed in SEEDS:
+        _, _, found, _, _ = bench.run_seed(str(ROOT / "configs" / "default.toml"), seed, BOOKS, 2.1, 2, True)
+        for f, values in found.items():
+            out[f].extend(values)
+    return out
+
+
+def test_metaorder_impact_is_concave_like_the_square_root_law(impact: dict[float, list[float]]) -> None:
+    sizes = sorted(impact)
+    assert sizes == [0.001, 0.003, 0.01, 0.03, 0.1]
+    assert all(len(impact[f]) == 2 * 2 * BOOKS for f in sizes)  # 2 seeds x 2 starts x 8 books
+    means = [float(np.mean(impact[f])) for f in sizes]
+    # every metaorder size moves the mid its way, and a larger one further
+    assert all(m > 0 for m in means), means
+    assert means == sorted(means), means
+    # far less than proportionally: the linear market this replaced had an exponent of 0.99
+    fit = Impact.fit(sizes, means)
+    assert 0.3 <= fit.exponent <= 0.8, (fit.exponent, means)
+    assert means[-1] / means[2] < 10**0.8, means  # from 1 % to 10 % of the hourly volume

@@ -20,7 +20,8 @@ keeps the spread over seeds. :func:`checks` applies the targets (:data:`TARGETS`
 ``benchmarks/realism.py`` (a metaorder experiment, not a property of a recorded run); a report can
 carry its fitted exponent. With it that benchmark reports how tightly the mid is held to the
 fundamental (:func:`gap_stats`) and the market's own order-flow imbalance (:func:`flow_imbalance`),
-the figures that explain the impact's shape (docs/models.md, "Why the impact is linear").
+the figures that explain the impact's shape (docs/models.md, "Why the pinned market's impact was
+linear").
 
 The step data come either from a running simulation (:class:`Recorder`, fed with each step's
 levels, as ``taos local`` does for ``summary.json``) or from a run folder (:func:`run_series`:
@@ -638,7 +639,7 @@ def plot_realism(r: Realism, out_dir: str | Path, impact: Impact | None = None) 
     return paths
 
 
-# The pinning of the mid to the fundamental (docs/models.md, "Why the impact is linear"): lags at
+# The pinning of the mid to the fundamental (docs/models.md, "Why the pinned market's impact was linear"): lags at
 # which the autocorrelation of ln(mid / fundamental) is reported, and the window over which the
 # market's own net order flow is measured (the impact experiment's metaorder duration).
 PINNING_LAGS_S = (5.0, 60.0, 600.0)
