@@ -136,7 +136,8 @@ void LatentBook::evolve(double dt_s, double mid_offset) {
   // Diffusion: explicit steps, each stable (at most a quarter of a cell² per step).
   const auto substeps = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(diffusion_ * dt_s / 0.25)));
   const double k = diffusion_ * dt_s / static_cast<double>(substeps);
-  std::vector<double> before(n);
+  std::vector<double>& before = scratch_;
+  before.resize(n);
   for (std::size_t c = 0; c < active_.size(); ++c) {
     double* row = phi_.data() + c * n;
     for (std::size_t s = 0; s < substeps; ++s) {

@@ -86,6 +86,7 @@ class LatentBook final : public BackgroundAgent {
   std::vector<double> phi_;           // component-major, lots per tick
   std::vector<Shown> shown_;          // the agent's live orders
   TimeNs last_ns_ = 0;
+  std::vector<double> scratch_;       // the diffusion's previous step (not state: rewritten each step)
 };
 
 }  // namespace taosim
