@@ -227,21 +227,23 @@ void LatentBook::requote(AgentContext& ctx) {
   };
   std::vector<Want> want;
   const auto centre = static_cast<std::int64_t>(p_.grid_ticks);
+  const auto last = static_cast<std::int64_t>(cells()) - 1;
   const auto [bid, ask] = latent_quotes();
-  const auto lowest = static_cast<std::int64_t>(std::floor(mid)) + centre - static_cast<std::int64_t>(p_.show_ticks);
-  const auto highest = static_cast<std::int64_t>(std::ceil(mid)) + centre + static_cast<std::int64_t>(p_.show_ticks);
-  const double cap = p_.max_show > 0.0 ? p_.max_show / p_.lot_size : std::numeric_limits<double>::infinity();
-  for (std::int64_t i = bid, k = 0; i >= 0 && i >= lowest && k < p_.max_levels; --i, ++k) {
-    const double v = std::min({cap, total(static_cast<std::size_t>(i)), static_cast<double>(kMaxQtyLots)});
-    const Ticks price = fundamental + i - centre;
-    if (v >= 1.0 && price >= 1) want.push_back(Want{price, Side::Buy, static_cast<Lots>(v)});
-  }
-  for (std::int64_t i = ask, k = 0; i < static_cast<std::int64_t>(cells()) && i <= highest && k < p_.max_levels;
-       ++i, ++k) {
-    const double v = std::min({cap, -total(static_cast<std::size_t>(i)), static_cast<double>(kMaxQtyLots)});
-    const Ticks price = fundamental + i - centre;
-    if (v >= 1.0 && price >= 1) want.push_back(Want{price, Side::Sell, static_cast<Lots>(v)});
-  }
+  const double cap = std::min(p_.max_show > 0.0 ? p_.max_show / p_.lot_size : std::numeric_limits<double>::infinity(),
+                              static_cast<double>(kMaxQtyLots));
+  // One side's orders, from cell `from` one tick at a time (step -1 for buys, +1 for sells) up to
+  // cell `to`, at most max_levels of them.
+  auto show = [&](Side side, std::int64_t from, std::int64_t to, std::int64_t step) {
+    const double sign = side == Side::Buy ? 1.0 : -1.0;
+    for (std::int64_t i = from, k = 0; (i - to) * step <= 0 && k < p_.max_levels; i += step, ++k) {
+      const double v = std::min(cap, sign * total(static_cast<std::size_t>(i)));
+      const Ticks price = fundamental + i - centre;
+      if (v >= 1.0 && price >= 1) want.push_back(Want{price, side, static_cast<Lots>(v)});
+    }
+  };
+  const auto reach = static_cast<std::int64_t>(p_.show_ticks);
+  show(Side::Buy, bid, std::max<std::int64_t>(0, static_cast<std::int64_t>(std::floor(mid)) + centre - reach), -1);
+  show(Side::Sell, ask, std::min(last, static_cast<std::int64_t>(std::ceil(mid)) + centre + reach), 1);
 
   // Keep a resting order where one of the same side and nearly the wanted size is, cancel the
   // rest, then place what is missing.
